@@ -1,0 +1,8 @@
+# Benchmarks: not part of make check (no timed assertions in the tests).
+EXTRA_DIST += bench/run bench/README.md bench/floor.c
+
+bench: all
+	$(top_srcdir)/bench/run --bindir $(abs_top_builddir)/src --out $(abs_top_builddir)/bench
+bench-quick: all
+	$(top_srcdir)/bench/run --quick --bindir $(abs_top_builddir)/src --out $(abs_top_builddir)/bench
+.PHONY: bench bench-quick

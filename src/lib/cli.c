@@ -1,0 +1,443 @@
+/* cli.c - shared command-line conventions; see cli.h. */
+#include "config.h"
+
+#include "cli.h"
+#include "parse.h"
+#include "store.h"
+#include "sync.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct mp_cli mp_cli = { .timeout_ns = -1, .conflict_code = -1 };
+
+enum { OPT_DIR = 0x1000, OPT_JSON };
+
+static const struct argp_option common_options[] = {
+	{ "nonblock", 'n', 0, 0, "Do not wait: exit 75 if it would block", 10 },
+	{ "timeout", 't', "DURATION", 0, "Wait at most DURATION (250ms, 1.5, 2m, 1h, 1d), "
+	  "then exit 124; 0 is -n", 10 },
+	{ "wait", 'w', "DURATION", 0, "Alias of --timeout (as in flock)", 10 },
+	{ "conflict-exit-code", 'E', "N", 0, "Exit N instead of 75 (busy) or 124 (timed out)", 10 },
+	{ "dir", OPT_DIR, "DIR", 0, "Use the store DIR (default $MP_DIR, else "
+	  "/dev/shm/mptools-UID)", 11 },
+	{ "json", OPT_JSON, 0, 0, "Machine-readable output (info, ls)", 11 },
+	{ "quiet", 'q', 0, 0, "Print no messages for busy or timed out", 11 },
+	{ "verbose", 'v', 0, 0, "Say what happens, on stderr", 11 },
+	{ 0, 'h', 0, 0, "Give this help list", -1 },
+	{ 0 }
+};
+
+static error_t common_parse(int key, char *arg, struct argp_state *state)
+{
+	char why[160];
+	uint64_t v;
+
+	switch (key) {
+	case 'n':
+		mp_cli.nonblock = 1;
+		break;
+	case 't':
+	case 'w':
+		if (mp_parse_duration(arg, &mp_cli.timeout_ns, why, sizeof why))
+			argp_error(state, "%s", why);
+		/* 0 must mean "do not wait", not "no timeout" */
+		if (mp_cli.timeout_ns == 0)
+			mp_cli.nonblock = 1;
+		break;
+	case 'E':
+		if (mp_parse_count(arg, 0, 255, &v, why, sizeof why))
+			argp_error(state, "--conflict-exit-code: %s", why);
+		mp_cli.conflict_code = (int)v;
+		break;
+	case OPT_DIR:
+		mp_cli.dir = arg;
+		break;
+	case OPT_JSON:
+		mp_cli.json = 1;
+		break;
+	case 'q':
+		mp_cli.quiet = 1;
+		break;
+	case 'v':
+		mp_cli.verbose = 1;
+		break;
+	case 'h':
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp mp_cli_argp = { common_options, common_parse, 0, 0, 0, 0, 0 };
+
+static char version_buf[64];
+
+static void print_version(FILE *f, struct argp_state *state)
+{
+	fprintf(f, "%s (mptools) %s\n", program_invocation_short_name, version_buf);
+}
+
+void mp_cli_init(const char *version)
+{
+	snprintf(version_buf, sizeof version_buf, "%s", version);
+	argp_program_version_hook = print_version;
+	argp_err_exit_status = MP_EXIT_USAGE;
+	mp_signals_install();
+	atexit(mp_close_stdout);
+}
+
+int64_t mp_cli_deadline(void)
+{
+	return mp_cli.timeout_ns > 0 ? mp_deadline(mp_cli.timeout_ns) : 0;
+}
+
+int mp_exit_status(int rc)
+{
+	switch (rc) {
+	case 0:
+		return MP_EXIT_OK;
+	case -EAGAIN:
+		return mp_cli.conflict_code >= 0 ? mp_cli.conflict_code : MP_EXIT_BUSY;
+	case -ETIMEDOUT:
+		return mp_cli.conflict_code >= 0 ? mp_cli.conflict_code : MP_EXIT_TIMEOUT;
+	case -EINTR:
+		return 128 + (mp_signal_pending ? mp_signal_pending : SIGINT);
+	case -ENOENT:
+	case -EIDRM:
+		return MP_EXIT_NOINPUT;
+	case -EACCES:
+	case -EPERM:
+		return MP_EXIT_NOPERM;
+	case -EBADMSG:
+	case -EMEDIUMTYPE:
+	case -EPROTO:
+	case -EMSGSIZE:
+		return MP_EXIT_DATAERR;
+	case -ENOSPC:
+	case -EDQUOT:
+	case -EROFS:
+	case -EFBIG:
+		return MP_EXIT_CANTCREAT;
+	case -EPIPE:
+	case -EIO:
+		return MP_EXIT_IOERR;
+	case -EINVAL:
+	case -EDEADLK:
+	case -ENOTRECOVERABLE:
+		return MP_EXIT_SOFTWARE;
+	default:
+		return MP_EXIT_OSERR;
+	}
+}
+
+static void vwarn(const char *fmt, va_list ap)
+{
+	char buf[1024];
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	fprintf(stderr, "%s: %s\n", program_invocation_short_name, buf);
+}
+
+void mp_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}
+
+void mp_info(const char *fmt, ...)
+{
+	va_list ap;
+	if (!mp_cli.verbose)
+		return;
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}
+
+void mp_die(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+void mp_fail(int rc, const char *what_fmt, ...)
+{
+	int status = mp_exit_status(rc);
+	char what[512];
+	va_list ap;
+
+	va_start(ap, what_fmt);
+	vsnprintf(what, sizeof what, what_fmt, ap);
+	va_end(ap);
+	if (rc == -EINTR)
+		exit(status);
+	if ((rc == -EAGAIN || rc == -ETIMEDOUT) && mp_cli.quiet)
+		exit(status);
+	if (rc == -EAGAIN)
+		mp_warn("%s: busy", what);
+	else if (rc == -ETIMEDOUT)
+		mp_warn("%s: timed out", what);
+	else if (rc == -EIDRM)
+		mp_warn("%s: it was removed while waiting", what);
+	else if (mp_errmsg()[0])
+		mp_warn("%s", mp_errmsg());
+	else
+		mp_warn("%s: %s", what, strerror(-rc));
+	exit(status);
+}
+
+void mp_check_name_or_exit(const char *name)
+{
+	char why[160];
+
+	if (mp_parse_name(name, why, sizeof why))
+		mp_die(MP_EXIT_USAGE, "bad name '%s': %s", name, why);
+}
+
+void mp_parse_owner_or_exit(const char *arg, struct mp_owner *o)
+{
+	uint64_t pid;
+	char why[160];
+	int rc;
+
+	memset(o, 0, sizeof *o);
+	if (!strcmp(arg, "none"))
+		return;
+	if (mp_parse_count(arg, 1, 0x7fffffff, &pid, why, sizeof why))
+		mp_die(MP_EXIT_USAGE, "bad --owner '%s': a pid or 'none' expected", arg);
+	rc = mp_owner_of((pid_t)pid, o);
+	if (rc == -ESRCH)
+		mp_die(MP_EXIT_NOINPUT, "--owner %s: no such process", arg);
+	if (rc)
+		mp_die(MP_EXIT_OSERR, "--owner %s: cannot read /proc/%s/stat: %s", arg, arg,
+		       strerror(-rc));
+}
+
+void mp_default_owner_or_exit(struct mp_owner *o)
+{
+	int rc = mp_owner_of(getppid(), o);
+
+	if (rc)
+		mp_die(MP_EXIT_OSERR, "cannot identify the parent process (pid %d): %s",
+		       (int)getppid(), strerror(-rc));
+}
+
+void mp_json_str(FILE *f, const char *s)
+{
+	putc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			putc(c, f);
+	}
+	putc('"', f);
+}
+
+char *mp_format_time(int64_t realtime_ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(realtime_ns / 1000000000LL);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
+	return buf;
+}
+
+/* ---- wrapped commands ---- */
+
+/* Finds file in PATH as execvp(3) would.  Returns a malloc'd path, or NULL
+ * with *status 127 (not found) or 126 (found but not executable). */
+static char *search_path(const char *file, int *status)
+{
+	const char *path = getenv("PATH");
+	size_t flen = strlen(file);
+	int found_noexec = 0;
+
+	if (strchr(file, '/')) {
+		struct stat st;
+		if (stat(file, &st) < 0) {
+			*status = errno == ENOENT || errno == ENOTDIR ? MP_EXIT_NOT_FOUND
+								       : MP_EXIT_CANNOT_EXEC;
+			return NULL;
+		}
+		if (S_ISDIR(st.st_mode) || access(file, X_OK) < 0) {
+			*status = MP_EXIT_CANNOT_EXEC;
+			return NULL;
+		}
+		return strdup(file);
+	}
+	if (!path)
+		path = "/bin:/usr/bin";
+	while (*path) {
+		const char *end = strchrnul(path, ':');
+		size_t dlen = (size_t)(end - path);
+		char *cand = malloc(dlen + flen + 2);
+		struct stat st;
+
+		if (!cand)
+			break;
+		if (dlen)
+			memcpy(cand, path, dlen), cand[dlen] = '/';
+		memcpy(cand + (dlen ? dlen + 1 : 0), file, flen + 1);
+		if (stat(cand, &st) == 0 && !S_ISDIR(st.st_mode)) {
+			if (access(cand, X_OK) == 0)
+				return cand;
+			found_noexec = 1;
+		}
+		free(cand);
+		path = *end ? end + 1 : end;
+	}
+	*status = found_noexec ? MP_EXIT_CANNOT_EXEC : MP_EXIT_NOT_FOUND;
+	return NULL;
+}
+
+void mp_cmd_prepare(struct mp_cmd *c, char **argv, const char *shell_string)
+{
+	memset(c, 0, sizeof *c);
+	if (shell_string) {
+		c->sh_argv[0] = "sh";
+		c->sh_argv[1] = "-c";
+		c->sh_argv[2] = (char *)shell_string;
+		c->sh_argv[3] = NULL;
+		c->argv = c->sh_argv;
+		c->path = strdup("/bin/sh");
+	} else {
+		c->argv = argv;
+		c->path = search_path(argv[0], &c->status_if_fail);
+	}
+}
+
+static volatile pid_t forward_pid;
+
+static void forward_signal(int sig, siginfo_t *si, void *uctx)
+{
+	mp_signal_pending = sig;
+	/* The terminal sends its signals (si_code SI_KERNEL) to the whole
+	 * foreground process group: the command has it already. */
+	if (forward_pid > 0 && si->si_code <= 0)
+		kill(forward_pid, sig);
+}
+
+int mp_cmd_start(struct mp_cmd *c)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	volatile int child_errno = 0;
+	pid_t parent = getpid();
+	sigset_t all, old;
+	struct sigaction sa;
+	pid_t pid;
+
+	if (!c->path) {
+		mp_warn("cannot run '%s': %s", c->argv[0],
+			c->status_if_fail == MP_EXIT_NOT_FOUND ? "command not found"
+							       : "Permission denied");
+		return c->status_if_fail;
+	}
+	fflush(NULL);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = forward_signal;
+	sa.sa_flags = SA_SIGINFO;	/* no SA_RESTART: waitpid sees EINTR */
+	sigemptyset(&sa.sa_mask);
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	/* vfork: the child shares our memory until it execs, which is what lets
+	 * it report a failed exec in child_errno, and costs no page copies. */
+	pid = vfork();
+	if (pid == 0) {
+		struct sigaction dfl;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(MP_EXIT_CANNOT_EXEC);	/* the tool died first */
+		memset(&dfl, 0, sizeof dfl);
+		dfl.sa_handler = SIG_DFL;
+		for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+			sigaction(sigs[i], &dfl, NULL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		execv(c->path, c->argv);
+		if (errno == ENOEXEC) {
+			/* a script without #!: run it with sh, as execvp does */
+			char *shv[256] = { "sh", c->path };
+			int i;
+			for (i = 1; c->argv[i] && i < 254; i++)
+				shv[i + 1] = c->argv[i];
+			shv[i + 1] = NULL;
+			execv("/bin/sh", shv);
+		}
+		child_errno = errno;
+		_exit(MP_EXIT_CANNOT_EXEC);
+	}
+	if (pid < 0) {
+		int e = errno;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		mp_warn("cannot start '%s': %s", c->argv[0], strerror(e));
+		return MP_EXIT_OSERR;
+	}
+	if (child_errno) {
+		waitpid(pid, NULL, 0);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		mp_warn("cannot run '%s': %s", c->argv[0], strerror(child_errno));
+		return child_errno == ENOENT ? MP_EXIT_NOT_FOUND : MP_EXIT_CANNOT_EXEC;
+	}
+	c->pid = pid;
+	forward_pid = pid;
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		sigaction(sigs[i], &sa, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	/* A signal that arrived before the handlers changed was recorded but
+	 * not forwarded. */
+	if (mp_signal_pending)
+		kill(pid, mp_signal_pending);
+	return 0;
+}
+
+int mp_cmd_wait(struct mp_cmd *c)
+{
+	int st;
+
+	while (waitpid(c->pid, &st, 0) < 0) {
+		if (errno != EINTR) {
+			mp_warn("waitpid: %s", strerror(errno));
+			return MP_EXIT_OSERR;
+		}
+	}
+	forward_pid = 0;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return MP_EXIT_SOFTWARE;
+}
+
+void mp_close_stdout(void)
+{
+	/* Like gnulib's close_stdout: data written to a full disk or a closed
+	 * pipe must not be reported as success. */
+	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) {
+		if (errno == EBADF && !ferror(stdout))
+			return;	/* stdout was closed and nothing was written */
+		fprintf(stderr, "%s: write error: %s\n", program_invocation_short_name,
+			strerror(errno));
+		_exit(MP_EXIT_IOERR);
+	}
+}

@@ -1,0 +1,114 @@
+/* cli.h - what every tool shares at the command line: the exit statuses of
+ * DESIGN.md §4, the common options, error messages, the close of stdout,
+ * JSON strings, and running a wrapped command.
+ *
+ * This is the only library module that prints or exits; functions that
+ * may exit end in _or_exit or are named mp_die/mp_fail.
+ */
+#ifndef MP_CLI_H
+#define MP_CLI_H
+
+#include <argp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "owner.h"
+
+enum mp_exit {
+	MP_EXIT_OK = 0,
+	MP_EXIT_NO = 1,		/* a query's answer is "no"; release by non-owner */
+	MP_EXIT_END = 2,	/* end of queue: closed (and drained) */
+	MP_EXIT_USAGE = 64,
+	MP_EXIT_DATAERR = 65,	/* corrupt object, wrong kind, oversized message */
+	MP_EXIT_NOINPUT = 66,	/* no such object */
+	MP_EXIT_SOFTWARE = 70,	/* internal error */
+	MP_EXIT_OSERR = 71,	/* system error */
+	MP_EXIT_CANTCREAT = 73,
+	MP_EXIT_IOERR = 74,
+	MP_EXIT_BUSY = 75,	/* -n and it would block */
+	MP_EXIT_NOPERM = 77,
+	MP_EXIT_TIMEOUT = 124,
+	MP_EXIT_CANNOT_EXEC = 126,
+	MP_EXIT_NOT_FOUND = 127,
+};
+
+/* The common options, filled by mp_cli_argp (an argp child). */
+struct mp_cli {
+	int nonblock;		/* -n, or -t 0 */
+	int64_t timeout_ns;	/* -t/-w; -1: none */
+	int conflict_code;	/* -E; -1: none */
+	int quiet, verbose, json;
+	const char *dir;	/* --dir, else NULL ($MP_DIR or the default) */
+};
+extern struct mp_cli mp_cli;
+extern const struct argp mp_cli_argp;
+
+/* Sets program name, version and argp's error status (64), installs the
+ * termination-signal flag handlers and the close-stdout check at exit. */
+void mp_cli_init(const char *version);
+
+/* Deadline of the common -n/-t options: 0 forever; see mp_deadline(). */
+int64_t mp_cli_deadline(void);
+
+/* Maps a library -errno to the exit status of DESIGN §4 (busy and timeout
+ * replaced by -E when given; -EINTR → 128 + the signal). */
+int mp_exit_status(int rc);
+
+/* Prints "prog: MESSAGE" on stderr. */
+void mp_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "prog: MESSAGE" (with -v only). */
+void mp_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "prog: MESSAGE" and exits with status. */
+void mp_die(int status, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+/* Exits with mp_exit_status(rc) after printing "prog: " and the library's
+ * reason (mp_errmsg()), else "WHAT: strerror".  For -EINTR nothing is
+ * printed; for busy/timeout the message is suppressed by -q. */
+void mp_fail(int rc, const char *what_fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+
+/* Validates NAME or exits 64 naming the bad character. */
+void mp_check_name_or_exit(const char *name);
+
+/* Parses --owner: "none" → pid 0; a pid of a live process → its identity;
+ * exits 64 (bad syntax) or 66 (no such process). */
+void mp_parse_owner_or_exit(const char *arg, struct mp_owner *o);
+
+/* Default owner for acquire-mode verbs: the caller's parent process. */
+void mp_default_owner_or_exit(struct mp_owner *o);
+
+/* Writes s as a JSON string (with quotes) to f. */
+void mp_json_str(FILE *f, const char *s);
+/* Writes a time in ns since the epoch as ISO 8601 local time to buf. */
+char *mp_format_time(int64_t realtime_ns, char *buf, size_t len);
+
+/* A wrapped command. */
+struct mp_cmd {
+	char **argv;		/* what is executed */
+	char *path;		/* argv[0] resolved through PATH; NULL if not found */
+	int status_if_fail;	/* 127 not found, 126 not executable */
+	char *sh_argv[4];	/* for -c STRING */
+	pid_t pid;
+};
+
+/* Resolves the command: argv (exec'd directly), or shell_string for -c
+ * (run by /bin/sh -c).  Never fails: a missing command is reported by
+ * mp_cmd_start(). */
+void mp_cmd_prepare(struct mp_cmd *c, char **argv, const char *shell_string);
+
+/* Starts the command as a child that is SIGKILLed if this process dies
+ * (PR_SET_PDEATHSIG, checked against a parent that died first).  Returns
+ * 0, or the exit status to use (126/127) after printing why. */
+int mp_cmd_start(struct mp_cmd *c);
+
+/* Waits for the command, forwarding INT, TERM and HUP sent to this process
+ * (signals from the terminal already reached the command's process group
+ * and are not sent twice).  Returns its exit status, 128+N if signal N
+ * killed it. */
+int mp_cmd_wait(struct mp_cmd *c);
+
+/* Exit handler: a failed write or close of stdout exits 74. */
+void mp_close_stdout(void);
+
+#endif

@@ -1,0 +1,531 @@
+/* store.c - store directory, atomic creation, validated open; see store.h. */
+#include "config.h"
+
+#include "store.h"
+#include "sync.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(struct mp_hdr) == MP_HDR_SIZE, "header is one fixed block");
+_Static_assert(offsetof(struct mp_hdr, mu) == 152, "on-disk layout");
+_Static_assert(offsetof(struct mp_hdr, seq) % 4 == 0, "futex words are aligned");
+
+static char errbuf[512];
+
+const char *mp_errmsg(void)
+{
+	return errbuf;
+}
+
+void mp_errmsg_set(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+	va_end(ap);
+}
+
+void mp_errmsg_clear(void)
+{
+	errbuf[0] = 0;
+}
+
+const char *mp_abi_tag(void)
+{
+	static char tag[24];
+
+	if (!tag[0]) {
+#if defined(__x86_64__)
+		const char *arch = "x86_64";
+#elif defined(__aarch64__)
+		const char *arch = "aarch64";
+#elif defined(__i386__)
+		const char *arch = "i386";
+#else
+		const char *arch = "other";
+#endif
+#if defined(__GLIBC__)
+		const char *libc = "glibc";
+#else
+		const char *libc = "libc";
+#endif
+		snprintf(tag, sizeof tag, "%s-%s-m%zu", libc, arch, sizeof(pthread_mutex_t));
+	}
+	return tag;
+}
+
+/* Checks that fd (the store directory) is fit to hold our objects. */
+static int check_dir(struct mp_store *s, int is_default)
+{
+	struct stat st;
+
+	if (fstat(s->dirfd, &st) < 0) {
+		mp_errmsg_set("cannot examine store '%s': %s", s->dir, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		mp_errmsg_set("store '%s' is not a directory", s->dir);
+		return -ENOTDIR;
+	}
+	if (is_default) {
+		if (st.st_uid != geteuid() || (st.st_mode & 07777) != 0700) {
+			mp_errmsg_set("store '%s' is not a directory owned by uid %d with mode 0700 "
+				      "(owner %d, mode %04o): refusing it; remove it or set MP_DIR",
+				      s->dir, (int)geteuid(), (int)st.st_uid, (unsigned)(st.st_mode & 07777));
+			return -EACCES;
+		}
+		return 0;
+	}
+	s->gid = st.st_gid;
+	if (st.st_mode & S_ISGID) {
+		if (st.st_uid != geteuid() && !(st.st_mode & S_IWGRP)) {
+			mp_errmsg_set("group store '%s' is not writable by its group", s->dir);
+			return -EACCES;
+		}
+		s->group = 1;
+	} else if (st.st_uid != geteuid()) {
+		mp_errmsg_set("store '%s' belongs to uid %d, not to you (uid %d); "
+			      "a shared store must be a setgid group directory",
+			      s->dir, (int)st.st_uid, (int)geteuid());
+		return -EACCES;
+	}
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+		mp_errmsg_set("store '%s' is writable by everybody (mode %04o): refusing it",
+			      s->dir, (unsigned)(st.st_mode & 07777));
+		return -EACCES;
+	}
+	return 0;
+}
+
+int mp_store_open(struct mp_store *s, const char *dir)
+{
+	int is_default = 0, rc;
+
+	memset(s, 0, sizeof *s);
+	s->dirfd = -1;
+	if (!dir || !*dir)
+		dir = getenv("MP_DIR");
+	if (!dir || !*dir) {
+		/* Not derived from XDG_RUNTIME_DIR: cron, systemd units and login
+		 * shells of one user must all find the same store. */
+		snprintf(s->dir, sizeof s->dir, "/dev/shm/mptools-%d", (int)geteuid());
+		is_default = 1;
+	} else if (strlen(dir) >= sizeof s->dir) {
+		mp_errmsg_set("store path is too long");
+		return -ENAMETOOLONG;
+	} else {
+		strcpy(s->dir, dir);
+	}
+	if (mkdir(s->dir, 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		mp_errmsg_set("cannot create store '%s': %s", s->dir, strerror(errno));
+		return rc;
+	}
+	/* The default store must not be a symlink someone planted; a chosen
+	 * directory may be (the user named it). */
+	s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (is_default ? O_NOFOLLOW : 0));
+	if (s->dirfd < 0) {
+		rc = -errno;
+		if (errno == ELOOP || errno == ENOTDIR) {
+			mp_errmsg_set("store '%s' is not a directory (a symlink or file?): refusing it",
+				      s->dir);
+			return -EACCES;
+		}
+		mp_errmsg_set("cannot open store '%s': %s", s->dir, strerror(errno));
+		return rc;
+	}
+	rc = check_dir(s, is_default);
+	if (rc) {
+		close(s->dirfd);
+		s->dirfd = -1;
+	}
+	return rc;
+}
+
+static void read_boot_id(uint8_t out[16])
+{
+	static uint8_t id[16];
+	static int have;
+
+	if (!have) {
+		char buf[64];
+		int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+		int j = 0;
+
+		if (fd >= 0)
+			close(fd);
+		for (ssize_t i = 0; i < n && j < 32; i++) {
+			int c = buf[i], v;
+			if (c >= '0' && c <= '9')
+				v = c - '0';
+			else if (c >= 'a' && c <= 'f')
+				v = c - 'a' + 10;
+			else
+				continue;
+			id[j / 2] |= (uint8_t)(j % 2 ? v : v << 4);
+			j++;
+		}
+		have = 1;
+	}
+	memcpy(out, id, 16);
+}
+
+/* Sets up the sync state of a fresh (or rebooted) header. */
+static int init_sync(struct mp_hdr *h)
+{
+	pthread_mutexattr_t a;
+	int rc;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	rc = pthread_mutex_init(&h->mu, &a);
+	pthread_mutexattr_destroy(&a);
+	h->seq = 0;
+	h->nwait = 0;
+	h->seq2 = 0;
+	h->nwait2 = 0;
+	read_boot_id(h->boot_id);
+	return -rc;
+}
+
+static int map_fd(struct mp_obj *o, size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, o->fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	o->hdr = p;
+	o->size = size;
+	o->body = (char *)p + MP_HDR_SIZE;
+	o->body_size = size - MP_HDR_SIZE;
+	return 0;
+}
+
+/* Makes a new object file invisibly, then links it as path's basename.
+ * Returns 0, -EEXIST (someone else won the race) or -errno. */
+static int create_obj(struct mp_store *s, const struct mp_kind *k, const char *fname,
+		      size_t body_size,
+		      void (*init)(void *body, size_t size, const void *arg), const void *arg)
+{
+	mode_t mode = s->group ? 0660 : 0600;
+	size_t size = MP_HDR_SIZE + body_size;
+	char tmpname[64] = "";
+	struct mp_obj o = { .fd = -1 };
+	int fd, rc;
+
+	fd = openat(s->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		/* No O_TMPFILE here: a dot-name no object can have, then link(2),
+		 * as glibc's sem_open does. */
+		for (int tries = 0; fd < 0 && tries < 100; tries++) {
+			snprintf(tmpname, sizeof tmpname, ".tmp.%d.%u", (int)getpid(),
+				 (unsigned)random());
+			fd = openat(s->dirfd, tmpname, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, mode);
+			if (fd < 0 && errno != EEXIST)
+				break;
+		}
+	}
+	if (fd < 0) {
+		rc = -errno;
+		mp_errmsg_set("cannot create '%s' in '%s': %s", fname, s->dir, strerror(errno));
+		return rc;
+	}
+	if (s->group)
+		fchmod(fd, mode);	/* umask may have taken the group bits */
+	rc = posix_fallocate(fd, 0, (off_t)size);
+	if (rc) {
+		mp_errmsg_set("cannot allocate %zu bytes for '%s' in '%s': %s", size, fname,
+			      s->dir, strerror(rc));
+		rc = -rc;
+		goto out;
+	}
+	o.fd = fd;
+	rc = map_fd(&o, size);
+	if (rc) {
+		mp_errmsg_set("cannot map '%s': %s", fname, strerror(-rc));
+		goto out;
+	}
+	struct mp_hdr *h = o.hdr;
+	h->version = MP_VERSION;
+	h->hdr_size = MP_HDR_SIZE;
+	h->kind = k->id;
+	h->total_size = size;
+	memcpy(h->abi, mp_abi_tag(), strnlen(mp_abi_tag(), sizeof h->abi));
+	h->created_ns = h->changed_ns = mp_realtime_ns();
+	rc = init_sync(h);
+	if (!rc && init)
+		init(o.body, o.body_size, arg);
+	__atomic_store_n(&h->magic, MP_MAGIC, __ATOMIC_RELEASE);
+	munmap(o.hdr, size);
+	if (rc)
+		goto out;
+	if (tmpname[0]) {
+		rc = linkat(s->dirfd, tmpname, s->dirfd, fname, 0) < 0 ? -errno : 0;
+	} else {
+		char proc[64];
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+		rc = linkat(AT_FDCWD, proc, s->dirfd, fname, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+	}
+	if (rc && rc != -EEXIST)
+		mp_errmsg_set("cannot create '%s' in '%s': %s", fname, s->dir, strerror(-rc));
+out:
+	if (tmpname[0])
+		unlinkat(s->dirfd, tmpname, 0);
+	close(fd);
+	return rc;
+}
+
+/* Checks everything about an open object file before it is trusted. */
+static int validate(struct mp_store *s, const struct mp_kind *k, struct mp_obj *o)
+{
+	struct stat st;
+	struct mp_hdr h;
+	int rc;
+
+	if (fstat(o->fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode)) {
+		mp_errmsg_set("'%s' is not a regular file: refusing it", o->path);
+		return -EBADMSG;
+	}
+	if (st.st_uid != geteuid() && !(s->group && st.st_gid == s->gid)) {
+		mp_errmsg_set("'%s' belongs to uid %d, not to you: refusing it", o->path,
+			      (int)st.st_uid);
+		return -EACCES;
+	}
+	if (st.st_mode & S_IWOTH || (!s->group && (st.st_mode & S_IWGRP))) {
+		mp_errmsg_set("'%s' is writable by others (mode %04o): refusing it", o->path,
+			      (unsigned)(st.st_mode & 07777));
+		return -EACCES;
+	}
+	if ((size_t)st.st_size < MP_HDR_SIZE) {
+		mp_errmsg_set("'%s' is corrupt: %lld bytes is too short for an object",
+			      o->path, (long long)st.st_size);
+		return -EBADMSG;
+	}
+	/* Read the header with pread first: mapping a file whose size lies
+	 * would raise SIGBUS on access. */
+	if (pread(o->fd, &h, sizeof h, 0) != (ssize_t)sizeof h) {
+		mp_errmsg_set("'%s' is corrupt: short read", o->path);
+		return -EBADMSG;
+	}
+	if (h.magic != MP_MAGIC || h.hdr_size != MP_HDR_SIZE) {
+		mp_errmsg_set("'%s' is not an mptools object (bad magic)", o->path);
+		return -EBADMSG;
+	}
+	if (h.version != MP_VERSION) {
+		mp_errmsg_set("'%s' has format version %u; this is version %u", o->path,
+			      h.version, MP_VERSION);
+		return -EBADMSG;
+	}
+	if (strncmp(h.abi, mp_abi_tag(), sizeof h.abi)) {
+		mp_errmsg_set("'%s' was made for %.16s, this is %s", o->path, h.abi, mp_abi_tag());
+		return -EBADMSG;
+	}
+	if (h.kind != (uint32_t)k->id) {
+		static const char *names[] = { "?", "lock", "sem", "event", "queue", "spawn" };
+		mp_errmsg_set("'%s' is a %s object, not a %s", o->path,
+			      h.kind < 6 ? names[h.kind] : "unknown", k->name);
+		return -EMEDIUMTYPE;
+	}
+	if (h.total_size != (uint64_t)st.st_size || h.total_size > (1ULL << 41)) {
+		mp_errmsg_set("'%s' is corrupt or truncated: %lld bytes, header says %llu",
+			      o->path, (long long)st.st_size, (unsigned long long)h.total_size);
+		return -EBADMSG;
+	}
+	rc = map_fd(o, (size_t)h.total_size);
+	if (rc) {
+		mp_errmsg_set("cannot map '%s': %s", o->path, strerror(-rc));
+		return rc;
+	}
+	rc = k->validate ? k->validate(o) : 0;
+	if (rc) {
+		if (!mp_errmsg()[0])
+			mp_errmsg_set("'%s' is corrupt", o->path);
+		munmap(o->hdr, o->size);
+		o->hdr = NULL;
+	}
+	return rc;
+}
+
+int mp_obj_open(struct mp_store *s, const struct mp_kind *k, const char *name,
+		size_t body_size, void (*create)(void *body, size_t size, const void *arg),
+		const void *arg, int *created, struct mp_obj *o)
+{
+	char fname[MP_NAME_MAX + 16];
+	int rc, tries;
+
+	memset(o, 0, sizeof *o);
+	o->fd = -1;
+	o->kind = k;
+	if (created)
+		*created = 0;
+	snprintf(o->name, sizeof o->name, "%s", name);
+	snprintf(fname, sizeof fname, "%s.%s", k->name, name);
+	snprintf(o->path, sizeof o->path, "%s/%s", s->dir, fname);
+	for (tries = 0; tries < 5; tries++) {
+		o->fd = openat(s->dirfd, fname, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (o->fd >= 0)
+			break;
+		if (errno == ELOOP) {
+			mp_errmsg_set("'%s' is a symbolic link: refusing to follow it", o->path);
+			return -EACCES;
+		}
+		if (errno == EACCES || errno == EPERM) {
+			mp_errmsg_set("cannot open '%s': %s", o->path, strerror(errno));
+			return -EACCES;
+		}
+		if (errno != ENOENT) {
+			rc = -errno;
+			mp_errmsg_set("cannot open '%s': %s", o->path, strerror(errno));
+			return rc;
+		}
+		if (!create) {
+			mp_errmsg_set("no %s named '%s' (in %s)", k->name, name, s->dir);
+			return -ENOENT;
+		}
+		rc = create_obj(s, k, fname, body_size, create, arg);
+		if (rc == 0 && created)
+			*created = 1;
+		else if (rc && rc != -EEXIST)
+			return rc;
+		/* created, or lost the race to another creator: open it */
+	}
+	if (o->fd < 0) {
+		mp_errmsg_set("cannot open '%s': it keeps disappearing", o->path);
+		return -EAGAIN;
+	}
+	rc = validate(s, k, o);
+	if (rc) {
+		close(o->fd);
+		o->fd = -1;
+		return rc;
+	}
+	return 0;
+}
+
+void mp_obj_close(struct mp_obj *o)
+{
+	if (o->hdr)
+		munmap(o->hdr, o->size);
+	if (o->fd >= 0)
+		close(o->fd);
+	o->hdr = NULL;
+	o->fd = -1;
+}
+
+int mp_obj_remove(struct mp_store *s, struct mp_obj *o)
+{
+	char fname[MP_NAME_MAX + 16];
+	struct stat a, b;
+	int rc;
+
+	snprintf(fname, sizeof fname, "%s.%s", o->kind->name, o->name);
+	rc = mp_obj_lock(o);
+	if (rc)
+		return rc;
+	__atomic_store_n(&o->hdr->removed, 1, __ATOMIC_RELEASE);
+	mp_obj_changed(o);
+	__atomic_add_fetch(&o->hdr->seq2, 1, __ATOMIC_RELEASE);
+	/* Unlink only the file we marked: it may have been replaced since. */
+	if (fstat(o->fd, &a) == 0 && fstatat(s->dirfd, fname, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+		rc = unlinkat(s->dirfd, fname, 0) < 0 ? -errno : 0;
+	mp_obj_unlock(o);
+	mp_obj_wake(o);
+	mp_futex_wake(&o->hdr->seq2);
+	if (rc)
+		mp_errmsg_set("cannot remove '%s': %s", o->path, strerror(-rc));
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int mp_store_list(struct mp_store *s, const struct mp_kind *k,
+		  int (*fn)(const char *name, void *arg), void *arg)
+{
+	size_t plen = strlen(k->name), n = 0, cap = 0;
+	char **names = NULL;
+	struct dirent *de;
+	DIR *d;
+	int dfd, rc = 0;
+
+	dfd = dup(s->dirfd);
+	if (dfd < 0 || !(d = fdopendir(dfd))) {
+		rc = -errno;
+		mp_errmsg_set("cannot list '%s': %s", s->dir, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		return rc;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		const char *nm = de->d_name;
+		if (strncmp(nm, k->name, plen) || nm[plen] != '.' ||
+		    mp_parse_name(nm + plen + 1, NULL, 0))
+			continue;
+		if (n == cap) {
+			char **nn = realloc(names, (cap = cap ? cap * 2 : 32) * sizeof *names);
+			if (!nn) {
+				rc = -ENOMEM;
+				break;
+			}
+			names = nn;
+		}
+		if (!(names[n] = strdup(nm + plen + 1))) {
+			rc = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (!rc)
+		qsort(names, n, sizeof *names, cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		if (!rc)
+			rc = fn(names[i], arg);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+/* Re-initialises the sync state of an object from a previous boot.  Called
+ * before the mutex is touched: after a reboot its words may name a thread
+ * of the old boot, which would block us forever. */
+int mp_obj_check_boot(struct mp_obj *o)
+{
+	uint8_t now[16];
+
+	read_boot_id(now);
+	if (!memcmp(now, o->hdr->boot_id, 16))
+		return 0;
+	/* flock is dropped by the kernel when its holder dies and does not
+	 * survive a reboot: the right guard for this one-time repair. */
+	if (flock(o->fd, LOCK_EX) < 0)
+		return -errno;
+	if (memcmp(now, o->hdr->boot_id, 16)) {
+		init_sync(o->hdr);
+		if (o->kind->reset)
+			o->kind->reset(o);
+		o->hdr->generation++;
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+	}
+	flock(o->fd, LOCK_UN);
+	return 0;
+}

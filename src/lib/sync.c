@@ -1,0 +1,178 @@
+/* sync.c - robust mutex, futex waits, deadlines, signals; see sync.h. */
+#include "config.h"
+
+#include "sync.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile sig_atomic_t mp_signal_pending;
+
+int64_t mp_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t mp_realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t mp_deadline(int64_t timeout_ns)
+{
+	return timeout_ns < 0 ? 0 : mp_now_ns() + timeout_ns;
+}
+
+static void on_term_signal(int sig)
+{
+	mp_signal_pending = sig;
+}
+
+void mp_signals_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_term_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: a blocked wait must return EINTR */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+void mp_signals_block(sigset_t *old)
+{
+	sigset_t s;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGINT);
+	sigaddset(&s, SIGTERM);
+	sigaddset(&s, SIGHUP);
+	sigprocmask(SIG_BLOCK, &s, old);
+}
+
+void mp_signals_restore(const sigset_t *old)
+{
+	sigprocmask(SIG_SETMASK, old, NULL);
+}
+
+int mp_obj_lock(struct mp_obj *o)
+{
+	struct timespec dl;
+	int rc;
+
+	rc = mp_obj_check_boot(o);
+	if (rc)
+		return rc;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += 10;
+	rc = pthread_mutex_clocklock(&o->hdr->mu, CLOCK_MONOTONIC, &dl);
+	if (rc == EOWNERDEAD) {
+		/* The last holder died inside its critical section: finish or
+		 * undo its work, then declare the state consistent again.
+		 * Unlocking without pthread_mutex_consistent() would make the
+		 * mutex unusable (ENOTRECOVERABLE) for everybody, forever. */
+		if (o->kind->repair)
+			o->kind->repair(o);
+		pthread_mutex_consistent(&o->hdr->mu);
+		o->hdr->seq++;	/* wake waiters: state may have changed */
+		rc = 0;
+	}
+	if (rc == ETIMEDOUT) {
+		mp_errmsg_set("the internal lock of '%s' has been held for 10 s "
+			      "(is a process stopped inside mptools?)", o->path);
+		return -EDEADLK;
+	}
+	if (rc) {
+		mp_errmsg_set("cannot lock '%s': %s", o->path, strerror(rc));
+		return -rc;
+	}
+	return 0;
+}
+
+void mp_obj_unlock(struct mp_obj *o)
+{
+	pthread_mutex_unlock(&o->hdr->mu);
+}
+
+void mp_obj_changed(struct mp_obj *o)
+{
+	o->hdr->changed_ns = mp_realtime_ns();
+	__atomic_add_fetch(&o->hdr->seq, 1, __ATOMIC_RELEASE);
+}
+
+void mp_futex_wake(uint32_t *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+void mp_obj_wake(struct mp_obj *o)
+{
+	if (__atomic_load_n(&o->hdr->nwait, __ATOMIC_ACQUIRE))
+		mp_futex_wake(&o->hdr->seq);
+}
+
+int mp_futex_wait(uint32_t *word, uint32_t seen, int64_t until_ns)
+{
+	struct timespec ts, *tp = NULL;
+	long rc;
+
+	if (until_ns > 0) {
+		ts.tv_sec = until_ns / 1000000000LL;
+		ts.tv_nsec = until_ns % 1000000000LL;
+		tp = &ts;
+	}
+	if (mp_signal_pending)
+		return -EINTR;
+	/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time, so a
+	 * restarted wait does not stretch the timeout. */
+	rc = syscall(SYS_futex, word, FUTEX_WAIT_BITSET, seen, tp, NULL, FUTEX_BITSET_MATCH_ANY);
+	if (rc == 0 || errno == EAGAIN)
+		return 0;
+	if (errno == ETIMEDOUT)
+		return -ETIMEDOUT;
+	if (errno == EINTR)
+		return mp_signal_pending ? -EINTR : 0;
+	return -errno;
+}
+
+int mp_obj_wait(struct mp_obj *o, uint32_t *word, uint32_t *nwait, int64_t deadline_ns,
+		int64_t slice_ns, int *slice_over)
+{
+	uint32_t seen = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+	int64_t now = mp_now_ns(), until = now + slice_ns;
+	int rc, lrc;
+
+	*slice_over = 0;
+	if (deadline_ns && now >= deadline_ns)
+		return -ETIMEDOUT;
+	if (deadline_ns && deadline_ns < until)
+		until = deadline_ns;
+	__atomic_add_fetch(nwait, 1, __ATOMIC_ACQ_REL);
+	mp_obj_unlock(o);
+	rc = mp_futex_wait(word, seen, until);
+	lrc = mp_obj_lock(o);
+	/* A waiter killed here leaves nwait one too high: the hint only costs
+	 * extra wake calls, and repair() of kinds may recount it. */
+	if (*nwait)
+		__atomic_sub_fetch(nwait, 1, __ATOMIC_ACQ_REL);
+	if (lrc)
+		return lrc;
+	if (rc == -ETIMEDOUT) {
+		if (deadline_ns && mp_now_ns() >= deadline_ns)
+			return -ETIMEDOUT;
+		*slice_over = 1;
+		return 0;
+	}
+	return rc;
+}

@@ -1,0 +1,74 @@
+/* sync.h - the object's internal mutex and its futex waits.
+ *
+ * The mutex in mp_hdr is robust and process-shared, and is held only for
+ * O(1) bookkeeping, never while blocking.  A holder killed at any
+ * instruction makes the next mp_obj_lock() run the kind's repair() and
+ * mark the mutex consistent.  Blocking is a FUTEX_WAIT_BITSET on a 32-bit
+ * sequence word with an absolute CLOCK_MONOTONIC deadline (no PRIVATE
+ * flag: the word is shared between processes).  Process-shared condvars
+ * are not used: a waiter killed inside one hangs every later signaller
+ * (glibc < 2.41, see notes/ipc-pitfalls.md).
+ *
+ * A disk store outlives a reboot but its mutex words do not: when the boot
+ * id recorded in the header differs from this boot's, mp_obj_lock() first
+ * re-initialises the sync state under flock(2) and calls the kind's reset().
+ */
+#ifndef MP_SYNC_H
+#define MP_SYNC_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* Locks o's mutex (waiting at most 10 s: a longer hold means a stopped
+ * process holds it).  Returns 0, or -ENOTRECOVERABLE / -EDEADLK. */
+int mp_obj_lock(struct mp_obj *o);
+void mp_obj_unlock(struct mp_obj *o);
+
+/* Marks a change of state: bumps seq and changed_ns.  Call locked, then
+ * mp_obj_wake() after unlocking. */
+void mp_obj_changed(struct mp_obj *o);
+
+/* Wakes every process sleeping on o's seq (if the hint says any). */
+void mp_obj_wake(struct mp_obj *o);
+
+/* Sleeps on *word while it equals seen, until woken, the absolute
+ * CLOCK_MONOTONIC time until_ns (0: forever), or a signal.
+ * Returns 0 (woken or word changed), -ETIMEDOUT or -EINTR. */
+int mp_futex_wait(uint32_t *word, uint32_t seen, int64_t until_ns);
+void mp_futex_wake(uint32_t *word);
+
+/* Waits on the object as a blocked operation does: called locked with the
+ * seq value seen while locked; registers in nwait, unlocks, sleeps until
+ * woken, min(deadline, now + slice) or a signal, relocks.
+ * Returns 0 (woken or slice over: re-check), -ETIMEDOUT (deadline passed),
+ * -EINTR (a termination signal arrived, see mp_signal_pending) or the
+ * error of relocking.  *slice_over tells whether the slice ran out (time
+ * to look for dead owners). */
+int mp_obj_wait(struct mp_obj *o, uint32_t *word, uint32_t *nwait, int64_t deadline_ns,
+		int64_t slice_ns, int *slice_over);
+
+/* How often a blocked waiter looks for dead owners. */
+#define MP_REAP_SLICE_NS	(100 * 1000000LL)
+
+/* CLOCK_MONOTONIC and CLOCK_REALTIME in ns. */
+int64_t mp_now_ns(void);
+int64_t mp_realtime_ns(void);
+
+/* Deadline for a timeout: -1 → 0 (wait forever); else now + timeout. */
+int64_t mp_deadline(int64_t timeout_ns);
+
+/* Set by the termination-signal handler that mp_signals_install() installs
+ * (INT, TERM, HUP; no SA_RESTART): the number of the signal, or 0. */
+extern volatile sig_atomic_t mp_signal_pending;
+
+/* Installs flag-setting handlers for SIGINT, SIGTERM and SIGHUP. */
+void mp_signals_install(void);
+
+/* Blocks (and later restores) INT, TERM and HUP: from the commit of a
+ * change until exit, so that "exit 0" means "the change was made". */
+void mp_signals_block(sigset_t *old);
+void mp_signals_restore(const sigset_t *old);
+
+#endif

@@ -1,0 +1,351 @@
+/* mplock - a named mutex / reader-writer lock for shell scripts.
+ *
+ *   mplock [OPTION...] run NAME [-s|-x] [-n|-t D] (-c STRING | [--] CMD...)
+ *   mplock [OPTION...] NAME CMD...
+ *   mplock [OPTION...] acquire NAME [-s] [--owner PID|none] [--ttl D]
+ *   mplock [OPTION...] release NAME [--owner PID|none] [--force]
+ *   mplock [OPTION...] is-locked|create|info|rm NAME    mplock ls
+ *
+ * Guarantee: a hold always has a live owner (pid + start time) or a TTL or
+ * was asked for with --owner none.  In run mode the owner is this process
+ * and the command is recorded as a helper: the lock stays held while
+ * either lives, and the command is SIGKILLed if this process dies, so the
+ * command never runs without the lock.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/cli.h"
+#include "lib/gate.h"
+#include "lib/lock.h"
+#include "lib/show.h"
+#include "lib/store.h"
+#include "lib/sync.h"
+
+enum verb { V_NONE, V_RUN, V_ACQUIRE, V_RELEASE, V_IS_LOCKED, V_CREATE, V_INFO, V_LS, V_RM };
+
+static const struct { const char *name; enum verb v; } verbs[] = {
+	{ "run", V_RUN }, { "acquire", V_ACQUIRE }, { "release", V_RELEASE },
+	{ "is-locked", V_IS_LOCKED }, { "create", V_CREATE }, { "info", V_INFO },
+	{ "ls", V_LS }, { "rm", V_RM },
+};
+
+static struct {
+	enum verb verb;
+	const char *name;
+	char **cmd;
+	const char *shell;
+	int shared, force, have_owner;
+	struct mp_owner owner;
+	int64_t ttl_ns;
+} opt;
+
+enum { OPT_OWNER = 0x2000, OPT_TTL, OPT_FORCE };
+
+static const struct argp_option options[] = {
+	{ "shared", 's', 0, 0, "Shared (read) lock: coexists with other shared holders", 1 },
+	{ "exclusive", 'x', 0, 0, "Exclusive lock (the default)", 1 },
+	{ "command", 'c', "STRING", 0, "run: run STRING with /bin/sh -c", 1 },
+	{ "owner", OPT_OWNER, "PID|none", 0, "acquire/release: the holder (default: the "
+	  "caller's parent; none: until released or TTL)", 2 },
+	{ "ttl", OPT_TTL, "DURATION", 0, "acquire: release by itself after DURATION", 2 },
+	{ "force", OPT_FORCE, 0, 0, "release: even if the caller is not the owner", 2 },
+	{ 0 }
+};
+
+static enum verb verb_of(const char *s)
+{
+	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+		if (!strcmp(s, verbs[i].name))
+			return verbs[i].v;
+	return V_NONE;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	char why[160];
+
+	switch (key) {
+	case 's':
+		opt.shared = 1;
+		break;
+	case 'x':
+		opt.shared = 0;
+		break;
+	case 'c':
+		opt.shell = arg;
+		break;
+	case OPT_OWNER:
+		mp_parse_owner_or_exit(arg, &opt.owner);
+		opt.have_owner = 1;
+		break;
+	case OPT_TTL:
+		if (mp_parse_duration(arg, &opt.ttl_ns, why, sizeof why))
+			argp_error(state, "--ttl: %s", why);
+		if (opt.ttl_ns == 0)
+			argp_error(state, "--ttl: must be more than 0");
+		break;
+	case OPT_FORCE:
+		opt.force = 1;
+		break;
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = NULL;
+		break;
+	case ARGP_KEY_ARG:
+		if (opt.verb == V_NONE) {
+			opt.verb = verb_of(arg);
+			if (opt.verb == V_NONE) {	/* flock style: mplock NAME CMD... */
+				opt.verb = V_RUN;
+				opt.name = arg;
+			}
+		} else if (!opt.name && opt.verb != V_LS) {
+			opt.name = arg;
+		} else if (opt.verb == V_RUN) {
+			/* The command's first word: everything from here on is
+			 * the command's, options included. */
+			opt.cmd = &state->argv[state->next - 1];
+			state->next = state->argc;
+		} else {
+			argp_error(state, "unexpected argument '%s'", arg);
+		}
+		break;
+	case ARGP_KEY_END:
+		if (opt.verb == V_NONE)
+			argp_error(state, "a verb or a lock name is needed");
+		if (opt.verb != V_LS && !opt.name)
+			argp_error(state, "a lock name is needed");
+		if (opt.verb == V_RUN && !opt.cmd && !opt.shell)
+			argp_error(state, "run needs a command (or -c STRING)");
+		if (opt.verb == V_RUN && opt.cmd && opt.shell)
+			argp_error(state, "give a command or -c STRING, not both");
+		if (opt.verb != V_RUN && opt.shell)
+			argp_error(state, "-c is for run");
+		if (opt.verb != V_ACQUIRE && opt.ttl_ns)
+			argp_error(state, "--ttl is for acquire");
+		if (opt.verb != V_ACQUIRE && opt.verb != V_RELEASE && opt.have_owner)
+			argp_error(state, "--owner is for acquire and release");
+		if (opt.verb != V_RELEASE && opt.force)
+			argp_error(state, "--force is for release");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp_child children[] = { { &mp_cli_argp, 0, "Common options:", 9 }, { 0 } };
+
+static const char doc[] =
+	"Named locks for shell scripts, released when their owner dies.\n\n"
+	"Verbs:\n"
+	"  run NAME CMD...      hold the lock while CMD runs (also: mplock NAME CMD...)\n"
+	"  acquire NAME         take the lock for the caller's parent (or --owner)\n"
+	"  release NAME         give it back\n"
+	"  is-locked NAME       exit 0 if locked, 1 if not\n"
+	"  create NAME          create it now\n"
+	"  info NAME            show holders and waiters (--json)\n"
+	"  ls                   list the locks of the store (--json)\n"
+	"  rm NAME              remove it; waiters exit 66\n"
+	"\vThe command gets MP_LOCK_TOKEN, a number that grows with every acquisition.\n"
+	"Exit: 0 ok, 1 no (is-locked, release by non-owner), 64 usage, 65 corrupt object,\n"
+	"66 no such lock, 75 busy, 77 permission, 124 timed out, 126/127 command cannot\n"
+	"run / not found, else the command's status (128+N for signal N).  See mplock(1).";
+
+static const struct argp argp = {
+	options, parse_opt,
+	"run NAME [-s|-x] [-n|-t D] (-c STRING | [--] CMD [ARG...])\n"
+	"NAME CMD [ARG...]\n"
+	"acquire NAME [-s] [-n|-t D] [--owner PID|none] [--ttl D]\n"
+	"release NAME [--owner PID|none] [--force]\n"
+	"is-locked|create|info|rm NAME\n"
+	"ls",
+	doc, children, 0, 0
+};
+
+static struct mp_store store;
+
+static void open_lock(struct mp_obj *o, int create)
+{
+	int rc = mp_store_open(&store, mp_cli.dir);
+
+	if (rc)
+		mp_fail(rc == -ENOENT ? -EACCES : rc, "cannot open the store");
+	rc = mp_lock_open(&store, opt.name, create, o);
+	if (rc)
+		mp_fail(rc, "cannot open lock '%s'", opt.name);
+}
+
+static int acquire(struct mp_obj *o, const struct mp_owner *owner, int exclusive_once,
+		   uint64_t *token, int *idx)
+{
+	struct mp_gate_req r = {
+		.weight = mp_lock_weight(opt.shared),
+		.flags = opt.shared ? MP_HOLD_SHARED : 0,
+		.owner = *owner,
+		.ttl_ns = opt.ttl_ns,
+		.deadline_ns = mp_cli_deadline(),
+		.nonblock = mp_cli.nonblock,
+		.exclusive_once = exclusive_once,
+	};
+	int64_t t0 = mp_now_ns();
+	char d[32];
+	int rc = mp_gate_acquire(o, &r, token, idx);
+
+	if (rc == 0)
+		mp_info("acquired '%s' (%s, token %llu) after %s", opt.name,
+			opt.shared ? "shared" : "exclusive", (unsigned long long)*token,
+			mp_format_duration(mp_now_ns() - t0, d, sizeof d));
+	return rc;
+}
+
+static int do_run(void)
+{
+	struct mp_owner self, child;
+	struct mp_obj o;
+	struct mp_cmd cmd;
+	uint64_t token;
+	char tok[32];
+	int idx, rc, status;
+
+	/* A command that cannot run is reported before anyone waits. */
+	mp_cmd_prepare(&cmd, opt.cmd, opt.shell);
+	if (!cmd.path)
+		return mp_cmd_start(&cmd);
+	open_lock(&o, 1);
+	rc = mp_owner_of(0, &self);
+	if (rc)
+		mp_fail(rc, "cannot read /proc/self/stat");
+	rc = acquire(&o, &self, 0, &token, &idx);
+	if (rc)
+		mp_fail(rc, "lock '%s'", opt.name);
+	if (mp_signal_pending) {
+		mp_gate_release_token(&o, idx, token);
+		exit(128 + mp_signal_pending);
+	}
+	snprintf(tok, sizeof tok, "%llu", (unsigned long long)token);
+	setenv("MP_LOCK_TOKEN", tok, 1);
+	setenv("MP_LOCK_NAME", opt.name, 1);
+	status = mp_cmd_start(&cmd);
+	if (status == 0) {
+		/* The hold now lasts while this process or the command lives. */
+		if (mp_owner_of(cmd.pid, &child) == 0)
+			mp_gate_set_helper(&o, idx, token, &child);
+		status = mp_cmd_wait(&cmd);
+	}
+	if (mp_gate_release_token(&o, idx, token) == -ENOENT && !mp_cli.quiet)
+		mp_warn("lock '%s' was taken back before the command ended (removed or forced)",
+			opt.name);
+	mp_obj_close(&o);
+	return status;
+}
+
+static int do_acquire(void)
+{
+	struct mp_obj o;
+	uint64_t token;
+	int idx, rc;
+
+	if (!opt.have_owner)
+		mp_default_owner_or_exit(&opt.owner);
+	open_lock(&o, 1);
+	rc = acquire(&o, &opt.owner, !opt.shared, &token, &idx);
+	if (rc == -EDEADLK && opt.owner.pid) {
+		if (!mp_cli.quiet)
+			mp_warn("lock '%s' is already held by its owner (pid %d); release it first",
+				opt.name, opt.owner.pid);
+		exit(mp_exit_status(-EAGAIN));
+	}
+	if (rc)
+		mp_fail(rc, "lock '%s'", opt.name);
+	return 0;
+}
+
+static int do_release(void)
+{
+	struct mp_obj o;
+	struct mp_hold h;
+	int rc;
+
+	if (!opt.have_owner)
+		mp_default_owner_or_exit(&opt.owner);
+	open_lock(&o, 0);
+	rc = mp_gate_release(&o, &opt.owner, opt.force, &h);
+	if (rc == -EPERM) {
+		mp_warn("lock '%s' is not held by %s%d (use --force to release it anyway)",
+			opt.name, opt.owner.pid ? "pid " : "an ownerless hold, pid ", opt.owner.pid);
+		return MP_EXIT_NO;
+	}
+	if (rc == -ENOLCK) {
+		if (!mp_cli.quiet)
+			mp_warn("lock '%s' is not locked", opt.name);
+		return MP_EXIT_NO;
+	}
+	if (rc)
+		mp_fail(rc, "lock '%s'", opt.name);
+	mp_info("released '%s' (token %llu)", opt.name, (unsigned long long)h.token);
+	return 0;
+}
+
+static int do_is_locked(void)
+{
+	struct mp_gate_info gi;
+	struct mp_hold h;
+	struct mp_obj o;
+	int rc;
+
+	open_lock(&o, 0);
+	rc = mp_gate_info(&o, &gi, &h, 1);
+	if (rc < 0)
+		mp_fail(rc, "lock '%s'", opt.name);
+	return gi.used ? 0 : MP_EXIT_NO;
+}
+
+int main(int argc, char **argv)
+{
+	struct mp_obj o;
+	int rc;
+
+	mp_cli_init(PACKAGE_VERSION);
+	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
+	if (opt.name)
+		mp_check_name_or_exit(opt.name);
+
+	switch (opt.verb) {
+	case V_RUN:
+		return do_run();
+	case V_ACQUIRE:
+		return do_acquire();
+	case V_RELEASE:
+		return do_release();
+	case V_IS_LOCKED:
+		return do_is_locked();
+	case V_CREATE:
+		open_lock(&o, 1);
+		return 0;
+	case V_INFO:
+		open_lock(&o, 0);
+		rc = mp_show_gate_info(&o, MP_SHOW_LOCK, mp_cli.json);
+		if (rc)
+			mp_fail(rc, "lock '%s'", opt.name);
+		return 0;
+	case V_LS:
+		rc = mp_store_open(&store, mp_cli.dir);
+		if (rc)
+			mp_fail(rc, "cannot open the store");
+		rc = mp_show_gate_list(&store, &mp_lock_kind, MP_SHOW_LOCK, mp_cli.json);
+		return rc ? mp_exit_status(rc) : 0;
+	case V_RM:
+		open_lock(&o, 0);
+		rc = mp_obj_remove(&store, &o);
+		if (rc)
+			mp_fail(rc, "cannot remove lock '%s'", opt.name);
+		return 0;
+	default:
+		return MP_EXIT_SOFTWARE;
+	}
+}

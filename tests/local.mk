@@ -1,0 +1,25 @@
+# bats-core suites, run through automake's TAP driver.
+TEST_EXTENSIONS = .bats
+BATS_LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+BATS_LOG_COMPILER = $(BATS)
+AM_BATS_LOG_FLAGS = --tap
+AM_TESTS_ENVIRONMENT = \
+	MP_TOP_BUILDDIR='$(abs_top_builddir)'; export MP_TOP_BUILDDIR; \
+	MP_TOP_SRCDIR='$(abs_top_srcdir)'; export MP_TOP_SRCDIR;
+
+TESTS += \
+	tests/parse.bats \
+	tests/store.bats \
+	tests/owner.bats \
+	tests/mplock.bats \
+	tests/docs.bats
+
+check_PROGRAMS += tests/unit/t-parse tests/unit/t-store tests/unit/t-owner
+tests_unit_t_parse_SOURCES = tests/unit/t-parse.c
+tests_unit_t_parse_LDADD = $(LIBMP)
+tests_unit_t_store_SOURCES = tests/unit/t-store.c
+tests_unit_t_store_LDADD = $(LIBMP)
+tests_unit_t_owner_SOURCES = tests/unit/t-owner.c
+tests_unit_t_owner_LDADD = $(LIBMP)
+
+EXTRA_DIST += $(TESTS) tests/helpers/common.bash
