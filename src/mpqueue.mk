@@ -1,0 +1,2 @@
+# mpqueue: everything the build knows about it (program, library module,
+# tests, man page, completions).  Included from Makefile.am.

@@ -1,0 +1,77 @@
+# Shared by every .bats file: load it with `load helpers/common`.
+#
+# - Puts the build's src/ first in PATH (MP_TOP_BUILDDIR from make check,
+#   else the in-tree build next to this file).
+# - Gives each test its own store: MP_DIR="$BATS_TEST_TMPDIR/store".
+# - wait_until: poll a condition with a deadline (never sleep-then-assert).
+# - start_bg: start a background process, killed in teardown.
+bats_require_minimum_version 1.5.0
+
+: "${MP_TOP_BUILDDIR:=$(cd "$BATS_TEST_DIRNAME/.." && pwd)}"
+: "${MP_TOP_SRCDIR:=$(cd "$BATS_TEST_DIRNAME/.." && pwd)}"
+PATH="$MP_TOP_BUILDDIR/src:$MP_TOP_BUILDDIR/tests/unit:$PATH"
+UNIT="$MP_TOP_BUILDDIR/tests/unit"
+
+mp_common_setup() {
+	export MP_DIR="$BATS_TEST_TMPDIR/store"
+	BG_PIDS="$BATS_TEST_TMPDIR/bg.pids"
+	: >"$BG_PIDS"
+}
+
+setup() {
+	mp_common_setup
+}
+
+teardown() {
+	mp_common_teardown
+}
+
+mp_common_teardown() {
+	local p
+	[ -f "${BG_PIDS:-}" ] || return 0
+	while read -r p; do
+		[ -n "$p" ] && kill -KILL "$p" 2>/dev/null
+	done <"$BG_PIDS"
+	return 0
+}
+
+# wait_until SECONDS COMMAND...: runs COMMAND every 20 ms until it succeeds;
+# fails (printing what it waited for) if SECONDS pass first.
+wait_until() {
+	local limit=$1 start now
+	shift
+	start=$(date +%s%N)
+	while ! "$@"; do
+		now=$(date +%s%N)
+		if (((now - start) / 1000000 > limit * 1000)); then
+			echo "timed out after ${limit}s waiting for: $*" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# start_bg COMMAND...: runs COMMAND in the background with bats' fd 3
+# closed (or bats would wait for it) and records its pid in $BG_PID and for
+# teardown.
+start_bg() {
+	"$@" 3>&- &
+	BG_PID=$!
+	echo "$BG_PID" >>"$BG_PIDS"
+}
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+	local st
+	st=$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+dead() {
+	! alive "$1"
+}
+
+# file_has FILE TEXT: FILE exists and contains TEXT.
+file_has() {
+	[ -f "$1" ] && grep -q -- "$2" "$1"
+}
