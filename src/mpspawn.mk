@@ -1,2 +1,16 @@
 # mpspawn: everything the build knows about it (program, library module,
 # tests, man page, completions).  Included from Makefile.am.
+bin_PROGRAMS += src/mpspawn
+src_mpspawn_SOURCES = src/mpspawn.c
+src_mpspawn_LDADD = $(LIBMP)
+src_mpspawn_LDFLAGS = $(STATIC_LINK)
+src_lib_libmp_a_SOURCES += \
+	src/lib/spawn.c src/lib/spawn.h \
+	src/lib/supervise.c src/lib/supervise.h
+
+TESTS += tests/mpspawn.bats
+dist_man_MANS += man/mpspawn.1
+dist_bashcomp_DATA += completions/bash/mpspawn
+dist_zshcomp_DATA += completions/zsh/_mpspawn
+dist_fishcomp_DATA += completions/fish/mpspawn.fish
+EXTRA_DIST += examples/pool.sh examples/daemon.sh

@@ -1,0 +1,876 @@
+/* mpspawn - start, join and supervise worker processes from shell scripts.
+ *
+ *   mpspawn [OPTION...] [-n N] [--name NAME] (-c STRING | [--] CMD...)
+ *   mpspawn [OPTION...] --daemon [--owner PID|none] ... CMD...
+ *   mpspawn [OPTION...] -n N --queue QNAME [--stdin] ... CMD...
+ *   mpspawn ls | status NAME | wait NAME [-t D] | kill NAME [-s SIG]
+ *   mpspawn is-alive NAME | rm NAME | beat
+ *
+ * Guarantee: no orphans, no zombies.  Every process started below
+ * mpspawn is reaped by it (it is a subreaper), and is killed when the
+ * group ends: normally, by a signal, or when mpspawn is SIGKILLed (see
+ * lib/supervise.h for how, and what still escapes).  The group's record
+ * in the store says, per worker, its pid, state, start, restarts and exit
+ * status; it is never wrong about a group being alive.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/cli.h"
+#include "lib/owner.h"
+#include "lib/parse.h"
+#include "lib/spawn.h"
+#include "lib/store.h"
+#include "lib/supervise.h"
+#include "lib/sync.h"
+
+enum verb { V_SPAWN, V_LS, V_STATUS, V_WAIT, V_KILL, V_BEAT, V_IS_ALIVE, V_RM };
+
+static const struct { const char *name; enum verb v; int needs_name; } verbs[] = {
+	{ "ls", V_LS, 0 }, { "status", V_STATUS, 1 }, { "info", V_STATUS, 1 },
+	{ "wait", V_WAIT, 1 }, { "kill", V_KILL, 1 }, { "beat", V_BEAT, 0 },
+	{ "is-alive", V_IS_ALIVE, 1 }, { "rm", V_RM, 1 },
+};
+
+/* Options that only make sense when starting a group. */
+enum { S_WORKERS = 1, S_NAME = 2, S_TAG = 4, S_KILLAFTER = 8, S_RESTART = 16,
+       S_FAILFAST = 32, S_DAEMON = 64, S_OWNER = 128, S_HEARTBEAT = 256, S_QUEUE = 512,
+       S_STDIN = 1024, S_COMMAND = 2048 };
+
+static struct {
+	enum verb verb;
+	int have_verb;
+	const char *name;
+	char **cmd;
+	const char *shell;
+	uint32_t workers;
+	int tag, restart, fail_fast, daemon, use_stdin;
+	uint32_t max_restarts;
+	int64_t kill_after_ns, heartbeat_ns;
+	int sig, have_sig;
+	struct mp_owner owner;
+	int have_owner;
+	const char *queue;
+	unsigned seen;
+} opt = { .workers = 1, .max_restarts = UINT32_MAX, .kill_after_ns = 5000000000LL,
+	  .sig = SIGTERM };
+
+enum { OPT_NAME = 0x2000, OPT_TAG, OPT_RESTART, OPT_MAX_RESTARTS, OPT_FAIL_FAST, OPT_DAEMON,
+       OPT_OWNER, OPT_HEARTBEAT, OPT_QUEUE, OPT_STDIN, OPT_NONBLOCK };
+
+static const struct argp_option options[] = {
+	{ "workers", 'n', "N", 0, "Start N workers (default 1)", 1 },
+	{ "name", OPT_NAME, "NAME", 0, "Name of the group (default spawn-PID)", 1 },
+	{ "command", 'c', "STRING", 0, "Run STRING with /bin/sh -c", 1 },
+	{ "tag", OPT_TAG, 0, 0, "Prefix each output line with [ID] and write it whole", 1 },
+	{ "fail-fast", OPT_FAIL_FAST, 0, 0, "End the other workers when one fails", 1 },
+	{ "kill-after", 'k', "DURATION", 0, "SIGKILL what is left DURATION after an ending "
+	  "signal (default 5s; 0: at once)", 1 },
+	{ "signal", 's', "SIG", 0, "kill: the signal to send (default TERM); with --timeout: "
+	  "the signal sent when the time is up", 1 },
+	{ "restart", OPT_RESTART, "POLICY", 0, "on-failure: restart a worker that fails; "
+	  "no (the default)", 1 },
+	{ "max-restarts", OPT_MAX_RESTARTS, "N", 0, "Restart each worker at most N times", 1 },
+	{ "heartbeat", OPT_HEARTBEAT, "DURATION", 0, "status reports the group stale when a "
+	  "worker has not run 'mpspawn beat' for DURATION", 1 },
+	{ "daemon", OPT_DAEMON, 0, 0, "Return at once, printing the group's name; the workers "
+	  "end when the calling process exits", 2 },
+	{ "owner", OPT_OWNER, "PID|none", 0, "--daemon: end the workers when PID exits "
+	  "(default: the caller; none: never)", 2 },
+	{ "queue", OPT_QUEUE, "QNAME", 0, "A pool: each worker runs CMD once per message of "
+	  "queue QNAME, the message as its last argument", 3 },
+	{ "stdin", OPT_STDIN, 0, 0, "--queue: give the message on standard input instead", 3 },
+	{ 0 }
+};
+
+/* The common options, with -n taken by --workers: --nonblock keeps its
+ * long name only, and --timeout says what it means here. */
+static struct argp_option common_options[32];
+
+static error_t common_parse(int key, char *arg, struct argp_state *state)
+{
+	return mp_cli_argp.parser(key == OPT_NONBLOCK ? 'n' : key, arg, state);
+}
+
+static struct argp common_argp;
+
+static void setup_common_argp(void)
+{
+	size_t i, j = 0;
+
+	for (i = 0; mp_cli_argp.options[i].name || mp_cli_argp.options[i].key ||
+		    mp_cli_argp.options[i].doc; i++) {
+		if (j + 1 >= sizeof common_options / sizeof *common_options)
+			break;
+		common_options[j] = mp_cli_argp.options[i];
+		if (common_options[j].key == 'n')
+			common_options[j].key = OPT_NONBLOCK;
+		if (common_options[j].key == 't')
+			common_options[j].doc = "Start: end the workers after DURATION (then exit "
+						"124); wait: wait at most DURATION (then exit 124)";
+		if (common_options[j].key == 'w')
+			common_options[j].doc = "Alias of --timeout";
+		j++;
+	}
+	common_argp = mp_cli_argp;
+	common_argp.options = common_options;
+	common_argp.parser = common_parse;
+}
+
+static int parse_signal(const char *s)
+{
+	uint64_t n;
+
+	if (mp_parse_count(s, 1, 64, &n, NULL, 0) == 0)
+		return (int)n;
+	if (!strncasecmp(s, "SIG", 3))
+		s += 3;
+	for (int sig = 1; sig < 32; sig++) {
+		const char *abbr = sigabbrev_np(sig);
+		if (abbr && !strcasecmp(s, abbr))
+			return sig;
+	}
+	return -1;
+}
+
+static void need_duration(struct argp_state *state, const char *what, const char *arg,
+			  int64_t *ns)
+{
+	char why[160];
+
+	if (mp_parse_duration(arg, ns, why, sizeof why))
+		argp_error(state, "%s: %s", what, why);
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	char why[160];
+	uint64_t v;
+
+	switch (key) {
+	case 'n':
+		if (mp_parse_count(arg, 1, MP_SPAWN_MAX_WORKERS, &v, why, sizeof why))
+			argp_error(state, "--workers: %s", why);
+		opt.workers = (uint32_t)v;
+		opt.seen |= S_WORKERS;
+		break;
+	case OPT_NAME:
+		opt.name = arg;
+		opt.seen |= S_NAME;
+		break;
+	case 'c':
+		opt.shell = arg;
+		opt.seen |= S_COMMAND;
+		break;
+	case OPT_TAG:
+		opt.tag = 1;
+		opt.seen |= S_TAG;
+		break;
+	case OPT_FAIL_FAST:
+		opt.fail_fast = 1;
+		opt.seen |= S_FAILFAST;
+		break;
+	case 'k':
+		need_duration(state, "--kill-after", arg, &opt.kill_after_ns);
+		opt.seen |= S_KILLAFTER;
+		break;
+	case 's':
+		opt.sig = parse_signal(arg);
+		if (opt.sig < 0)
+			argp_error(state, "--signal: '%s' is not a signal name or number", arg);
+		opt.have_sig = 1;
+		break;
+	case OPT_RESTART:
+		if (!strcmp(arg, "on-failure"))
+			opt.restart = 1;
+		else if (!strcmp(arg, "no"))
+			opt.restart = 0;
+		else
+			argp_error(state, "--restart: '%s' is not 'on-failure' or 'no'", arg);
+		opt.seen |= S_RESTART;
+		break;
+	case OPT_MAX_RESTARTS:
+		if (mp_parse_count(arg, 0, UINT32_MAX - 1, &v, why, sizeof why))
+			argp_error(state, "--max-restarts: %s", why);
+		opt.max_restarts = (uint32_t)v;
+		opt.seen |= S_RESTART;
+		break;
+	case OPT_HEARTBEAT:
+		need_duration(state, "--heartbeat", arg, &opt.heartbeat_ns);
+		if (opt.heartbeat_ns == 0)
+			argp_error(state, "--heartbeat: must be more than 0");
+		opt.seen |= S_HEARTBEAT;
+		break;
+	case OPT_DAEMON:
+		opt.daemon = 1;
+		opt.seen |= S_DAEMON;
+		break;
+	case OPT_OWNER:
+		mp_parse_owner_or_exit(arg, &opt.owner);
+		opt.have_owner = 1;
+		opt.seen |= S_OWNER;
+		break;
+	case OPT_QUEUE:
+		opt.queue = arg;
+		opt.seen |= S_QUEUE;
+		break;
+	case OPT_STDIN:
+		opt.use_stdin = 1;
+		opt.seen |= S_STDIN;
+		break;
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = NULL;
+		break;
+	case ARGP_KEY_ARG:
+		if (!opt.have_verb && !opt.cmd) {
+			int after_dashes = state->next >= 2 &&
+					   !strcmp(state->argv[state->next - 2], "--");
+			for (size_t i = 0; !after_dashes && i < sizeof verbs / sizeof *verbs; i++)
+				if (!strcmp(arg, verbs[i].name)) {
+					opt.verb = verbs[i].v;
+					opt.have_verb = 1;
+					return 0;
+				}
+			/* The command's first word: everything from here on is
+			 * the command's, options included. */
+			opt.verb = V_SPAWN;
+			opt.cmd = &state->argv[state->next - 1];
+			state->next = state->argc;
+		} else if (opt.have_verb && !opt.name) {
+			for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+				if (verbs[i].v == opt.verb && !verbs[i].needs_name)
+					argp_error(state, "unexpected argument '%s'", arg);
+			opt.name = arg;
+		} else {
+			argp_error(state, "unexpected argument '%s'", arg);
+		}
+		break;
+	case ARGP_KEY_END:
+		if (!opt.have_verb) {
+			if (!opt.cmd && !opt.shell)
+				argp_error(state, "a command (or -c STRING) or a verb is needed");
+			if (opt.cmd && opt.shell)
+				argp_error(state, "give a command or -c STRING, not both");
+			if ((opt.seen & S_OWNER) && !opt.daemon)
+				argp_error(state, "--owner is for --daemon");
+			if ((opt.seen & S_STDIN) && !opt.queue)
+				argp_error(state, "--stdin is for --queue");
+			if (opt.max_restarts != UINT32_MAX && !opt.restart)
+				argp_error(state, "--max-restarts needs --restart on-failure");
+			break;
+		}
+		for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+			if (verbs[i].v == opt.verb && verbs[i].needs_name && !opt.name)
+				argp_error(state, "%s needs a group name", verbs[i].name);
+		if (opt.seen)
+			argp_error(state, "options for starting a group were given to a verb");
+		if (opt.have_sig && opt.verb != V_KILL)
+			argp_error(state, "--signal is for kill (or a group with --timeout)");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp_child children[] = {
+	{ &common_argp, 0, "Common options:", 9 }, { 0 }
+};
+
+static const char doc[] =
+	"Start, join and supervise worker processes; no orphans, no zombies.\n\n"
+	"Verbs:\n"
+	"  [--] CMD...          start the workers and wait for all of them\n"
+	"  ls                   list the groups of the store (--json)\n"
+	"  status NAME          each worker's pid, state, start, runtime, restarts and\n"
+	"                       exit status (--json); exit 1 if the group is stale\n"
+	"  wait NAME            wait until the group is over; exit with its status\n"
+	"  kill NAME            send SIGTERM (or -s SIG) to every worker\n"
+	"  is-alive NAME        exit 0 if the group is running, 1 if not\n"
+	"  rm NAME              remove the record of a group\n"
+	"  beat                 (in a worker) report that it is alive\n"
+	"\vEach worker gets MP_WORKER_ID (0..N-1), MP_WORKERS and MP_SPAWN_NAME.\n"
+	"Exit: 0 all workers exited 0, else the status of the first that failed (128+N\n"
+	"for signal N); 124 timed out; 126/127 command cannot run / not found; 64 usage;\n"
+	"65 corrupt record; 66 no such group; 75 the name is in use.  See mpspawn(1).";
+
+static const struct argp argp = {
+	options, parse_opt,
+	"[-n N] [--name NAME] [--tag] [-t D] [--daemon] (-c STRING | [--] CMD [ARG...])\n"
+	"-n N --queue QNAME [--stdin] [--] CMD [ARG...]\n"
+	"ls\n"
+	"status|wait|kill|is-alive|rm NAME\n"
+	"beat",
+	doc, children, 0, 0
+};
+
+static struct mp_store store;
+
+static void open_store(const char *dir)
+{
+	int rc = mp_store_open(&store, dir);
+
+	if (rc)
+		mp_fail(rc == -ENOENT ? -EACCES : rc, "cannot open the store");
+}
+
+static void open_group(struct mp_obj *o)
+{
+	int rc;
+
+	open_store(mp_cli.dir);
+	rc = mp_spawn_open(&store, opt.name, o);
+	if (rc == -ENOENT)
+		mp_die(MP_EXIT_NOINPUT, "no group named '%s' (in %s)", opt.name, store.dir);
+	if (rc)
+		mp_fail(rc, "cannot open group '%s'", opt.name);
+}
+
+/* "cmd arg arg" for display. */
+static void describe(char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = 0;
+	if (opt.shell) {
+		snprintf(buf, len, "%s", opt.shell);
+		return;
+	}
+	for (char **a = opt.cmd; *a && o + 1 < len; a++) {
+		int n = snprintf(buf + o, len - o, "%s%s", a == opt.cmd ? "" : " ", *a);
+		if (n < 0)
+			break;
+		o += (size_t)n;
+	}
+}
+
+/* --daemon: the detached front is a child of this process; returns once
+ * it reports the workers started, printing the group's name. */
+static int start_daemon(struct mp_sup_conf *c, struct mp_obj *o)
+{
+	int ready[2], caller_fd = -1, st;
+	pid_t caller = 0, f;
+	char b;
+	ssize_t r;
+
+	if (!(opt.have_owner && opt.owner.pid == 0)) {
+		caller = opt.have_owner ? opt.owner.pid : getppid();
+		caller_fd = (int)syscall(SYS_pidfd_open, caller, 0);
+		if (caller_fd < 0 && errno != ESRCH)
+			mp_die(MP_EXIT_OSERR, "--daemon: cannot watch process %d: pidfd_open: %s "
+			       "(Linux 5.3 or later is needed)", (int)caller, strerror(errno));
+		/* The pidfd pins the process; if it is not the one meant any more
+		 * (our parent died meanwhile), the group would end at once. */
+		if (caller_fd >= 0 && (opt.have_owner ? !mp_owner_alive(&opt.owner)
+						      : getppid() != caller)) {
+			close(caller_fd);
+			caller_fd = -1;
+		}
+		if (caller_fd < 0)
+			mp_die(MP_EXIT_NOINPUT, "--daemon: process %d has already exited", (int)caller);
+	}
+	c->caller_pidfd = caller_fd;
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		mp_die(MP_EXIT_OSERR, "pipe: %s", strerror(errno));
+	fflush(NULL);
+	f = fork();
+	if (f < 0)
+		mp_die(MP_EXIT_OSERR, "fork: %s", strerror(errno));
+	if (f == 0) {
+		struct mp_owner me;
+		struct stat sb;
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		close(ready[0]);
+		setsid();
+		/* The group must not hold the caller's pipes: a $(...) or a
+		 * pipeline would wait for the workers to end. */
+		if (null >= 0) {
+			dup2(null, 0);
+			for (int fd = 1; fd <= 2; fd++)
+				if (fstat(fd, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode)))
+					dup2(null, fd);
+			close(null);
+		}
+		if (mp_owner_of(0, &me) == 0)
+			mp_spawn_set_front(o, &me);
+		c->ready_fd = ready[1];
+		exit(mp_sup_run(c));
+	}
+	close(ready[1]);
+	if (caller_fd >= 0)
+		close(caller_fd);
+	do
+		r = read(ready[0], &b, 1);
+	while (r < 0 && errno == EINTR);
+	if (r == 1) {
+		printf("%s\n", c->name);
+		return 0;
+	}
+	/* The supervisor died before the workers started. */
+	if (waitpid(f, &st, WNOHANG) == f && WIFEXITED(st) && WEXITSTATUS(st))
+		return WEXITSTATUS(st);
+	mp_die(MP_EXIT_SOFTWARE, "group '%s' did not start", c->name);
+}
+
+static int do_spawn(void)
+{
+	struct mp_spawn_params p = { 0 };
+	struct mp_sup_conf c = { 0 };
+	struct mp_cmd cmd;
+	struct mp_obj o;
+	char name[MP_NAME_MAX + 1], desc[MP_SPAWN_CMD_MAX];
+	pid_t busy = 0;
+	int rc;
+
+	if (opt.queue)
+		mp_check_name_or_exit(opt.queue);
+	/* A command that cannot run is reported before anything starts. */
+	mp_cmd_prepare(&cmd, opt.cmd, opt.shell);
+	if (!cmd.path)
+		return mp_cmd_start(&cmd);
+	open_store(mp_cli.dir);
+	if (opt.name)
+		snprintf(name, sizeof name, "%s", opt.name);
+	else
+		snprintf(name, sizeof name, "spawn-%d", (int)getpid());
+	describe(desc, sizeof desc);
+
+	p.nworkers = opt.workers;
+	p.flags = (opt.daemon ? MP_SPAWN_F_DAEMON : 0) | (opt.tag ? MP_SPAWN_F_TAG : 0) |
+		  (opt.queue ? MP_SPAWN_F_POOL : 0) | (opt.restart ? MP_SPAWN_F_RESTART : 0) |
+		  (opt.fail_fast ? MP_SPAWN_F_FAILFAST : 0);
+	p.max_restarts = opt.max_restarts;
+	p.heartbeat_ns = opt.heartbeat_ns;
+	p.timeout_ns = mp_cli.timeout_ns > 0 ? mp_cli.timeout_ns : 0;
+	p.command = desc;
+	p.queue = opt.queue;
+	rc = mp_owner_of(0, &p.front);
+	if (rc)
+		mp_fail(rc, "cannot read /proc/self/stat");
+	if (opt.daemon && opt.have_owner)
+		p.caller = opt.owner;
+	else if (opt.daemon && mp_owner_of(getppid(), &p.caller))
+		memset(&p.caller, 0, sizeof p.caller);
+	rc = mp_spawn_claim(&store, name, &p, &o, &busy);
+	if (rc == -EBUSY)
+		mp_die(MP_EXIT_BUSY, "a group named '%s' is running (pid %d); choose another "
+		       "--name, or 'mpspawn wait %s' first", name, (int)busy, name);
+	if (rc)
+		mp_fail(rc, "cannot create group '%s'", name);
+
+	c.argv = cmd.argv;
+	c.path = cmd.path;
+	c.shell = opt.shell != NULL;
+	c.nworkers = opt.workers;
+	c.tag = opt.tag;
+	c.fail_fast = opt.fail_fast;
+	c.restart = opt.restart;
+	c.max_restarts = opt.max_restarts;
+	c.timeout_ns = p.timeout_ns;
+	c.timeout_sig = opt.sig;
+	c.kill_after_ns = opt.kill_after_ns;
+	c.caller_pidfd = -1;
+	c.ready_fd = -1;
+	sigprocmask(SIG_SETMASK, NULL, &c.child_mask);
+	c.queue = opt.queue;
+	c.use_stdin = opt.use_stdin;
+	c.store = &store;
+	c.obj = &o;
+	c.name = name;
+	c.remove_at_end = !opt.name && !opt.daemon;
+	c.warn = mp_warn;
+	c.info = mp_info;
+	if (opt.daemon)
+		return start_daemon(&c, &o);
+	return mp_sup_run(&c);
+}
+
+/* ---- status ---- */
+
+static void json_time(const char *key, int64_t ns)
+{
+	char t[40];
+
+	printf(",\"%s\":", key);
+	if (ns)
+		mp_json_str(stdout, mp_format_time(ns, t, sizeof t));
+	else
+		printf("null");
+}
+
+static int64_t runtime_of(const struct mp_spawn_snap *s, const struct mp_spawn_worker *w)
+{
+	if (!w->pid || !w->started_ns)
+		return -1;
+	if (w->state == MP_SPAWN_W_RUNNING && !s->lost && s->g.state != MP_SPAWN_G_DONE)
+		return s->now_ns - w->started_ns;
+	return w->ended_ns >= w->started_ns ? w->ended_ns - w->started_ns : -1;
+}
+
+static int has_status(const struct mp_spawn_snap *s, const struct mp_spawn_worker *w)
+{
+	return w->status >= 0 && w->state != MP_SPAWN_W_RUNNING && w->state != MP_SPAWN_W_WAITING;
+}
+
+static void print_status_json(struct mp_obj *o, const struct mp_spawn_snap *s)
+{
+	const struct mp_spawn_group *g = &s->g;
+	uint64_t done = 0, failed = 0;
+
+	for (uint32_t i = 0; i < g->nworkers; i++)
+		done += s->w[i].done, failed += s->w[i].failed;
+	printf("{\"name\":");
+	mp_json_str(stdout, o->name);
+	printf(",\"kind\":\"spawn\",\"path\":");
+	mp_json_str(stdout, o->path);
+	printf(",\"state\":\"%s\",\"stale\":%s,\"status\":", mp_spawn_gstate_name(s),
+	       s->stale ? "true" : "false");
+	if (g->state == MP_SPAWN_G_DONE)
+		printf("%d,\"reason\":\"%s\"", g->status, mp_spawn_reason_name(g->reason));
+	else if (s->lost)
+		printf("%d,\"reason\":\"%s\"", 128 + SIGKILL, mp_spawn_reason_name(MP_SPAWN_R_LOST));
+	else
+		printf("null,\"reason\":null");
+	printf(",\"pid\":%d,\"supervisor\":%d,\"command\":", g->front.pid, g->keeper.pid);
+	mp_json_str(stdout, g->command);
+	json_time("started", g->started_ns);
+	json_time("ended", g->state == MP_SPAWN_G_DONE ? g->ended_ns : 0);
+	printf(",\"runtime_ms\":%lld",
+	       (long long)(((g->state == MP_SPAWN_G_DONE ? g->ended_ns : s->now_ns) - g->started_ns) /
+			   1000000));
+	printf(",\"daemon\":%s,\"tag\":%s,\"fail_fast\":%s,\"restart\":\"%s\"",
+	       g->flags & MP_SPAWN_F_DAEMON ? "true" : "false",
+	       g->flags & MP_SPAWN_F_TAG ? "true" : "false",
+	       g->flags & MP_SPAWN_F_FAILFAST ? "true" : "false",
+	       g->flags & MP_SPAWN_F_RESTART ? "on-failure" : "no");
+	if (g->heartbeat_ns)
+		printf(",\"heartbeat_ms\":%lld", (long long)(g->heartbeat_ns / 1000000));
+	else
+		printf(",\"heartbeat_ms\":null");
+	if (g->timeout_ns)
+		printf(",\"timeout_ms\":%lld", (long long)(g->timeout_ns / 1000000));
+	else
+		printf(",\"timeout_ms\":null");
+	printf(",\"queue\":");
+	if (g->flags & MP_SPAWN_F_POOL) {
+		mp_json_str(stdout, g->queue);
+		printf(",\"messages\":%llu,\"failed\":%llu", (unsigned long long)done,
+		       (unsigned long long)failed);
+	} else {
+		printf("null");
+	}
+	printf(",\"running\":%u,\"nworkers\":%u,\"workers\":[", s->nrunning, g->nworkers);
+	for (uint32_t i = 0; i < g->nworkers; i++) {
+		const struct mp_spawn_worker *w = &s->w[i];
+		int64_t rt = runtime_of(s, w);
+		if (i)
+			putchar(',');
+		printf("{\"id\":%u,\"pid\":", i);
+		if (w->pid)
+			printf("%d", w->pid);
+		else
+			printf("null");
+		printf(",\"state\":\"%s\"", s->lost && (w->state == MP_SPAWN_W_RUNNING ||
+							 w->state == MP_SPAWN_W_RESTARTING)
+					     ? "killed" : mp_spawn_wstate_name(w->state));
+		json_time("started", w->started_ns);
+		if (rt >= 0)
+			printf(",\"runtime_ms\":%lld", (long long)(rt / 1000000));
+		else
+			printf(",\"runtime_ms\":null");
+		printf(",\"restarts\":%u,\"status\":", w->restarts);
+		if (has_status(s, w))
+			printf("%d", w->status);
+		else
+			printf("null");
+		printf(",\"last_beat_ms_ago\":");
+		if (w->beat_ns)
+			printf("%lld", (long long)((s->now_mono_ns - w->beat_ns) / 1000000));
+		else
+			printf("null");
+		printf(",\"stale\":%s", mp_spawn_worker_stale(s, i) ? "true" : "false");
+		if (g->flags & MP_SPAWN_F_POOL)
+			printf(",\"messages\":%llu,\"failed\":%llu", (unsigned long long)w->done,
+			       (unsigned long long)w->failed);
+		putchar('}');
+	}
+	printf("]}\n");
+}
+
+static void print_status_text(struct mp_obj *o, const struct mp_spawn_snap *s)
+{
+	const struct mp_spawn_group *g = &s->g;
+	char t[40], d[32];
+	uint64_t done = 0, failed = 0;
+
+	for (uint32_t i = 0; i < g->nworkers; i++)
+		done += s->w[i].done, failed += s->w[i].failed;
+	printf("name:      %s\n", o->name);
+	printf("state:     %s", mp_spawn_gstate_name(s));
+	if (g->state == MP_SPAWN_G_DONE)
+		printf(", exit status %d (%s)\n", g->status, mp_spawn_reason_name(g->reason));
+	else if (s->lost)
+		printf(": mpspawn was killed; its workers were killed with it\n");
+	else
+		printf(", %u of %u workers running\n", s->nrunning, g->nworkers);
+	printf("command:   %s\n", g->command);
+	printf("pid:       %d (supervisor %d)%s\n", g->front.pid, g->keeper.pid,
+	       g->flags & MP_SPAWN_F_DAEMON ? ", daemon" : "");
+	printf("started:   %s\n", mp_format_time(g->started_ns, t, sizeof t));
+	printf("runtime:   %s\n", mp_format_duration((g->state == MP_SPAWN_G_DONE ? g->ended_ns
+							: s->now_ns) - g->started_ns, d, sizeof d));
+	if (g->heartbeat_ns)
+		printf("heartbeat: every %s%s\n", mp_format_duration(g->heartbeat_ns, d, sizeof d),
+		       s->stale ? ": STALE" : "");
+	if (g->flags & MP_SPAWN_F_POOL)
+		printf("queue:     %s: %llu messages, %llu failed\n", g->queue,
+		       (unsigned long long)done, (unsigned long long)failed);
+	printf("%-5s %-8s %-11s %-25s %-9s %-8s %-6s %s\n", "ID", "PID", "STATE", "STARTED",
+	       "RUNTIME", "RESTARTS", "STATUS", g->flags & MP_SPAWN_F_POOL ? "MESSAGES" : "BEAT");
+	for (uint32_t i = 0; i < g->nworkers; i++) {
+		const struct mp_spawn_worker *w = &s->w[i];
+		int64_t rt = runtime_of(s, w);
+		char pid[16] = "-", st[12] = "-", beat[48] = "-", rts[32] = "-";
+		const char *state = s->lost && (w->state == MP_SPAWN_W_RUNNING ||
+						w->state == MP_SPAWN_W_RESTARTING)
+				    ? "killed" : mp_spawn_wstate_name(w->state);
+
+		if (w->pid)
+			snprintf(pid, sizeof pid, "%d", w->pid);
+		if (has_status(s, w))
+			snprintf(st, sizeof st, "%d", w->status);
+		if (rt >= 0)
+			mp_format_duration(rt, rts, sizeof rts);
+		if (g->flags & MP_SPAWN_F_POOL)
+			snprintf(beat, sizeof beat, "%llu (%llu failed)", (unsigned long long)w->done,
+				 (unsigned long long)w->failed);
+		else if (w->beat_ns)
+			snprintf(beat, sizeof beat, "%s ago%s",
+				 mp_format_duration(s->now_mono_ns - w->beat_ns, d, sizeof d),
+				 mp_spawn_worker_stale(s, i) ? " STALE" : "");
+		else if (mp_spawn_worker_stale(s, i))
+			snprintf(beat, sizeof beat, "never STALE");
+		printf("%-5u %-8s %-11s %-25s %-9s %-8u %-6s %s\n", i, pid, state,
+		       w->started_ns ? mp_format_time(w->started_ns, t, sizeof t) : "-", rts,
+		       w->restarts, st, beat);
+	}
+}
+
+static int do_status(void)
+{
+	struct mp_spawn_snap s;
+	struct mp_obj o;
+	int rc;
+
+	open_group(&o);
+	rc = mp_spawn_snapshot(&o, &s);
+	if (rc)
+		mp_fail(rc, "group '%s'", opt.name);
+	if (mp_cli.json)
+		print_status_json(&o, &s);
+	else
+		print_status_text(&o, &s);
+	rc = s.stale ? MP_EXIT_NO : 0;
+	mp_spawn_snap_free(&s);
+	return rc;
+}
+
+struct list_ctx {
+	int json, count, rc;
+};
+
+static int list_one(const char *name, void *arg)
+{
+	struct list_ctx *c = arg;
+	struct mp_spawn_snap s;
+	struct mp_obj o;
+	int rc = mp_spawn_open(&store, name, &o);
+
+	if (rc == -ENOENT)
+		return 0;	/* removed meanwhile */
+	if (rc == 0)
+		rc = mp_spawn_snapshot(&o, &s);
+	if (rc) {
+		mp_warn("%s", mp_errmsg()[0] ? mp_errmsg() : strerror(-rc));
+		c->rc = rc;
+		if (o.hdr)
+			mp_obj_close(&o);
+		return 0;
+	}
+	if (c->json) {
+		printf("%s{\"name\":", c->count++ ? "," : "");
+		mp_json_str(stdout, name);
+		printf(",\"state\":\"%s\",\"nworkers\":%u,\"running\":%u,\"pid\":%d,\"status\":",
+		       mp_spawn_gstate_name(&s), s.g.nworkers, s.nrunning, s.g.front.pid);
+		if (s.g.state == MP_SPAWN_G_DONE)
+			printf("%d", s.g.status);
+		else if (s.lost)
+			printf("%d", 128 + SIGKILL);
+		else
+			printf("null");
+		printf(",\"command\":");
+		mp_json_str(stdout, s.g.command);
+		putchar('}');
+	} else {
+		char st[32] = "";
+		if (s.g.state == MP_SPAWN_G_DONE)
+			snprintf(st, sizeof st, "exit %d", s.g.status);
+		else
+			snprintf(st, sizeof st, "%u/%u running", s.nrunning, s.g.nworkers);
+		printf("%-24s %-9s %-14s %s\n", name, mp_spawn_gstate_name(&s), st, s.g.command);
+	}
+	mp_spawn_snap_free(&s);
+	mp_obj_close(&o);
+	return 0;
+}
+
+static int do_ls(void)
+{
+	struct list_ctx c = { mp_cli.json, 0, 0 };
+	int rc;
+
+	open_store(mp_cli.dir);
+	if (c.json)
+		putchar('[');
+	rc = mp_store_list(&store, &mp_spawn_kind, list_one, &c);
+	if (c.json)
+		printf("]\n");
+	rc = rc ? rc : c.rc;
+	return rc ? mp_exit_status(rc) : 0;
+}
+
+static int do_wait(void)
+{
+	struct mp_obj o;
+	int status = 0, rc;
+
+	open_group(&o);
+	rc = mp_spawn_wait(&o, mp_cli_deadline(), mp_cli.nonblock, &status);
+	if (rc == -EAGAIN) {
+		if (!mp_cli.quiet)
+			mp_warn("group '%s' is still running", opt.name);
+		exit(mp_exit_status(rc));
+	}
+	if (rc)
+		mp_fail(rc, "group '%s'", opt.name);
+	return status;
+}
+
+static int do_kill(void)
+{
+	struct mp_obj o;
+	int rc;
+
+	open_group(&o);
+	rc = mp_spawn_kill_request(&o, opt.sig, MP_SPAWN_R_SIGNAL);
+	if (rc == -ESRCH) {
+		if (!mp_cli.quiet)
+			mp_warn("group '%s' is not running", opt.name);
+		return MP_EXIT_NO;
+	}
+	if (rc)
+		mp_fail(rc, "cannot signal group '%s'", opt.name);
+	mp_info("sent SIG%s to group '%s'", sigabbrev_np(opt.sig) ? sigabbrev_np(opt.sig) : "?",
+		opt.name);
+	return 0;
+}
+
+static int do_is_alive(void)
+{
+	struct mp_spawn_snap s;
+	struct mp_obj o;
+	int rc, alive;
+
+	open_group(&o);
+	rc = mp_spawn_snapshot(&o, &s);
+	if (rc)
+		mp_fail(rc, "group '%s'", opt.name);
+	alive = !s.lost && s.g.state != MP_SPAWN_G_DONE;
+	mp_spawn_snap_free(&s);
+	return alive ? 0 : MP_EXIT_NO;
+}
+
+static int do_beat(void)
+{
+	const char *name = getenv("MP_SPAWN_NAME"), *id = getenv("MP_WORKER_ID"),
+		   *run = getenv("MP_SPAWN_RUN"), *dir = mp_cli.dir;
+	unsigned long long runid;
+	uint64_t wid;
+	struct mp_obj o;
+	char *end;
+	int rc;
+
+	if (!name || !id || !run)
+		mp_die(MP_EXIT_USAGE, "beat: not in an mpspawn worker (MP_SPAWN_NAME, "
+		       "MP_WORKER_ID or MP_SPAWN_RUN is not set)");
+	mp_check_name_or_exit(name);
+	errno = 0;
+	runid = strtoull(run, &end, 16);
+	if (errno || *end || end == run ||
+	    mp_parse_count(id, 0, MP_SPAWN_MAX_WORKERS - 1, &wid, NULL, 0))
+		mp_die(MP_EXIT_USAGE, "beat: bad MP_WORKER_ID '%s' or MP_SPAWN_RUN '%s'", id, run);
+	if (!dir)
+		dir = getenv("MP_SPAWN_DIR");
+	open_store(dir);
+	rc = mp_spawn_open(&store, name, &o);
+	if (rc == -ENOENT)
+		mp_die(MP_EXIT_NOINPUT, "beat: no group named '%s' (in %s)", name, store.dir);
+	if (rc)
+		mp_fail(rc, "cannot open group '%s'", name);
+	rc = mp_spawn_beat(&o, runid, (uint32_t)wid);
+	if (rc == -ESTALE)
+		mp_die(MP_EXIT_NOINPUT, "beat: group '%s' has ended", name);
+	if (rc == -ERANGE)
+		mp_die(MP_EXIT_DATAERR, "beat: group '%s' has no worker %s", name, id);
+	if (rc)
+		mp_fail(rc, "group '%s'", name);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct mp_obj o;
+	int rc;
+
+	mp_cli_init(PACKAGE_VERSION);
+	setup_common_argp();
+	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
+	if (opt.name)
+		mp_check_name_or_exit(opt.name);
+
+	switch (opt.verb) {
+	case V_SPAWN:
+		return do_spawn();
+	case V_LS:
+		return do_ls();
+	case V_STATUS:
+		return do_status();
+	case V_WAIT:
+		return do_wait();
+	case V_KILL:
+		return do_kill();
+	case V_IS_ALIVE:
+		return do_is_alive();
+	case V_BEAT:
+		return do_beat();
+	case V_RM:
+		open_group(&o);
+		rc = mp_obj_remove(&store, &o);
+		if (rc)
+			mp_fail(rc, "cannot remove group '%s'", opt.name);
+		return 0;
+	default:
+		return MP_EXIT_SOFTWARE;
+	}
+}
