@@ -1,2 +1,13 @@
 # mpevent: everything the build knows about it (program, library module,
 # tests, man page, completions).  Included from Makefile.am.
+src_lib_libmp_a_SOURCES += src/lib/event.c src/lib/event.h
+
+bin_PROGRAMS += src/mpevent
+src_mpevent_SOURCES = src/mpevent.c
+src_mpevent_LDADD = $(LIBMP)
+src_mpevent_LDFLAGS = $(STATIC_LINK)
+
+TESTS += tests/mpevent.bats
+check_PROGRAMS += tests/unit/t-event
+tests_unit_t_event_SOURCES = tests/unit/t-event.c
+tests_unit_t_event_LDADD = $(LIBMP)
