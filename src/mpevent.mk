@@ -11,3 +11,9 @@ TESTS += tests/mpevent.bats
 check_PROGRAMS += tests/unit/t-event
 tests_unit_t_event_SOURCES = tests/unit/t-event.c
 tests_unit_t_event_LDADD = $(LIBMP)
+
+dist_man_MANS += man/mpevent.1
+dist_bashcomp_DATA += completions/bash/mpevent
+dist_zshcomp_DATA += completions/zsh/_mpevent
+dist_fishcomp_DATA += completions/fish/mpevent.fish
+EXTRA_DIST += examples/traffic-light.sh bench/event_wake.c
