@@ -1,0 +1,837 @@
+/* mpqueue - a bounded, binary-safe message queue for shell scripts.
+ *
+ *   mpqueue [OPTION...] create NAME [--max-items N] [--max-bytes SIZE] [--max-msg SIZE]
+ *   mpqueue [OPTION...] put NAME [-n|-t D] [-z|--raw] [MSG...]
+ *   mpqueue [OPTION...] get NAME [-n|-t D] [-z|--raw] [-c N|--all|--follow]
+ *                           [--lease [--ttl D] [--owner PID|none]]
+ *   mpqueue [OPTION...] ack NAME [TOKEN] [--owner PID|none] [--force]
+ *   mpqueue [OPTION...] done NAME [-c N]      mpqueue join NAME [-n|-t D]
+ *   mpqueue [OPTION...] close|size|info|rm NAME      mpqueue ls
+ *
+ * Guarantee: a message leaves the queue only once it was written to
+ * standard output.  get reserves what it takes for itself (pid + start
+ * time), writes it, and only then acknowledges it; a get killed in between
+ * leaves a reservation with a dead owner, which the next getter hands back
+ * to the head of the queue.  A failed write hands back what was not
+ * written whole and exits 74.  A put exits 0 only when every message it
+ * was given is in the queue.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/cli.h"
+#include "lib/queue.h"
+#include "lib/store.h"
+#include "lib/sync.h"
+
+enum verb {
+	V_NONE, V_CREATE, V_PUT, V_GET, V_ACK, V_DONE, V_JOIN, V_CLOSE, V_SIZE, V_INFO,
+	V_LS, V_RM,
+};
+
+static const struct { const char *name; enum verb v; } verbs[] = {
+	{ "create", V_CREATE }, { "put", V_PUT }, { "get", V_GET }, { "ack", V_ACK },
+	{ "done", V_DONE }, { "join", V_JOIN }, { "close", V_CLOSE }, { "size", V_SIZE },
+	{ "info", V_INFO }, { "ls", V_LS }, { "rm", V_RM },
+};
+
+static struct {
+	enum verb verb;
+	const char *name;
+	char **args;		/* put: the messages; ack: the token */
+	int nargs;
+	struct mp_queue_params params;
+	int zero, raw, all, follow, lease, force, have_owner, have_count;
+	uint64_t count;
+	struct mp_owner owner;
+	int64_t ttl_ns;
+} opt;
+
+enum {
+	OPT_MAX_ITEMS = 0x2000, OPT_MAX_BYTES, OPT_MAX_MSG, OPT_RAW, OPT_ALL, OPT_FOLLOW,
+	OPT_LEASE, OPT_TTL, OPT_OWNER, OPT_FORCE,
+};
+
+static const struct argp_option options[] = {
+	{ "max-items", OPT_MAX_ITEMS, "N", 0, "create: hold at most N messages (default 16384)", 1 },
+	{ "max-bytes", OPT_MAX_BYTES, "SIZE", 0, "create: hold at most SIZE bytes of messages "
+	  "(default 1M, at least --max-msg)", 1 },
+	{ "max-msg", OPT_MAX_MSG, "SIZE", 0, "create: refuse messages over SIZE bytes "
+	  "(default 64K, at most --max-bytes)", 1 },
+	{ "null", 'z', 0, 0, "put/get: messages end with NUL instead of newline", 2 },
+	{ "raw", OPT_RAW, 0, 0, "put: all of stdin is one message; get: no separator", 2 },
+	{ "count", 'c', "N", 0, "get: up to N messages (waits for the first only); "
+	  "done: N tasks", 2 },
+	{ "all", OPT_ALL, 0, 0, "get: every message there (waits for the first only)", 2 },
+	{ "follow", OPT_FOLLOW, 0, 0, "get: every message until the queue is closed and "
+	  "drained", 2 },
+	{ "lease", OPT_LEASE, 0, 0, "get: keep the message in flight until 'ack'; "
+	  "it comes back if the owner dies first", 3 },
+	{ "ttl", OPT_TTL, "DURATION", 0, "get --lease: the message comes back after "
+	  "DURATION unless acked", 3 },
+	{ "owner", OPT_OWNER, "PID|none", 0, "get --lease, ack: the lease owner (default: "
+	  "the caller's parent)", 3 },
+	{ "force", OPT_FORCE, 0, 0, "ack: a lease of any owner", 3 },
+	{ 0 }
+};
+
+static enum verb verb_of(const char *s)
+{
+	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+		if (!strcmp(s, verbs[i].name))
+			return verbs[i].v;
+	return V_NONE;
+}
+
+static void parse_size(struct argp_state *state, const char *o, const char *arg, uint64_t *v)
+{
+	char why[160];
+
+	if (mp_parse_size(arg, v, why, sizeof why))
+		argp_error(state, "%s: %s", o, why);
+	if (*v == 0)
+		argp_error(state, "%s: must be more than 0", o);
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	char why[160];
+
+	switch (key) {
+	case OPT_MAX_ITEMS:
+		if (mp_parse_count(arg, 1, MP_QUEUE_MAX_ITEMS, &opt.params.max_items, why, sizeof why))
+			argp_error(state, "--max-items: %s", why);
+		break;
+	case OPT_MAX_BYTES:
+		parse_size(state, "--max-bytes", arg, &opt.params.max_bytes);
+		break;
+	case OPT_MAX_MSG:
+		parse_size(state, "--max-msg", arg, &opt.params.max_msg);
+		break;
+	case 'z':
+		opt.zero = 1;
+		break;
+	case OPT_RAW:
+		opt.raw = 1;
+		break;
+	case 'c':
+		if (mp_parse_count(arg, 1, UINT32_MAX, &opt.count, why, sizeof why))
+			argp_error(state, "--count: %s", why);
+		opt.have_count = 1;
+		break;
+	case OPT_ALL:
+		opt.all = 1;
+		break;
+	case OPT_FOLLOW:
+		opt.follow = 1;
+		break;
+	case OPT_LEASE:
+		opt.lease = 1;
+		break;
+	case OPT_TTL:
+		if (mp_parse_duration(arg, &opt.ttl_ns, why, sizeof why))
+			argp_error(state, "--ttl: %s", why);
+		if (opt.ttl_ns == 0)
+			argp_error(state, "--ttl: must be more than 0");
+		break;
+	case OPT_OWNER:
+		mp_parse_owner_or_exit(arg, &opt.owner);
+		opt.have_owner = 1;
+		break;
+	case OPT_FORCE:
+		opt.force = 1;
+		break;
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = NULL;
+		break;
+	case ARGP_KEY_ARG:
+		if (opt.verb == V_NONE) {
+			opt.verb = verb_of(arg);
+			if (opt.verb == V_NONE)
+				argp_error(state, "unknown verb '%s'", arg);
+		} else if (!opt.name && opt.verb != V_LS) {
+			opt.name = arg;
+		} else if (opt.verb == V_PUT || (opt.verb == V_ACK && !opt.nargs)) {
+			/* options may come between messages: collect them */
+			if (!opt.args && !(opt.args = calloc((size_t)state->argc, sizeof *opt.args)))
+				argp_failure(state, MP_EXIT_OSERR, ENOMEM, "messages");
+			opt.args[opt.nargs++] = arg;
+		} else {
+			argp_error(state, "unexpected argument '%s'", arg);
+		}
+		break;
+	case ARGP_KEY_END:
+		if (opt.verb == V_NONE)
+			argp_error(state, "a verb is needed");
+		if (opt.verb != V_LS && !opt.name)
+			argp_error(state, "a queue name is needed");
+		if (opt.verb != V_CREATE &&
+		    (opt.params.max_items || opt.params.max_bytes || opt.params.max_msg))
+			argp_error(state, "--max-items, --max-bytes and --max-msg are for create");
+		if ((opt.zero || opt.raw) && opt.verb != V_PUT && opt.verb != V_GET)
+			argp_error(state, "-z and --raw are for put and get");
+		if (opt.zero && opt.raw)
+			argp_error(state, "give -z or --raw, not both");
+		if (opt.raw && opt.verb == V_PUT && opt.nargs)
+			argp_error(state, "--raw reads its message from stdin: give no MSG");
+		if (opt.have_count && opt.verb != V_GET && opt.verb != V_DONE)
+			argp_error(state, "-c is for get and done");
+		if ((opt.all || opt.follow) && opt.verb != V_GET)
+			argp_error(state, "--all and --follow are for get");
+		if (opt.have_count + opt.all + opt.follow > 1)
+			argp_error(state, "give one of -c, --all and --follow");
+		if (opt.follow && mp_cli.nonblock)
+			argp_error(state, "--follow waits by definition: -n and -t 0 do not go with it");
+		if (opt.lease && opt.verb != V_GET)
+			argp_error(state, "--lease is for get");
+		if (opt.lease && (opt.follow || opt.all))
+			argp_error(state, "--lease takes one message, or -c N; not --all or --follow");
+		if (opt.ttl_ns && !opt.lease)
+			argp_error(state, "--ttl is for get --lease");
+		if (opt.have_owner && !opt.lease && opt.verb != V_ACK)
+			argp_error(state, "--owner is for get --lease and ack");
+		if (opt.force && opt.verb != V_ACK)
+			argp_error(state, "--force is for ack");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp_child children[] = { { &mp_cli_argp, 0, "Common options:", 9 }, { 0 } };
+
+static const char doc[] =
+	"A bounded, binary-safe message queue shared by unrelated processes.\n\n"
+	"Verbs:\n"
+	"  create NAME          create it now, with --max-items/--max-bytes/--max-msg\n"
+	"  put NAME [MSG...]    enqueue each MSG; with none, each line of stdin\n"
+	"  get NAME             print the next message and a newline\n"
+	"  ack NAME [TOKEN]     acknowledge a message taken with get --lease\n"
+	"  done NAME            mark a message processed (task_done)\n"
+	"  join NAME            wait until every message put is marked done\n"
+	"  close NAME           no more puts; getters drain the rest, then exit 2\n"
+	"  size NAME            print the number of messages waiting\n"
+	"  info NAME            show state and limits (--json)\n"
+	"  ls                   list the queues of the store (--json)\n"
+	"  rm NAME              remove it; waiters exit 66\n"
+	"\vExit: 0 ok, 1 ack/done refused, 2 queue closed (get: and drained), 64 usage,\n"
+	"65 message too large or corrupt object, 66 no such queue, 74 cannot write a\n"
+	"message (it stays queued), 75 busy (-n: full or empty), 77 permission,\n"
+	"124 timed out.  See mpqueue(1).";
+
+static const struct argp argp = {
+	options, parse_opt,
+	"create NAME [--max-items N] [--max-bytes SIZE] [--max-msg SIZE]\n"
+	"put NAME [-n|-t D] [-z|--raw] [MSG...]\n"
+	"get NAME [-n|-t D] [-z|--raw] [-c N|--all|--follow] [--lease [--ttl D] [--owner PID|none]]\n"
+	"ack NAME [TOKEN] [--owner PID|none] [--force]\n"
+	"done NAME [-c N]\n"
+	"join NAME [-n|-t D]\n"
+	"close|size|info|rm NAME\n"
+	"ls",
+	doc, children, 0, 0
+};
+
+static struct mp_store store;
+
+static void open_store(void)
+{
+	int rc = mp_store_open(&store, mp_cli.dir);
+
+	if (rc)
+		mp_fail(rc == -ENOENT ? -EACCES : rc, "cannot open the store");
+}
+
+static void open_queue(struct mp_obj *o, int create)
+{
+	int rc;
+
+	open_store();
+	rc = mp_queue_open(&store, opt.name, create, NULL, NULL, o);
+	if (rc)
+		mp_fail(rc, "cannot open queue '%s'", opt.name);
+}
+
+/* ---- put ---- */
+
+static int put_fail(int rc, size_t nput)
+{
+	if (rc == MP_QUEUE_CLOSED) {
+		if (!mp_cli.quiet)
+			mp_warn("queue '%s' is closed%s", opt.name,
+				nput ? " (some messages were put before)" : "");
+		return MP_EXIT_END;
+	}
+	if ((rc == -EAGAIN || rc == -ETIMEDOUT) && nput && !mp_cli.quiet)
+		mp_warn("queue '%s': %s after %zu message%s were put", opt.name,
+			rc == -EAGAIN ? "full" : "timed out", nput, nput == 1 ? "" : "s");
+	else
+		mp_fail(rc, "queue '%s'", opt.name);
+	return mp_exit_status(rc);
+}
+
+static int too_big(struct mp_obj *o, size_t len, int more)
+{
+	struct mp_queue_params p;
+
+	mp_queue_get_params(o, &p);
+	mp_warn("queue '%s': a message of %s%zu bytes is over --max-msg %llu: not put",
+		opt.name, more ? "more than " : "", len, (unsigned long long)p.max_msg);
+	return MP_EXIT_DATAERR;
+}
+
+/* memchr for short lines: a call per line costs more than the search.
+ * Word at a time (the "has a zero byte" test on the word xor sep). */
+static char *find_sep(char *p, char *end, unsigned char sep)
+{
+	const uint64_t ones = 0x0101010101010101ULL, pat = ones * sep;
+
+	while (end - p >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		w ^= pat;
+		w = (w - ones) & ~w & (ones << 7);
+		if (w)
+			return p + (__builtin_ctzll(w) >> 3);
+		p += 8;
+	}
+	for (; p < end; p++)
+		if ((unsigned char)*p == sep)
+			return p;
+	return NULL;
+}
+
+/* Puts the messages found in buf[0..len) (each ended by sep), returning
+ * how many bytes they took.  The rest is an unfinished message. */
+static int put_lines(struct mp_obj *o, char *buf, size_t len, int sep, int64_t deadline,
+		     size_t *used, struct iovec *v, size_t vmax)
+{
+	size_t pos = 0, n = 0, nput;
+	int rc;
+
+	*used = 0;
+	for (;;) {
+		char *e = find_sep(buf + pos, buf + len, (unsigned char)sep);
+		if (e) {
+			v[n].iov_base = buf + pos;
+			v[n].iov_len = (size_t)(e - (buf + pos));
+			n++;
+			pos = (size_t)(e - buf) + 1;
+		}
+		if (n == vmax || (!e && n)) {
+			rc = mp_queue_put(o, v, n, deadline, mp_cli.nonblock, &nput);
+			if (rc == -EMSGSIZE)
+				return too_big(o, v[nput].iov_len, 0);
+			if (rc)
+				return put_fail(rc, nput);
+			*used = pos;
+			n = 0;
+		}
+		if (!e)
+			return 0;
+	}
+}
+
+static int do_put_stdin(struct mp_obj *o)
+{
+	struct mp_queue_params p;
+	int64_t deadline = mp_cli_deadline();
+	size_t cap, fill = 0, used, vmax = 8192;
+	struct iovec *v = malloc(vmax * sizeof *v);
+	int sep = opt.raw ? -1 : opt.zero ? 0 : '\n';
+	char *buf;
+	int rc;
+
+	mp_queue_get_params(o, &p);
+	/* big reads; a buffer that fills up with one unfinished message
+	 * grows until it can tell that message is over --max-msg */
+	cap = p.max_msg + 1 < 256 * 1024 ? 256 * 1024 : 1024 * 1024;
+	buf = malloc(cap);
+	if (!buf || !v)
+		mp_die(MP_EXIT_OSERR, "out of memory");
+	for (;;) {
+		ssize_t r;
+
+		if (fill == cap) {
+			if (cap > p.max_msg)
+				return too_big(o, fill, 1);
+			cap = cap * 2 > p.max_msg + 1 ? p.max_msg + 1 : cap * 2;
+			if (!(buf = realloc(buf, cap)))
+				mp_die(MP_EXIT_OSERR, "out of memory");
+		}
+		r = read(0, buf + fill, cap - fill);
+		if (r < 0 && errno == EINTR && !mp_signal_pending)
+			continue;
+		if (r < 0 && errno == EINTR)
+			return 128 + mp_signal_pending;
+		if (r < 0)
+			mp_die(MP_EXIT_IOERR, "cannot read standard input: %s", strerror(errno));
+		if (r == 0)
+			break;
+		fill += (size_t)r;
+		if (sep < 0)
+			continue;
+		rc = put_lines(o, buf, fill, sep, deadline, &used, v, vmax);
+		if (rc)
+			return rc;
+		memmove(buf, buf + used, fill - used);
+		fill -= used;
+		if (mp_signal_pending)
+			return 128 + mp_signal_pending;
+	}
+	/* the last line may lack its newline; --raw: all of stdin */
+	if (fill || sep < 0) {
+		struct iovec one = { buf, fill };
+		size_t nput;
+
+		if (fill > p.max_msg)
+			return too_big(o, fill, 0);
+		rc = mp_queue_put(o, &one, 1, deadline, mp_cli.nonblock, &nput);
+		if (rc)
+			return put_fail(rc, 0);
+	}
+	return 0;
+}
+
+static int do_put(void)
+{
+	struct mp_queue_params p;
+	struct mp_obj o;
+	size_t nput;
+	int rc;
+
+	open_queue(&o, 1);
+	if (!opt.nargs)
+		return do_put_stdin(&o);
+	struct iovec *v = calloc((size_t)opt.nargs, sizeof *v);
+	if (!v)
+		mp_die(MP_EXIT_OSERR, "out of memory");
+	mp_queue_get_params(&o, &p);
+	for (int i = 0; i < opt.nargs; i++) {
+		v[i].iov_base = opt.args[i];
+		v[i].iov_len = strlen(opt.args[i]);
+		/* all or nothing for a message too large: check them all first */
+		if (v[i].iov_len > p.max_msg)
+			return too_big(&o, v[i].iov_len, 0);
+	}
+	rc = mp_queue_put(&o, v, (size_t)opt.nargs, mp_cli_deadline(), mp_cli.nonblock, &nput);
+	if (rc)
+		return put_fail(rc, nput);
+	mp_info("put %d message%s on '%s'", opt.nargs, opt.nargs == 1 ? "" : "s", opt.name);
+	return 0;
+}
+
+/* ---- get ---- */
+
+/* Writes buf to stdout.  Returns 0, or -errno with *done bytes written. */
+static int write_out(const char *buf, size_t len, size_t *done)
+{
+	*done = 0;
+	while (*done < len) {
+		ssize_t w = write(1, buf + *done, len - *done);
+		if (w > 0) {
+			*done += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR && !mp_signal_pending)
+			continue;
+		return w < 0 ? -errno : -EIO;
+	}
+	return 0;
+}
+
+static int do_get(void)
+{
+	struct mp_queue_batch b;
+	struct mp_queue_params p;
+	struct mp_queue_take_req r;
+	struct mp_owner lease_owner;
+	uint64_t got = 0, want, token = 0;
+	struct mp_obj o;
+	int rc;
+
+	/* a reader that went away must show as EPIPE, not kill us before we
+	 * can hand the message back */
+	signal(SIGPIPE, SIG_IGN);
+	if (opt.lease && !opt.have_owner)
+		mp_default_owner_or_exit(&lease_owner);
+	else if (opt.lease)
+		lease_owner = opt.owner;
+	open_queue(&o, 1);
+	mp_queue_get_params(&o, &p);
+	memset(&b, 0, sizeof b);
+	want = opt.have_count ? opt.count : opt.all || opt.follow ? UINT64_MAX : 1;
+	memset(&r, 0, sizeof r);
+	r.sep = opt.raw ? -1 : opt.zero ? 0 : '\n';
+	r.deadline_ns = mp_cli_deadline();
+	r.nonblock = mp_cli.nonblock;
+	for (;;) {
+		size_t written;
+		uint32_t whole;
+
+		r.max_count = want - got > 16384 ? 16384 : (uint32_t)(want - got);
+		/* a lease is one reservation: take all of -c N at once */
+		r.max_bytes = opt.lease ? p.max_bytes : 256 * 1024;
+		rc = mp_queue_take(&o, &r, &b);
+		if (rc < 0)
+			break;
+		got += (uint64_t)rc;
+		rc = write_out(b.buf, b.len, &written);
+		if (rc) {
+			for (whole = 0; whole < b.count && b.ends[whole] <= written; whole++)
+				;
+			mp_queue_settle(&o, &b, whole, opt.lease ? &lease_owner : NULL, opt.ttl_ns,
+					&token);
+			if (rc == -EINTR)
+				exit(128 + mp_signal_pending);
+			mp_die(MP_EXIT_IOERR, "cannot write %s to standard output: %s (%s back in "
+			       "queue '%s')", b.count - whole == 1 ? "a message" : "messages",
+			       strerror(-rc), b.count - whole == 1 ? "it is" : "they are", opt.name);
+		}
+		if (opt.lease || got >= want || mp_signal_pending)
+			break;
+		/* -c and --all wait for the first message only */
+		if (!opt.follow)
+			r.nonblock = 1;
+	}
+	if (b.pending) {
+		int src = mp_queue_settle(&o, &b, b.count, opt.lease ? &lease_owner : NULL,
+					  opt.ttl_ns, &token);
+		if (src)
+			mp_fail(src, "queue '%s'", opt.name);
+		if (opt.lease)
+			mp_info("leased %u message%s of '%s': token %llu", b.count,
+				b.count == 1 ? "" : "s", opt.name, (unsigned long long)token);
+	}
+	if (mp_signal_pending)
+		exit(128 + mp_signal_pending);
+	if (rc >= 0)
+		return 0;
+	if (rc == MP_QUEUE_END) {
+		if (opt.follow || got)
+			return 0;
+		mp_info("queue '%s' is closed and drained", opt.name);
+		return MP_EXIT_END;
+	}
+	if (rc == -EAGAIN && got)
+		return 0;
+	if (rc == -ETIMEDOUT && got && !opt.follow)
+		return 0;
+	mp_fail(rc, "queue '%s'", opt.name);
+}
+
+/* ---- ack, done, join, create ---- */
+
+static int do_ack(void)
+{
+	struct mp_queue_lease_info li;
+	struct mp_obj o;
+	uint64_t token = 0;
+	char why[160];
+	int rc;
+
+	if (opt.nargs && mp_parse_count(opt.args[0], 1, UINT64_MAX, &token, why, sizeof why))
+		mp_die(MP_EXIT_USAGE, "bad token '%s': %s", opt.args[0], why);
+	if (!opt.have_owner)
+		mp_default_owner_or_exit(&opt.owner);
+	open_queue(&o, 0);
+	rc = mp_queue_ack_owner(&o, &opt.owner, token, opt.force, &li);
+	if (rc == -EPERM) {
+		mp_warn("queue '%s': %s is not leased by %s%d (use --force to ack it anyway)",
+			opt.name, token ? "that message" : "no message", opt.owner.pid ? "pid " : "",
+			opt.owner.pid);
+		return MP_EXIT_NO;
+	}
+	if (rc == -ENOENT) {
+		if (!mp_cli.quiet) {
+			if (token)
+				mp_warn("queue '%s' has no lease %llu (acked already, or its TTL "
+					"ended or its owner died and it was delivered again)",
+					opt.name, (unsigned long long)token);
+			else
+				mp_warn("queue '%s' has no leased message", opt.name);
+		}
+		return MP_EXIT_NO;
+	}
+	if (rc)
+		mp_fail(rc, "queue '%s'", opt.name);
+	mp_info("acked lease %llu of '%s' (%u message%s)", (unsigned long long)li.token,
+		opt.name, li.count, li.count == 1 ? "" : "s");
+	return 0;
+}
+
+static int do_done(void)
+{
+	struct mp_obj o;
+	int rc;
+
+	open_queue(&o, 0);
+	rc = mp_queue_done(&o, opt.have_count ? opt.count : 1);
+	if (rc == -ERANGE) {
+		mp_warn("%s", mp_errmsg());
+		return MP_EXIT_NO;
+	}
+	if (rc)
+		mp_fail(rc, "queue '%s'", opt.name);
+	return 0;
+}
+
+static int do_create(void)
+{
+	struct mp_queue_params want = opt.params, have;
+	struct mp_obj o;
+	int rc, created;
+
+	rc = mp_queue_params_fix(&want);
+	if (rc)
+		mp_die(MP_EXIT_USAGE, "%s", mp_errmsg());
+	open_store();
+	rc = mp_queue_open(&store, opt.name, 1, &want, &created, &o);
+	if (rc)
+		mp_fail(rc, "cannot create queue '%s'", opt.name);
+	if (created)
+		return 0;
+	/* it existed: fine if it has what was asked for */
+	mp_queue_get_params(&o, &have);
+	if ((opt.params.max_items && have.max_items != want.max_items) ||
+	    (opt.params.max_bytes && have.max_bytes != want.max_bytes) ||
+	    (opt.params.max_msg && have.max_msg != want.max_msg))
+		mp_die(MP_EXIT_CANTCREAT, "queue '%s' exists already with --max-items %llu "
+		       "--max-bytes %llu --max-msg %llu (parameters are fixed at creation: "
+		       "rm it first)", opt.name, (unsigned long long)have.max_items,
+		       (unsigned long long)have.max_bytes, (unsigned long long)have.max_msg);
+	return 0;
+}
+
+/* ---- info, ls ---- */
+
+static void print_lease_json(const struct mp_queue_lease_info *l)
+{
+	char t[40];
+
+	printf("{\"token\":%llu,\"messages\":%u,\"bytes\":%llu,\"leased\":%s,\"owner_pid\":%d",
+	       (unsigned long long)l->token, l->count, (unsigned long long)l->bytes,
+	       l->leased ? "true" : "false", l->owner.pid);
+	if (l->owner.pid) {
+		printf(",\"owner_start\":");
+		mp_json_str(stdout, mp_format_time(mp_owner_start_realtime_ns(l->owner.start), t,
+						   sizeof t));
+	}
+	printf(",\"since\":");
+	mp_json_str(stdout, mp_format_time(l->since_ns, t, sizeof t));
+	printf(",\"held_ms\":%lld", (long long)((mp_realtime_ns() - l->since_ns) / 1000000));
+	if (l->expires_ns)
+		printf(",\"ttl_left_ms\":%lld", (long long)((l->expires_ns - mp_now_ns()) / 1000000));
+	putchar('}');
+}
+
+static void print_json(struct mp_obj *o, const struct mp_queue_info *qi,
+		       const struct mp_queue_lease_info *l, int n)
+{
+	char t[40];
+
+	printf("{\"name\":");
+	mp_json_str(stdout, o->name);
+	printf(",\"kind\":\"queue\",\"path\":");
+	mp_json_str(stdout, o->path);
+	printf(",\"items\":%llu,\"bytes\":%llu,\"unfinished\":%llu,\"in_flight\":%llu,"
+	       "\"in_flight_bytes\":%llu,\"closed\":%s,\"waiters\":%u,\"getters\":%u,"
+	       "\"putters\":%u,\"max_items\":%llu,\"max_bytes\":%llu,\"max_msg\":%llu,"
+	       "\"ring_size\":%llu,\"ring_used\":%llu,\"puts\":%llu,\"acks\":%llu,"
+	       "\"redelivered\":%llu,\"leases\":[",
+	       (unsigned long long)qi->items, (unsigned long long)qi->bytes,
+	       (unsigned long long)qi->unfinished, (unsigned long long)qi->in_flight,
+	       (unsigned long long)qi->in_flight_bytes, qi->closed ? "true" : "false",
+	       qi->getters + qi->putters, qi->getters, qi->putters,
+	       (unsigned long long)qi->params.max_items, (unsigned long long)qi->params.max_bytes,
+	       (unsigned long long)qi->params.max_msg, (unsigned long long)qi->ring_size,
+	       (unsigned long long)qi->ring_used, (unsigned long long)qi->puts,
+	       (unsigned long long)qi->acks, (unsigned long long)qi->redelivered);
+	for (int i = 0; i < n; i++) {
+		if (i)
+			putchar(',');
+		print_lease_json(&l[i]);
+	}
+	printf("],\"generation\":%llu,\"created\":", (unsigned long long)qi->generation);
+	mp_json_str(stdout, mp_format_time(qi->created_ns, t, sizeof t));
+	printf(",\"changed\":");
+	mp_json_str(stdout, mp_format_time(qi->changed_ns, t, sizeof t));
+	putchar('}');
+}
+
+static int read_info(struct mp_obj *o, struct mp_queue_info *qi,
+		     struct mp_queue_lease_info **l)
+{
+	static struct mp_queue_lease_info buf[MP_QUEUE_SLOTS];
+	int n = mp_queue_info(o, qi, buf, MP_QUEUE_SLOTS);
+
+	*l = buf;
+	return n;
+}
+
+static void print_info(struct mp_obj *o, const struct mp_queue_info *qi,
+		       const struct mp_queue_lease_info *l, int n)
+{
+	char t[40], d[32], e[32];
+
+	printf("name:        %s\n", o->name);
+	printf("kind:        queue\n");
+	printf("state:       %s\n", qi->closed ? (qi->items + qi->in_flight ? "closed (draining)"
+							     : "closed (drained)") : "open");
+	printf("items:       %llu of %llu waiting (%llu of %llu bytes)\n",
+	       (unsigned long long)qi->items, (unsigned long long)qi->params.max_items,
+	       (unsigned long long)qi->bytes, (unsigned long long)qi->params.max_bytes);
+	printf("in flight:   %llu (%llu bytes) in %d reservation%s\n",
+	       (unsigned long long)qi->in_flight, (unsigned long long)qi->in_flight_bytes, n,
+	       n == 1 ? "" : "s");
+	for (int i = 0; i < n; i++) {
+		printf("  token %llu: %u message%s, %s pid %d", (unsigned long long)l[i].token,
+		       l[i].count, l[i].count == 1 ? "" : "s",
+		       l[i].leased ? "leased to" : "being written by", l[i].owner.pid);
+		if (l[i].owner.pid)
+			printf(" (started %s)", mp_format_time(
+				       mp_owner_start_realtime_ns(l[i].owner.start), t, sizeof t));
+		printf(", held %s", mp_format_duration(mp_realtime_ns() - l[i].since_ns, d, sizeof d));
+		if (l[i].expires_ns)
+			printf(", expires in %s",
+			       mp_format_duration(l[i].expires_ns - mp_now_ns(), e, sizeof e));
+		putchar('\n');
+	}
+	printf("unfinished:  %llu (put, not yet marked done)\n", (unsigned long long)qi->unfinished);
+	printf("max-msg:     %llu bytes\n", (unsigned long long)qi->params.max_msg);
+	printf("waiters:     %u to get or join, %u to put\n", qi->getters, qi->putters);
+	printf("totals:      %llu put, %llu got, %llu delivered again\n",
+	       (unsigned long long)qi->puts, (unsigned long long)qi->acks,
+	       (unsigned long long)qi->redelivered);
+	printf("ring:        %llu of %llu bytes in use\n", (unsigned long long)qi->ring_used,
+	       (unsigned long long)qi->ring_size);
+	printf("created:     %s\n", mp_format_time(qi->created_ns, t, sizeof t));
+	printf("changed:     %s\n", mp_format_time(qi->changed_ns, t, sizeof t));
+	printf("file:        %s\n", o->path);
+}
+
+struct list_ctx {
+	int count, rc;
+};
+
+static int list_one(const char *name, void *arg)
+{
+	struct list_ctx *c = arg;
+	struct mp_queue_lease_info *l;
+	struct mp_queue_info qi;
+	struct mp_obj o;
+	int rc, n;
+
+	rc = mp_obj_open(&store, &mp_queue_kind, name, 0, NULL, NULL, NULL, &o);
+	if (rc == -ENOENT)
+		return 0;	/* removed meanwhile */
+	if (rc) {
+		mp_warn("%s", mp_errmsg());
+		c->rc = rc;
+		return 0;
+	}
+	n = read_info(&o, &qi, &l);
+	if (n < 0) {
+		mp_warn("%s", mp_errmsg()[0] ? mp_errmsg() : strerror(-n));
+		c->rc = n;
+	} else if (mp_cli.json) {
+		if (c->count++)
+			putchar(',');
+		print_json(&o, &qi, l, n < MP_QUEUE_SLOTS ? n : MP_QUEUE_SLOTS);
+	} else {
+		printf("%-24s %8llu waiting %6llu in flight %8llu unfinished  %s\n", name,
+		       (unsigned long long)qi.items, (unsigned long long)qi.in_flight,
+		       (unsigned long long)qi.unfinished, qi.closed ? "closed" : "open");
+	}
+	mp_obj_close(&o);
+	return 0;
+}
+
+static int do_info(int size_only)
+{
+	struct mp_queue_lease_info *l;
+	struct mp_queue_info qi;
+	struct mp_obj o;
+	int n;
+
+	open_queue(&o, 0);
+	n = read_info(&o, &qi, &l);
+	if (n < 0)
+		mp_fail(n, "queue '%s'", opt.name);
+	if (n > MP_QUEUE_SLOTS)
+		n = MP_QUEUE_SLOTS;
+	if (size_only) {
+		printf("%llu\n", (unsigned long long)qi.items);
+	} else if (mp_cli.json) {
+		print_json(&o, &qi, l, n);
+		putchar('\n');
+	} else {
+		print_info(&o, &qi, l, n);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct list_ctx lc = { 0, 0 };
+	struct mp_obj o;
+	int rc;
+
+	mp_cli_init(PACKAGE_VERSION);
+	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
+	if (opt.name)
+		mp_check_name_or_exit(opt.name);
+
+	switch (opt.verb) {
+	case V_CREATE:
+		return do_create();
+	case V_PUT:
+		return do_put();
+	case V_GET:
+		return do_get();
+	case V_ACK:
+		return do_ack();
+	case V_DONE:
+		return do_done();
+	case V_JOIN:
+		open_queue(&o, 0);
+		rc = mp_queue_join(&o, mp_cli_deadline(), mp_cli.nonblock);
+		if (rc)
+			mp_fail(rc, "queue '%s'", opt.name);
+		return 0;
+	case V_CLOSE:
+		open_queue(&o, 1);
+		rc = mp_queue_close(&o);
+		if (rc)
+			mp_fail(rc, "queue '%s'", opt.name);
+		return 0;
+	case V_SIZE:
+		return do_info(1);
+	case V_INFO:
+		return do_info(0);
+	case V_LS:
+		open_store();
+		if (mp_cli.json)
+			putchar('[');
+		rc = mp_store_list(&store, &mp_queue_kind, list_one, &lc);
+		if (mp_cli.json)
+			printf("]\n");
+		rc = rc ? rc : lc.rc;
+		return rc ? mp_exit_status(rc) : 0;
+	case V_RM:
+		open_queue(&o, 0);
+		rc = mp_obj_remove(&store, &o);
+		if (rc)
+			mp_fail(rc, "cannot remove queue '%s'", opt.name);
+		return 0;
+	default:
+		return MP_EXIT_SOFTWARE;
+	}
+}
