@@ -535,19 +535,7 @@ int mp_spawn_kill_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason
 	return rc == -ESRCH ? 0 : rc;	/* it ended meanwhile: done anyway */
 }
 
-int mp_spawn_sig_terminates(int sig)
+int mp_spawn_sig_ends_group(int sig)
 {
-	switch (sig) {
-	case SIGCHLD:
-	case SIGCONT:
-	case SIGSTOP:
-	case SIGTSTP:
-	case SIGTTIN:
-	case SIGTTOU:
-	case SIGURG:
-	case SIGWINCH:
-		return 0;
-	default:
-		return sig > 0;
-	}
+	return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT || sig == SIGKILL;
 }

@@ -196,7 +196,7 @@ const char *mp_spawn_reason_name(uint32_t reason);
 int mp_spawn_wait(struct mp_obj *o, int64_t deadline_ns, int nonblock, int *status);
 
 /* Asks the keeper of a running group to send sig to every worker (and,
- * for a signal whose default action ends a process, to end the group:
+ * for a signal that ends the group (mp_spawn_sig_ends_group), to end it:
  * no restarts, SIGKILL after --kill-after).  Returns 0, -ESRCH (the group
  * is not running) or -errno. */
 int mp_spawn_kill_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason);
@@ -204,7 +204,9 @@ int mp_spawn_kill_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason
 /* The signal the keeper takes requests on. */
 #define MP_SPAWN_SIG_REQUEST	SIGUSR1
 
-/* Nonzero when the default action of sig ends a process. */
-int mp_spawn_sig_terminates(int sig);
+/* Nonzero for the signals that end a group when sent with kill: TERM,
+ * INT, HUP, QUIT and KILL.  Others (USR1, WINCH, STOP, CONT...) are only
+ * passed on, so a worker may use them for itself (reload, status). */
+int mp_spawn_sig_ends_group(int sig);
 
 #endif

@@ -672,7 +672,7 @@ static void handle_request(struct keeper *k)
 	int sig;
 
 	while (mp_spawn_take_request(k->c->obj, &k->req_seen, &sig, &reason)) {
-		if (mp_spawn_sig_terminates(sig))
+		if (mp_spawn_sig_ends_group(sig))
 			stop(k, sig, reason);
 		else
 			signal_workers(k, sig);
