@@ -13,10 +13,12 @@ has_waiters() {
 	[ "$(waiters "$1")" = "$2" ]
 }
 
-# exits_with STATUS PID: waits for background process PID (a child of this
-# shell: never call it in a subshell), which must exit with STATUS.
+# exits_with STATUS PID: waits (10 s at most) for background process PID (a
+# child of this shell: never call it in a subshell), which must exit with
+# STATUS.
 exits_with() {
 	local st=0
+	wait_until 10 dead "$2" || return 1
 	wait "$2" || st=$?
 	[ "$st" = "$1" ] || {
 		echo "pid $2 exited $st, not $1"
@@ -89,7 +91,7 @@ now_ms() {
 		pids+=("$BG_PID")
 	done
 	wait_until 10 has_waiters pulse 10
-	mpevent set pulse && mpevent clear pulse
+	run -0 t-event pulse pulse
 	for p in "${pids[@]}"; do
 		exits_with 0 "$p"
 	done
@@ -130,7 +132,7 @@ now_ms() {
 		pids+=("$BG_PID")
 	done
 	wait_until 10 has_waiters edge 10
-	mpevent set edge && mpevent clear edge
+	run -0 t-event pulse edge
 	for p in "${pids[@]}"; do
 		exits_with 0 "$p"
 	done
@@ -199,6 +201,18 @@ now_ms() {
 	[[ $output == *'"state":"set"'* ]]
 	[[ $output == *'"sets":1'* ]]
 	run -0 mpevent wait -n half
+}
+
+@test "an event from an earlier boot keeps its flag and counts and forgets its waiters" {
+	mpevent set boot
+	run -0 t-event reboot boot $$
+	run -0 mpevent info boot --json
+	[[ $output == *'"set":true'* ]]
+	[[ $output == *'"sets":1,'* ]]
+	[[ $output == *'"waiters":0,'* ]]
+	[[ $output == *'"generation":1'* ]]
+	run -0 mpevent -t 5 clear boot
+	run -0 mpevent wait --cleared -n boot
 }
 
 @test "timeouts are honoured, loosely: -t 0.05 and -t 1 end with 124 and not a second late" {

@@ -5,6 +5,12 @@
  *                              written, flag stored, counts not yet
  *   t-event wedge NAME         leaves NAME's mutex unrecoverable, as a
  *                              buggy program that ignored EOWNERDEAD would
+ *   t-event reboot NAME PID    makes event NAME look as if it came from
+ *                              another boot: a stale mutex, the live
+ *                              process PID recorded as a waiter, 3 more
+ *                              counted
+ *   t-event pulse NAME         sets and at once clears NAME (microseconds
+ *                              apart: no waiter has looked in between)
  *   t-event wait-slices any|all MS NAME...
  *                              waits as mpevent wait does, but without
  *                              futex_waitv (the Linux < 5.16 path); MS 0:
@@ -99,6 +105,29 @@ int main(int argc, char **argv)
 		pthread_mutex_unlock(&o.hdr->mu);
 		return 0;
 	}
+	if (argc == 3 && !strcmp(argv[1], "pulse")) {
+		open_or_die(&o, argv[2]);
+		return mp_event_set(&o) || mp_event_clear(&o) ? 2 : 0;
+	}
+	if (argc == 4 && !strcmp(argv[1], "reboot")) {
+		struct mp_event_waiter *w;
+		struct mp_owner parent;
+
+		open_or_die(&o, argv[2]);
+		if (mp_owner_of(atoi(argv[3]), &parent))
+			return 2;
+		w = (struct mp_event_waiter *)((char *)o.body + sizeof(struct mp_event));
+		w[0].start = parent.start;
+		w[0].pidns = parent.pidns;
+		w[0].pid = parent.pid;
+		((struct mp_event *)o.body)->overflow = 3;
+		o.hdr->nwait = 4;
+		memset(o.hdr->boot_id, 0xab, sizeof o.hdr->boot_id);
+		/* a TID of that boot: pid 1 is alive and never ours */
+		*(volatile int *)&o.hdr->mu = 1;
+		mp_obj_close(&o);
+		return 0;
+	}
 	if (argc >= 5 && !strcmp(argv[1], "wait-slices")) {
 		static struct mp_obj objs[MP_EVENT_WAIT_MAX];
 		unsigned flags = strcmp(argv[2], "all") ? 0 : MP_EVENT_ALL;
@@ -118,7 +147,7 @@ int main(int argc, char **argv)
 			printf("%s\n", argv[4 + fired]);
 		return 0;
 	}
-	fprintf(stderr, "usage: t-event die-locked|die-mid-set|wedge NAME | "
+	fprintf(stderr, "usage: t-event die-locked|die-mid-set|wedge|pulse NAME | reboot NAME PID | "
 		"wait-slices any|all MS NAME...\n");
 	return 2;
 }
