@@ -408,8 +408,8 @@ now_ms() {
 }
 
 @test "a system call that fails for want of resources is a system error, 71" {
-	# With no file descriptor left, the store cannot be opened.
-	run -71 --separate-stderr bash -c 'ulimit -n 3; exec mpevent set x'
+	# One file descriptor left: the store opens, the event cannot.
+	run -71 --separate-stderr bash -c 'ulimit -n 4; exec mpevent set x' 3>&- 4>&-
 	[[ $stderr == *"Too many open files"* ]]
 }
 
