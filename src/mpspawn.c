@@ -336,22 +336,35 @@ static void open_group(struct mp_obj *o)
 		mp_fail(rc, "cannot open group '%s'", opt.name);
 }
 
-/* "cmd arg arg" for display. */
+/* "cmd arg arg" for display, on one line. */
 static void describe(char *buf, size_t len)
 {
 	size_t o = 0;
+	char *r, *w;
 
 	buf[0] = 0;
 	if (opt.shell) {
 		snprintf(buf, len, "%s", opt.shell);
-		return;
+	} else {
+		for (char **a = opt.cmd; *a && o + 1 < len; a++) {
+			int n = snprintf(buf + o, len - o, "%s%s", a == opt.cmd ? "" : " ", *a);
+			if (n < 0)
+				break;
+			o += (size_t)n;
+		}
 	}
-	for (char **a = opt.cmd; *a && o + 1 < len; a++) {
-		int n = snprintf(buf + o, len - o, "%s%s", a == opt.cmd ? "" : " ", *a);
-		if (n < 0)
-			break;
-		o += (size_t)n;
+	/* runs of white space (a script given with -c) become one space */
+	for (r = w = buf; *r; r++) {
+		if (*r == ' ' || *r == '\t' || *r == '\n' || *r == '\r') {
+			if (w > buf && w[-1] != ' ')
+				*w++ = ' ';
+		} else {
+			*w++ = *r;
+		}
 	}
+	if (w > buf && w[-1] == ' ')
+		w--;
+	*w = 0;
 }
 
 /* --daemon: the detached front is a child of this process; returns once

@@ -509,6 +509,16 @@ static int send_to(const struct mp_owner *who, int sig)
 	return rc;
 }
 
+void mp_spawn_post_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason)
+{
+	UPDATE(o, {
+		struct mp_spawn_group *g = G(o);
+		g->kill_sig = sig;
+		g->kill_reason = reason;
+		__atomic_add_fetch(&g->kill_seq, 1, __ATOMIC_RELEASE);
+	});
+}
+
 int mp_spawn_kill_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason)
 {
 	struct mp_spawn_group *g = G(o);

@@ -201,6 +201,10 @@ int mp_spawn_wait(struct mp_obj *o, int64_t deadline_ns, int nonblock, int *stat
  * is not running) or -errno. */
 int mp_spawn_kill_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason);
 
+/* Posts a request for the keeper without signalling it, even when the
+ * record was removed (the front, which signals its child itself). */
+void mp_spawn_post_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason);
+
 /* The signal the keeper takes requests on. */
 #define MP_SPAWN_SIG_REQUEST	SIGUSR1
 

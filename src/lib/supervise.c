@@ -1183,7 +1183,8 @@ int mp_sup_run(const struct mp_sup_conf *c)
 			/* the caller exited: end the group as Python ends a
 			 * daemon process, with SIGTERM */
 			c->info("the calling process has exited; ending group '%s'", c->name);
-			mp_spawn_kill_request(c->obj, SIGTERM, MP_SPAWN_R_CALLER);
+			mp_spawn_post_request(c->obj, SIGTERM, MP_SPAWN_R_CALLER);
+			kill(kp, MP_SPAWN_SIG_REQUEST);
 			close(caller_fd);
 			caller_fd = -1;
 		}
