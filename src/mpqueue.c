@@ -544,9 +544,14 @@ static int do_ack(void)
 	open_queue(&o, 0);
 	rc = mp_queue_ack_owner(&o, &opt.owner, token, opt.force, &li);
 	if (rc == -EPERM) {
-		mp_warn("queue '%s': %s is not leased by %s%d (use --force to ack it anyway)",
-			opt.name, token ? "that message" : "no message", opt.owner.pid ? "pid " : "",
-			opt.owner.pid);
+		char who[48];
+		snprintf(who, sizeof who, opt.owner.pid ? "pid %d" : "no owner", opt.owner.pid);
+		if (token)
+			mp_warn("queue '%s': lease %llu is not held by %s (use --force to ack it "
+				"anyway)", opt.name, (unsigned long long)token, who);
+		else
+			mp_warn("queue '%s': no message is leased to %s (use --force to ack "
+				"another owner's)", opt.name, who);
 		return MP_EXIT_NO;
 	}
 	if (rc == -ENOENT) {
