@@ -372,6 +372,7 @@ wstate_is() {
 	wait_until 10 wstate_is w 1 running
 	run -75 mpspawn wait w --nonblock
 	run -124 mpspawn wait w -t 0.2
+	run -9 mpspawn wait w -t 0.1 -E 9
 	touch "$P.go"
 	run -6 mpspawn wait w -t 20
 	run -6 mpspawn wait w

@@ -464,7 +464,12 @@ int mp_spawn_wait(struct mp_obj *o, int64_t deadline_ns, int nonblock, int *stat
 			break;
 		}
 		if (g->state == MP_SPAWN_G_DONE) {
-			*status = g->status >= 0 && g->status < 256 ? g->status : 70;
+			if (g->status < 0 || g->status > 255) {
+				mp_errmsg_set("'%s' is corrupt: exit status %d", o->path, g->status);
+				rc = -EBADMSG;
+				break;
+			}
+			*status = g->status;
 			rc = 0;
 			break;
 		}
@@ -480,8 +485,10 @@ int mp_spawn_wait(struct mp_obj *o, int64_t deadline_ns, int nonblock, int *stat
 		}
 		rc = mp_obj_wait(o, &o->hdr->seq, &o->hdr->nwait, deadline_ns, MP_REAP_SLICE_NS,
 				 &slice_over);
+		if (rc == -ETIMEDOUT || rc == -EINTR)
+			break;		/* still locked */
 		if (rc)
-			return rc == -ETIMEDOUT || rc == -EINTR ? (mp_obj_unlock(o), rc) : rc;
+			return rc;	/* relocking failed: not locked */
 	}
 	mp_obj_unlock(o);
 	return rc;

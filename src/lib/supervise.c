@@ -144,6 +144,7 @@ struct keeper {
 	size_t nst, capst;
 	char *obuf;
 	size_t ocap;
+	char drain[4096];
 	int out_dead[3];	/* that output is gone (EPIPE) */
 	int out_error;		/* a write failed otherwise */
 	/* environment of the workers */
@@ -160,11 +161,14 @@ struct keeper {
 	size_t nsig, capsig;
 };
 
+/* At most nworkers entries are live in a table of at least twice as many
+ * slots, so a free or dead slot is always found; probes are bounded
+ * because after many restarts every slot may be a tombstone. */
 static void hash_put(struct keeper *k, pid_t pid, uint32_t idx)
 {
 	uint32_t h = (uint32_t)pid * 2654435761u & (k->hsize - 1);
 
-	while (k->hpid[h] > 0 && k->hpid[h] != pid)
+	for (uint32_t n = 0; n < k->hsize && k->hpid[h] > 0; n++)
 		h = (h + 1) & (k->hsize - 1);
 	k->hpid[h] = pid;
 	k->hidx[h] = idx;
@@ -175,9 +179,9 @@ static int hash_take(struct keeper *k, pid_t pid)
 {
 	uint32_t h = (uint32_t)pid * 2654435761u & (k->hsize - 1);
 
-	while (k->hpid[h] != 0) {
+	for (uint32_t n = 0; n < k->hsize && k->hpid[h] != 0; n++) {
 		if (k->hpid[h] == pid) {
-			k->hpid[h] = -1;	/* tombstone */
+			k->hpid[h] = -1;	/* tombstone: later entries stay reachable */
 			return (int)k->hidx[h];
 		}
 		h = (h + 1) & (k->hsize - 1);
@@ -375,6 +379,23 @@ static int build_env(struct keeper *k)
 
 static int pool_worker(const struct mp_sup_conf *c, uint32_t id, char **envp);
 
+/* execve, and for a script without #! sh, as execvp does.  Returns the
+ * errno of the failure.  Async-signal-safe (called after vfork). */
+static int exec_command(const char *path, char **argv, char **envp)
+{
+	execve(path, argv, envp);
+	if (errno == ENOEXEC) {
+		char *shv[256] = { "sh", (char *)path };
+		int j;
+		for (j = 1; argv[j] && j < 254; j++)
+			shv[j + 1] = argv[j];
+		shv[j + 1] = NULL;
+		execve("/bin/sh", shv, envp);
+		errno = ENOEXEC;
+	}
+	return errno;
+}
+
 /* Starts worker i.  Returns 0, or the status it ended with at once
  * (126/127: cannot run; 71: no process). */
 static int start_worker(struct keeper *k, uint32_t i)
@@ -421,17 +442,7 @@ static int start_worker(struct keeper *k, uint32_t i)
 		sigprocmask(SIG_SETMASK, &c->child_mask, NULL);
 		if (c->queue)
 			_exit(pool_worker(c, i, k->envp));
-		execve(c->path, c->argv, k->envp);
-		if (errno == ENOEXEC) {
-			/* a script without #!: run it with sh, as execvp does */
-			char *shv[256] = { "sh", (char *)c->path };
-			int j;
-			for (j = 1; c->argv[j] && j < 254; j++)
-				shv[j + 1] = c->argv[j];
-			shv[j + 1] = NULL;
-			execve("/bin/sh", shv, k->envp);
-		}
-		child_errno = errno;
+		child_errno = exec_command(c->path, c->argv, k->envp);
 		_exit(child_errno == ENOENT ? 127 : 126);
 	}
 	if (c->tag) {
@@ -609,6 +620,8 @@ static int no_children(void)
  * orphans of the last) until none is left. */
 static void sweep(struct keeper *k)
 {
+	if (k)
+		k->stopping = 1;	/* no restarts from here */
 	if (k)
 		for (uint32_t i = 0; i < k->c->nworkers; i++)
 			if (k->w[i].pgid > 0)
@@ -890,13 +903,23 @@ static int keeper_main(const struct mp_sup_conf *c, pid_t front)
 	free(pf);
 	reap(k);
 
-	/* Everything below has ended: what is left in the pipes is whole. */
+	/* Everything below has ended: what is left in the pipes is complete.
+	 * (EAGAIN instead of EOF: a process outside the group was handed a
+	 * write end; it is not waited for.) */
 	for (size_t i = 0; i < k->nst; i++) {
-		if (k->st[i].fd < 0)
-			continue;
-		fcntl(k->st[i].fd, F_SETFL, 0);
-		while (k->st[i].fd >= 0)
-			read_stream(k, &k->st[i]);
+		struct stream *s = &k->st[i];
+		while (s->fd >= 0) {
+			ssize_t r = read(s->fd, k->drain, sizeof k->drain);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r > 0) {
+				tag_data(k, s, k->drain, (size_t)r, 0);
+				continue;
+			}
+			tag_data(k, s, k->drain, 0, 1);
+			close(s->fd);
+			s->fd = -1;
+		}
 	}
 	drop_closed_streams(k);
 
@@ -1003,9 +1026,8 @@ static int run_message(const struct mp_sup_conf *c, char **argv, char **envp, co
 		sigaction(SIGINT, &dfl, NULL);
 		sigaction(SIGTERM, &dfl, NULL);
 		sigaction(SIGHUP, &dfl, NULL);
-		execve(c->path, argv, envp);
-		child_errno = errno;
-		_exit(errno == ENOENT ? 127 : 126);
+		child_errno = exec_command(c->path, argv, envp);
+		_exit(child_errno == ENOENT ? 127 : 126);
 	}
 	if (c->use_stdin)
 		close(in[0]);
@@ -1107,6 +1129,8 @@ static int pool_worker(const struct mp_sup_conf *c, uint32_t id, char **envp)
 			c->warn("worker %u: message failed with status %d: %s", id, st, shown);
 			if (!first_fail)
 				first_fail = st;
+			if (c->fail_fast)
+				break;	/* the keeper ends the others */
 		}
 	}
 	return first_fail;
