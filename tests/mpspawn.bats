@@ -55,6 +55,15 @@ parent_is() {
 	[ "$(awk '{ sub(/.*\) /, ""); print $2 }' "/proc/$1/stat" 2>/dev/null)" = "$2" ]
 }
 
+# pstate_is PID S: the state letter of PID (from /proc/PID/stat) is S.
+pstate_is() {
+	[ "$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null)" = "$2" ]
+}
+
+pstate_not() {
+	! pstate_is "$@"
+}
+
 # beaten NAME ID: worker ID of group NAME has called beat.
 beaten() {
 	[ "$(wfield "$1" "$2" last_beat_ms_ago)" != null ]
@@ -203,6 +212,34 @@ wstate_is() {
 	wait "$m" || st=$?
 	[ "$st" = 130 ]
 	all_dead "$P"
+}
+
+@test "a second SIGTERM to mpspawn sends SIGKILL at once to workers that ignore the first" {
+	start_bg mpspawn -n 1 -k 1h --name tt -c 'trap "" TERM; echo $$ >>"$P"; while :; do sleep 0.05; done'
+	local m=$BG_PID st=0
+	wait_until 10 lines "$P" 1
+	kill -TERM "$m"
+	wait_until 5 gstate_is tt stopping
+	alive "$(cat "$P")"
+	kill -TERM "$m"
+	wait "$m" || st=$?
+	[ "$st" = 143 ]
+	[ "$(wfield tt 0 status)" = 137 ]
+}
+
+@test "SIGTSTP to mpspawn stops the workers, SIGCONT resumes them" {
+	start_bg mpspawn -n 2 --name ts -c 'echo $$ >>"$P"; while :; do sleep 0.05; done'
+	local m=$BG_PID p
+	wait_until 10 lines "$P" 2
+	kill -TSTP "$m"
+	for p in $(cat "$P"); do
+		wait_until 5 pstate_is "$p" T
+	done
+	kill -CONT "$m"
+	for p in $(cat "$P"); do
+		wait_until 5 pstate_not "$p" T
+	done
+	run -0 mpspawn is-alive ts
 }
 
 @test "workers, their children and setsid'd grandchildren are gone after mpspawn is SIGKILLed" {
