@@ -1,2 +1,19 @@
 # mpsem: everything the build knows about it (program, library module,
 # tests, man page, completions).  Included from Makefile.am.
+bin_PROGRAMS += src/mpsem
+src_mpsem_SOURCES = src/mpsem.c
+src_mpsem_LDADD = $(LIBMP)
+src_mpsem_LDFLAGS = $(STATIC_LINK)
+src_lib_libmp_a_SOURCES += src/lib/sem.c src/lib/sem.h
+
+TESTS += tests/mpsem.bats
+check_PROGRAMS += tests/unit/t-posix-sem
+tests_unit_t_posix_sem_SOURCES = tests/unit/t-posix-sem.c
+# plain libc, as a program written without mptools would be
+tests_unit_t_posix_sem_LDFLAGS = -pthread
+
+dist_man_MANS += man/mpsem.1
+dist_bashcomp_DATA += completions/bash/mpsem
+dist_zshcomp_DATA += completions/zsh/_mpsem
+dist_fishcomp_DATA += completions/fish/mpsem.fish
+EXTRA_DIST += examples/ktv.sh

@@ -1,0 +1,618 @@
+/* mpsem - named counting semaphores for shell scripts.
+ *
+ *   mpsem [OPTION...] run NAME [-j N] [--bg] [-n|-t D] (-c STRING | [--] CMD...)
+ *   mpsem [OPTION...] acquire NAME [-j N] [--owner PID|none] [--ttl D]
+ *   mpsem [OPTION...] release NAME [--owner PID|none] [--force]
+ *   mpsem [OPTION...] value|drain|info|rm NAME    mpsem create NAME [-j N]
+ *   mpsem [OPTION...] ls
+ *   mpsem --posix acquire|release|value|create|rm NAME [-j N]
+ *
+ * Guarantee: at most N slots are held at any instant, and every held slot
+ * has a live owner (pid + start time), a TTL, or was asked for with
+ * --owner none.  In run mode this process is the owner and the command a
+ * helper; the command is SIGKILLed if this process dies, so it never runs
+ * without its slot, and the slot is not handed out again before both are
+ * dead.  run --bg leaves a small supervisor (a fork of this process) as
+ * the owner: it waits for the command and releases at once when it ends.
+ *
+ * --posix works on sem_open(3)'s "/NAME" instead: no owners, no waiter
+ * order, no reaping.  It exists to interoperate with programs using it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/cli.h"
+#include "lib/gate.h"
+#include "lib/sem.h"
+#include "lib/show.h"
+#include "lib/store.h"
+#include "lib/sync.h"
+
+enum verb { V_NONE, V_RUN, V_ACQUIRE, V_RELEASE, V_VALUE, V_DRAIN, V_CREATE, V_INFO, V_LS, V_RM };
+
+static const struct { const char *name; enum verb v; } verbs[] = {
+	{ "run", V_RUN }, { "acquire", V_ACQUIRE }, { "release", V_RELEASE },
+	{ "value", V_VALUE }, { "drain", V_DRAIN }, { "create", V_CREATE },
+	{ "info", V_INFO }, { "ls", V_LS }, { "rm", V_RM },
+};
+
+static struct {
+	enum verb verb;
+	const char *name;
+	char **cmd;
+	const char *shell;
+	uint64_t slots;		/* -j; 0: not given */
+	int bg, posix, force, have_owner;
+	struct mp_owner owner;
+	int64_t ttl_ns;
+} opt;
+
+enum { OPT_OWNER = 0x2000, OPT_TTL, OPT_FORCE, OPT_BG, OPT_POSIX };
+
+static const struct argp_option options[] = {
+	{ "jobs", 'j', "N", 0, "Number of slots, fixed when the semaphore is created "
+	  "(default 1); an existing one must have N slots", 1 },
+	{ "command", 'c', "STRING", 0, "run: run STRING with /bin/sh -c", 1 },
+	{ "bg", OPT_BG, 0, 0, "run: start the command in the background holding a slot "
+	  "and return (-v: print its pid)", 1 },
+	{ "owner", OPT_OWNER, "PID|none", 0, "acquire/release: the holder (default: the "
+	  "caller's parent; none: until released or TTL)", 2 },
+	{ "ttl", OPT_TTL, "DURATION", 0, "acquire: release by itself after DURATION", 2 },
+	{ "force", OPT_FORCE, 0, 0, "release: a slot of another owner if the caller has none", 2 },
+	{ "posix", OPT_POSIX, 0, 0, "Use the system's named POSIX semaphore /NAME (acquire, "
+	  "release, value, create, rm; no owners)", 3 },
+	{ 0 }
+};
+
+static enum verb verb_of(const char *s)
+{
+	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+		if (!strcmp(s, verbs[i].name))
+			return verbs[i].v;
+	return V_NONE;
+}
+
+static void check_options(struct argp_state *state)
+{
+	enum verb v = opt.verb;
+
+	if (v == V_NONE)
+		argp_error(state, "a verb is needed");
+	if (v != V_LS && !opt.name)
+		argp_error(state, "a semaphore name is needed");
+	if (v == V_RUN && !opt.cmd && !opt.shell)
+		argp_error(state, "run needs a command (or -c STRING)");
+	if (v == V_RUN && opt.cmd && opt.shell)
+		argp_error(state, "give a command or -c STRING, not both");
+	if (v != V_RUN && opt.shell)
+		argp_error(state, "-c is for run");
+	if (v != V_RUN && opt.bg)
+		argp_error(state, "--bg is for run");
+	if (opt.slots && v != V_RUN && v != V_ACQUIRE && v != V_CREATE)
+		argp_error(state, "-j is for run, acquire and create");
+	if (v != V_ACQUIRE && opt.ttl_ns)
+		argp_error(state, "--ttl is for acquire");
+	if (v != V_ACQUIRE && v != V_RELEASE && opt.have_owner)
+		argp_error(state, "--owner is for acquire and release");
+	if (v != V_RELEASE && opt.force)
+		argp_error(state, "--force is for release");
+	if (opt.posix) {
+		if (v != V_ACQUIRE && v != V_RELEASE && v != V_VALUE && v != V_CREATE && v != V_RM)
+			argp_error(state, "--posix works with acquire, release, value, create "
+				   "and rm only");
+		if (opt.have_owner || opt.ttl_ns || opt.force)
+			argp_error(state, "a POSIX semaphore has no owners: --owner, --ttl and "
+				   "--force do not apply to --posix");
+	} else if (opt.slots > MP_SEM_MAX_SLOTS) {
+		argp_error(state, "-j: at most %u slots", MP_SEM_MAX_SLOTS);
+	}
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	char why[160];
+
+	switch (key) {
+	case 'j':
+		/* the POSIX limit here; the bound of our own kind is checked
+		 * at the end, once it is known whether --posix was given */
+		if (mp_parse_count(arg, 1, SEM_VALUE_MAX, &opt.slots, why, sizeof why))
+			argp_error(state, "-j: %s", why);
+		break;
+	case 'c':
+		opt.shell = arg;
+		break;
+	case OPT_BG:
+		opt.bg = 1;
+		break;
+	case OPT_POSIX:
+		opt.posix = 1;
+		break;
+	case OPT_OWNER:
+		mp_parse_owner_or_exit(arg, &opt.owner);
+		opt.have_owner = 1;
+		break;
+	case OPT_TTL:
+		if (mp_parse_duration(arg, &opt.ttl_ns, why, sizeof why))
+			argp_error(state, "--ttl: %s", why);
+		if (opt.ttl_ns == 0)
+			argp_error(state, "--ttl: must be more than 0");
+		break;
+	case OPT_FORCE:
+		opt.force = 1;
+		break;
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = NULL;
+		break;
+	case ARGP_KEY_ARG:
+		if (opt.verb == V_NONE) {
+			opt.verb = verb_of(arg);
+			if (opt.verb == V_NONE)
+				argp_error(state, "unknown verb '%s'", arg);
+		} else if (!opt.name && opt.verb != V_LS) {
+			opt.name = arg;
+		} else if (opt.verb == V_RUN) {
+			/* The command's first word: everything from here on is
+			 * the command's, options included. */
+			opt.cmd = &state->argv[state->next - 1];
+			state->next = state->argc;
+		} else {
+			argp_error(state, "unexpected argument '%s'", arg);
+		}
+		break;
+	case ARGP_KEY_END:
+		check_options(state);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp_child children[] = { { &mp_cli_argp, 0, "Common options:", 9 }, { 0 } };
+
+static const char doc[] =
+	"Named counting semaphores for shell scripts, whose slots come back when "
+	"their holder dies.\n\n"
+	"Verbs:\n"
+	"  run NAME -j N CMD... hold a slot while CMD runs (--bg: in the background)\n"
+	"  acquire NAME         take a slot for the caller's parent (or --owner)\n"
+	"  release NAME         give it back\n"
+	"  value NAME           print the number of free slots\n"
+	"  drain NAME           wait until every slot is free\n"
+	"  create NAME -j N     create it now with N slots\n"
+	"  info NAME            show holders and waiters (--json)\n"
+	"  ls                   list the semaphores of the store (--json)\n"
+	"  rm NAME              remove it; waiters exit 66\n"
+	"\vThe command gets MP_SEM_NAME, MP_SEM_SLOT (0..N-1, unique among the holders)\n"
+	"and MP_SEM_TOKEN.  Exit: 0 ok, 1 release by a non-owner or of a free slot,\n"
+	"64 usage, 65 corrupt object or -j differs from the semaphore's, 66 no such\n"
+	"semaphore, 75 busy, 77 permission, 124 timed out, 126/127 command cannot run /\n"
+	"not found, else the command's status (128+N for signal N).  See mpsem(1).";
+
+static const struct argp argp = {
+	options, parse_opt,
+	"run NAME [-j N] [--bg] [-n|-t D] (-c STRING | [--] CMD [ARG...])\n"
+	"acquire NAME [-j N] [-n|-t D] [--owner PID|none] [--ttl D]\n"
+	"release NAME [--owner PID|none] [--force]\n"
+	"value|drain|info|rm NAME\n"
+	"create NAME [-j N]\n"
+	"ls\n"
+	"--posix acquire|release|value|create|rm NAME [-j N] [-n|-t D]",
+	doc, children, 0, 0
+};
+
+static struct mp_store store;
+
+/* Opens the semaphore (creating it with -j slots, default 1, when create
+ * is set) and refuses one whose size differs from an explicit -j. */
+static int open_sem(struct mp_obj *o, int create)
+{
+	int rc;
+
+	mp_store_open_or_exit(&store);
+	rc = mp_sem_open(&store, opt.name, create ? (opt.slots ? (uint32_t)opt.slots
+							      : MP_SEM_DEFAULT_SLOTS) : 0,
+			 NULL, o);
+	if (rc)
+		return rc;
+	if (opt.slots && mp_sem_slots(o) != opt.slots)
+		mp_die(MP_EXIT_DATAERR, "semaphore '%s' has %u slot%s, not %llu (the number is "
+		       "fixed at creation; rm it to change it)", opt.name, mp_sem_slots(o),
+		       mp_sem_slots(o) == 1 ? "" : "s", (unsigned long long)opt.slots);
+	return 0;
+}
+
+static void open_sem_or_exit(struct mp_obj *o, int create)
+{
+	int rc = open_sem(o, create);
+
+	if (rc)
+		mp_fail(rc, "cannot open semaphore '%s'", opt.name);
+}
+
+static int acquire(struct mp_obj *o, const struct mp_owner *owner, uint64_t *token, int *idx)
+{
+	struct mp_gate_req r = {
+		.weight = 1,
+		.owner = *owner,
+		.ttl_ns = opt.ttl_ns,
+		.deadline_ns = mp_cli_deadline(),
+		.nonblock = mp_cli.nonblock,
+	};
+	int64_t t0 = mp_now_ns();
+	char d[32];
+	int rc = mp_gate_acquire(o, &r, token, idx);
+
+	if (rc == 0)
+		mp_info("acquired a slot of '%s' (slot %d of %u, token %llu) after %s", opt.name,
+			*idx, mp_sem_slots(o), (unsigned long long)*token,
+			mp_format_duration(mp_now_ns() - t0, d, sizeof d));
+	return rc;
+}
+
+static void set_env(int idx, uint64_t token)
+{
+	char buf[32];
+
+	setenv("MP_SEM_NAME", opt.name, 1);
+	snprintf(buf, sizeof buf, "%d", idx);
+	setenv("MP_SEM_SLOT", buf, 1);
+	snprintf(buf, sizeof buf, "%llu", (unsigned long long)token);
+	setenv("MP_SEM_TOKEN", buf, 1);
+}
+
+static void release_token(struct mp_obj *o, int idx, uint64_t token)
+{
+	if (mp_gate_release_token(o, idx, token) == -ENOENT && !mp_cli.quiet)
+		mp_warn("the slot of '%s' was taken back before the command ended "
+			"(removed or released with --force)", opt.name);
+}
+
+/* Runs the command holding a slot for `self`; returns its status.  For
+ * run --bg (launcher > 0), reports the command's pid on report_fd once it
+ * runs. */
+static int hold_and_run(struct mp_obj *o, struct mp_cmd *cmd, const struct mp_owner *self,
+			pid_t launcher, int report_fd)
+{
+	struct mp_owner child;
+	uint64_t token;
+	int idx, rc, status;
+
+	rc = acquire(o, self, &token, &idx);
+	if (rc)
+		mp_fail(rc, "semaphore '%s'", opt.name);
+	if (mp_signal_pending) {
+		mp_gate_release_token(o, idx, token);
+		exit(128 + mp_signal_pending);
+	}
+	set_env(idx, token);
+	if (launcher > 0) {
+		/* From here the launcher's death no longer cancels the command;
+		 * but if it was killed before this line, start nothing. */
+		prctl(PR_SET_PDEATHSIG, 0);
+		if (getppid() != launcher) {
+			mp_gate_release_token(o, idx, token);
+			_exit(MP_EXIT_SOFTWARE);
+		}
+	}
+	status = mp_cmd_start(cmd);
+	if (status) {
+		mp_gate_release_token(o, idx, token);
+		return status;
+	}
+	/* The slot now lasts while this process or the command lives. */
+	if (mp_owner_of(cmd->pid, &child) == 0)
+		mp_gate_set_helper(o, idx, token, &child);
+	if (launcher > 0) {
+		int32_t pid = cmd->pid;
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (write(report_fd, &pid, sizeof pid) != (ssize_t)sizeof pid)
+			mp_warn("cannot report the command's pid: %s", strerror(errno));
+		close(report_fd);
+		/* Only the command keeps the caller's output open: $(...) and
+		 * pipes see their end when it ends, not when we do. */
+		if (nul >= 0) {
+			dup2(nul, STDOUT_FILENO);
+			dup2(nul, STDERR_FILENO);
+			close(nul);
+		}
+	}
+	status = mp_cmd_wait(cmd);
+	release_token(o, idx, token);
+	return status;
+}
+
+static int do_run(void)
+{
+	struct mp_owner self;
+	struct mp_obj o;
+	struct mp_cmd cmd;
+	int rc, status;
+
+	/* A command that cannot run is reported before anyone waits. */
+	mp_cmd_prepare(&cmd, opt.cmd, opt.shell);
+	if (!cmd.path)
+		return mp_cmd_start(&cmd);
+	open_sem_or_exit(&o, 1);
+	rc = mp_owner_of(0, &self);
+	if (rc)
+		mp_fail(rc, "cannot read /proc/self/stat");
+	status = hold_and_run(&o, &cmd, &self, 0, -1);
+	mp_obj_close(&o);
+	return status;
+}
+
+/* The supervisor of run --bg: a fork of mpsem that waits in line for a
+ * slot as its owner, starts the command, reports the command's pid (or
+ * exits with the reason it could not) and stays to release the slot the
+ * moment the command ends.  While it waits it dies with the launcher. */
+static void supervise(struct mp_obj *o, struct mp_cmd *cmd, int report_fd, pid_t launcher)
+{
+	struct mp_owner self;
+	int nul, rc;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != launcher)
+		_exit(MP_EXIT_SOFTWARE);	/* the launcher was killed already */
+	rc = mp_owner_of(0, &self);
+	if (rc)
+		mp_fail(rc, "cannot read /proc/self/stat");
+	/* The command's standard input is /dev/null, as sh does for "cmd &":
+	 * background jobs must not compete for the terminal or a pipe. */
+	nul = open("/dev/null", O_RDONLY);
+	if (nul >= 0 && nul != STDIN_FILENO) {
+		dup2(nul, STDIN_FILENO);
+		close(nul);
+	}
+	exit(hold_and_run(o, cmd, &self, launcher, report_fd));
+}
+
+/* The launcher of run --bg: waits for the supervisor's report, passing on
+ * termination signals (which make a waiting supervisor give up). */
+static int launch_wait(pid_t sup, int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	sigset_t old;
+	int32_t pid = 0;
+	size_t got = 0;
+	int st, sent = 0;
+
+	/* Unblocked only inside ppoll: a signal cannot slip in between the
+	 * check of mp_signal_pending and the wait. */
+	mp_signals_block(&old);
+	for (;;) {
+		if (mp_signal_pending && mp_signal_pending != sent) {
+			sent = mp_signal_pending;
+			kill(sup, sent);
+		}
+		if (ppoll(&pfd, 1, NULL, &old) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		ssize_t n = read(fd, (char *)&pid + got, sizeof pid - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof pid)
+			break;
+	}
+	close(fd);
+	if (got == sizeof pid) {
+		if (mp_cli.verbose)
+			printf("%d\n", (int)pid);
+		return 0;
+	}
+	/* No report: the supervisor exited with the reason (it said why). */
+	while (waitpid(sup, &st, 0) < 0) {
+		if (errno != EINTR)
+			mp_fail(-errno, "waitpid");
+	}
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return MP_EXIT_SOFTWARE;
+}
+
+static int do_run_bg(void)
+{
+	pid_t launcher = getpid(), sup;
+	struct mp_obj o;
+	struct mp_cmd cmd;
+	int rep[2];
+
+	mp_cmd_prepare(&cmd, opt.cmd, opt.shell);
+	if (!cmd.path)
+		return mp_cmd_start(&cmd);
+	open_sem_or_exit(&o, 1);
+	if (pipe2(rep, O_CLOEXEC) < 0)
+		mp_fail(-errno, "pipe");
+	fflush(NULL);
+	sup = fork();
+	if (sup < 0)
+		mp_fail(-errno, "fork");
+	if (sup == 0) {
+		close(rep[0]);
+		supervise(&o, &cmd, rep[1], launcher);
+	}
+	close(rep[1]);
+	return launch_wait(sup, rep[0]);
+}
+
+static int do_acquire(void)
+{
+	struct mp_obj o;
+	uint64_t token;
+	int idx, rc;
+
+	if (!opt.have_owner)
+		mp_default_owner_or_exit(&opt.owner);
+	open_sem_or_exit(&o, 1);
+	rc = acquire(&o, &opt.owner, &token, &idx);
+	if (rc)
+		mp_fail(rc, "semaphore '%s'", opt.name);
+	return 0;
+}
+
+static int do_release(void)
+{
+	struct mp_obj o;
+	struct mp_hold h;
+	int rc;
+
+	if (!opt.have_owner)
+		mp_default_owner_or_exit(&opt.owner);
+	open_sem_or_exit(&o, 0);
+	rc = mp_gate_release(&o, &opt.owner, opt.force, &h);
+	if (rc == -EPERM) {
+		if (opt.owner.pid)
+			mp_warn("semaphore '%s': pid %d holds no slot (use --force to release "
+				"another holder's)", opt.name, opt.owner.pid);
+		else
+			mp_warn("semaphore '%s': no slot is held without an owner (use --force "
+				"to release another holder's)", opt.name);
+		return MP_EXIT_NO;
+	}
+	if (rc == -ENOLCK) {
+		if (!mp_cli.quiet)
+			mp_warn("semaphore '%s': no slot is held", opt.name);
+		return MP_EXIT_NO;
+	}
+	if (rc)
+		mp_fail(rc, "semaphore '%s'", opt.name);
+	mp_info("released a slot of '%s' (token %llu)", opt.name, (unsigned long long)h.token);
+	return 0;
+}
+
+static int do_value(void)
+{
+	struct mp_gate_info gi;
+	struct mp_hold h;
+	struct mp_obj o;
+	int rc;
+
+	open_sem_or_exit(&o, 0);
+	rc = mp_gate_info(&o, &gi, &h, 1);
+	if (rc < 0)
+		mp_fail(rc, "semaphore '%s'", opt.name);
+	printf("%u\n", gi.capacity - gi.used);
+	return 0;
+}
+
+static int do_drain(void)
+{
+	struct mp_obj o;
+	int rc = open_sem(&o, 0);
+
+	if (rc == -ENOENT) {
+		/* Nothing was ever started under this name (a loop that ran
+		 * zero times): every slot is free. */
+		mp_info("no semaphore '%s': nothing to wait for", opt.name);
+		return 0;
+	}
+	if (rc)
+		mp_fail(rc, "cannot open semaphore '%s'", opt.name);
+	rc = mp_gate_drain(&o, mp_cli_deadline(), mp_cli.nonblock);
+	if (rc)
+		mp_fail(rc, "semaphore '%s'", opt.name);
+	return 0;
+}
+
+static int do_posix(void)
+{
+	sem_t *sem;
+	int rc, value;
+
+	if (opt.verb == V_RM) {
+		rc = mp_psem_unlink(opt.name);
+		if (rc)
+			mp_fail(rc, "cannot remove POSIX semaphore '/%s'", opt.name);
+		return 0;
+	}
+	rc = mp_psem_open(opt.name, opt.verb == V_ACQUIRE || opt.verb == V_CREATE,
+			  opt.slots ? (unsigned)opt.slots : MP_SEM_DEFAULT_SLOTS, &sem);
+	if (rc)
+		mp_fail(rc, "POSIX semaphore '/%s'", opt.name);
+	mp_errmsg_clear();
+	switch (opt.verb) {
+	case V_ACQUIRE:
+		rc = mp_psem_wait(sem, mp_cli_deadline(), mp_cli.nonblock);
+		break;
+	case V_RELEASE:
+		rc = mp_psem_post(sem);
+		break;
+	case V_VALUE:
+		rc = mp_psem_value(sem, &value);
+		if (!rc)
+			printf("%d\n", value);
+		break;
+	default:		/* V_CREATE: sem_open did it */
+		rc = 0;
+		break;
+	}
+	if (rc)
+		mp_fail(rc, "POSIX semaphore '/%s'", opt.name);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct mp_obj o;
+	int rc;
+
+	mp_cli_init(PACKAGE_VERSION);
+	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
+	if (opt.name)
+		mp_check_name_or_exit(opt.name);
+	if (opt.posix)
+		return do_posix();
+
+	switch (opt.verb) {
+	case V_RUN:
+		return opt.bg ? do_run_bg() : do_run();
+	case V_ACQUIRE:
+		return do_acquire();
+	case V_RELEASE:
+		return do_release();
+	case V_VALUE:
+		return do_value();
+	case V_DRAIN:
+		return do_drain();
+	case V_CREATE:
+		open_sem_or_exit(&o, 1);
+		return 0;
+	case V_INFO:
+		open_sem_or_exit(&o, 0);
+		rc = mp_show_gate_info(&o, MP_SHOW_SEM, mp_cli.json);
+		if (rc)
+			mp_fail(rc, "semaphore '%s'", opt.name);
+		return 0;
+	case V_LS:
+		mp_store_open_or_exit(&store);
+		rc = mp_show_gate_list(&store, &mp_sem_kind, MP_SHOW_SEM, mp_cli.json);
+		return rc ? mp_exit_status(rc) : 0;
+	case V_RM:
+		open_sem_or_exit(&o, 0);
+		rc = mp_obj_remove(&store, &o);
+		if (rc)
+			mp_fail(rc, "cannot remove semaphore '%s'", opt.name);
+		return 0;
+	default:
+		return MP_EXIT_SOFTWARE;
+	}
+}
