@@ -18,6 +18,9 @@
  * under a name whose last group has ended reuses the object (or replaces
  * it when the size differs); `run` changes with every reuse, so a late
  * `beat` of an old worker never stamps the new group.
+ *
+ * Functions return 0 or -errno (the reason in mp_errmsg()), never print
+ * or exit, and are not async-signal-safe.
  */
 #ifndef MP_SPAWN_H
 #define MP_SPAWN_H

@@ -7,8 +7,10 @@
 #include "spawn.h"
 #include "sync.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,58 @@ static int status_of(int wst)
 
 /* ---- children and sweeping ---- */
 
+static int add_pid(pid_t **v, int *n, int *nv, pid_t pid)
+{
+	if (*n == *nv) {
+		int nn = *nv ? *nv * 2 : 64;
+		pid_t *nvv = realloc(*v, (size_t)nn * sizeof **v);
+		if (!nvv)
+			return -1;
+		*v = nvv;
+		*nv = nn;
+	}
+	(*v)[(*n)++] = pid;
+	return 0;
+}
+
+/* list_children() without CONFIG_PROC_CHILDREN: every /proc/PID/stat
+ * whose parent (the field after the state, after the last ')') is us. */
+static int scan_children(pid_t **out)
+{
+	pid_t self = getpid(), *v = NULL;
+	int n = 0, nv = 0;
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+
+	*out = NULL;
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		char path[64], buf[512], *p;
+		long pid = strtol(de->d_name, &p, 10);
+		ssize_t r;
+		int fd;
+
+		if (*p || pid <= 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		r = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (r <= 0)
+			continue;
+		buf[r] = 0;
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2] && p[3] == ' ' && strtol(p + 4, NULL, 10) == self)
+			add_pid(&v, &n, &nv, (pid_t)pid);
+	}
+	closedir(d);
+	*out = v;
+	return n;
+}
+
 /* The pids of this (single-threaded) process's children, malloc'd, in
  * *out; returns how many, or -1 (then nothing is allocated).  Reads
  * /proc/self/task/TID/children, or scans /proc when the kernel lacks it. */
@@ -52,7 +106,7 @@ static int list_children(pid_t **out)
 	snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return scan_children(out);
 	for (;;) {
 		ssize_t r;
 		if (len + 4096 > cap) {
@@ -78,15 +132,8 @@ static int list_children(pid_t **out)
 	for (char *p = buf; *p;) {
 		char *end;
 		long pid = strtol(p, &end, 10);
-		if (end == p)
+		if (end == p || add_pid(&v, &n, &nv, (pid_t)pid) < 0)
 			break;
-		if (n == nv) {
-			pid_t *nvv = realloc(v, (size_t)(nv = nv ? nv * 2 : 64) * sizeof *v);
-			if (!nvv)
-				break;
-			v = nvv;
-		}
-		v[n++] = (pid_t)pid;
 		p = end;
 		while (*p == ' ' || *p == '\n')
 			p++;
@@ -858,7 +905,7 @@ static int keeper_main(const struct mp_sup_conf *c, pid_t front)
 		tmo = -1;
 		if (until) {
 			int64_t d = until - mp_now_ns();
-			tmo = d <= 0 ? 0 : (int)((d + 999999) / 1000000);
+			tmo = d <= 0 ? 0 : d / 1000000 >= INT_MAX ? INT_MAX : (int)((d + 999999) / 1000000);
 		}
 		n = poll(pf, np, tmo);
 		if (n < 0 && errno != EINTR) {

@@ -67,7 +67,8 @@ struct mp_sup_conf {
 	void (*info)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 };
 
-/* Runs the group, as its front, until it is over.  Returns the group's
+/* Runs the group, as its front, until it is over (not async-signal-safe;
+ * messages go through c->warn and c->info only).  Returns the group's
  * exit status: 0 when every worker exited 0, else the status of the first
  * that failed (128+N for signal N); 128+N when ended by signal N (to this
  * process or `mpspawn kill`); 124 after --timeout; 126/127 when the
