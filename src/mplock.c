@@ -171,10 +171,9 @@ static struct mp_store store;
 
 static void open_lock(struct mp_obj *o, int create)
 {
-	int rc = mp_store_open(&store, mp_cli.dir);
+	int rc;
 
-	if (rc)
-		mp_fail(rc == -ENOENT ? -EACCES : rc, "cannot open the store");
+	mp_store_open_or_exit(&store);
 	rc = mp_lock_open(&store, opt.name, create, o);
 	if (rc)
 		mp_fail(rc, "cannot open lock '%s'", opt.name);
@@ -254,10 +253,10 @@ static int do_acquire(void)
 		mp_default_owner_or_exit(&opt.owner);
 	open_lock(&o, 1);
 	rc = acquire(&o, &opt.owner, !opt.shared, &token, &idx);
-	if (rc == -EDEADLK && opt.owner.pid) {
+	if (rc == -EDEADLK) {
 		if (!mp_cli.quiet)
 			mp_warn("lock '%s' is already held by its owner (pid %d); release it first",
-				opt.name, opt.owner.pid);
+				opt.name, opt.owner.pid ? opt.owner.pid : (int)getpid());
 		exit(mp_exit_status(-EAGAIN));
 	}
 	if (rc)
@@ -334,9 +333,7 @@ int main(int argc, char **argv)
 			mp_fail(rc, "lock '%s'", opt.name);
 		return 0;
 	case V_LS:
-		rc = mp_store_open(&store, mp_cli.dir);
-		if (rc)
-			mp_fail(rc, "cannot open the store");
+		mp_store_open_or_exit(&store);
 		rc = mp_show_gate_list(&store, &mp_lock_kind, MP_SHOW_LOCK, mp_cli.json);
 		return rc ? mp_exit_status(rc) : 0;
 	case V_RM:

@@ -202,6 +202,32 @@ void mp_fail(int rc, const char *what_fmt, ...)
 	exit(status);
 }
 
+void mp_store_open_or_exit(struct mp_store *s)
+{
+	int rc = mp_store_open(s, mp_cli.dir);
+
+	if (!rc)
+		return;
+	switch (rc) {
+	case -EACCES:
+	case -EPERM:
+	case -ENOTDIR:
+	case -ELOOP:
+		rc = MP_EXIT_NOPERM;
+		break;
+	case -ENOENT:
+	case -ENOSPC:
+	case -EROFS:
+	case -EDQUOT:
+	case -ENAMETOOLONG:
+		rc = MP_EXIT_CANTCREAT;
+		break;
+	default:
+		rc = MP_EXIT_OSERR;
+	}
+	mp_die(rc, "%s", mp_errmsg());
+}
+
 void mp_check_name_or_exit(const char *name)
 {
 	char why[160];

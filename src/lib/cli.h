@@ -68,6 +68,12 @@ void mp_die(int status, const char *fmt, ...)
 void mp_fail(int rc, const char *what_fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 
+/* Opens the store (--dir, $MP_DIR or the default) or exits: 77 when it is
+ * refused (not ours, wrong mode, a symlink, permission), 73 when it cannot
+ * be created, 71 otherwise. */
+struct mp_store;
+void mp_store_open_or_exit(struct mp_store *s);
+
 /* Validates NAME or exits 64 naming the bad character. */
 void mp_check_name_or_exit(const char *name);
 

@@ -48,7 +48,7 @@ int mp_gate_validate(struct mp_obj *o)
 	struct mp_gate *g = G(o);
 	uint32_t cap = g->capacity, nh = g->nholds, nw = g->nwaiters;
 
-	if (o->body_size < sizeof(struct mp_gate) || cap == 0 || nh == 0 || nw == 0 ||
+	if (o->body_size < sizeof(struct mp_gate) || cap == 0 || cap > (1u << 20) || nh == 0 || nw == 0 ||
 	    nh > (1u << 20) || nw > (1u << 20) || mp_gate_size(nh, nw) > o->body_size) {
 		mp_errmsg_set("'%s' is corrupt: bad table sizes (capacity %u, %u holds, %u waiters)",
 			      o->path, cap, nh, nw);
@@ -189,11 +189,14 @@ static int owner_holds(struct mp_obj *o, const struct mp_owner *who)
 int mp_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *token, int *idx)
 {
 	struct mp_waiter *w = waiters_of(o);
+	struct mp_owner self;
 	int me = -1, deep = 1, changed = 0, rc, slice_over;
 	int64_t next_exp, slice;
 
 	if (r->weight == 0 || r->weight > CAPACITY(o))
 		return -EINVAL;
+	if (mp_owner_of(0, &self))
+		memset(&self, 0, sizeof self);
 	rc = mp_obj_lock(o);
 	if (rc)
 		return rc;
@@ -204,7 +207,11 @@ int mp_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *tok
 		}
 		if (reap(o, deep, &next_exp))
 			changed = 1;
-		if (r->exclusive_once && r->owner.pid && owner_holds(o, &r->owner)) {
+		/* Waiting for a hold whose owner is the waiter itself (or, for
+		 * exclusive_once, the owner asking again) would never end.  The
+		 * waiter can own one when a shell exec'd it in its own place. */
+		if ((r->exclusive_once && r->owner.pid && owner_holds(o, &r->owner)) ||
+		    (self.pid && owner_holds(o, &self))) {
 			rc = -EDEADLK;
 			break;
 		}

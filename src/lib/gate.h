@@ -80,7 +80,8 @@ struct mp_gate_req {
 /* Takes r->weight units for r->owner, waiting in FIFO order.
  * Returns 0 (with *token and *idx set), -EAGAIN (nonblock and busy),
  * -ETIMEDOUT, -EINTR (termination signal), -EIDRM (object removed),
- * -EDEADLK (exclusive_once and the owner holds it already), or another
+ * -EDEADLK (exclusive_once and the owner holds it already, or the waiting
+ * process itself owns a hold), or another
  * -errno. */
 int mp_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *token, int *idx);
 

@@ -3,10 +3,24 @@
 
 #include "lock.h"
 
+#include <errno.h>
+
+static int validate_lock(struct mp_obj *o)
+{
+	int rc = mp_gate_validate(o);
+
+	if (!rc && (o->geom.a != MP_LOCK_MAX_SHARED || o->geom.b != MP_LOCK_MAX_SHARED)) {
+		mp_errmsg_set("'%s' is corrupt: a lock has %d units, not %llu", o->path,
+			      MP_LOCK_MAX_SHARED, (unsigned long long)o->geom.a);
+		rc = -EBADMSG;
+	}
+	return rc;
+}
+
 const struct mp_kind mp_lock_kind = {
 	.id = MP_KIND_LOCK,
 	.name = "lock",
-	.validate = mp_gate_validate,
+	.validate = validate_lock,
 	.repair = NULL,		/* every gate mutation is a single store */
 	.reset = mp_gate_reset,
 };

@@ -387,6 +387,10 @@ int mp_obj_open(struct mp_store *s, const struct mp_kind *k, const char *name,
 			mp_errmsg_set("cannot open '%s': %s", o->path, strerror(errno));
 			return -EACCES;
 		}
+		if (errno == EISDIR || errno == ENXIO) {
+			mp_errmsg_set("'%s' is not a regular file: refusing it", o->path);
+			return -EBADMSG;
+		}
 		if (errno != ENOENT) {
 			rc = -errno;
 			mp_errmsg_set("cannot open '%s': %s", o->path, strerror(errno));
