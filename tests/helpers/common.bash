@@ -6,6 +6,9 @@
 # - wait_until: poll a condition with a deadline (never sleep-then-assert).
 # - start_bg: start a background process, killed in teardown.
 bats_require_minimum_version 1.5.0
+# no test may hang CI: bats (>= 1.7) kills a test that runs longer
+: "${BATS_TEST_TIMEOUT:=120}"
+export BATS_TEST_TIMEOUT
 
 : "${MP_TOP_BUILDDIR:=$(cd "$BATS_TEST_DIRNAME/.." && pwd)}"
 : "${MP_TOP_SRCDIR:=$(cd "$BATS_TEST_DIRNAME/.." && pwd)}"
@@ -35,6 +38,9 @@ mp_common_teardown() {
 	return 0
 }
 
+# (Never a bare `wait` in a test: with BATS_TEST_TIMEOUT, bats' watchdog
+# is a child of the test shell too; wait for the pids you started.)
+#
 # wait_until SECONDS COMMAND...: runs COMMAND every 20 ms until it succeeds;
 # fails (printing what it waited for) if SECONDS pass first.
 wait_until() {
@@ -74,4 +80,10 @@ dead() {
 # file_has FILE TEXT: FILE exists and contains TEXT.
 file_has() {
 	[ -f "$1" ] && grep -q -- "$2" "$1"
+}
+
+# lines_are FILE N: FILE exists and has N lines.  (For wait_until: an
+# inline "$(wc -l <FILE)" would be expanded once, before the first poll.)
+lines_are() {
+	[ -f "$1" ] && [ "$(wc -l <"$1")" = "$2" ]
 }

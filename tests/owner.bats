@@ -1,0 +1,31 @@
+#!/usr/bin/env bats
+# Owner identity and liveness (src/lib/owner.c).
+load helpers/common
+
+@test "a live process is alive" {
+	run -0 t-owner alive $$
+	[ "$output" = 1 ]
+}
+
+@test "a zombie counts as dead" {
+	run -0 t-owner zombie
+	[ "$output" = "1 0" ]
+}
+
+@test "a recycled pid is not the owner: a different start time is dead" {
+	start=$(t-owner start $$)
+	run -0 t-owner alive $$ "$((start + 1))"
+	[ "$output" = 0 ]
+	run -0 t-owner alive $$ "$start"
+	[ "$output" = 1 ]
+}
+
+@test "a process name with ') R 1 (' does not confuse the stat parser" {
+	cp "$(command -v sleep)" "$BATS_TEST_TMPDIR/x) R 1 2 3 (y"
+	start_bg "$BATS_TEST_TMPDIR/x) R 1 2 3 (y" 100
+	wait_until 20 test -e /proc/$BG_PID/stat
+	start=$(t-owner start "$BG_PID")
+	[ "$start" -gt 0 ]
+	run -0 t-owner alive "$BG_PID" "$start"
+	[ "$output" = 1 ]
+}

@@ -1,0 +1,132 @@
+#!/usr/bin/env bats
+# The store: directory checks, atomic objects, validation (src/lib/store.c).
+load helpers/common
+
+@test "the default store is created mode 0700 in /dev/shm" {
+	unset MP_DIR
+	run -0 mplock create "t$$-$BATS_TEST_NUMBER"
+	d=/dev/shm/mptools-$(id -u)
+	[ "$(stat -c %a "$d")" = 700 ]
+	[ "$(stat -c %u "$d")" = "$(id -u)" ]
+	mplock rm "t$$-$BATS_TEST_NUMBER"
+}
+
+@test "a store directory that is not the user's own 0700 directory is refused" {
+	# The check for the default store is the same code with MP_DIR unset;
+	# here a chosen directory writable by everybody must be refused.
+	mkdir -m 0777 "$BATS_TEST_TMPDIR/open"
+	chmod 0777 "$BATS_TEST_TMPDIR/open"
+	run -77 --separate-stderr mplock --dir "$BATS_TEST_TMPDIR/open" create x
+	[[ $stderr == *"writable by everybody"* ]]
+}
+
+@test "a default store squatted by another user or with the wrong mode is refused" {
+	[ "$(id -u)" = 0 ] || skip "needs root to fake another uid"
+	uid=$((40000 + RANDOM % 1000))
+	d=/dev/shm/mptools-$uid
+	rm -rf "$d"
+	mkdir -m 0755 "$d"
+	run -77 --separate-stderr setpriv --reuid "$uid" --regid "$uid" --clear-groups \
+		env -u MP_DIR "$MP_TOP_BUILDDIR/src/mplock" create x
+	[[ $stderr == *"not a directory owned by uid $uid with mode 0700"* ]]
+	rm -rf "$d"
+	ln -s /tmp "$d"
+	run -77 setpriv --reuid "$uid" --regid "$uid" --clear-groups \
+		env -u MP_DIR "$MP_TOP_BUILDDIR/src/mplock" create x
+	rm -f "$d"
+}
+
+@test "a symlink planted where an object should be is refused, not followed" {
+	mkdir -p "$MP_DIR" && chmod 700 "$MP_DIR"
+	echo precious >"$BATS_TEST_TMPDIR/target"
+	ln -s "$BATS_TEST_TMPDIR/target" "$MP_DIR/lock.trap"
+	run -77 --separate-stderr mplock run trap true
+	[[ $stderr == *"symbolic link"* ]]
+	[ "$(cat "$BATS_TEST_TMPDIR/target")" = precious ]
+}
+
+@test "objects are created atomically: racing creators all see one whole object" {
+	pids=()
+	for i in $(seq 20); do
+		mplock create race &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	run -0 mplock info race --json
+	[[ $output == *'"kind":"lock"'* ]]
+	[ "$(ls "$MP_DIR" | wc -l)" = 1 ]
+}
+
+@test "a corrupt, truncated, wrong-kind or foreign object gives 65, never a crash" {
+	mplock create good
+	f=$MP_DIR/lock.good
+	# truncated
+	cp "$f" "$MP_DIR/lock.trunc" && truncate -s 1000 "$MP_DIR/lock.trunc"
+	run -65 --separate-stderr mplock info trunc
+	[[ $stderr == *"truncated"* ]]
+	# shorter than a header
+	head -c 10 "$f" >"$MP_DIR/lock.tiny"
+	run -65 mplock -n run tiny true
+	# garbage
+	head -c "$(stat -c %s "$f")" /dev/urandom >"$MP_DIR/lock.junk"
+	run -65 --separate-stderr mplock is-locked junk
+	[[ $stderr == *"not an mptools object"* ]]
+	# bad table sizes behind a valid header
+	cp "$f" "$MP_DIR/lock.tables"
+	printf '\xff\xff\xff\xff' | dd of="$MP_DIR/lock.tables" bs=1 seek=256 conv=notrunc status=none
+	run -65 --separate-stderr mplock acquire tables
+	[[ $stderr == *"corrupt"* ]]
+	# another kind's file under a lock's name
+	printf '\x03' | dd of="$MP_DIR/lock.good" bs=1 seek=16 conv=notrunc status=none
+	run -65 --separate-stderr mplock info good
+	[[ $stderr == *"is a event object, not a lock"* || $stderr == *"not a lock"* ]]
+	# a directory
+	mkdir "$MP_DIR/lock.dir"
+	run -65 mplock info dir
+}
+
+@test "an object file writable by others is refused with 77" {
+	mplock create shared
+	chmod 0666 "$MP_DIR/lock.shared"
+	run -77 --separate-stderr mplock info shared
+	[[ $stderr == *"writable by others"* ]]
+}
+
+@test "a full store fails with 73 and leaves nothing half-made" {
+	[ "$(id -u)" = 0 ] || skip "needs root to mount a tiny tmpfs"
+	d=$BATS_TEST_TMPDIR/tiny
+	mkdir "$d"
+	mount -t tmpfs -o size=8k,mode=0700 tmpfs "$d" || skip "cannot mount tmpfs here"
+	run -73 --separate-stderr mplock --dir "$d" create big
+	umount "$d" 2>/dev/null || true
+	[[ $stderr == *"cannot allocate"* ]]
+}
+
+@test "a full store leaves no partial object behind" {
+	[ "$(id -u)" = 0 ] || skip "needs root to mount a tiny tmpfs"
+	d=$BATS_TEST_TMPDIR/tiny2
+	mkdir "$d"
+	mount -t tmpfs -o size=8k,mode=0700 tmpfs "$d" || skip "cannot mount tmpfs here"
+	mplock --dir "$d" create big 2>/dev/null || true
+	n=$(ls -A "$d" | wc -l)
+	umount "$d" 2>/dev/null || true
+	[ "$n" = 0 ]
+}
+
+@test "a disk store from an earlier boot is re-initialised: stale owners and mutex cleared" {
+	start_bg sleep 1000
+	mplock acquire boot --owner "$BG_PID"
+	run -75 mplock -n acquire boot --owner none
+	t-store reboot boot
+	run -0 mplock -t 5 acquire boot --owner none
+	run -0 mplock info boot --json
+	[[ $output == *'"generation":1'* ]]
+}
+
+@test "a process killed while holding an object's internal mutex does not wedge it" {
+	mplock create held
+	run -0 t-store die-locked held
+	run -0 mplock -t 5 run held true
+	run -0 mplock -t 5 acquire held --owner none
+	run -0 mplock release held --owner none
+}

@@ -1,0 +1,88 @@
+/* t-store - drives src/lib/store.c and sync.c where the tools cannot.
+ *   t-store reboot NAME       makes lock NAME look as if it came from
+ *                             another boot, with its mutex held by a thread
+ *                             of that boot (a stale TID)
+ *   t-store die-locked NAME   a child takes lock NAME's internal mutex and
+ *                             is SIGKILLed holding it
+ *   t-store fake-owner NAME PID DELTA
+ *                             takes lock NAME for PID with its start time
+ *                             shifted by DELTA ticks (DELTA 0: the real one)
+ * Uses $MP_DIR as the store. */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/gate.h"
+#include "lib/lock.h"
+#include "lib/owner.h"
+#include "lib/store.h"
+#include "lib/sync.h"
+
+static void open_or_die(struct mp_store *s, struct mp_obj *o, const char *name)
+{
+	int rc = mp_store_open(s, NULL);
+	if (!rc)
+		rc = mp_lock_open(s, name, 1, o);
+	if (rc) {
+		fprintf(stderr, "t-store: %s (%s)\n", strerror(-rc), mp_errmsg());
+		exit(2);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct mp_store s;
+	struct mp_obj o;
+
+	if (argc == 3 && !strcmp(argv[1], "reboot")) {
+		open_or_die(&s, &o, argv[2]);
+		memset(o.hdr->boot_id, 0xab, sizeof o.hdr->boot_id);
+		/* glibc's mutex word holds the owner's TID: pid 1 is alive and
+		 * never ours, so without re-initialisation we would block. */
+		*(volatile int *)&o.hdr->mu = 1;
+		mp_obj_close(&o);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "die-locked")) {
+		pid_t pid;
+		int st;
+
+		open_or_die(&s, &o, argv[2]);
+		pid = fork();
+		if (pid == 0) {
+			if (mp_obj_lock(&o))
+				_exit(3);
+			raise(SIGKILL);
+			_exit(4);
+		}
+		waitpid(pid, &st, 0);
+		if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)
+			return 2;
+		puts("killed holding the mutex");
+		return 0;
+	}
+	if (argc == 5 && !strcmp(argv[1], "fake-owner")) {
+		struct mp_gate_req r = { .weight = MP_LOCK_MAX_SHARED, .nonblock = 1 };
+		uint64_t token;
+		int idx, rc;
+
+		open_or_die(&s, &o, argv[2]);
+		if (mp_owner_of(atoi(argv[3]), &r.owner))
+			return 2;
+		r.owner.start += strtoull(argv[4], NULL, 10);
+		rc = mp_gate_acquire(&o, &r, &token, &idx);
+		if (rc) {
+			fprintf(stderr, "t-store: %s\n", strerror(-rc));
+			return 1;
+		}
+		return 0;
+	}
+	fprintf(stderr, "usage: t-store reboot|die-locked NAME | fake-owner NAME PID DELTA\n");
+	return 2;
+}
