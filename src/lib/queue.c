@@ -927,7 +927,6 @@ static int take_locked(struct mp_obj *o, const struct mp_queue_take_req *r,
 		       const struct mp_owner *holder, const struct mp_owner *lease_owner,
 		       int64_t ttl_ns, struct mp_queue_batch *b)
 {
-	static struct span spans[MP_QUEUE_SLOTS];
 	struct qstate *st = &Q(o)->st;
 	uint64_t pos, end, off, x, y = 0, nb = 0, k = 0, maxmsg = MAXMSG(o);
 	char *ring = ring_of(o);
@@ -965,6 +964,7 @@ static int take_locked(struct mp_obj *o, const struct mp_queue_take_req *r,
 		/* the handed-back records, oldest first, skipping the runs of
 		 * contiguous reservations; one run of our own only, so that
 		 * the READY -> slot step cannot touch theirs */
+		struct span spans[MP_QUEUE_SLOTS];
 		uint32_t nsp = contig_spans(o, spans), si = 0;
 
 		pos = st->head;
