@@ -476,6 +476,12 @@ static int do_spawn(void)
 	else if (opt.daemon && mp_owner_of(getppid(), &p.caller))
 		memset(&p.caller, 0, sizeof p.caller);
 	rc = mp_spawn_claim(&store, name, &p, &o, &busy);
+	/* spawn-PID is taken only when our pid was recycled while a daemon
+	 * group of the earlier process runs on: add a number. */
+	for (int n = 2; rc == -EBUSY && !opt.name && n < 1000; n++) {
+		snprintf(name, sizeof name, "spawn-%d.%d", (int)getpid(), n);
+		rc = mp_spawn_claim(&store, name, &p, &o, &busy);
+	}
 	if (rc == -EBUSY)
 		mp_die(MP_EXIT_BUSY, "a group named '%s' is running (pid %d); choose another "
 		       "--name, or 'mpspawn wait %s' first", name, (int)busy, name);

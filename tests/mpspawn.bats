@@ -404,6 +404,13 @@ wstate_is() {
 	[[ $output == '[{"name":"a","state":"done","nworkers":2,'*'{"name":"b","state":"running",'* ]]
 }
 
+@test "an unnamed group whose default name spawn-PID is taken (a recycled pid) gets a number" {
+	run -0 bash -c 'mpspawn --daemon --owner none --name "spawn-$$" -c "echo \$\$ >>\"\$P\"; exec sleep 300" >/dev/null
+		exec mpspawn -c "echo \$MP_SPAWN_NAME"'
+	[[ $output == spawn-*.2 ]]
+	mpspawn kill "${output%.2}"
+}
+
 @test "wait NAME waits until the group ends and exits with its status" {
 	start_bg mpspawn -n 2 --name w -c 'until [ -e "$P.go" ]; do sleep 0.02; done; exit 6'
 	wait_until 10 wstate_is w 1 running
