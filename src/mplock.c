@@ -307,7 +307,7 @@ static int do_is_locked(void)
 int main(int argc, char **argv)
 {
 	struct mp_obj o;
-	int rc;
+	int rc, damaged;
 
 	mp_cli_init(PACKAGE_VERSION);
 	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
@@ -337,10 +337,12 @@ int main(int argc, char **argv)
 		rc = mp_show_gate_list(&store, &mp_lock_kind, MP_SHOW_LOCK, mp_cli.json);
 		return rc ? mp_exit_status(rc) : 0;
 	case V_RM:
-		open_lock(&o, 0);
-		rc = mp_obj_remove(&store, &o);
+		mp_store_open_or_exit(&store);
+		rc = mp_store_remove(&store, &mp_lock_kind, opt.name, &damaged);
 		if (rc)
 			mp_fail(rc, "cannot remove lock '%s'", opt.name);
+		if (damaged && !mp_cli.quiet)
+			mp_warn("removed a damaged object: %s", mp_errmsg());
 		return 0;
 	default:
 		return MP_EXIT_SOFTWARE;

@@ -12,6 +12,7 @@ TESTS += \
 	tests/store.bats \
 	tests/owner.bats \
 	tests/mplock.bats \
+	tests/hostile.bats \
 	tests/docs.bats
 
 check_PROGRAMS += tests/unit/t-parse tests/unit/t-store tests/unit/t-owner

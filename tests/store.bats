@@ -83,6 +83,12 @@ load helpers/common
 	# a directory
 	mkdir "$MP_DIR/lock.dir"
 	run -65 mplock info dir
+	# rm clears every one of them, saying what it removed
+	for n in trunc tiny junk tables good; do
+		run -0 --separate-stderr mplock rm "$n"
+		[[ $stderr == *"removed a damaged object"* ]]
+		[ ! -e "$MP_DIR/lock.$n" ]
+	done
 }
 
 @test "an object file writable by others is refused with 77" {

@@ -89,8 +89,29 @@ static void print_version(FILE *f, struct argp_state *state)
 	fprintf(f, "%s (mptools) %s\n", program_invocation_short_name, version_buf);
 }
 
+static void on_sigbus(int sig)
+{
+	/* A mapped object file was truncated under us (only the owner of the
+	 * store can do that).  The state is gone anyway: say so, as "bad
+	 * data", instead of dying by SIGBUS. */
+	static const char msg[] = ": an object file was truncated or replaced while in use\n";
+	const char *p = program_invocation_short_name;
+	ssize_t r;
+
+	r = write(2, p, strlen(p));
+	r = write(2, msg, sizeof msg - 1);
+	(void)r;
+	_exit(MP_EXIT_DATAERR);
+}
+
 void mp_cli_init(const char *version)
 {
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigbus;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
 	snprintf(version_buf, sizeof version_buf, "%s", version);
 	argp_program_version_hook = print_version;
 	argp_err_exit_status = MP_EXIT_USAGE;

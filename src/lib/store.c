@@ -455,6 +455,33 @@ int mp_obj_remove(struct mp_store *s, struct mp_obj *o)
 	return rc;
 }
 
+int mp_store_remove(struct mp_store *s, const struct mp_kind *k, const char *name, int *damaged)
+{
+	char fname[MP_NAME_MAX + 16], why[sizeof errbuf];
+	struct mp_obj o;
+	int rc;
+
+	*damaged = 0;
+	rc = mp_obj_open(s, k, name, 0, NULL, NULL, NULL, &o);
+	if (rc == 0) {
+		rc = mp_obj_remove(s, &o);
+		mp_obj_close(&o);
+		return rc;
+	}
+	if (rc != -EBADMSG && rc != -EMEDIUMTYPE && !(rc == -EACCES && strstr(errbuf, "symbolic")))
+		return rc;
+	snprintf(why, sizeof why, "%s", errbuf);
+	snprintf(fname, sizeof fname, "%s.%s", k->name, name);
+	if (unlinkat(s->dirfd, fname, 0) < 0) {
+		rc = -errno;
+		mp_errmsg_set("cannot remove '%s/%s': %s", s->dir, fname, strerror(errno));
+		return rc;
+	}
+	*damaged = 1;
+	mp_errmsg_set("%s", why);
+	return 0;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

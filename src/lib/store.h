@@ -129,6 +129,13 @@ void mp_obj_close(struct mp_obj *o);
  * unlinks it.  Returns 0 or -errno. */
 int mp_obj_remove(struct mp_store *s, struct mp_obj *o);
 
+/* rm NAME: opens and removes object NAME of kind k as mp_obj_remove does;
+ * a file under that name that is not a valid object of kind k (corrupt,
+ * truncated, another kind, a symlink) is unlinked as it is, and *damaged
+ * is set, so that a broken object can always be cleared.
+ * Returns 0, -ENOENT or -errno. */
+int mp_store_remove(struct mp_store *s, const struct mp_kind *k, const char *name, int *damaged);
+
 /* Calls fn(name, arg) for each object of kind k in the store, sorted by
  * name.  Returns 0 or -errno. */
 int mp_store_list(struct mp_store *s, const struct mp_kind *k,

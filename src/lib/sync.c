@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -151,6 +152,7 @@ int mp_obj_wait(struct mp_obj *o, uint32_t *word, uint32_t *nwait, int64_t deadl
 {
 	uint32_t seen = __atomic_load_n(word, __ATOMIC_ACQUIRE);
 	int64_t now = mp_now_ns(), until = now + slice_ns;
+	struct stat st;
 	int rc, lrc;
 
 	*slice_over = 0;
@@ -168,6 +170,16 @@ int mp_obj_wait(struct mp_obj *o, uint32_t *word, uint32_t *nwait, int64_t deadl
 		__atomic_sub_fetch(nwait, 1, __ATOMIC_ACQ_REL);
 	if (lrc)
 		return lrc;
+	/* Long waits notice an object that was truncated (the next access
+	 * would raise SIGBUS) or unlinked behind our back (rm -f). */
+	if (fstat(o->fd, &st) == 0) {
+		if ((size_t)st.st_size != o->size) {
+			mp_errmsg_set("'%s' changed size while in use: it is corrupt", o->path);
+			return -EBADMSG;
+		}
+		if (st.st_nlink == 0 && !o->hdr->removed)
+			return -EIDRM;
+	}
 	if (rc == -ETIMEDOUT) {
 		if (deadline_ns && mp_now_ns() >= deadline_ns)
 			return -ETIMEDOUT;

@@ -1,0 +1,58 @@
+#!/usr/bin/env bats
+# Objects changed behind the tools' backs, and other users.
+load helpers/common
+
+waiting() {
+	mplock info "$1" --json | grep -q "\"waiters\":$2"
+}
+
+@test "truncating a lock under a waiting process makes it exit 65, not die by SIGBUS" {
+	for size in 0 4096; do
+		mplock rm L 2>/dev/null || true
+		[ ! -e "$MP_DIR/lock.L" ]
+		start_bg mplock run L sleep 1000
+		holder=$BG_PID
+		wait_until 20 mplock is-locked L
+		start_bg mplock run L true
+		waiter=$BG_PID
+		wait_until 20 waiting L 1
+		truncate -s "$size" "$MP_DIR/lock.L"
+		rc=0
+		wait "$waiter" || rc=$?
+		echo "size $size: waiter exited $rc"
+		[ "$rc" = 65 ]
+		kill -TERM "$holder"
+		rc=0
+		wait "$holder" || rc=$?
+		echo "size $size: holder exited $rc"
+		[ "$rc" = 65 ] || [ "$rc" = 143 ]
+	done
+}
+
+@test "an object unlinked behind a waiter's back (rm -f) wakes it with 66" {
+	start_bg mplock run L sleep 1000
+	wait_until 20 mplock is-locked L
+	start_bg mplock run L true
+	waiter=$BG_PID
+	wait_until 20 waiting L 1
+	rm -f "$MP_DIR/lock.L"
+	rc=0
+	wait "$waiter" || rc=$?
+	[ "$rc" = 66 ]
+}
+
+@test "another user cannot read, change, remove or list a user's default store" {
+	[ "$(id -u)" = 0 ] || skip "needs root to act as another uid"
+	unset MP_DIR
+	name=hostile-$$-$RANDOM
+	mplock create "$name"
+	as_nobody() {
+		setpriv --reuid 65534 --regid 65534 --clear-groups env MP_DIR="/dev/shm/mptools-0" "$@"
+	}
+	run -77 as_nobody "$MP_TOP_BUILDDIR/src/mplock" info "$name"
+	run -77 as_nobody "$MP_TOP_BUILDDIR/src/mplock" rm "$name"
+	run -77 as_nobody "$MP_TOP_BUILDDIR/src/mplock" ls
+	run -77 as_nobody "$MP_TOP_BUILDDIR/src/mplock" -n run "$name" true
+	run -0 mplock info "$name"
+	mplock rm "$name"
+}
