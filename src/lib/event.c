@@ -283,6 +283,15 @@ static int satisfied(struct mp_obj *o, unsigned flags, uint64_t base)
 	return cleared ? !st->is_set : st->is_set != 0;
 }
 
+/* Called locked: stops counting as a waiter of o. */
+static void leave(struct mp_obj *o, struct wstate *w, const struct mp_owner *me)
+{
+	slot_drop(o, w->slot, me);
+	if (o->hdr->nwait)
+		__atomic_sub_fetch(&o->hdr->nwait, 1, __ATOMIC_ACQ_REL);
+	w->registered = 0;
+}
+
 /* Leaves the waiter table and nwait of every object, whatever happens. */
 static int finish(struct mp_obj *objs, int n, struct wstate *ws, const struct mp_owner *me, int rc)
 {
@@ -291,11 +300,8 @@ static int finish(struct mp_obj *objs, int n, struct wstate *ws, const struct mp
 			continue;
 		if (mp_obj_lock(&objs[i]))
 			continue;	/* only a stale hint and entry are left */
-		slot_drop(&objs[i], ws[i].slot, me);
-		if (objs[i].hdr->nwait)
-			__atomic_sub_fetch(&objs[i].hdr->nwait, 1, __ATOMIC_ACQ_REL);
+		leave(&objs[i], &ws[i], me);
 		mp_obj_unlock(&objs[i]);
-		ws[i].registered = 0;
 	}
 	return rc;
 }
@@ -330,6 +336,10 @@ static int look(struct mp_obj *objs, int n, struct wstate *ws, unsigned flags, i
 			__atomic_add_fetch(&o->hdr->nwait, 1, __ATOMIC_ACQ_REL);
 			ws[i].registered = 1;
 		}
+		/* No longer waiting on this one: leave now, in this hold of the
+		 * mutex (a set releasing 1,000 waiters costs one hold each). */
+		if (ws[i].sat && ws[i].registered)
+			leave(o, &ws[i], me);
 		mp_obj_unlock(o);
 	}
 	return 0;

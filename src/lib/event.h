@@ -28,7 +28,7 @@
 #include "owner.h"
 #include "store.h"
 
-#define MP_EVENT_WAITERS	128	/* entries in the waiter table */
+#define MP_EVENT_WAITERS	1024	/* entries in the waiter table (32 KiB) */
 #define MP_EVENT_WAIT_MAX	128	/* events in one wait (FUTEX_WAITV_MAX) */
 
 /* What a wait is for (mp_event_wait flags, and shown by info). */
