@@ -218,14 +218,17 @@ static struct mp_store store;
  * is set) and refuses one whose size differs from an explicit -j. */
 static int open_sem(struct mp_obj *o, int create)
 {
-	int rc;
+	int rc, created;
 
 	mp_store_open_or_exit(&store);
 	rc = mp_sem_open(&store, opt.name, create ? (opt.slots ? (uint32_t)opt.slots
 							      : MP_SEM_DEFAULT_SLOTS) : 0,
-			 NULL, o);
+			 &created, o);
 	if (rc)
 		return rc;
+	if (created)
+		mp_info("created semaphore '%s' with %u slot%s", opt.name, mp_sem_slots(o),
+			mp_sem_slots(o) == 1 ? "" : "s");
 	if (opt.slots && mp_sem_slots(o) != opt.slots)
 		mp_die(MP_EXIT_DATAERR, "semaphore '%s' has %u slot%s, not %llu (the number is "
 		       "fixed at creation; rm it to change it)", opt.name, mp_sem_slots(o),
@@ -252,12 +255,23 @@ static int acquire(struct mp_obj *o, const struct mp_owner *owner, uint64_t *tok
 	};
 	int64_t t0 = mp_now_ns();
 	char d[32];
-	int rc = mp_gate_acquire(o, &r, token, idx);
+	int rc;
+
+	mp_errmsg_clear();
+	rc = mp_gate_acquire(o, &r, token, idx);
 
 	if (rc == 0)
 		mp_info("acquired a slot of '%s' (slot %d of %u, token %llu) after %s", opt.name,
 			*idx, mp_sem_slots(o), (unsigned long long)*token,
 			mp_format_duration(mp_now_ns() - t0, d, sizeof d));
+	if (rc == -EDEADLK && !mp_errmsg()[0]) {
+		/* The waiting process owns a slot itself (a shell that exec'd
+		 * mpsem): waiting could mean waiting for itself. */
+		if (!mp_cli.quiet)
+			mp_warn("semaphore '%s': this process (pid %d) holds a slot already; "
+				"release it first", opt.name, (int)getpid());
+		exit(mp_exit_status(-EAGAIN));
+	}
 	return rc;
 }
 

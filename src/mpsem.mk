@@ -7,7 +7,9 @@ src_mpsem_LDFLAGS = $(STATIC_LINK)
 src_lib_libmp_a_SOURCES += src/lib/sem.c src/lib/sem.h
 
 TESTS += tests/mpsem.bats
-check_PROGRAMS += tests/unit/t-posix-sem
+check_PROGRAMS += tests/unit/t-posix-sem tests/unit/t-sem
+tests_unit_t_sem_SOURCES = tests/unit/t-sem.c
+tests_unit_t_sem_LDADD = $(LIBMP)
 tests_unit_t_posix_sem_SOURCES = tests/unit/t-posix-sem.c
 # plain libc, as a program written without mptools would be
 tests_unit_t_posix_sem_LDFLAGS = -pthread

@@ -555,6 +555,29 @@ nlines() {
 	[[ $stderr == *"not a sem"* ]]
 }
 
+@test "a process stopped inside the object for 10 s makes mpsem exit 70 (an internal error)" {
+	mpsem create S
+	start_bg t-sem stop-locked S
+	local s=$BG_PID
+	wait_until 5 stopped "$s"
+	run -70 --separate-stderr mpsem value S
+	[[ $stderr == *"held for 10 s"* ]]
+	# once the stopped holder is gone, the object works again
+	kill -KILL "$s"
+	run -0 mpsem value S
+	[ "$output" = 1 ]
+}
+
+@test "a semaphore from an earlier boot (a disk store) has all its slots free again" {
+	mpsem acquire S -j 3 --owner none
+	mpsem acquire S --owner none
+	t-sem reboot S
+	run -0 mpsem value S
+	[ "$output" = 3 ]
+	run -0 mpsem info --json S
+	[[ $output == *'"generation":1'* ]]
+}
+
 @test "a system error exits 71 and names the reason" {
 	mpsem create S
 	run -71 --separate-stderr bash -c 'ulimit -n 3; exec mpsem value S'
