@@ -138,14 +138,6 @@ static const struct argp argp = {
 
 static struct mp_store store;
 
-static void open_store(void)
-{
-	int rc = mp_store_open(&store, mp_cli.dir);
-
-	if (rc)
-		mp_fail(rc == -ENOENT ? -EACCES : rc, "cannot open the store");
-}
-
 static void open_event(const char *name, int create, struct mp_obj *o)
 {
 	int rc = mp_event_open(&store, name, create, o);
@@ -357,7 +349,6 @@ static int do_ls(void)
 	struct list_ctx c = { 0, 0 };
 	int rc;
 
-	open_store();
 	if (mp_cli.json)
 		putchar('[');
 	rc = mp_store_list(&store, &mp_event_kind, list_one, &c);
@@ -371,14 +362,13 @@ static int do_ls(void)
 int main(int argc, char **argv)
 {
 	struct mp_obj o;
-	int rc;
+	int rc, damaged;
 
 	mp_cli_init(PACKAGE_VERSION);
 	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
 	for (int i = 0; i < opt.n; i++)
 		mp_check_name_or_exit(opt.names[i]);
-	if (opt.verb != V_LS)
-		open_store();
+	mp_store_open_or_exit(&store);
 
 	switch (opt.verb) {
 	case V_SET:
@@ -397,10 +387,11 @@ int main(int argc, char **argv)
 	case V_LS:
 		return do_ls();
 	case V_RM:
-		open_event(opt.names[0], 0, &o);
-		rc = mp_obj_remove(&store, &o);
+		rc = mp_store_remove(&store, &mp_event_kind, opt.names[0], &damaged);
 		if (rc)
 			mp_fail(rc, "cannot remove event '%s'", opt.names[0]);
+		if (damaged && !mp_cli.quiet)
+			mp_warn("removed a damaged object: %s", mp_errmsg());
 		return 0;
 	default:
 		return MP_EXIT_SOFTWARE;

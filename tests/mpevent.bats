@@ -333,6 +333,28 @@ now_ms() {
 	run -66 mpevent rm doomed
 }
 
+@test "an event file deleted behind the waiters' backs wakes them with 66" {
+	local a b
+	mpevent create gone
+	start_bg mpevent wait gone
+	a=$BG_PID
+	start_bg mpevent wait gone other --all
+	b=$BG_PID
+	wait_until 5 has_waiters gone 2
+	# as rm -f, or systemd-logind's RemoveIPC at logout, would
+	rm -f "$MP_DIR/event.gone"
+	exits_with 66 "$a"
+	exits_with 66 "$b"
+}
+
+@test "an event file truncated under a waiter makes it exit 65, not die by SIGBUS" {
+	mpevent create short
+	start_bg mpevent wait short
+	wait_until 5 has_waiters short 1
+	truncate -s 4096 "$MP_DIR/event.short"
+	exits_with 65 "$BG_PID"
+}
+
 @test "set after rm makes a new event; a removed event's name can be reused" {
 	mpevent set old
 	mpevent rm old
@@ -396,6 +418,12 @@ now_ms() {
 	cp "$MP_DIR/lock.lk" "$MP_DIR/event.lk"
 	run -65 --separate-stderr mpevent set lk
 	[[ $stderr == *"not a event"* || $stderr == *"is a lock object"* ]]
+	# rm clears a damaged event, saying so
+	run -0 --separate-stderr mpevent rm flag
+	[[ $stderr == *"removed a damaged object"* ]]
+	[ ! -e "$MP_DIR/event.flag" ]
+	run -0 mpevent rm lk
+	run -0 mplock info lk
 }
 
 @test "an event file writable by others, or a symlink, is refused with 77" {

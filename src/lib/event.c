@@ -8,6 +8,7 @@
 #include <linux/futex.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -306,6 +307,25 @@ static int finish(struct mp_obj *objs, int n, struct wstate *ws, const struct mp
 	return rc;
 }
 
+/* An event file removed behind our back (rm -f, systemd-logind's
+ * RemoveIPC) is never set again, and one truncated would raise SIGBUS:
+ * waiters look at the file after every wake.  Returns 0, -EIDRM or
+ * -EBADMSG. */
+static int check_file(struct mp_obj *o)
+{
+	struct stat st;
+
+	if (fstat(o->fd, &st) < 0)
+		return 0;
+	if ((size_t)st.st_size != o->size) {
+		mp_errmsg_set("'%s' changed size while in use: it is corrupt", o->path);
+		return -EBADMSG;
+	}
+	if (st.st_nlink == 0 && !__atomic_load_n(&o->hdr->removed, __ATOMIC_ACQUIRE))
+		return -EIDRM;
+	return 0;
+}
+
 /* Looks at every event not yet satisfied; on the first look records the
  * bases and, if the wait is to block, registers as a waiter of each event
  * it still waits for.  Returns 0, -EIDRM with *fired set, or the error of
@@ -321,6 +341,10 @@ static int look(struct mp_obj *objs, int n, struct wstate *ws, unsigned flags, i
 		 * some moment of the wait, as A.wait(); B.wait() in Python. */
 		if (ws[i].sat)
 			continue;
+		if (!first && (rc = check_file(o))) {
+			*fired = i;
+			return rc;
+		}
 		rc = lock_live(o);
 		if (rc) {
 			if (rc == -EIDRM)
@@ -359,15 +383,18 @@ static int decide(const struct wstate *ws, int n, unsigned flags)
 }
 
 /* Sleeps until the seq word of an event not yet satisfied moves from what
- * look() saw, the deadline, or a signal.  Returns 0, -ETIMEDOUT or -EINTR. */
+ * look() saw, the deadline, a signal, or MP_EVENT_CHECK_NS have passed.
+ * Returns 0, -ETIMEDOUT (the deadline) or -EINTR. */
 static int sleep_on(struct mp_obj *objs, int n, struct wstate *ws, int64_t deadline_ns)
 {
 	struct futex_waitv v[MP_EVENT_WAIT_MAX];
+	int64_t now = mp_now_ns(), until = now + MP_EVENT_CHECK_NS;
 	struct timespec ts;
-	int64_t until;
 	int i, nv = 0, first = -1;
-	long rc;
+	long rc = 0;
 
+	if (deadline_ns && deadline_ns < until)
+		until = deadline_ns;
 	memset(v, 0, sizeof v);
 	for (i = 0; i < n; i++) {
 		if (ws[i].sat)
@@ -379,36 +406,31 @@ static int sleep_on(struct mp_obj *objs, int n, struct wstate *ws, int64_t deadl
 		v[nv].flags = FUTEX_32;	/* no FUTEX_PRIVATE_FLAG: shared memory */
 		nv++;
 	}
-	if (nv == 1)
-		return mp_futex_wait(&objs[first].hdr->seq, ws[first].seen, deadline_ns);
-	if (!mp_event_no_waitv) {
+	if (nv > 1 && !mp_event_no_waitv) {
 		if (mp_signal_pending)
 			return -EINTR;
 		/* The timeout is absolute, on the clock named in the call. */
-		if (deadline_ns) {
-			ts.tv_sec = deadline_ns / 1000000000LL;
-			ts.tv_nsec = deadline_ns % 1000000000LL;
-		}
-		rc = syscall(SYS_futex_waitv, v, (unsigned)nv, 0u, deadline_ns ? &ts : NULL,
-			     CLOCK_MONOTONIC);
+		ts.tv_sec = until / 1000000000LL;
+		ts.tv_nsec = until % 1000000000LL;
+		rc = syscall(SYS_futex_waitv, v, (unsigned)nv, 0u, &ts, CLOCK_MONOTONIC);
 		if (rc >= 0 || errno == EAGAIN)
-			return 0;
-		if (errno == ETIMEDOUT)
-			return -ETIMEDOUT;
-		if (errno == EINTR)
-			return mp_signal_pending ? -EINTR : 0;
-		if (errno != ENOSYS)
-			return -errno;
-		mp_event_no_waitv = 1;	/* Linux < 5.16 */
+			rc = 0;
+		else if (errno == EINTR)
+			rc = mp_signal_pending ? -EINTR : 0;
+		else if (errno == ETIMEDOUT || errno != ENOSYS)
+			rc = -errno;
+		else
+			mp_event_no_waitv = 1;	/* Linux < 5.16 */
 	}
-	/* Without futex_waitv: sleep on the first event still awaited and look
-	 * at the others every slice. */
-	until = mp_now_ns() + MP_EVENT_SLICE_NS;
-	if (deadline_ns && deadline_ns < until)
-		until = deadline_ns;
-	rc = mp_futex_wait(&objs[first].hdr->seq, ws[first].seen, until);
+	if (nv == 1 || mp_event_no_waitv) {
+		/* One event, or no futex_waitv: sleep on the first event still
+		 * awaited (and look at the others every slice). */
+		if (nv > 1 && now + MP_EVENT_SLICE_NS < until)
+			until = now + MP_EVENT_SLICE_NS;
+		rc = mp_futex_wait(&objs[first].hdr->seq, ws[first].seen, until);
+	}
 	if (rc == -ETIMEDOUT && !(deadline_ns && mp_now_ns() >= deadline_ns))
-		return 0;
+		return 0;	/* only the time to look at the files */
 	return (int)rc;
 }
 

@@ -91,13 +91,18 @@ int mp_event_is_set(struct mp_obj *o);
  * Returns 0 with *fired the index of the first event that satisfied the
  * wait (with MP_EVENT_ALL: -1), -EAGAIN (nonblock and not yet),
  * -ETIMEDOUT, -EINTR (termination signal, see mp_signal_pending), -EIDRM
- * (one of them was removed: *fired is its index), or the error of
- * locking.  Leaves nothing behind in the objects, whatever the outcome. */
+ * (one of them was removed, or its file unlinked: *fired is its index),
+ * -EBADMSG (a file was truncated), or the error of locking.  Leaves
+ * nothing behind in the objects, whatever the outcome. */
 int mp_event_wait(struct mp_obj *objs, int n, unsigned flags, int64_t deadline_ns,
 		  int nonblock, int *fired);
 
 /* How often a wait on several events looks again without futex_waitv. */
 #define MP_EVENT_SLICE_NS	(20 * 1000000LL)
+
+/* How often a waiter checks that its event files are still there and
+ * whole (an unlinked event is never set again: the waiter exits 66). */
+#define MP_EVENT_CHECK_NS	(1000 * 1000000LL)
 
 /* Nonzero makes mp_event_wait act as if futex_waitv(2) were missing
  * (tests only). */
