@@ -259,7 +259,6 @@ static int acquire(struct mp_obj *o, const struct mp_owner *owner, uint64_t *tok
 
 	mp_errmsg_clear();
 	rc = mp_gate_acquire(o, &r, token, idx);
-
 	if (rc == 0)
 		mp_info("acquired a slot of '%s' (slot %d of %u, token %llu) after %s", opt.name,
 			*idx, mp_sem_slots(o), (unsigned long long)*token,
