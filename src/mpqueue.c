@@ -342,7 +342,7 @@ static int put_lines(struct mp_obj *o, char *buf, size_t len, int sep, int64_t d
 static int do_put_stdin(struct mp_obj *o)
 {
 	struct mp_queue_params p;
-	int64_t deadline = mp_cli_deadline();
+	int64_t deadline;
 	size_t cap, fill = 0, used, vmax = 8192;
 	struct iovec *v = malloc(vmax * sizeof *v);
 	int sep = opt.raw ? -1 : opt.zero ? 0 : '\n';
@@ -378,6 +378,8 @@ static int do_put_stdin(struct mp_obj *o)
 		fill += (size_t)r;
 		if (sep < 0)
 			continue;
+		/* a stream: -t bounds each wait for room, not the whole input */
+		deadline = mp_cli_deadline();
 		rc = put_lines(o, buf, fill, sep, deadline, &used, v, vmax);
 		if (rc)
 			return rc;
@@ -393,7 +395,7 @@ static int do_put_stdin(struct mp_obj *o)
 
 		if (fill > p.max_msg)
 			return too_big(o, fill, 0);
-		rc = mp_queue_put(o, &one, 1, deadline, mp_cli.nonblock, &nput);
+		rc = mp_queue_put(o, &one, 1, mp_cli_deadline(), mp_cli.nonblock, &nput);
 		if (rc)
 			return put_fail(rc, 0);
 	}
@@ -477,6 +479,9 @@ static int do_get(void)
 		uint32_t whole;
 
 		r.max_count = want - got > 16384 ? 16384 : (uint32_t)(want - got);
+		/* --follow: -t bounds each wait for a message */
+		if (opt.follow && got)
+			r.deadline_ns = mp_cli_deadline();
 		/* a lease is one reservation: take all of -c N at once */
 		r.max_bytes = opt.lease ? p.max_bytes : 256 * 1024;
 		rc = mp_queue_take(&o, &r, &b);
@@ -787,7 +792,7 @@ int main(int argc, char **argv)
 {
 	struct list_ctx lc = { 0, 0 };
 	struct mp_obj o;
-	int rc;
+	int rc, damaged;
 
 	mp_cli_init(PACKAGE_VERSION);
 	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
@@ -831,10 +836,12 @@ int main(int argc, char **argv)
 		rc = rc ? rc : lc.rc;
 		return rc ? mp_exit_status(rc) : 0;
 	case V_RM:
-		open_queue(&o, 0);
-		rc = mp_obj_remove(&store, &o);
+		open_store();
+		rc = mp_store_remove(&store, &mp_queue_kind, opt.name, &damaged);
 		if (rc)
 			mp_fail(rc, "cannot remove queue '%s'", opt.name);
+		if (damaged && !mp_cli.quiet)
+			mp_warn("removed a damaged object: %s", mp_errmsg());
 		return 0;
 	default:
 		return MP_EXIT_SOFTWARE;

@@ -294,6 +294,14 @@ exits_with() {
 	run -64 mpqueue get q --follow -n
 }
 
+@test "get --follow -t exits 124 when no message came for that long, after printing what came" {
+	mpqueue put q a b
+	run --separate-stderr -124 mpqueue get q --follow -t 0.2
+	[ "$output" = $'a\nb' ]
+	run -0 mpqueue size q
+	[ "$output" = 0 ]
+}
+
 @test "4 producers x 500 messages and 3 consumers: every message got exactly once" {
 	local d=$BATS_TEST_TMPDIR p c consumers=() producers=()
 	mpqueue create q --max-items 50
@@ -622,6 +630,30 @@ exits_with() {
 	printf 'short' >"$MP_DIR/queue.s"
 	chmod 600 "$MP_DIR/queue.s"
 	run -65 mpqueue info s
+}
+
+@test "rm removes a damaged queue, saying so" {
+	mpqueue ls >/dev/null	# makes the store
+	printf 'short' >"$MP_DIR/queue.d"
+	chmod 600 "$MP_DIR/queue.d"
+	run --separate-stderr -0 mpqueue rm d
+	[[ $stderr == *"removed a damaged object"* ]]
+	[ ! -e "$MP_DIR/queue.d" ]
+}
+
+@test "a queue unlinked or truncated behind waiting processes wakes them with 66 and 65" {
+	mpqueue create u
+	mpqueue put t x
+	start_bg mpqueue get u
+	local getter=$BG_PID
+	start_bg mpqueue join t -t 10
+	local joiner=$BG_PID
+	wait_until 5 field_is u getters 1
+	wait_until 5 field_is t getters 1
+	rm -f "$MP_DIR/queue.u"
+	exits_with "$getter" 66
+	truncate -s 4096 "$MP_DIR/queue.t"
+	exits_with "$joiner" 65
 }
 
 @test "a queue file writable by others is refused with 77" {
