@@ -7,11 +7,15 @@
  * u64 byte offsets (taken modulo the ring size); a record is
  * [u32 len][u32 state][payload], 8-byte aligned, its payload split at the
  * wrap.  head <= read <= tail:
- *   [head, read)  delivered records: reserved by a slot (state = slot + 1),
- *                 acknowledged (MP_QREC_ACKED: space not yet reclaimed
- *                 because an older record is still reserved) or handed
- *                 back (MP_QREC_READY: redelivered before anything else);
- *   [read, tail)  records never delivered, all MP_QREC_READY.
+ *   [head, read)  delivered records: reserved by a slot, acknowledged
+ *                 (space not yet reclaimed because an older record is
+ *                 still reserved) or handed back (redelivered before
+ *                 anything else);
+ *   [read, tail)  records never delivered.
+ * A reservation taken at the read position is one run of records and is
+ * known by its slot's span alone (its records stay unmarked, which keeps
+ * streaming to one pass over the data); handed-back records taken again
+ * are marked with their slot's number.
  *
  * Crash safety.  A put copies its records beyond tail, where nobody looks,
  * then commits.  Every commit goes through a journal: the complete new
