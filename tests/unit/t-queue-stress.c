@@ -7,8 +7,10 @@
  * each) and CONSUMERS `mpqueue get NAME -c K -t 0.5` (output to DIR/c.N),
  * at most 12 at a time, interleaved.  About half of the processes are sent
  * SIGKILL after a random 0-3 ms, which lands anywhere: in exec, waiting,
- * inside the queue's mutex, between a get's write and its
- * acknowledgement.  Then drains the queue (`get --all -n`, after every
+ * inside the queue's mutex, between a get's write and its acknowledgement.
+ * A third of the gets write into a 4 KiB pipe that is read only after
+ * they died, so they are killed blocked in write(), holding what they
+ * took (a quarter of the messages are 1-3 KB long).  Then drains the queue (`get --all -n`, after every
  * holder died) and checks:
  *   - every line of every output is a whole, well-formed message;
  *   - every message of a put that exited 0 was got: it is in an output;
@@ -38,6 +40,8 @@
 struct proc {
 	pid_t pid;
 	int consumer, idx, killed, status, nmsg;
+	int stuck;		/* stdout: a 4 KiB pipe read only after it died */
+	int pipefd;
 	int64_t kill_at;	/* 0: not to be killed */
 };
 
@@ -64,7 +68,7 @@ static uint32_t cksum(const char *p, size_t n)
  * (length 0-300), and the checksum of everything before the last dot. */
 static void make_msg(char *buf, size_t cap, int p, int j, unsigned *seed)
 {
-	int n = rand_r(seed) % 300, len;
+	int n = rand_r(seed) % 4 ? rand_r(seed) % 300 : 1000 + rand_r(seed) % 2000, len;
 
 	len = snprintf(buf, cap, "%d.%d.", p, j);
 	for (int i = 0; i < n; i++)
@@ -90,8 +94,8 @@ static int parse_msg(const char *line, size_t n, int *p, int *j)
 
 static pid_t launch(struct proc *pr, unsigned *seed)
 {
-	char path[4096], msgs[MAXMSG][400], count[16];
-	char *argv[8 + MAXMSG];
+	char path[4096], msgs[MAXMSG][3100], count[16];
+	char *argv[10 + MAXMSG];
 	int a = 0;
 	pid_t pid;
 
@@ -104,6 +108,7 @@ static pid_t launch(struct proc *pr, unsigned *seed)
 		argv[a++] = count;
 		argv[a++] = "-t";
 		argv[a++] = "0.5";
+		argv[a++] = "-q";
 	} else {
 		pr->nmsg = 1 + rand_r(seed) % MAXMSG;
 		for (int j = 0; j < pr->nmsg; j++)
@@ -118,13 +123,26 @@ static pid_t launch(struct proc *pr, unsigned *seed)
 	}
 	argv[a] = NULL;
 	snprintf(path, sizeof path, "%s/%c.%d", dir, pr->consumer ? 'c' : 'p', pr->idx);
+	int pfd[2] = { -1, -1 };
+	if (pr->stuck) {
+		if (pipe(pfd) < 0)
+			return -1;
+		fcntl(pfd[0], F_SETPIPE_SZ, 4096);
+		fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+		pr->pipefd = pfd[0];
+	}
 	pid = fork();
 	if (pid == 0) {
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		if (fd < 0)
 			_exit(120);
-		if (pr->consumer)
+		if (pr->stuck) {
+			dup2(pfd[1], 1);
+			close(pfd[0]);
+			close(pfd[1]);
+		} else if (pr->consumer) {
 			dup2(fd, 1);
+		}
 		else
 			for (int j = 0; j < pr->nmsg; j++)
 				dprintf(fd, "%s\n", msgs[j]);
@@ -132,7 +150,26 @@ static pid_t launch(struct proc *pr, unsigned *seed)
 		execv(mpq, argv);
 		_exit(127);
 	}
+	if (pr->stuck)
+		close(pfd[1]);
 	return pid;
+}
+
+/* Saves what a stuck consumer wrote into its pipe to its output file. */
+static void save_pipe(struct proc *pr)
+{
+	char path[4096], buf[8192];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/c.%d", dir, pr->idx);
+	fd = open(path, O_WRONLY | O_APPEND);
+	while ((n = read(pr->pipefd, buf, sizeof buf)) > 0)
+		if (fd >= 0 && write(fd, buf, (size_t)n) != n)
+			break;
+	if (fd >= 0)
+		close(fd);
+	close(pr->pipefd);
 }
 
 /* Reads file path; calls fn for each complete line. */
@@ -213,8 +250,10 @@ int main(int argc, char **argv)
 	while (next < nprocs || running) {
 		while (running < MAXRUN && next < nprocs) {
 			struct proc *pr = &procs[next++];
+			/* a third of the gets block writing until killed */
+			pr->stuck = pr->consumer && rand_r(&seed) % 3 == 0;
 			pr->pid = launch(pr, &seed);
-			if (rand_r(&seed) % 2)
+			if (pr->stuck || rand_r(&seed) % 2)
 				pr->kill_at = now_ns() + rand_r(&seed) % 3000000;
 			running++;
 		}
@@ -229,6 +268,8 @@ int main(int argc, char **argv)
 			if (waitpid(pr->pid, &st, WNOHANG) == pr->pid) {
 				pr->pid = 0;
 				pr->killed = WIFSIGNALED(st);
+				if (pr->stuck)
+					save_pipe(pr);
 				pr->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 				running--;
 				if (pr->consumer)
