@@ -46,9 +46,14 @@ void mp_gate_init(void *body, uint32_t capacity, uint32_t nholds, uint32_t nwait
 int mp_gate_validate(struct mp_obj *o)
 {
 	struct mp_gate *g = G(o);
-	uint32_t cap = g->capacity, nh = g->nholds, nw = g->nwaiters;
+	uint32_t cap, nh, nw;
 
-	if (o->body_size < sizeof(struct mp_gate) || cap == 0 || cap > (1u << 20) || nh == 0 || nw == 0 ||
+	if (o->body_size < sizeof(struct mp_gate)) {
+		mp_errmsg_set("'%s' is corrupt: too short for a lock or semaphore", o->path);
+		return -EBADMSG;
+	}
+	cap = g->capacity, nh = g->nholds, nw = g->nwaiters;
+	if (cap == 0 || cap > (1u << 20) || nh == 0 || nw == 0 ||
 	    nh > (1u << 20) || nw > (1u << 20) || mp_gate_size(nh, nw) > o->body_size) {
 		mp_errmsg_set("'%s' is corrupt: bad table sizes (capacity %u, %u holds, %u waiters)",
 			      o->path, cap, nh, nw);
