@@ -134,5 +134,13 @@ int64_t mp_owner_start_realtime_ns(uint64_t start_ticks)
 	clock_gettime(CLOCK_BOOTTIME, &bt);
 	int64_t boot_rt = (int64_t)rt.tv_sec * 1000000000LL + rt.tv_nsec -
 			  ((int64_t)bt.tv_sec * 1000000000LL + bt.tv_nsec);
-	return boot_rt + (int64_t)(start_ticks * (1000000000ULL / (uint64_t)hz));
+	uint64_t per_tick = 1000000000ULL / (uint64_t)hz;
+	int64_t t;
+
+	/* start_ticks comes from an object file: a corrupt one must not
+	 * overflow (it shows as the farthest representable time). */
+	if (start_ticks > (uint64_t)INT64_MAX / per_tick ||
+	    __builtin_add_overflow(boot_rt, (int64_t)(start_ticks * per_tick), &t))
+		return INT64_MAX;
+	return t;
 }
