@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "lib/cli.h"
+#include "lib/fault.h"
 #include "lib/gate.h"
 #include "lib/lock.h"
 #include "lib/show.h"
@@ -179,8 +180,7 @@ static void open_lock(struct mp_obj *o, int create)
 		mp_fail(rc, "cannot open lock '%s'", opt.name);
 }
 
-static int acquire(struct mp_obj *o, const struct mp_owner *owner, int exclusive_once,
-		   uint64_t *token, int *idx)
+static int acquire(struct mp_obj *o, const struct mp_owner *owner, uint64_t *token, int *idx)
 {
 	struct mp_gate_req r = {
 		.weight = mp_lock_weight(opt.shared),
@@ -189,7 +189,6 @@ static int acquire(struct mp_obj *o, const struct mp_owner *owner, int exclusive
 		.ttl_ns = opt.ttl_ns,
 		.deadline_ns = mp_cli_deadline(),
 		.nonblock = mp_cli.nonblock,
-		.exclusive_once = exclusive_once,
 	};
 	int64_t t0 = mp_now_ns();
 	char d[32];
@@ -200,6 +199,15 @@ static int acquire(struct mp_obj *o, const struct mp_owner *owner, int exclusive
 			opt.shared ? "shared" : "exclusive", (unsigned long long)*token,
 			mp_format_duration(mp_now_ns() - t0, d, sizeof d));
 	return rc;
+}
+
+/* The wait could never end: the owner holds the lock already. */
+static void refuse_deadlock(int pid)
+{
+	if (!mp_cli.quiet)
+		mp_warn("lock '%s' is already held by its owner (pid %d); release it first",
+			opt.name, pid);
+	exit(mp_exit_status(-EAGAIN));
 }
 
 static int do_run(void)
@@ -219,7 +227,9 @@ static int do_run(void)
 	rc = mp_owner_of(0, &self);
 	if (rc)
 		mp_fail(rc, "cannot read /proc/self/stat");
-	rc = acquire(&o, &self, 0, &token, &idx);
+	rc = acquire(&o, &self, &token, &idx);
+	if (rc == -EDEADLK)
+		refuse_deadlock(self.pid);
 	if (rc)
 		mp_fail(rc, "lock '%s'", opt.name);
 	if (mp_signal_pending) {
@@ -234,6 +244,7 @@ static int do_run(void)
 		/* The hold now lasts while this process or the command lives. */
 		if (mp_owner_of(cmd.pid, &child) == 0)
 			mp_gate_set_helper(&o, idx, token, &child);
+		MP_FAULT_POINT("mplock.run.helper");
 		status = mp_cmd_wait(&cmd);
 	}
 	if (mp_gate_release_token(&o, idx, token) == -ENOENT && !mp_cli.quiet)
@@ -252,15 +263,13 @@ static int do_acquire(void)
 	if (!opt.have_owner)
 		mp_default_owner_or_exit(&opt.owner);
 	open_lock(&o, 1);
-	rc = acquire(&o, &opt.owner, !opt.shared, &token, &idx);
-	if (rc == -EDEADLK) {
-		if (!mp_cli.quiet)
-			mp_warn("lock '%s' is already held by its owner (pid %d); release it first",
-				opt.name, opt.owner.pid ? opt.owner.pid : (int)getpid());
-		exit(mp_exit_status(-EAGAIN));
-	}
+	rc = acquire(&o, &opt.owner, &token, &idx);
+	if (rc == -EDEADLK)
+		refuse_deadlock(opt.owner.pid ? opt.owner.pid : (int)getpid());
 	if (rc)
 		mp_fail(rc, "lock '%s'", opt.name);
+	/* committed; the caller does not know it yet */
+	MP_FAULT_POINT("mplock.acquired");
 	return 0;
 }
 
@@ -286,6 +295,7 @@ static int do_release(void)
 	}
 	if (rc)
 		mp_fail(rc, "lock '%s'", opt.name);
+	MP_FAULT_POINT("mplock.released");
 	mp_info("released '%s' (token %llu)", opt.name, (unsigned long long)h.token);
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* gate.c - weighted FIFO gate with owned holds; see gate.h. */
 #include "config.h"
 
+#include "fault.h"
 #include "gate.h"
 #include "sync.h"
 
@@ -107,6 +108,7 @@ static int reap(struct mp_obj *o, int deep, int64_t *next_expiry)
 			dead = 1;
 		if (dead) {
 			free_hold(o, &h[i]);
+			MP_FAULT_POINT("gate.reap.hold");
 			G(o)->reaped++;
 			n++;
 		} else if (next_expiry && h[i].expires_ns &&
@@ -118,6 +120,7 @@ static int reap(struct mp_obj *o, int deep, int64_t *next_expiry)
 		for (uint32_t i = 0; i < NWAITERS(o); i++) {
 			if (w[i].ticket && !mp_owner_alive(&w[i].who)) {
 				__atomic_store_n(&w[i].ticket, 0, __ATOMIC_RELEASE);
+				MP_FAULT_POINT("gate.reap.waiter");
 				n++;
 			}
 		}
@@ -140,7 +143,7 @@ static int someone_ahead(struct mp_obj *o, int self, uint64_t ticket)
 	return 0;
 }
 
-static int enqueue(struct mp_obj *o, const struct mp_gate_req *r)
+static int enqueue(struct mp_obj *o, const struct mp_gate_req *r, const struct mp_owner *self)
 {
 	struct mp_waiter *w = waiters_of(o);
 
@@ -149,10 +152,10 @@ static int enqueue(struct mp_obj *o, const struct mp_gate_req *r)
 			continue;
 		memset(&w[i], 0, sizeof w[i]);
 		w[i].weight = r->weight;
+		MP_FAULT_POINT("gate.enqueue");
 		w[i].flags = r->flags;
 		w[i].since_ns = mp_realtime_ns();
-		if (mp_owner_of(0, &w[i].who))
-			memset(&w[i].who, 0, sizeof w[i].who);
+		w[i].who = *self;
 		__atomic_store_n(&w[i].ticket, ++G(o)->last_ticket, __ATOMIC_RELEASE);
 		return (int)i;
 	}
@@ -172,36 +175,50 @@ static int take(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *token)
 		h[i].token = *token = ++G(o)->last_token;
 		h[i].since_ns = mp_realtime_ns();
 		h[i].expires_ns = r->ttl_ns > 0 ? mp_now_ns() + r->ttl_ns : 0;
+		MP_FAULT_POINT("gate.take.fields");
 		h[i].owner = r->owner;
 		h[i].helper = r->helper;
 		/* publish last: a process killed before this line took nothing */
 		__atomic_store_n(&h[i].weight, r->weight, __ATOMIC_RELEASE);
+		MP_FAULT_POINT("gate.take.published");
 		return (int)i;
 	}
 	return -1;
 }
 
-static int owner_holds(struct mp_obj *o, const struct mp_owner *who)
+/* Units held by who. */
+static uint64_t held_by(struct mp_obj *o, const struct mp_owner *who)
 {
 	struct mp_hold *h = holds_of(o);
+	uint64_t n = 0;
 
 	for (uint32_t i = 0; i < NHOLDS(o); i++)
 		if (h[i].weight && mp_owner_same(&h[i].owner, who))
-			return 1;
-	return 0;
+			n += h[i].weight;
+	return n;
+}
+
+/* Would waiting never end?  It would when the owner asking (or the waiting
+ * process itself, which a shell may have exec'd in its own place) already
+ * holds so much that the request can never fit beside it: an exclusive
+ * lock asked for again, or upgraded from shared; every slot of a
+ * semaphore plus one. */
+static int sure_deadlock(struct mp_obj *o, const struct mp_gate_req *r, const struct mp_owner *self)
+{
+	if (r->owner.pid && held_by(o, &r->owner) + r->weight > CAPACITY(o))
+		return 1;
+	return self->pid && held_by(o, self) + r->weight > CAPACITY(o);
 }
 
 int mp_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *token, int *idx)
 {
 	struct mp_waiter *w = waiters_of(o);
 	struct mp_owner self;
-	int me = -1, deep = 1, changed = 0, rc, slice_over;
+	int me = -1, deep = 1, changed = 0, self_known = 0, rc, slice_over;
 	int64_t next_exp, slice;
 
 	if (r->weight == 0 || r->weight > CAPACITY(o))
 		return -EINVAL;
-	if (mp_owner_of(0, &self))
-		memset(&self, 0, sizeof self);
 	rc = mp_obj_lock(o);
 	if (rc)
 		return rc;
@@ -212,14 +229,6 @@ int mp_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *tok
 		}
 		if (reap(o, deep, &next_exp))
 			changed = 1;
-		/* Waiting for a hold whose owner is the waiter itself (or, for
-		 * exclusive_once, the owner asking again) would never end.  The
-		 * waiter can own one when a shell exec'd it in its own place. */
-		if ((r->exclusive_once && r->owner.pid && owner_holds(o, &r->owner)) ||
-		    (self.pid && owner_holds(o, &self))) {
-			rc = -EDEADLK;
-			break;
-		}
 		if (used_units(o) + r->weight <= CAPACITY(o) &&
 		    !someone_ahead(o, me, me >= 0 ? w[me].ticket : 0)) {
 			*idx = take(o, r, token);
@@ -229,12 +238,23 @@ int mp_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *tok
 				break;
 			}
 		}
+		/* Cannot go now.  Only here is our own identity needed: the
+		 * fast path reads no /proc file for it. */
+		if (!self_known) {
+			if (mp_owner_of(0, &self))
+				memset(&self, 0, sizeof self);
+			self_known = 1;
+		}
+		if (sure_deadlock(o, r, &self)) {
+			rc = -EDEADLK;
+			break;
+		}
 		if (r->nonblock) {
 			rc = -EAGAIN;
 			break;
 		}
 		if (me < 0)
-			me = enqueue(o, r);
+			me = enqueue(o, r, &self);
 		slice = MP_REAP_SLICE_NS;
 		if (next_exp) {
 			int64_t left = next_exp - mp_now_ns();
@@ -246,6 +266,7 @@ int mp_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *tok
 			break;
 		deep = slice_over;
 	}
+	MP_FAULT_POINT("gate.acquire.dequeue");
 	if (me >= 0 && w[me].ticket) {
 		__atomic_store_n(&w[me].ticket, 0, __ATOMIC_RELEASE);
 		changed = 1;	/* the next in line may go now */
@@ -253,6 +274,7 @@ int mp_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *tok
 	if (changed)
 		mp_obj_changed(o);
 	mp_obj_unlock(o);
+	MP_FAULT_POINT("gate.acquire.unlocked");
 	if (changed)
 		mp_obj_wake(o);
 	return rc;
@@ -265,6 +287,7 @@ int mp_gate_set_helper(struct mp_obj *o, int idx, uint64_t token, const struct m
 
 	if (rc)
 		return rc;
+	MP_FAULT_POINT("gate.set_helper");
 	if (idx >= 0 && (uint32_t)idx < NHOLDS(o) && h[idx].weight && h[idx].token == token)
 		h[idx].helper = *helper;
 	else
@@ -282,6 +305,7 @@ int mp_gate_release_token(struct mp_obj *o, int idx, uint64_t token)
 		return rc;
 	if (idx >= 0 && (uint32_t)idx < NHOLDS(o) && h[idx].weight && h[idx].token == token) {
 		free_hold(o, &h[idx]);
+		MP_FAULT_POINT("gate.release.freed");
 		mp_obj_changed(o);
 	} else {
 		rc = -ENOENT;	/* taken back already (TTL, or thought dead) */
@@ -320,12 +344,14 @@ int mp_gate_release(struct mp_obj *o, const struct mp_owner *who, int force, str
 		if (out)
 			*out = h[found];
 		free_hold(o, &h[found]);
+		MP_FAULT_POINT("gate.release.freed");
 		mp_obj_changed(o);
 		rc = 0;
 	} else {
 		rc = anyheld ? -EPERM : -ENOLCK;
 	}
 	mp_obj_unlock(o);
+	MP_FAULT_POINT("gate.release.unlocked");
 	mp_obj_wake(o);
 	return rc;
 }

@@ -74,15 +74,14 @@ struct mp_gate_req {
 	int64_t ttl_ns;		/* > 0: the hold ends by itself then */
 	int64_t deadline_ns;	/* CLOCK_MONOTONIC; 0: wait forever */
 	int nonblock;		/* do not wait */
-	int exclusive_once;	/* refuse (-EDEADLK) if owner already holds */
 };
 
 /* Takes r->weight units for r->owner, waiting in FIFO order.
  * Returns 0 (with *token and *idx set), -EAGAIN (nonblock and busy),
  * -ETIMEDOUT, -EINTR (termination signal), -EIDRM (object removed),
- * -EDEADLK (exclusive_once and the owner holds it already, or the waiting
- * process itself owns a hold), or another
- * -errno. */
+ * -EDEADLK (the wait could never end: the owner, or the waiting process
+ * itself, already holds so many units that the request cannot fit beside
+ * them), or another -errno. */
 int mp_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *token, int *idx);
 
 /* Records a helper process for hold idx (if it still carries token). */
