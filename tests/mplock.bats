@@ -309,6 +309,15 @@ has_command_pid() {
 	run -1 mplock is-locked L
 }
 
+@test "the command inherits the signals its caller ignored (nohup, cmd & in a script)" {
+	run -0 bash -c "trap '' HUP INT; mplock run L grep SigIgn /proc/self/status; exit \$?"
+	mask=$((16#${output##*[[:space:]]}))
+	[ $((mask & 3)) = 3 ]	# SIGHUP is bit 0, SIGINT bit 1
+	run -0 mplock run L grep SigIgn /proc/self/status
+	mask=$((16#${output##*[[:space:]]}))
+	[ $((mask & 3)) = 0 ]
+}
+
 @test "rm wakes waiters with 66 instead of leaving them hanging" {
 	start_bg mplock run L sleep 1000
 	wait_until 20 mplock is-locked L

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "cli.h"
+#include "fault.h"
 #include "parse.h"
 #include "store.h"
 #include "sync.h"
@@ -278,8 +279,19 @@ void mp_parse_owner_or_exit(const char *arg, struct mp_owner *o)
 
 void mp_default_owner_or_exit(struct mp_owner *o)
 {
-	int rc = mp_owner_of(getppid(), o);
+	pid_t ppid = getppid(), pgid = getpgid(0);
+	int rc;
 
+	/* A caller killed before we got here has left us to init or to a
+	 * subreaper (mpspawn's keeper, systemd --user), which would own the
+	 * hold for as long as it lives: the lock would be wedged.  We
+	 * inherited our process group from the caller, so unless we lead one
+	 * (a job of an interactive shell, a service), a parent in another
+	 * process group is not the caller but whoever adopted us. */
+	if (pgid != getpid() && getpgid(ppid) != pgid)
+		mp_die(MP_EXIT_NOINPUT, "the calling process has exited (pid %d adopted this "
+		       "process): nothing done; name the owner with --owner", (int)ppid);
+	rc = mp_owner_of(ppid, o);
 	if (rc)
 		mp_die(MP_EXIT_OSERR, "cannot identify the parent process (pid %d): %s",
 		       (int)getppid(), strerror(-rc));
@@ -387,7 +399,7 @@ static void forward_signal(int sig, siginfo_t *si, void *uctx)
 
 int mp_cmd_start(struct mp_cmd *c)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	const int *sigs = mp_term_signals;
 	volatile int child_errno = 0;
 	pid_t parent = getpid();
 	sigset_t all, old;
@@ -417,9 +429,13 @@ int mp_cmd_start(struct mp_cmd *c)
 		if (getppid() != parent)
 			_exit(MP_EXIT_CANNOT_EXEC);	/* the tool died first */
 		memset(&dfl, 0, sizeof dfl);
-		dfl.sa_handler = SIG_DFL;
-		for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		/* Our handlers must not run in the child before it execs (the
+		 * memory is the parent's); the command gets the dispositions
+		 * we inherited. */
+		for (size_t i = 0; i < 3; i++) {
+			dfl.sa_handler = sigismember(&mp_signals_ignored, sigs[i]) ? SIG_IGN : SIG_DFL;
 			sigaction(sigs[i], &dfl, NULL);
+		}
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		execv(c->path, c->argv);
 		if (errno == ENOEXEC) {
@@ -448,8 +464,13 @@ int mp_cmd_start(struct mp_cmd *c)
 	}
 	c->pid = pid;
 	forward_pid = pid;
-	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
-		sigaction(sigs[i], &sa, NULL);
+	/* The command runs; the hold does not name it as a helper yet. */
+	MP_FAULT_POINT("cli.cmd.started");
+	for (size_t i = 0; i < 3; i++) {
+		struct sigaction cur;
+		if (sigaction(sigs[i], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
+	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	/* A signal that arrived before the handlers changed was recorded but
 	 * not forwarded. */
@@ -469,6 +490,7 @@ int mp_cmd_wait(struct mp_cmd *c)
 		}
 	}
 	forward_pid = 0;
+	MP_FAULT_POINT("cli.cmd.reaped");
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
 	if (WIFSIGNALED(st))

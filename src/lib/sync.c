@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "sync.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -13,6 +14,8 @@
 #include <unistd.h>
 
 volatile sig_atomic_t mp_signal_pending;
+const int mp_term_signals[3] = { SIGINT, SIGTERM, SIGHUP };
+sigset_t mp_signals_ignored;
 
 int64_t mp_now_ns(void)
 {
@@ -46,9 +49,22 @@ void mp_signals_install(void)
 	sa.sa_handler = on_term_signal;
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = 0;	/* no SA_RESTART: a blocked wait must return EINTR */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&mp_signals_ignored);
+	for (size_t i = 0; i < sizeof mp_term_signals / sizeof *mp_term_signals; i++) {
+		int sig = mp_term_signals[i];
+		struct sigaction old;
+
+		if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN) {
+			/* Remembered so that a wrapped command inherits it, as it
+			 * would without us (a shell starts `cmd &` with INT
+			 * ignored).  HUP stays ignored for us too (nohup); INT
+			 * and TERM still end our waits, as DESIGN §4 promises. */
+			sigaddset(&mp_signals_ignored, sig);
+			if (sig == SIGHUP)
+				continue;
+		}
+		sigaction(sig, &sa, NULL);
+	}
 }
 
 void mp_signals_block(sigset_t *old)
@@ -83,12 +99,16 @@ int mp_obj_lock(struct mp_obj *o)
 		 * undo its work, then declare the state consistent again.
 		 * Unlocking without pthread_mutex_consistent() would make the
 		 * mutex unusable (ENOTRECOVERABLE) for everybody, forever. */
+		MP_FAULT_POINT("sync.repair.before");
 		if (o->kind->repair)
 			o->kind->repair(o);
+		MP_FAULT_POINT("sync.repair.after");
 		pthread_mutex_consistent(&o->hdr->mu);
 		o->hdr->seq++;	/* wake waiters: state may have changed */
 		rc = 0;
 	}
+	if (rc == 0)
+		MP_FAULT_POINT("sync.locked");
 	if (rc == ETIMEDOUT) {
 		mp_errmsg_set("the internal lock of '%s' has been held for 10 s "
 			      "(is a process stopped inside mptools?)", o->path);
@@ -147,12 +167,26 @@ int mp_futex_wait(uint32_t *word, uint32_t seen, int64_t until_ns)
 	return -errno;
 }
 
+int mp_obj_check_file(struct mp_obj *o)
+{
+	struct stat st;
+
+	if (fstat(o->fd, &st) < 0)
+		return 0;
+	if ((size_t)st.st_size != o->size) {
+		mp_errmsg_set("'%s' changed size while in use: it is corrupt", o->path);
+		return -EBADMSG;
+	}
+	if (st.st_nlink == 0 && !__atomic_load_n(&o->hdr->removed, __ATOMIC_ACQUIRE))
+		return -EIDRM;
+	return 0;
+}
+
 int mp_obj_wait(struct mp_obj *o, uint32_t *word, uint32_t *nwait, int64_t deadline_ns,
 		int64_t slice_ns, int *slice_over)
 {
 	uint32_t seen = __atomic_load_n(word, __ATOMIC_ACQUIRE);
 	int64_t now = mp_now_ns(), until = now + slice_ns;
-	struct stat st;
 	int rc, lrc;
 
 	*slice_over = 0;
@@ -161,8 +195,10 @@ int mp_obj_wait(struct mp_obj *o, uint32_t *word, uint32_t *nwait, int64_t deadl
 	if (deadline_ns && deadline_ns < until)
 		until = deadline_ns;
 	__atomic_add_fetch(nwait, 1, __ATOMIC_ACQ_REL);
+	MP_FAULT_POINT("sync.wait.registered");
 	mp_obj_unlock(o);
 	rc = mp_futex_wait(word, seen, until);
+	MP_FAULT_POINT("sync.wait.woken");
 	lrc = mp_obj_lock(o);
 	/* A waiter killed here leaves nwait one too high: the hint only costs
 	 * extra wake calls, and repair() of kinds may recount it. */
@@ -170,16 +206,9 @@ int mp_obj_wait(struct mp_obj *o, uint32_t *word, uint32_t *nwait, int64_t deadl
 		__atomic_sub_fetch(nwait, 1, __ATOMIC_ACQ_REL);
 	if (lrc)
 		return lrc;
-	/* Long waits notice an object that was truncated (the next access
-	 * would raise SIGBUS) or unlinked behind our back (rm -f). */
-	if (fstat(o->fd, &st) == 0) {
-		if ((size_t)st.st_size != o->size) {
-			mp_errmsg_set("'%s' changed size while in use: it is corrupt", o->path);
-			return -EBADMSG;
-		}
-		if (st.st_nlink == 0 && !o->hdr->removed)
-			return -EIDRM;
-	}
+	lrc = mp_obj_check_file(o);
+	if (lrc)
+		return lrc;
 	if (rc == -ETIMEDOUT) {
 		if (deadline_ns && mp_now_ns() >= deadline_ns)
 			return -ETIMEDOUT;

@@ -49,6 +49,12 @@ void mp_futex_wake(uint32_t *word);
 int mp_obj_wait(struct mp_obj *o, uint32_t *word, uint32_t *nwait, int64_t deadline_ns,
 		int64_t slice_ns, int *slice_over);
 
+/* Checks that o's file is still the object we mapped: -EBADMSG if its size
+ * changed (the next access could raise SIGBUS), -EIDRM if it was unlinked
+ * behind our back (rm -f, systemd-logind's RemoveIPC), else 0.  Long waits
+ * call it after every wake. */
+int mp_obj_check_file(struct mp_obj *o);
+
 /* How often a blocked waiter looks for dead owners. */
 #define MP_REAP_SLICE_NS	(100 * 1000000LL)
 
@@ -63,7 +69,15 @@ int64_t mp_deadline(int64_t timeout_ns);
  * (INT, TERM, HUP; no SA_RESTART): the number of the signal, or 0. */
 extern volatile sig_atomic_t mp_signal_pending;
 
-/* Installs flag-setting handlers for SIGINT, SIGTERM and SIGHUP. */
+/* SIGINT, SIGTERM, SIGHUP: the signals that end a wait. */
+extern const int mp_term_signals[3];
+
+/* Of those, the ones this process inherited as ignored (set by
+ * mp_signals_install): a wrapped command gets them ignored too. */
+extern sigset_t mp_signals_ignored;
+
+/* Installs flag-setting handlers for SIGINT, SIGTERM and SIGHUP (SIGHUP
+ * only if not inherited as ignored, as under nohup). */
 void mp_signals_install(void);
 
 /* Blocks (and later restores) INT, TERM and HUP: from the commit of a
