@@ -307,25 +307,6 @@ static int finish(struct mp_obj *objs, int n, struct wstate *ws, const struct mp
 	return rc;
 }
 
-/* An event file removed behind our back (rm -f, systemd-logind's
- * RemoveIPC) is never set again, and one truncated would raise SIGBUS:
- * waiters look at the file after every wake.  Returns 0, -EIDRM or
- * -EBADMSG. */
-static int check_file(struct mp_obj *o)
-{
-	struct stat st;
-
-	if (fstat(o->fd, &st) < 0)
-		return 0;
-	if ((size_t)st.st_size != o->size) {
-		mp_errmsg_set("'%s' changed size while in use: it is corrupt", o->path);
-		return -EBADMSG;
-	}
-	if (st.st_nlink == 0 && !__atomic_load_n(&o->hdr->removed, __ATOMIC_ACQUIRE))
-		return -EIDRM;
-	return 0;
-}
-
 /* Looks at every event not yet satisfied; on the first look records the
  * bases and, if the wait is to block, registers as a waiter of each event
  * it still waits for.  Returns 0, -EIDRM with *fired set, or the error of
@@ -341,7 +322,7 @@ static int look(struct mp_obj *objs, int n, struct wstate *ws, unsigned flags, i
 		 * some moment of the wait, as A.wait(); B.wait() in Python. */
 		if (ws[i].sat)
 			continue;
-		if (!first && (rc = check_file(o))) {
+		if (!first && (rc = mp_obj_check_file(o))) {
 			*fired = i;
 			return rc;
 		}

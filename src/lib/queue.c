@@ -487,7 +487,7 @@ static int qwait(struct mp_obj *o, uint32_t *word, uint32_t *nwait, int64_t dead
 {
 	uint32_t seen = __atomic_load_n(word, __ATOMIC_ACQUIRE);
 	int64_t now = mp_now_ns(), until = now + slice_ns;
-	struct stat fst;
+	int lrc;
 	int rc;
 
 	*slice_over = 0;
@@ -504,16 +504,9 @@ static int qwait(struct mp_obj *o, uint32_t *word, uint32_t *nwait, int64_t dead
 	mp_obj_unlock(o);
 	rc = mp_futex_wait(word, seen, until);
 	__atomic_sub_fetch(nwait, 1, __ATOMIC_SEQ_CST);
-	/* as mp_obj_wait(): notice a file truncated under us (the next access
-	 * would raise SIGBUS) or unlinked behind our back (rm -f) */
-	if (fstat(o->fd, &fst) == 0) {
-		if ((size_t)fst.st_size != o->size) {
-			mp_errmsg_set("'%s' changed size while in use: it is corrupt", o->path);
-			return -EBADMSG;
-		}
-		if (fst.st_nlink == 0 && !__atomic_load_n(&o->hdr->removed, __ATOMIC_ACQUIRE))
-			return -EIDRM;
-	}
+	lrc = mp_obj_check_file(o);
+	if (lrc)
+		return lrc;
 	if (rc == -ETIMEDOUT) {
 		if (deadline_ns && mp_now_ns() >= deadline_ns)
 			return -ETIMEDOUT;

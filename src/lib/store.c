@@ -1,6 +1,7 @@
 /* store.c - store directory, atomic creation, validated open; see store.h. */
 #include "config.h"
 
+#include "fault.h"
 #include "store.h"
 #include "sync.h"
 
@@ -267,6 +268,7 @@ static int create_obj(struct mp_store *s, const struct mp_kind *k, const char *f
 	rc = init_sync(h);
 	if (!rc && init)
 		init(o.body, o.body_size, arg);
+	MP_FAULT_POINT("store.create.init");
 	__atomic_store_n(&h->magic, MP_MAGIC, __ATOMIC_RELEASE);
 	munmap(o.hdr, size);
 	if (rc)
@@ -280,6 +282,8 @@ static int create_obj(struct mp_store *s, const struct mp_kind *k, const char *f
 	}
 	if (rc && rc != -EEXIST)
 		mp_errmsg_set("cannot create '%s' in '%s': %s", fname, s->dir, strerror(-rc));
+	if (!rc)
+		MP_FAULT_POINT("store.create.linked");
 out:
 	if (tmpname[0])
 		unlinkat(s->dirfd, tmpname, 0);
@@ -441,6 +445,7 @@ int mp_obj_remove(struct mp_store *s, struct mp_obj *o)
 	if (rc)
 		return rc;
 	__atomic_store_n(&o->hdr->removed, 1, __ATOMIC_RELEASE);
+	MP_FAULT_POINT("store.remove.marked");
 	mp_obj_changed(o);
 	__atomic_add_fetch(&o->hdr->seq2, 1, __ATOMIC_RELEASE);
 	/* Unlink only the file we marked: it may have been replaced since. */
@@ -466,7 +471,9 @@ int mp_store_remove(struct mp_store *s, const struct mp_kind *k, const char *nam
 	if (rc == 0) {
 		rc = mp_obj_remove(s, &o);
 		mp_obj_close(&o);
-		return rc;
+		if (rc != -ENOTRECOVERABLE && rc != -EDEADLK)
+			return rc;
+		/* its mutex is beyond repair: the file is all that is left */
 	}
 	if (rc != -EBADMSG && rc != -EMEDIUMTYPE && !(rc == -EACCES && strstr(errbuf, "symbolic")))
 		return rc;
