@@ -1,3 +1,19 @@
 # The test-only fault points (src/lib/fault.h, compiled in by
 # --enable-fault-injection) and the kill -9 torture harness.
 src_lib_libmp_a_SOURCES += src/lib/fault.c src/lib/fault.h
+
+check_PROGRAMS += tests/torture/mptorture
+tests_torture_mptorture_SOURCES = tests/torture/mptorture.c tests/torture/torture.h \
+	tests/torture/gates.c
+tests_torture_mptorture_LDADD = -lm
+tests_torture_mptorture_LDFLAGS = $(STATIC_LINK)
+
+TESTS += tests/torture.bats
+
+# The long run: make torture [TORTURE_SECONDS=300] [TORTURE_FLAGS='-k lock,sem -v']
+# In a build configured with --enable-fault-injection the tools also kill
+# themselves at fault points (MP_FAULT='*:0.002' unless --fault says).
+torture: all tests/torture/mptorture
+	tests/torture/mptorture --bin '$(abs_top_builddir)/src' \
+		-t "$${TORTURE_SECONDS:-300}" $(TORTURE_FLAGS)
+.PHONY: torture

@@ -1,0 +1,136 @@
+/* torture.h - the parts of mptorture shared by the driver and the kinds. */
+#ifndef MPT_TORTURE_H
+#define MPT_TORTURE_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum { K_LOCK, K_RWLOCK, K_SEM, K_QUEUE, K_EVENT, K_SPAWN, NKINDS };
+
+#define MAXSLOTS	64	/* concurrent clients, all kinds */
+#define NWIT		8	/* witness tables */
+#define WSLOTS		256	/* entries per witness table */
+#define RING		32768	/* registry entries */
+#define SHM_MAGIC	0x4d50544f52545552ULL
+
+struct counters {
+	uint64_t clients;	/* client processes started */
+	uint64_t ops;		/* tool calls made by clients */
+	uint64_t kills;		/* SIGKILLs sent by the harness */
+	uint64_t faults;	/* tool calls that died at a fault point */
+	uint64_t checks;	/* quiesce-and-check rounds */
+	uint64_t violations;
+};
+
+/* A client's place in the table the killer reads. */
+struct slot {
+	int32_t client;		/* pid of the client process; 0: free */
+	int32_t tool;		/* pid of the tool it is running; 0: none */
+	int32_t last_killed;	/* the last pid the killer sent SIGKILL to */
+	int32_t kind;
+};
+
+/* Who is inside the critical sections of one object. */
+struct witness {
+	char name[48];
+	uint32_t capacity;	/* the sum of live weights may not exceed it */
+	uint32_t pad;
+	uint64_t w[WSLOTS];	/* see w_pack() in mptorture.c */
+};
+
+struct reg {
+	uint64_t tag;
+	uint64_t word;
+};
+
+struct shm {
+	uint64_t magic;
+	int32_t killing;	/* slot the killer is looking at; -1 none */
+	int32_t stop;
+	int32_t sabotage;
+	int32_t paused[NKINDS];
+	uint64_t next_tag;
+	uint64_t reg_next;
+	uint64_t printed;
+	uint64_t checks_run;
+	char workdir[PATH_MAX];
+	struct counters k[NKINDS];
+	struct slot slots[MAXSLOTS];
+	struct witness wit[NWIT];
+	struct reg reg[RING];
+	/* scratch for kinds (e.g. the event's set records) */
+	uint64_t kind_words[NKINDS][16];
+};
+
+struct client {
+	int slot, kind;
+	int errfd;		/* the kind's .stderr file */
+	uint64_t id;		/* unique in the run */
+	uint64_t seq;		/* the client's own counter */
+	/* called by run_tool just after the tool started (may be NULL) */
+	void (*meddle)(struct client *c, pid_t tool);
+	void *priv;
+};
+
+/* The result of a tool call. */
+struct tres {
+	pid_t pid;
+	int status;		/* exit status, or 128 + signal */
+	int sig;		/* killed by this signal; 0: exited */
+	int killed;		/* SIGKILL */
+	int by_harness;		/* ... sent by the killer (else a fault point) */
+	int64_t t0, t1;		/* CLOCK_MONOTONIC ns around the call */
+};
+
+struct kind {
+	const char *name;
+	const char *tools[4];	/* binaries it needs (NULL-terminated) */
+	int clients;		/* default number of concurrent clients */
+	void (*setup)(void);	/* in the driver, before any client */
+	void (*op)(struct client *c);	/* one operation, in a client */
+	/* in the driver, every client killed: check the object; final: the
+	 * end of the run */
+	void (*check)(int final);
+};
+
+enum { DEAD, DYING, LIVE };
+
+extern struct shm *S;
+extern const char *workdir;
+extern int sabotage;
+
+void kinds_register(const struct kind **table);
+const char *kind_name(int k);
+
+int64_t now_ns(void);
+double elapsed_s(void);
+void sleep_ns(int64_t ns);
+void rnd_seed(uint64_t s);
+uint64_t rnd(void);
+uint32_t rnd_below(uint32_t n);
+void violation(int kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+int proc_stat(pid_t pid, char *state, unsigned *flags, uint64_t *start);
+int proc_liveness(pid_t pid, uint64_t start_low, uint64_t start_mask);
+uint64_t self_start(void);
+
+void critical_section(int kind, int wi, unsigned weight, unsigned tag, int64_t hold_ns,
+		      unsigned die_pm);
+void reg_add(uint64_t tag, pid_t pid, uint64_t start);
+void reg_each(uint64_t lo, uint64_t hi,
+	      void (*fn)(uint64_t tag, pid_t pid, uint64_t start_low, void *arg), void *arg);
+#define REG_START_MASK	((1ULL << 25) - 1)
+
+const char *tool_path(const char *tool);
+const char *self_path(void);
+void run_tool(struct client *c, char *const argv[], int outfd, struct tres *r);
+int run_check(char *const argv[], char *out, size_t cap);
+int expect(struct client *c, const struct tres *r, char *const argv[], const int *allowed);
+char *argv_str(char *const argv[], char *buf, size_t cap);
+
+int cs_main(int argc, char **argv);
+int worker_main(int argc, char **argv);
+
+#endif
