@@ -324,9 +324,10 @@ char *mp_format_time(int64_t realtime_ns, char *buf, size_t len)
 
 /* ---- wrapped commands ---- */
 
-/* Finds file in PATH as execvp(3) would.  Returns a malloc'd path, or NULL
- * with *status 127 (not found) or 126 (found but not executable). */
-static char *search_path(const char *file, int *status)
+/* Finds file in PATH as execvp(3) would.  Returns the path (in buf, of
+ * PATH_MAX bytes), or NULL with *status 127 (not found) or 126 (found but
+ * not executable, or a path too long to run). */
+static char *search_path(const char *file, int *status, char *buf)
 {
 	const char *path = getenv("PATH");
 	size_t flen = strlen(file);
@@ -339,31 +340,29 @@ static char *search_path(const char *file, int *status)
 								       : MP_EXIT_CANNOT_EXEC;
 			return NULL;
 		}
-		if (S_ISDIR(st.st_mode) || access(file, X_OK) < 0) {
+		if (S_ISDIR(st.st_mode) || access(file, X_OK) < 0 || flen >= PATH_MAX) {
 			*status = MP_EXIT_CANNOT_EXEC;
 			return NULL;
 		}
-		return strdup(file);
+		return memcpy(buf, file, flen + 1);
 	}
 	if (!path)
 		path = "/bin:/usr/bin";
 	while (*path) {
 		const char *end = strchrnul(path, ':');
 		size_t dlen = (size_t)(end - path);
-		char *cand = malloc(dlen + flen + 2);
 		struct stat st;
 
-		if (!cand)
-			break;
-		if (dlen)
-			memcpy(cand, path, dlen), cand[dlen] = '/';
-		memcpy(cand + (dlen ? dlen + 1 : 0), file, flen + 1);
-		if (stat(cand, &st) == 0 && !S_ISDIR(st.st_mode)) {
-			if (access(cand, X_OK) == 0)
-				return cand;
-			found_noexec = 1;
+		if (dlen + flen + 2 <= PATH_MAX) {
+			if (dlen)
+				memcpy(buf, path, dlen), buf[dlen] = '/';
+			memcpy(buf + (dlen ? dlen + 1 : 0), file, flen + 1);
+			if (stat(buf, &st) == 0 && !S_ISDIR(st.st_mode)) {
+				if (access(buf, X_OK) == 0)
+					return buf;
+				found_noexec = 1;
+			}
 		}
-		free(cand);
 		path = *end ? end + 1 : end;
 	}
 	*status = found_noexec ? MP_EXIT_CANNOT_EXEC : MP_EXIT_NOT_FOUND;
@@ -379,10 +378,10 @@ void mp_cmd_prepare(struct mp_cmd *c, char **argv, const char *shell_string)
 		c->sh_argv[2] = (char *)shell_string;
 		c->sh_argv[3] = NULL;
 		c->argv = c->sh_argv;
-		c->path = strdup("/bin/sh");
+		c->path = strcpy(c->path_buf, "/bin/sh");
 	} else {
 		c->argv = argv;
-		c->path = search_path(argv[0], &c->status_if_fail);
+		c->path = search_path(argv[0], &c->status_if_fail, c->path_buf);
 	}
 }
 

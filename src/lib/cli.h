@@ -9,6 +9,7 @@
 #define MP_CLI_H
 
 #include <argp.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -94,10 +95,12 @@ char *mp_format_time(int64_t realtime_ns, char *buf, size_t len);
 /* A wrapped command. */
 struct mp_cmd {
 	char **argv;		/* what is executed */
-	char *path;		/* argv[0] resolved through PATH; NULL if not found */
+	char *path;		/* argv[0] resolved through PATH (in path_buf);
+				 * NULL if not found */
 	int status_if_fail;	/* 127 not found, 126 not executable */
 	char *sh_argv[4];	/* for -c STRING */
 	pid_t pid;
+	char path_buf[PATH_MAX];
 };
 
 /* Resolves the command: argv (exec'd directly), or shell_string for -c
