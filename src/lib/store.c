@@ -532,7 +532,7 @@ int mp_store_list(struct mp_store *s, const struct mp_kind *k,
 		n++;
 	}
 	closedir(d);
-	if (!rc)
+	if (!rc && n)	/* names is NULL when n is 0: not for qsort */
 		qsort(names, n, sizeof *names, cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		if (!rc)
