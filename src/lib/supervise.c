@@ -308,7 +308,8 @@ static void tag_data(struct keeper *k, struct stream *s, const char *d, size_t n
 	if (lines) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		memcpy(k->obuf + o, prefix, (size_t)plen), o += (size_t)plen;
-		memcpy(k->obuf + o, s->part, s->len), o += s->len;
+		if (s->len)	/* part is NULL until a partial line came */
+			memcpy(k->obuf + o, s->part, s->len), o += s->len;
 		memcpy(k->obuf + o, p, (size_t)(nl - p) + 1), o += (size_t)(nl - p) + 1;
 		s->len = 0;
 		p = nl + 1;
@@ -322,7 +323,8 @@ static void tag_data(struct keeper *k, struct stream *s, const char *d, size_t n
 	if (eof || s->len + (size_t)(end - p) > MAX_LINE) {
 		if (s->len || p < end) {
 			memcpy(k->obuf + o, prefix, (size_t)plen), o += (size_t)plen;
-			memcpy(k->obuf + o, s->part, s->len), o += s->len;
+			if (s->len)
+				memcpy(k->obuf + o, s->part, s->len), o += s->len;
 			memcpy(k->obuf + o, p, (size_t)(end - p)), o += (size_t)(end - p);
 			k->obuf[o++] = '\n';
 			s->len = 0;
