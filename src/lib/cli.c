@@ -441,7 +441,7 @@ int mp_cmd_start(struct mp_cmd *c)
 			/* a script without #!: run it with sh, as execvp does */
 			char *shv[256] = { "sh", c->path };
 			int i;
-			for (i = 1; c->argv[i] && i < 254; i++)
+			for (i = 1; i < 254 && c->argv[i]; i++)
 				shv[i + 1] = c->argv[i];
 			shv[i + 1] = NULL;
 			execv("/bin/sh", shv);

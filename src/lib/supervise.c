@@ -436,7 +436,7 @@ static int exec_command(const char *path, char **argv, char **envp)
 	if (errno == ENOEXEC) {
 		char *shv[256] = { "sh", (char *)path };
 		int j;
-		for (j = 1; argv[j] && j < 254; j++)
+		for (j = 1; j < 254 && argv[j]; j++)
 			shv[j + 1] = argv[j];
 		shv[j + 1] = NULL;
 		execve("/bin/sh", shv, envp);
