@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "lib/cli.h"
+#include "lib/fault.h"
 #include "lib/event.h"
 #include "lib/parse.h"
 #include "lib/store.h"
@@ -156,6 +157,7 @@ static int do_change(int to_set)
 	for (int tries = 0; tries < 5 && rc == -EIDRM; tries++) {
 		open_event(opt.names[0], 1, &o);
 		rc = to_set ? mp_event_set(&o) : mp_event_clear(&o);
+		MP_FAULT_POINT("mpevent.changed");
 		mp_obj_close(&o);
 	}
 	if (rc)

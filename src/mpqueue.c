@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "lib/cli.h"
+#include "lib/fault.h"
 #include "lib/queue.h"
 #include "lib/store.h"
 #include "lib/sync.h"
@@ -426,6 +427,7 @@ static int do_put(void)
 	rc = mp_queue_put(&o, v, (size_t)opt.nargs, mp_cli_deadline(), mp_cli.nonblock, &nput);
 	if (rc)
 		return put_fail(rc, nput);
+	MP_FAULT_POINT("mpqueue.put.done");
 	mp_info("put %d message%s on '%s'", opt.nargs, opt.nargs == 1 ? "" : "s", opt.name);
 	return 0;
 }
@@ -489,6 +491,8 @@ static int do_get(void)
 			break;
 		got += (uint64_t)rc;
 		rc = write_out(b.buf, b.len, &written);
+		/* written, not yet acknowledged */
+		MP_FAULT_POINT("mpqueue.get.written");
 		if (rc) {
 			for (whole = 0; whole < b.count && b.ends[whole] <= written; whole++)
 				;
@@ -511,6 +515,7 @@ static int do_get(void)
 					  opt.ttl_ns, &token);
 		if (src)
 			mp_fail(src, "queue '%s'", opt.name);
+		MP_FAULT_POINT("mpqueue.get.settled");
 		if (opt.lease)
 			mp_info("leased %u message%s of '%s': token %llu", b.count,
 				b.count == 1 ? "" : "s", opt.name, (unsigned long long)token);
@@ -549,6 +554,7 @@ static int do_ack(void)
 		mp_default_owner_or_exit(&opt.owner);
 	open_queue(&o, 0);
 	rc = mp_queue_ack_owner(&o, &opt.owner, token, opt.force, &li);
+	MP_FAULT_POINT("mpqueue.ack.done");
 	if (rc == -EPERM) {
 		char who[48];
 		snprintf(who, sizeof who, opt.owner.pid ? "pid %d" : "no owner", opt.owner.pid);

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "lib/cli.h"
+#include "lib/fault.h"
 #include "lib/gate.h"
 #include "lib/sem.h"
 #include "lib/show.h"
@@ -479,6 +480,7 @@ static int do_acquire(void)
 	rc = acquire(&o, &opt.owner, &token, &idx);
 	if (rc)
 		mp_fail(rc, "semaphore '%s'", opt.name);
+	MP_FAULT_POINT("mpsem.acquired");
 	return 0;
 }
 
@@ -492,6 +494,7 @@ static int do_release(void)
 		mp_default_owner_or_exit(&opt.owner);
 	open_sem_or_exit(&o, 0);
 	rc = mp_gate_release(&o, &opt.owner, opt.force, &h);
+	MP_FAULT_POINT("mpsem.released");
 	if (rc == -EPERM) {
 		if (opt.owner.pid)
 			mp_warn("semaphore '%s': pid %d holds no slot (use --force to release "

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "event.h"
+#include "fault.h"
 #include "sync.h"
 
 #include <errno.h>
@@ -57,6 +58,7 @@ static size_t body_size(uint32_t nslots)
 static void apply_journal(struct mp_event *e)
 {
 	e->st.sets = e->jr.sets;
+	MP_FAULT_POINT("event.apply");
 	e->st.clears = e->jr.clears;
 	e->st.since_ns = e->jr.since_ns;
 	e->st.set_ns = e->jr.set_ns;
@@ -160,9 +162,11 @@ static int change(struct mp_obj *o, uint32_t to_set)
 		e->jr.since_ns = now;
 	/* From here the change is made, by us or by whoever repairs. */
 	__atomic_store_n(&e->jr_valid, 1, __ATOMIC_RELEASE);
+	MP_FAULT_POINT("event.change.journal");
 	apply_journal(e);
 	mp_obj_changed(o);
 	mp_obj_unlock(o);
+	MP_FAULT_POINT("event.change.unlocked");
 	mp_obj_wake(o);
 	return 0;
 }
@@ -288,6 +292,7 @@ static int satisfied(struct mp_obj *o, unsigned flags, uint64_t base)
 static void leave(struct mp_obj *o, struct wstate *w, const struct mp_owner *me)
 {
 	slot_drop(o, w->slot, me);
+	MP_FAULT_POINT("event.wait.left");
 	if (o->hdr->nwait)
 		__atomic_sub_fetch(&o->hdr->nwait, 1, __ATOMIC_ACQ_REL);
 	w->registered = 0;
@@ -340,6 +345,7 @@ static int look(struct mp_obj *objs, int n, struct wstate *ws, unsigned flags, i
 			ws[i].slot = slot_take(o, me, flags);
 			__atomic_add_fetch(&o->hdr->nwait, 1, __ATOMIC_ACQ_REL);
 			ws[i].registered = 1;
+			MP_FAULT_POINT("event.wait.registered");
 		}
 		/* No longer waiting on this one: leave now, in this hold of the
 		 * mutex (a set releasing 1,000 waiters costs one hold each). */

@@ -1,6 +1,7 @@
 /* queue.c - the queue kind: byte ring, journal, reservations; see queue.h. */
 #include "config.h"
 
+#include "fault.h"
 #include "queue.h"
 #include "sync.h"
 
@@ -235,8 +236,10 @@ static void apply_journal(struct mp_obj *o)
 	struct qjournal *j = &Q(o)->jr;
 	struct qslot *sl = slots_of(o);
 
-	for (uint32_t i = 0; i < j->nsteps && i < J_STEPS; i++)
+	for (uint32_t i = 0; i < j->nsteps && i < J_STEPS; i++) {
 		apply_step(o, &j->step[i]);
+		MP_FAULT_POINT("queue.apply.step");
+	}
 	for (uint32_t i = 0; i < j->nslotops && i < J_SLOTOPS; i++) {
 		const struct qslotop *so = &j->slotop[i];
 		if (so->idx < 0 || (uint32_t)so->idx >= NSLOTS(o))
@@ -293,10 +296,13 @@ static void commit(struct mp_obj *o, const struct txn *t)
 	memcpy(j->step, t->step, t->nsteps * sizeof *t->step);
 	memcpy(j->slotop, t->slotop, t->nslotops * sizeof *t->slotop);
 	j->st = t->st;
+	MP_FAULT_POINT("queue.commit.written");
 	BARRIER();
 	__atomic_store_n(&j->valid, 1, __ATOMIC_SEQ_CST);
+	MP_FAULT_POINT("queue.commit.valid");
 	BARRIER();
 	apply_journal(o);
+	MP_FAULT_POINT("queue.commit.applied");
 	BARRIER();
 	__atomic_store_n(&j->valid, 0, __ATOMIC_SEQ_CST);
 	BARRIER();
@@ -762,6 +768,7 @@ static size_t put_some(struct mp_obj *o, const struct iovec *v, size_t n, size_t
 	}
 	if (!k)
 		return 0;
+	MP_FAULT_POINT("queue.put.copied");
 	txn_begin(o, &t);
 	t.st.tail = pos;
 	t.st.n_tail += k;

@@ -1,6 +1,7 @@
 /* spawn.c - the status table of a group of workers; see spawn.h. */
 #include "config.h"
 
+#include "fault.h"
 #include "spawn.h"
 #include "sync.h"
 
@@ -250,6 +251,7 @@ void mp_spawn_worker_started(struct mp_obj *o, uint32_t id, pid_t pid, uint64_t 
 	UPDATE(o, {
 		struct mp_spawn_worker *w = &W(o)[id];
 		w->pid = pid;
+		MP_FAULT_POINT("spawn.worker.record");
 		w->start_ticks = start_ticks;
 		w->started_ns = mp_realtime_ns();
 		w->started_mono_ns = mp_now_ns();

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "supervise.h"
+#include "fault.h"
 #include "owner.h"
 #include "queue.h"
 #include "spawn.h"
@@ -524,6 +525,8 @@ static int start_worker(struct keeper *k, uint32_t i)
 		else
 			add_stream(k, errp[0], i, 2);
 	}
+	/* a worker runs that no table names yet */
+	MP_FAULT_POINT("supervise.worker.started");
 	k->w[i].pid = pid;
 	k->w[i].pgid = pid;
 	k->w[i].started = mp_now_ns();
@@ -1159,7 +1162,9 @@ static int pool_worker(const struct mp_sup_conf *c, uint32_t id, char **envp)
 			return queue_status(rc);
 		}
 		buf[len] = 0;
+		MP_FAULT_POINT("supervise.pool.leased");
 		st = run_message(c, argv, envp, buf, len);
+		MP_FAULT_POINT("supervise.pool.ran");
 		if (st != 0 && mp_signal_pending) {
 			/* Ended with the group: the message goes back. */
 			mp_queue_requeue(&q, &lease);
@@ -1234,6 +1239,7 @@ int mp_sup_run(const struct mp_sup_conf *c)
 		mp_spawn_finish(c->obj, 71, MP_SPAWN_R_NONE, 0);
 		return 71;
 	}
+	MP_FAULT_POINT("supervise.keeper.started");
 	if (c->ready_fd >= 0)
 		close(c->ready_fd);
 	/* a signal that came before the mask was set */
