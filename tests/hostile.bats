@@ -56,3 +56,20 @@ waiting() {
 	run -0 mplock info "$name"
 	mplock rm "$name"
 }
+
+@test "rm removes a planted symlink without following it" {
+	mkdir -p "$MP_DIR" && chmod 700 "$MP_DIR"
+	echo precious >"$BATS_TEST_TMPDIR/target"
+	ln -s "$BATS_TEST_TMPDIR/target" "$MP_DIR/lock.trap"
+	run -0 --separate-stderr mplock rm trap
+	[[ $stderr == *"symbolic link"* ]]
+	[ ! -L "$MP_DIR/lock.trap" ]
+	[ "$(cat "$BATS_TEST_TMPDIR/target")" = precious ]
+}
+
+@test "a store directory that cannot be created exits 73" {
+	run -73 --separate-stderr mplock --dir "$BATS_TEST_TMPDIR/no/such/dir" create x
+	[[ $stderr == *"cannot create store"* ]]
+	touch "$BATS_TEST_TMPDIR/file"
+	run -77 mplock --dir "$BATS_TEST_TMPDIR/file" create x
+}
