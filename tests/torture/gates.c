@@ -303,7 +303,7 @@ static void spawn_expect_gone(int kind, uint64_t lo, uint64_t hi, int64_t since,
 }
 
 /* Kills the keeper (the front's child) now and then. */
-static void spawn_meddle(struct client *c, pid_t front)
+void spawn_meddle(struct client *c, pid_t front)
 {
 	char path[64], buf[256];
 	ssize_t n;
@@ -387,14 +387,14 @@ static void spawn_check(int final)
 }
 
 const struct kind kind_lock = {
-	"lock", { "mplock" }, 6, lock_setup_x, lock_op, lock_check_x,
+	"lock", { "mplock" }, 6, lock_setup_x, lock_op, lock_check_x, NULL,
 };
 const struct kind kind_rwlock = {
-	"rwlock", { "mplock" }, 6, lock_setup_rw, lock_op, lock_check_rw,
+	"rwlock", { "mplock" }, 6, lock_setup_rw, lock_op, lock_check_rw, NULL,
 };
 const struct kind kind_sem = {
-	"sem", { "mpsem" }, 6, sem_setup, sem_op, sem_check,
+	"sem", { "mpsem" }, 6, sem_setup, sem_op, sem_check, NULL,
 };
 const struct kind kind_spawn = {
-	"spawn", { "mpspawn" }, 3, NULL, spawn_op, spawn_check,
+	"spawn", { "mpspawn" }, 3, NULL, spawn_op, spawn_check, NULL,
 };

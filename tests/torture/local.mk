@@ -4,7 +4,7 @@ src_lib_libmp_a_SOURCES += src/lib/fault.c src/lib/fault.h
 
 check_PROGRAMS += tests/torture/mptorture
 tests_torture_mptorture_SOURCES = tests/torture/mptorture.c tests/torture/torture.h \
-	tests/torture/gates.c
+	tests/torture/gates.c tests/torture/events.c tests/torture/queues.c
 tests_torture_mptorture_LDADD = -lm
 tests_torture_mptorture_LDFLAGS = $(STATIC_LINK)
 

@@ -428,6 +428,30 @@ void reg_each(uint64_t lo, uint64_t hi,
 	}
 }
 
+/* ---- the ends of tool calls ---- */
+
+void end_add(pid_t pid, int status, int64_t t0, int64_t t1)
+{
+	struct endrec *e = &S->ends[__atomic_fetch_add(&S->ends_next, 1, __ATOMIC_SEQ_CST) % ENDRING];
+
+	__atomic_store_n(&e->pid, 0, __ATOMIC_SEQ_CST);
+	e->status = status;
+	e->t0 = t0;
+	e->t1 = t1;
+	__atomic_store_n(&e->pid, pid, __ATOMIC_SEQ_CST);
+}
+
+/* The record of the call of pid that began before `before`, or NULL. */
+const struct endrec *end_find(pid_t pid, int64_t before)
+{
+	for (uint32_t i = 0; i < ENDRING; i++) {
+		const struct endrec *e = &S->ends[i];
+		if (__atomic_load_n(&e->pid, __ATOMIC_SEQ_CST) == pid && e->t0 < before)
+			return e;
+	}
+	return NULL;
+}
+
 /* ---- running tools ---- */
 
 const char *tool_path(const char *tool)
@@ -568,6 +592,27 @@ int run_check(char *const argv[], char *out, size_t cap)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* run_check with stdout to outfd. */
+int run_check_fd(char *const argv[], int outfd)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		int efd = open("checks.stderr", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		child_setup(dup(outfd), efd);
+		execve(argv[0], argv, check_env);
+		_exit(127);
+	}
+	if (pid < 0)
+		return -1;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	__atomic_add_fetch(&S->checks_run, 1, __ATOMIC_SEQ_CST);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 /* "mplock run L -- x" as one string, for messages. */
 char *argv_str(char *const argv[], char *buf, size_t cap)
 {
@@ -602,7 +647,7 @@ int expect(struct client *c, const struct tres *r, char *const argv[], const int
 
 /* ---- clients and the killer ---- */
 
-extern const struct kind kind_lock, kind_rwlock, kind_sem, kind_spawn;
+extern const struct kind kind_lock, kind_rwlock, kind_sem, kind_spawn, kind_queue, kind_event;
 
 void kinds_register(const struct kind **t)
 {
@@ -610,6 +655,8 @@ void kinds_register(const struct kind **t)
 	t[K_RWLOCK] = &kind_rwlock;
 	t[K_SEM] = &kind_sem;
 	t[K_SPAWN] = &kind_spawn;
+	t[K_QUEUE] = &kind_queue;
+	t[K_EVENT] = &kind_event;
 }
 
 static const struct kind *kinds[NKINDS];
@@ -626,9 +673,9 @@ const char *kind_name(int k)
 static pid_t groups[NKINDS][MAXGROUPS];
 static int ngroups[NKINDS];
 
-static void client_main(int slot, int kind)
+static void client_main(int slot, int kind, int rank)
 {
-	struct client c = { .slot = slot, .kind = kind, .errfd = -1 };
+	struct client c = { .slot = slot, .kind = kind, .rank = rank, .errfd = -1 };
 	char path[PATH_MAX];
 	int nops = 20 + (int)rnd_below(200);
 
@@ -642,7 +689,7 @@ static void client_main(int slot, int kind)
 	exit(0);
 }
 
-static void spawn_client(int slot, int kind)
+static void spawn_client(int slot, int kind, int rank)
 {
 	pid_t pid;
 
@@ -655,7 +702,7 @@ static void spawn_client(int slot, int kind)
 		return;
 	if (pid == 0) {
 		setpgid(0, 0);
-		client_main(slot, kind);
+		client_main(slot, kind, rank);
 	}
 	setpgid(pid, pid);
 	__atomic_store_n(&S->slots[slot].client, pid, __ATOMIC_SEQ_CST);
@@ -855,6 +902,8 @@ int main(int argc, char **argv)
 		return cs_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "worker"))
 		return worker_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "qwork"))
+		return qwork_main(argc - 1, argv + 1);
 
 	while ((opt = getopt_long(argc, argv, "t:k:j:vh", lopts, NULL)) != -1) {
 		switch (opt) {
@@ -1014,7 +1063,7 @@ int main(int argc, char **argv)
 				continue;
 			for (int i = base; i < base + nclients[k]; i++)
 				if (!S->slots[i].client)
-					spawn_client(i, k);
+					spawn_client(i, k, i - base);
 			base += nclients[k];
 		}
 		now = now_ns();
@@ -1060,6 +1109,9 @@ int main(int argc, char **argv)
 		tot.checks += c->checks;
 		tot.violations += c->violations;
 	}
+	for (int k = 0; k < NKINDS; k++)
+		if (enabled[k] && kinds[k]->report)
+			kinds[k]->report();
 	fault_summary(faults, sizeof faults);
 	if (faults[0])
 		printf("fault points hit: %s\n", faults);

@@ -44,6 +44,14 @@ struct reg {
 	uint64_t word;
 };
 
+/* The end of a tool call, for checkers that match pids (event waiters). */
+struct endrec {
+	int32_t pid;		/* written last; 0: empty */
+	int32_t status;		/* exit status, 128 + signal */
+	int64_t t0, t1;		/* CLOCK_MONOTONIC around the call */
+};
+#define ENDRING		8192
+
 struct shm {
 	uint64_t magic;
 	int32_t killing;	/* slot the killer is looking at; -1 none */
@@ -59,12 +67,14 @@ struct shm {
 	struct slot slots[MAXSLOTS];
 	struct witness wit[NWIT];
 	struct reg reg[RING];
-	/* scratch for kinds (e.g. the event's set records) */
-	uint64_t kind_words[NKINDS][16];
+	uint64_t stat[NKINDS][4];	/* kinds' own counts, see their report */
+	struct endrec ends[ENDRING];
+	uint64_t ends_next;
 };
 
 struct client {
 	int slot, kind;
+	int rank;		/* its place among the kind's clients: 0, 1, ... */
 	int errfd;		/* the kind's .stderr file */
 	uint64_t id;		/* unique in the run */
 	uint64_t seq;		/* the client's own counter */
@@ -92,6 +102,8 @@ struct kind {
 	/* in the driver, every client killed: check the object; final: the
 	 * end of the run */
 	void (*check)(int final);
+	/* in the driver, at the end: print the kind's own counts (or NULL) */
+	void (*report)(void);
 };
 
 enum { DEAD, DYING, LIVE };
@@ -116,6 +128,8 @@ int proc_stat(pid_t pid, char *state, unsigned *flags, uint64_t *start);
 int proc_liveness(pid_t pid, uint64_t start_low, uint64_t start_mask);
 uint64_t self_start(void);
 
+void end_add(pid_t pid, int status, int64_t t0, int64_t t1);
+const struct endrec *end_find(pid_t pid, int64_t before);
 void critical_section(int kind, int wi, unsigned weight, unsigned tag, int64_t hold_ns,
 		      unsigned die_pm);
 void reg_add(uint64_t tag, pid_t pid, uint64_t start);
@@ -127,10 +141,13 @@ const char *tool_path(const char *tool);
 const char *self_path(void);
 void run_tool(struct client *c, char *const argv[], int outfd, struct tres *r);
 int run_check(char *const argv[], char *out, size_t cap);
+int run_check_fd(char *const argv[], int outfd);
 int expect(struct client *c, const struct tres *r, char *const argv[], const int *allowed);
 char *argv_str(char *const argv[], char *buf, size_t cap);
 
 int cs_main(int argc, char **argv);
 int worker_main(int argc, char **argv);
+int qwork_main(int argc, char **argv);
+void spawn_meddle(struct client *c, pid_t front);
 
 #endif

@@ -1,0 +1,220 @@
+/* events.c - mptorture's event clients and checks.
+ *
+ * Client 0 of the kind conducts: clear, a pause, `info --json` (the
+ * waiters in the event's table: each recorded what it had seen before it
+ * went in, so any later set must wake it), set, sometimes an immediate
+ * clear (a set followed by a clear still releases the waiters of the
+ * set); then every waiter it listed must be gone within 1 s of the set's
+ * exit 0, with status 0 (or SIGKILLed).  The other clients wait, plainly
+ * or for the next set, and record how each wait ended.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "torture.h"
+
+#define EV		"ev"
+#define MAXW		256
+
+struct listed {
+	pid_t pid;
+	uint64_t start;
+	char what[16];
+};
+
+/* The waiters of `info --json` output that wait for a set. */
+static int parse_waiters(const char *json, struct listed *w, int max)
+{
+	const char *p = strstr(json, "\"waiting\":[");
+	int n = 0;
+
+	while (p && n < max && (p = strstr(p, "\"pid\":"))) {
+		pid_t pid = (pid_t)atoi(p + 6);
+		const char *f = strstr(p, "\"for\":\"");
+
+		p += 6;
+		if (!f)
+			break;
+		f += 7;
+		if (strncmp(f, "set\"", 4) && strncmp(f, "next set\"", 9))
+			continue;
+		w[n].pid = pid;
+		snprintf(w[n].what, sizeof w[n].what, "%.*s", (int)(strchr(f, '"') - f), f);
+		n++;
+	}
+	return n;
+}
+
+static int run_capture(struct client *c, char *const argv[], struct tres *t, char *out, size_t cap)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/out.%d", workdir, (int)getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	run_tool(c, argv, fd, t);
+	n = pread(fd, out, cap - 1, 0);
+	close(fd);
+	unlink(path);
+	out[n > 0 ? n : 0] = 0;
+	return 0;
+}
+
+static void conduct(struct client *c)
+{
+	static const int ok[] = { 0, -1 };
+	static char json[65536];
+	char *mpevent = (char *)tool_path("mpevent");
+	char *clear[] = { mpevent, "clear", EV, NULL };
+	char *set[] = { mpevent, "set", EV, NULL };
+	char *isset[] = { mpevent, "is-set", EV, NULL };
+	char *info[] = { mpevent, "info", EV, "--json", NULL };
+	struct listed w[MAXW];
+	struct tres t;
+	int n, live = 0;
+	int64_t t_set;
+
+	run_tool(c, clear, -1, &t);
+	if (!expect(c, &t, clear, ok))
+		return;
+	sleep_ns((int64_t)rnd_below(15) * 1000000LL);
+	if (run_capture(c, info, &t, json, sizeof json) < 0 || t.killed || !expect(c, &t, info, ok))
+		return;
+	n = parse_waiters(json, w, MAXW);
+	/* Their identity now, before their pids can be recycled. */
+	for (int i = 0; i < n; i++) {
+		char st;
+		unsigned fl;
+		if (proc_stat(w[i].pid, &st, &fl, &w[i].start) < 0 || st == 'Z')
+			w[i].pid = 0;	/* gone already: it was leaving */
+		else
+			live++;
+	}
+	/* Sabotaged: a set that sets nothing. */
+	run_tool(c, sabotage ? isset : set, -1, &t);
+	if (t.killed || (!sabotage && !expect(c, &t, set, ok)))
+		return;
+	t_set = t.t1;
+	__atomic_add_fetch(&S->stat[K_EVENT][0], 1, __ATOMIC_SEQ_CST);
+	if (rnd_below(2)) {
+		run_tool(c, clear, -1, &t);
+		if (!t.killed)
+			expect(c, &t, clear, ok);
+	}
+	/* Every waiter listed before the set must now return, with 0. */
+	for (int i = 0; i < n; i++) {
+		const struct endrec *e;
+		int l;
+
+		if (!w[i].pid)
+			continue;
+		while ((l = proc_liveness(w[i].pid, w[i].start, ~0ULL)) == LIVE &&
+		       now_ns() < t_set + 1000000000LL)
+			sleep_ns(2000000);
+		if (l == LIVE) {
+			violation(K_EVENT, "waiter pid %d (for %s) was waiting before 'mpevent set' "
+				  "exited 0 and still waits 1 s later", (int)w[i].pid, w[i].what);
+			continue;
+		}
+		if (l == DYING)
+			continue;	/* killed meanwhile */
+		/* its client records how it ended just after reaping it */
+		for (int k = 0; k < 25 && !(e = end_find(w[i].pid, t_set)); k++)
+			sleep_ns(2000000);
+		if (e && e->status != 0 && e->status != 128 + 9)
+			violation(K_EVENT, "waiter pid %d (for %s) was waiting before 'mpevent set' "
+				  "exited 0, and then exited %d", (int)w[i].pid, w[i].what, e->status);
+		else if (e && e->status == 0)
+			__atomic_add_fetch(&S->stat[K_EVENT][1], 1, __ATOMIC_SEQ_CST);
+	}
+	(void)live;
+}
+
+static void wait_op(struct client *c)
+{
+	static const int ok[] = { 0, -1 }, isok[] = { 0, 1, -1 };
+	char *mpevent = (char *)tool_path("mpevent");
+	char *plain[] = { mpevent, "wait", EV, "-t", "10", NULL };
+	char *next[] = { mpevent, "wait", EV, "--next", "-t", "10", NULL };
+	char *isset[] = { mpevent, "is-set", EV, NULL };
+	uint32_t r = rnd_below(100);
+	struct tres t;
+
+	if (r < 10) {
+		run_tool(c, isset, -1, &t);
+		expect(c, &t, isset, isok);
+		return;
+	}
+	run_tool(c, r < 70 ? plain : next, -1, &t);
+	end_add(t.pid, t.status, t.t0, t.t1);
+	if (!t.killed && t.status == 124)
+		violation(K_EVENT, "'mpevent wait%s' timed out after 10 s though sets come every "
+			  "few ms", r < 70 ? "" : " --next");
+	else
+		expect(c, &t, plain, ok);
+}
+
+static void event_op(struct client *c)
+{
+	if (c->rank == 0)
+		conduct(c);
+	else
+		wait_op(c);
+}
+
+static void event_setup(void)
+{
+	char *create[] = { (char *)tool_path("mpevent"), "create", EV, NULL };
+
+	if (run_check(create, NULL, 0) != 0)
+		violation(K_EVENT, "mpevent create %s failed", EV);
+}
+
+/* Every client is dead: nobody waits, and the event still works. */
+static void event_check(int final)
+{
+	static char json[65536];
+	char *mpevent = (char *)tool_path("mpevent");
+	char *info[] = { mpevent, "info", EV, "--json", NULL };
+	char *set[] = { mpevent, "set", EV, NULL };
+	char *clear[] = { mpevent, "clear", EV, NULL };
+	char *wait[] = { mpevent, "wait", EV, "-t", "1", NULL };
+	char *next[] = { mpevent, "wait", EV, "--next", "-t", "0.1", NULL };
+	char *isset[] = { mpevent, "is-set", EV, NULL };
+	int st;
+
+	st = run_check(info, json, sizeof json);
+	if (st != 0 || !strstr(json, "\"waiters\":0,"))
+		violation(K_EVENT, "with every waiter killed, mpevent info exited %d: %.300s", st,
+			  json);
+	if ((st = run_check(set, NULL, 0)) != 0)
+		violation(K_EVENT, "mpevent set exited %d with every client killed", st);
+	if ((st = run_check(wait, NULL, 0)) != 0)
+		violation(K_EVENT, "mpevent wait -t 1 on a set event exited %d", st);
+	if ((st = run_check(next, NULL, 0)) != 124)
+		violation(K_EVENT, "mpevent wait --next -t 0.1 with nobody setting exited %d", st);
+	if ((st = run_check(clear, NULL, 0)) != 0)
+		violation(K_EVENT, "mpevent clear exited %d with every client killed", st);
+	if ((st = run_check(isset, NULL, 0)) != 1)
+		violation(K_EVENT, "mpevent is-set after a clear exited %d", st);
+}
+
+static void event_report(void)
+{
+	printf("event: %llu sets that exited 0 checked; %llu waiters in the table before them "
+	       "were seen to return 0\n", (unsigned long long)S->stat[K_EVENT][0],
+	       (unsigned long long)S->stat[K_EVENT][1]);
+}
+
+const struct kind kind_event = {
+	"event", { "mpevent" }, 6, event_setup, event_op, event_check, event_report,
+};
