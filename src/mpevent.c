@@ -256,7 +256,7 @@ static void print_json(struct mp_obj *o, const struct mp_event_info *ei,
 		printf("%s{\"pid\":%d,\"for\":\"%s\"", i ? "," : "", w[i].pid,
 		       mp_event_wait_name(w[i].flags));
 		json_time("since", w[i].since_ns);
-		printf(",\"waited_ms\":%lld}", (long long)((rt - w[i].since_ns) / 1000000));
+		printf(",\"waited_ms\":%lld}", (long long)(mp_ns_diff(rt, w[i].since_ns) / 1000000));
 	}
 	printf("],\"generation\":%llu", (unsigned long long)ei->generation);
 	json_time("created", ei->created_ns);
@@ -273,7 +273,7 @@ static void print_text(struct mp_obj *o, const struct mp_event_info *ei,
 	printf("kind:     event\n");
 	printf("state:    %s since %s (%s ago)\n", ei->st.is_set ? "set" : "clear",
 	       mp_format_time(ei->st.since_ns, t, sizeof t),
-	       mp_format_duration(rt - ei->st.since_ns, d, sizeof d));
+	       mp_format_duration(mp_ns_diff(rt, ei->st.since_ns), d, sizeof d));
 	printf("sets:     %llu", (unsigned long long)ei->st.sets);
 	if (ei->st.set_ns)
 		printf(", last %s", mp_format_time(ei->st.set_ns, t, sizeof t));
@@ -283,7 +283,7 @@ static void print_text(struct mp_obj *o, const struct mp_event_info *ei,
 	printf("\nwaiters:  %u\n", ei->nwaiting);
 	for (int i = 0; i < n; i++)
 		printf("  pid %d, for %s, waiting %s\n", w[i].pid, mp_event_wait_name(w[i].flags),
-		       mp_format_duration(rt - w[i].since_ns, d, sizeof d));
+		       mp_format_duration(mp_ns_diff(rt, w[i].since_ns), d, sizeof d));
 	if (ei->overflow)
 		printf("  and %u more (not listed)\n", ei->overflow);
 	printf("created:  %s\n", mp_format_time(ei->created_ns, t, sizeof t));

@@ -533,8 +533,8 @@ static int64_t runtime_of(const struct mp_spawn_snap *s, const struct mp_spawn_w
 	if (!w->pid || !w->started_ns)
 		return -1;
 	if (w->state == MP_SPAWN_W_RUNNING && !s->lost && s->g.state != MP_SPAWN_G_DONE)
-		return s->now_ns - w->started_ns;
-	return w->ended_ns >= w->started_ns ? w->ended_ns - w->started_ns : -1;
+		return mp_ns_diff(s->now_ns, w->started_ns);
+	return w->ended_ns >= w->started_ns ? mp_ns_diff(w->ended_ns, w->started_ns) : -1;
 }
 
 static int has_status(const struct mp_spawn_snap *s, const struct mp_spawn_worker *w)
@@ -566,7 +566,7 @@ static void print_status_json(struct mp_obj *o, const struct mp_spawn_snap *s)
 	json_time("started", g->started_ns);
 	json_time("ended", g->state == MP_SPAWN_G_DONE ? g->ended_ns : 0);
 	printf(",\"runtime_ms\":%lld",
-	       (long long)(((g->state == MP_SPAWN_G_DONE ? g->ended_ns : s->now_ns) - g->started_ns) /
+	       (long long)(mp_ns_diff(g->state == MP_SPAWN_G_DONE ? g->ended_ns : s->now_ns, g->started_ns) /
 			   1000000));
 	printf(",\"daemon\":%s,\"tag\":%s,\"fail_fast\":%s,\"restart\":\"%s\"",
 	       g->flags & MP_SPAWN_F_DAEMON ? "true" : "false",
@@ -615,7 +615,7 @@ static void print_status_json(struct mp_obj *o, const struct mp_spawn_snap *s)
 			printf("null");
 		printf(",\"last_beat_ms_ago\":");
 		if (w->beat_ns)
-			printf("%lld", (long long)((s->now_mono_ns - w->beat_ns) / 1000000));
+			printf("%lld", (long long)(mp_ns_diff(s->now_mono_ns, w->beat_ns) / 1000000));
 		else
 			printf("null");
 		printf(",\"stale\":%s", mp_spawn_worker_stale(s, i) ? "true" : "false");
@@ -647,8 +647,8 @@ static void print_status_text(struct mp_obj *o, const struct mp_spawn_snap *s)
 	printf("pid:       %d (supervisor %d)%s\n", g->front.pid, g->keeper.pid,
 	       g->flags & MP_SPAWN_F_DAEMON ? ", daemon" : "");
 	printf("started:   %s\n", mp_format_time(g->started_ns, t, sizeof t));
-	printf("runtime:   %s\n", mp_format_duration((g->state == MP_SPAWN_G_DONE ? g->ended_ns
-							: s->now_ns) - g->started_ns, d, sizeof d));
+	printf("runtime:   %s\n", mp_format_duration(mp_ns_diff(g->state == MP_SPAWN_G_DONE ? g->ended_ns
+								      : s->now_ns, g->started_ns), d, sizeof d));
 	if (g->heartbeat_ns)
 		printf("heartbeat: every %s%s\n", mp_format_duration(g->heartbeat_ns, d, sizeof d),
 		       s->stale ? ": STALE" : "");
@@ -676,7 +676,7 @@ static void print_status_text(struct mp_obj *o, const struct mp_spawn_snap *s)
 				 (unsigned long long)w->failed);
 		else if (w->beat_ns)
 			snprintf(beat, sizeof beat, "%s ago%s",
-				 mp_format_duration(s->now_mono_ns - w->beat_ns, d, sizeof d),
+				 mp_format_duration(mp_ns_diff(s->now_mono_ns, w->beat_ns), d, sizeof d),
 				 mp_spawn_worker_stale(s, i) ? " STALE" : "");
 		else if (mp_spawn_worker_stale(s, i))
 			snprintf(beat, sizeof beat, "never STALE");

@@ -184,6 +184,15 @@ int mp_parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	return 0;
 }
 
+int64_t mp_ns_diff(int64_t a, int64_t b)
+{
+	int64_t d;
+
+	if (__builtin_sub_overflow(a, b, &d))
+		return a < b ? INT64_MIN : INT64_MAX;
+	return d;
+}
+
 char *mp_format_duration(int64_t ns, char *buf, size_t len)
 {
 	int64_t ms = ns / 1000000, s = ns / 1000000000;

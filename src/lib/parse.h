@@ -31,6 +31,10 @@ int mp_parse_size(const char *s, uint64_t *bytes, char *why, size_t whylen);
 int mp_parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 		   char *why, size_t whylen);
 
+/* a - b in ns, saturated at INT64_MIN / INT64_MAX: for times read from an
+ * object, which may be corrupt (a plain subtraction could overflow). */
+int64_t mp_ns_diff(int64_t a, int64_t b);
+
 /* Formats ns as a short human duration ("250ms", "1.5s", "2m03s", "3h12m",
  * "2d04h") into buf; returns buf. */
 char *mp_format_duration(int64_t ns, char *buf, size_t len);

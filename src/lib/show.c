@@ -10,16 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* a - b, saturated: the times come from the object, which may be corrupt. */
-static int64_t diff_ns(int64_t a, int64_t b)
-{
-	int64_t d;
-
-	if (__builtin_sub_overflow(a, b, &d))
-		return a < b ? INT64_MIN : INT64_MAX;
-	return d;
-}
-
 static const char *state_of(enum mp_gate_style style, const struct mp_gate_info *gi,
 			    const struct mp_hold *h, int n, char *buf, size_t len)
 {
@@ -52,9 +42,9 @@ static void print_hold_json(FILE *f, const struct mp_hold *h, enum mp_gate_style
 		fprintf(f, "\"mode\":\"%s\",", h->flags & MP_HOLD_SHARED ? "shared" : "exclusive");
 	fprintf(f, "\"token\":%llu,\"since\":", (unsigned long long)h->token);
 	mp_json_str(f, mp_format_time(h->since_ns, t, sizeof t));
-	fprintf(f, ",\"held_ms\":%lld", (long long)(diff_ns(rt, h->since_ns) / 1000000));
+	fprintf(f, ",\"held_ms\":%lld", (long long)(mp_ns_diff(rt, h->since_ns) / 1000000));
 	if (h->expires_ns)
-		fprintf(f, ",\"ttl_left_ms\":%lld", (long long)(diff_ns(h->expires_ns, now) / 1000000));
+		fprintf(f, ",\"ttl_left_ms\":%lld", (long long)(mp_ns_diff(h->expires_ns, now) / 1000000));
 	fputc('}', f);
 }
 
@@ -73,9 +63,9 @@ static void print_hold_text(FILE *f, const struct mp_hold *h, enum mp_gate_style
 	if (style == MP_SHOW_LOCK)
 		fprintf(f, ", %s", h->flags & MP_HOLD_SHARED ? "shared" : "exclusive");
 	fprintf(f, ", token %llu, held %s", (unsigned long long)h->token,
-		mp_format_duration(diff_ns(rt, h->since_ns), d, sizeof d));
+		mp_format_duration(mp_ns_diff(rt, h->since_ns), d, sizeof d));
 	if (h->expires_ns)
-		fprintf(f, ", expires in %s", mp_format_duration(diff_ns(h->expires_ns, now), e, sizeof e));
+		fprintf(f, ", expires in %s", mp_format_duration(mp_ns_diff(h->expires_ns, now), e, sizeof e));
 	fputc('\n', f);
 }
 

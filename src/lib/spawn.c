@@ -366,7 +366,7 @@ int mp_spawn_worker_stale(const struct mp_spawn_snap *s, uint32_t i)
 		return 0;
 	/* A worker that has never beaten has had since its start. */
 	ref = w->beat_ns > w->started_mono_ns ? w->beat_ns : w->started_mono_ns;
-	return s->now_mono_ns - ref > s->g.heartbeat_ns;
+	return mp_ns_diff(s->now_mono_ns, ref) > s->g.heartbeat_ns;
 }
 
 int mp_spawn_snapshot(struct mp_obj *o, struct mp_spawn_snap *s)
