@@ -215,7 +215,9 @@ static void apply_step(struct mp_obj *o, const struct qstep *s)
 	uint64_t pos = s->x, off = s->x % RSIZE(o);
 	char *r = ring_of(o);
 
-	if (s->y < s->x || s->y - s->x > RSIZE(o))
+	/* records start 8-aligned: an unaligned x would read a header
+	 * across the end of the ring */
+	if (s->y < s->x || s->y - s->x > RSIZE(o) || ((s->x | s->y) & 7))
 		return;
 	while (pos < s->y) {
 		struct qrec *rec = (struct qrec *)(r + off);
@@ -355,10 +357,11 @@ static int validate(struct mp_obj *o)
 {
 	struct mp_queue *q = Q(o);
 	struct mp_queue_params p;
-	uint64_t rs = q->ring_size, ns = q->nslots, off = q->ring_off;
+	uint64_t rs, ns, off;
 
 	if (o->body_size < sizeof(struct mp_queue))
 		return corrupt(o, "too small for a queue");
+	rs = q->ring_size, ns = q->nslots, off = q->ring_off;
 	p.max_items = q->max_items;
 	p.max_bytes = q->max_bytes;
 	p.max_msg = q->max_msg;
@@ -557,12 +560,26 @@ static inline uint32_t slot_mark(const struct qslot *s, int idx)
 	return (s->flags & QS_CONTIG) ? QREC_READY : (uint32_t)idx + 1;
 }
 
+/* Is slot s's span whole records inside [head, read)?  Its bounds are
+ * walked and become journal steps: a corrupt one is refused, not walked. */
+static int span_ok(struct mp_obj *o, const struct qslot *s)
+{
+	const struct qstate *st = &Q(o)->st;
+
+	if (s->start > s->end || s->start < st->head || s->end > st->read ||
+	    ((s->start | s->end) & 7))
+		return corrupt(o, "impossible reservation span");
+	return 0;
+}
+
 /* Hands back every record of slot idx and frees it.  Locked; commits. */
 static int revert_slot(struct mp_obj *o, int idx, int redelivered)
 {
 	struct qslot *s = &slots_of(o)[idx];
 	struct txn t;
 
+	if (span_ok(o, s))
+		return -EBADMSG;
 	txn_begin(o, &t);
 	txn_step(&t, slot_mark(s, idx), QREC_READY, s->start, s->end);
 	txn_slot(&t, idx, 0, 0, 0, 0, 0, 0);
@@ -678,6 +695,8 @@ static int settle_locked(struct mp_obj *o, int idx, uint64_t k, int keep, int *w
 	struct txn t;
 	int rc;
 
+	if (span_ok(o, s))
+		return -EBADMSG;
 	if (k > s->count)
 		k = s->count;
 	rc = slot_split(o, idx, k, &p, &bk);
@@ -908,15 +927,20 @@ static int cmp_span(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static uint32_t contig_spans(struct mp_obj *o, struct span *sp)
+/* Returns how many, or -EBADMSG if a span is impossible. */
+static int contig_spans(struct mp_obj *o, struct span *sp)
 {
 	struct qslot *sl = slots_of(o);
-	uint32_t n = 0;
+	int n = 0;
 
 	for (uint32_t i = 0; i < NSLOTS(o); i++)
-		if (sl[i].used && (sl[i].flags & QS_CONTIG))
+		if (sl[i].used && (sl[i].flags & QS_CONTIG)) {
+			if (span_ok(o, &sl[i]))
+				return -EBADMSG;
 			sp[n++] = (struct span){ sl[i].start, sl[i].end };
-	qsort(sp, n, sizeof *sp, cmp_span);
+		}
+	if (n)
+		qsort(sp, (size_t)n, sizeof *sp, cmp_span);
 	return n;
 }
 
@@ -977,7 +1001,10 @@ static int take_locked(struct mp_obj *o, const struct mp_queue_take_req *r,
 		 * contiguous reservations; one run of our own only, so that
 		 * the READY -> slot step cannot touch theirs */
 		struct span spans[MP_QUEUE_SLOTS];
-		uint32_t nsp = contig_spans(o, spans), si = 0;
+		int nsp = contig_spans(o, spans), si = 0;
+
+		if (nsp < 0)
+			return nsp;
 
 		pos = st->head;
 		end = st->read;
