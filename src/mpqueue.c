@@ -364,8 +364,10 @@ static int do_put_stdin(struct mp_obj *o)
 			if (cap > p.max_msg)
 				return too_big(o, fill, 1);
 			cap = cap * 2 > p.max_msg + 1 ? p.max_msg + 1 : cap * 2;
-			if (!(buf = realloc(buf, cap)))
+			char *nbuf = realloc(buf, cap);
+			if (!nbuf)
 				mp_die(MP_EXIT_OSERR, "out of memory");
+			buf = nbuf;
 		}
 		r = read(0, buf + fill, cap - fill);
 		if (r < 0 && errno == EINTR && !mp_signal_pending)
@@ -421,10 +423,14 @@ static int do_put(void)
 		v[i].iov_base = opt.args[i];
 		v[i].iov_len = strlen(opt.args[i]);
 		/* all or nothing for a message too large: check them all first */
-		if (v[i].iov_len > p.max_msg)
-			return too_big(&o, v[i].iov_len, 0);
+		if (v[i].iov_len > p.max_msg) {
+			rc = too_big(&o, v[i].iov_len, 0);
+			free(v);
+			return rc;
+		}
 	}
 	rc = mp_queue_put(&o, v, (size_t)opt.nargs, mp_cli_deadline(), mp_cli.nonblock, &nput);
+	free(v);
 	if (rc)
 		return put_fail(rc, nput);
 	MP_FAULT_POINT("mpqueue.put.done");
@@ -520,6 +526,7 @@ static int do_get(void)
 			mp_info("leased %u message%s of '%s': token %llu", b.count,
 				b.count == 1 ? "" : "s", opt.name, (unsigned long long)token);
 	}
+	mp_queue_batch_free(&b);
 	/* a signal that came after all that was asked was done cut nothing */
 	if (mp_signal_pending && got < want)
 		exit(128 + mp_signal_pending);
@@ -643,9 +650,9 @@ static void print_lease_json(const struct mp_queue_lease_info *l)
 	}
 	printf(",\"since\":");
 	mp_json_str(stdout, mp_format_time(l->since_ns, t, sizeof t));
-	printf(",\"held_ms\":%lld", (long long)((mp_realtime_ns() - l->since_ns) / 1000000));
+	printf(",\"held_ms\":%lld", (long long)(mp_ns_diff(mp_realtime_ns(), l->since_ns) / 1000000));
 	if (l->expires_ns)
-		printf(",\"ttl_left_ms\":%lld", (long long)((l->expires_ns - mp_now_ns()) / 1000000));
+		printf(",\"ttl_left_ms\":%lld", (long long)(mp_ns_diff(l->expires_ns, mp_now_ns()) / 1000000));
 	putchar('}');
 }
 
@@ -715,10 +722,10 @@ static void print_info(struct mp_obj *o, const struct mp_queue_info *qi,
 		if (l[i].owner.pid)
 			printf(" (started %s)", mp_format_time(
 				       mp_owner_start_realtime_ns(l[i].owner.start), t, sizeof t));
-		printf(", held %s", mp_format_duration(mp_realtime_ns() - l[i].since_ns, d, sizeof d));
+		printf(", held %s", mp_format_duration(mp_ns_diff(mp_realtime_ns(), l[i].since_ns), d, sizeof d));
 		if (l[i].expires_ns)
 			printf(", expires in %s",
-			       mp_format_duration(l[i].expires_ns - mp_now_ns(), e, sizeof e));
+			       mp_format_duration(mp_ns_diff(l[i].expires_ns, mp_now_ns()), e, sizeof e));
 		putchar('\n');
 	}
 	printf("unfinished:  %llu (put, not yet marked done)\n", (unsigned long long)qi->unfinished);
