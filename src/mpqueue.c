@@ -290,7 +290,7 @@ static int too_big(struct mp_obj *o, size_t len, int more)
 
 /* memchr for short lines: a call per line costs more than the search.
  * Word at a time (the "has a zero byte" test on the word xor sep). */
-static char *find_sep(char *p, char *end, unsigned char sep)
+static char *find_sep(char *p, const char *end, unsigned char sep)
 {
 	const uint64_t ones = 0x0101010101010101ULL, pat = ones * sep;
 
@@ -707,7 +707,7 @@ static void print_info(struct mp_obj *o, const struct mp_queue_info *qi,
 
 	printf("name:        %s\n", o->name);
 	printf("kind:        queue\n");
-	printf("state:       %s\n", qi->closed ? (qi->items + qi->in_flight ? "closed (draining)"
+	printf("state:       %s\n", qi->closed ? ((qi->items + qi->in_flight) ? "closed (draining)"
 							     : "closed (drained)") : "open");
 	printf("items:       %llu of %llu waiting (%llu of %llu bytes)\n",
 	       (unsigned long long)qi->items, (unsigned long long)qi->params.max_items,

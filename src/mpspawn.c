@@ -372,7 +372,7 @@ static void describe(char *buf, size_t len)
 static int start_daemon(struct mp_sup_conf *c, struct mp_obj *o)
 {
 	int ready[2], caller_fd = -1, st;
-	pid_t caller = 0, f;
+	pid_t caller, f;
 	char b;
 	ssize_t r;
 

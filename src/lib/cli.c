@@ -97,11 +97,11 @@ static void on_sigbus(int sig)
 	 * data", instead of dying by SIGBUS. */
 	static const char msg[] = ": an object file was truncated or replaced while in use\n";
 	const char *p = program_invocation_short_name;
-	ssize_t r;
+	ssize_t r = write(2, p, strlen(p));
 
-	r = write(2, p, strlen(p));
-	r = write(2, msg, sizeof msg - 1);
-	(void)r;
+	if (r >= 0)
+		r = write(2, msg, sizeof msg - 1);
+	(void)r;	/* nothing better to do if stderr is gone */
 	_exit(MP_EXIT_DATAERR);
 }
 
