@@ -364,12 +364,22 @@ static int validate(struct mp_store *s, const struct mp_kind *k, struct mp_obj *
 	return rc;
 }
 
+/* Unlinks fname if it is still the file open as o. */
+static void unlink_if_same(struct mp_store *s, struct mp_obj *o, const char *fname)
+{
+	struct stat a, b;
+
+	if (fstat(o->fd, &a) == 0 && fstatat(s->dirfd, fname, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+		unlinkat(s->dirfd, fname, 0);
+}
+
 int mp_obj_open(struct mp_store *s, const struct mp_kind *k, const char *name,
 		size_t body_size, void (*create)(void *body, size_t size, const void *arg),
 		const void *arg, int *created, struct mp_obj *o)
 {
 	char fname[MP_NAME_MAX + 16];
-	int rc, tries;
+	int rc, tries, rounds = 0;
 
 	memset(o, 0, sizeof *o);
 	o->fd = -1;
@@ -379,6 +389,7 @@ int mp_obj_open(struct mp_store *s, const struct mp_kind *k, const char *name,
 	snprintf(o->name, sizeof o->name, "%s", name);
 	snprintf(fname, sizeof fname, "%s.%s", k->name, name);
 	snprintf(o->path, sizeof o->path, "%s/%s", s->dir, fname);
+again:
 	for (tries = 0; tries < 5; tries++) {
 		o->fd = openat(s->dirfd, fname, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 		if (o->fd >= 0)
@@ -420,6 +431,18 @@ int mp_obj_open(struct mp_store *s, const struct mp_kind *k, const char *name,
 		close(o->fd);
 		o->fd = -1;
 		return rc;
+	}
+	if (__atomic_load_n(&o->hdr->removed, __ATOMIC_ACQUIRE) && rounds++ < 3) {
+		/* rm marks an object removed, then unlinks it.  Found still
+		 * under its name, it is an rm in progress, or one killed
+		 * between the two that would leave the name unusable (every
+		 * later call: "removed"): finish the removal (the rm's own
+		 * unlink then finds nothing to do) and look again. */
+		unlink_if_same(s, o, fname);
+		mp_obj_close(o);
+		if (created)
+			*created = 0;
+		goto again;
 	}
 	return 0;
 }

@@ -116,7 +116,9 @@ int mp_store_open(struct mp_store *s, const char *dir);
 
 /* Opens object NAME of kind k.  With create != NULL the object is created
  * when missing: body_size bytes, initialised by create(body, arg) before it
- * becomes visible.  *created tells whether this call made it.
+ * becomes visible.  *created tells whether this call made it.  A file
+ * still under the name but marked removed (an rm killed before its unlink)
+ * counts as missing: its removal is finished first.
  * Returns 0 or -errno (see the top of this file). */
 int mp_obj_open(struct mp_store *s, const struct mp_kind *k, const char *name,
 		size_t body_size, void (*create)(void *body, size_t size, const void *arg),
