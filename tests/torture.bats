@@ -60,7 +60,8 @@ torture() {
 }
 
 @test "the checkers report violations when every kind is sabotaged on purpose" {
-	run -1 "$TORTURE" -t 2 --sabotage --dir "$BATS_TEST_TMPDIR/t"
+	run -1 "$TORTURE" -t 4 --sabotage --dir "$BATS_TEST_TMPDIR/t"
+	echo "$output"
 	for k in lock rwlock sem queue event spawn; do
 		[ "$(column $k 7)" -gt 0 ]
 	done
@@ -128,4 +129,16 @@ torture() {
 	run -137 env MP_FAULT=event.change.journal mpevent set e
 	run -0 mpevent is-set e
 	run -0 mpevent wait -t 1 e
+}
+
+@test "fault build: an rm killed between marking and unlinking leaves the name usable" {
+	fault_build || skip "not configured with --enable-fault-injection"
+	mplock create L
+	run -137 env MP_FAULT=store.remove.marked mplock rm L
+	run -0 mplock run -t 1 L true
+	mpqueue put q old
+	run -137 env MP_FAULT=store.remove.marked mpqueue rm q
+	run -0 mpqueue put q new
+	run -0 mpqueue get -n q
+	[ "$output" = new ]
 }

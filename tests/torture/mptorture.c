@@ -19,7 +19,8 @@
  *                 consumed twice (a get that exited 0, or a lease acked with
  *                 exit 0); no corrupt message; size matches what is left
  *   event         every waiter that was in the event's table when a set
- *                 (that exited 0) began returns 0 within a second of it
+ *                 (that exited 0) began returns 0 (within 1.5 s: a waiter
+ *                 looks again every second even if it missed a wake)
  *   spawn         no worker outlives its mpspawn by more than a second,
  *                 even when mpspawn is SIGKILLed
  *
@@ -45,12 +46,12 @@
  * which shows that the checkers can see them.
  *
  * Internal modes (how the tools run the harness's own code):
- *   mptorture cs WITNESS WEIGHT SLOTENV HOLD_US DIE_PERMILLE   a critical section
+ *   mptorture cs KIND WITNESS WEIGHT SLOTENV HOLD_US DIE_PERMILLE   a critical section
  *   mptorture worker TAG HOLD_MS DIE_PERMILLE FAIL_PERMILLE    an mpspawn worker
+ *   mptorture qwork FILE MESSAGE                   the command of an mpspawn --queue pool
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -673,6 +674,8 @@ const char *kind_name(int k)
 static pid_t groups[NKINDS][MAXGROUPS];
 static int ngroups[NKINDS];
 
+static void prune_groups(int kind);
+
 static void client_main(int slot, int kind, int rank)
 {
 	struct client c = { .slot = slot, .kind = kind, .rank = rank, .errfd = -1 };
@@ -707,6 +710,8 @@ static void spawn_client(int slot, int kind, int rank)
 	setpgid(pid, pid);
 	__atomic_store_n(&S->slots[slot].client, pid, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&S->k[kind].clients, 1, __ATOMIC_SEQ_CST);
+	if (ngroups[kind] == MAXGROUPS)
+		prune_groups(kind);
 	if (ngroups[kind] < MAXGROUPS)
 		groups[kind][ngroups[kind]++] = pid;
 }

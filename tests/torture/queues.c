@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,6 +263,14 @@ int qwork_main(int argc, char **argv)
 
 	if (argc != 3)
 		return 64;
+	/* the group's SIGTERM (its --timeout) must not cut a message in two:
+	 * it would be acknowledged as failed, and unrecorded */
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigaddset(&term, SIGHUP);
+	sigprocmask(SIG_BLOCK, &term, NULL);
 	n = strlen(argv[2]);
 	buf = malloc(n + 1);
 	if (!buf)
