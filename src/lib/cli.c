@@ -292,9 +292,12 @@ void mp_default_owner_or_exit(struct mp_owner *o)
 		mp_die(MP_EXIT_NOINPUT, "the calling process has exited (pid %d adopted this "
 		       "process): nothing done; name the owner with --owner", (int)ppid);
 	rc = mp_owner_of(ppid, o);
+	if (rc == -ESRCH)	/* it died (a zombie) just now */
+		mp_die(MP_EXIT_NOINPUT, "the calling process (pid %d) has exited: nothing done",
+		       (int)ppid);
 	if (rc)
 		mp_die(MP_EXIT_OSERR, "cannot identify the parent process (pid %d): %s",
-		       (int)getppid(), strerror(-rc));
+		       (int)ppid, strerror(-rc));
 }
 
 void mp_json_str(FILE *f, const char *s)

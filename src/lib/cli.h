@@ -83,8 +83,8 @@ void mp_check_name_or_exit(const char *name);
 void mp_parse_owner_or_exit(const char *arg, struct mp_owner *o);
 
 /* Default owner for acquire-mode verbs: the caller's parent process.  Exits
- * 66 when the caller has died and this process was adopted (its parent is
- * in another process group, and it does not lead its own). */
+ * 66 when the caller has died: a zombie, or this process was adopted (its
+ * parent is in another process group, and it does not lead its own). */
 void mp_default_owner_or_exit(struct mp_owner *o);
 
 /* Writes s as a JSON string (with quotes) to f. */
