@@ -61,6 +61,11 @@ static void release(struct client *c, char *const argv[], int held)
 
 static void lock_setup(int wi, const char *name)
 {
+	char *create[] = { (char *)tool_path("mplock"), "create", (char *)name, NULL };
+
+	/* info and is-locked do not create: 66 before the first acquire */
+	if (run_check(create, NULL, 0) != 0)
+		violation(wi == W_LOCK ? K_LOCK : K_RWLOCK, "mplock create %s failed", name);
 	snprintf(S->wit[wi].name, sizeof S->wit[wi].name, "lock %s", name);
 	/* Sabotaged: the section runs without the lock (see lock_op). */
 	S->wit[wi].capacity = LOCK_UNITS;
@@ -171,6 +176,11 @@ static void lock_check_rw(int final)
 
 static void sem_setup(void)
 {
+	char j[16], *create[] = { (char *)tool_path("mpsem"), "create", "sem", "-j", j, NULL };
+
+	snprintf(j, sizeof j, "%d", SEM_SLOTS);
+	if (run_check(create, NULL, 0) != 0)
+		violation(K_SEM, "mpsem create sem failed");
 	snprintf(S->wit[W_SEM].name, sizeof S->wit[W_SEM].name, "semaphore sem");
 	/* Sabotaged: the witness allows one slot fewer than the semaphore. */
 	S->wit[W_SEM].capacity = sabotage ? SEM_SLOTS - 1 : SEM_SLOTS;
