@@ -114,6 +114,11 @@ int mp_obj_lock(struct mp_obj *o)
 			      "(is a process stopped inside mptools?)", o->path);
 		return -EDEADLK;
 	}
+	if (rc == EINVAL) {
+		/* the deadline is well-formed: the mutex's own words are not */
+		mp_errmsg_set("'%s' is corrupt: its internal lock is not a valid mutex", o->path);
+		return -EBADMSG;
+	}
 	if (rc) {
 		mp_errmsg_set("cannot lock '%s': %s", o->path, strerror(rc));
 		return -rc;
