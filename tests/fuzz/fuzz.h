@@ -19,8 +19,9 @@
  * What the harness changes in the input before writing it (the header
  * layout is store.h's):
  *   - the robust mutex (bytes 152..191) is replaced by a fresh one: its
- *     bytes belong to glibc, and garbage there makes a lock wait its 10 s
- *     and fail, which is tested in tests/fuzz.bats, not here;
+ *     bytes are glibc's, which answers garbage with EINVAL (the object is
+ *     refused, 65: tested in tests/fuzz.bats) or, when they read as a
+ *     mutex held by a thread that is gone, with a 10 s wait (70);
  *   - boot_id[0] even: the boot id becomes this boot's, so the owners,
  *     waiters and journals in the input are used as they are; odd: it is
  *     made different, so mp_obj_lock() runs the kind's reset();
