@@ -21,7 +21,7 @@ waiting() {
 		wait "$waiter" || rc=$?
 		echo "size $size: waiter exited $rc"
 		[ "$rc" = 65 ]
-		kill -TERM "$holder"
+		kill -TERM "$holder" 2>/dev/null || true	# it may have ended by itself
 		rc=0
 		wait "$holder" || rc=$?
 		echo "size $size: holder exited $rc"

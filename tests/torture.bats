@@ -60,7 +60,9 @@ torture() {
 }
 
 @test "the checkers report violations when every kind is sabotaged on purpose" {
-	run -1 "$TORTURE" -t 4 --sabotage --dir "$BATS_TEST_TMPDIR/t"
+	# Longer than the others: an event is caught only after a waiter slept
+	# through a sabotaged set for 1.5 s, on a machine that may be loaded.
+	run -1 "$TORTURE" -t 8 --sabotage --dir "$BATS_TEST_TMPDIR/t"
 	echo "$output"
 	for k in lock rwlock sem queue event spawn; do
 		[ "$(column $k 7)" -gt 0 ]

@@ -182,8 +182,11 @@ static void sem_setup(void)
 	if (run_check(create, NULL, 0) != 0)
 		violation(K_SEM, "mpsem create sem failed");
 	snprintf(S->wit[W_SEM].name, sizeof S->wit[W_SEM].name, "semaphore sem");
-	/* Sabotaged: the witness allows one slot fewer than the semaphore. */
-	S->wit[W_SEM].capacity = sabotage ? SEM_SLOTS - 1 : SEM_SLOTS;
+	/* Sabotaged: the witness allows one holder where the semaphore has
+	 * SEM_SLOTS, so any two holders that overlap are a violation (with
+	 * SEM_SLOTS - 1, all three slots had to be held at once, which a loaded
+	 * machine may not do within a short run). */
+	S->wit[W_SEM].capacity = sabotage ? 1 : SEM_SLOTS;
 }
 
 static void sem_op(struct client *c)
