@@ -41,21 +41,18 @@ static struct {
 	const char *name;
 	char **cmd;
 	const char *shell;
-	int shared, force, have_owner;
-	struct mp_owner owner;
-	int64_t ttl_ns;
+	int shared;
+	struct mp_hold_opts hold;
 } opt;
-
-enum { OPT_OWNER = 0x2000, OPT_TTL, OPT_FORCE };
 
 static const struct argp_option options[] = {
 	{ "shared", 's', 0, 0, "Shared (read) lock: coexists with other shared holders", 1 },
 	{ "exclusive", 'x', 0, 0, "Exclusive lock (the default)", 1 },
 	{ "command", 'c', "STRING", 0, "run: run STRING with /bin/sh -c", 1 },
-	{ "owner", OPT_OWNER, "PID|none", 0, "acquire/release: the holder (default: the "
+	{ "owner", MP_OPT_OWNER, "PID|none", 0, "acquire/release: the holder (default: the "
 	  "caller's parent; none: until released or TTL)", 2 },
-	{ "ttl", OPT_TTL, "DURATION", 0, "acquire: release by itself after DURATION", 2 },
-	{ "force", OPT_FORCE, 0, 0, "release: even if the caller is not the owner", 2 },
+	{ "ttl", MP_OPT_TTL, "DURATION", 0, "acquire: release by itself after DURATION", 2 },
+	{ "force", MP_OPT_FORCE, 0, 0, "release: even if the caller is not the owner", 2 },
 	{ 0 }
 };
 
@@ -69,8 +66,6 @@ static enum verb verb_of(const char *s)
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
-	char why[160];
-
 	switch (key) {
 	case 's':
 		opt.shared = 1;
@@ -80,19 +75,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'c':
 		opt.shell = arg;
-		break;
-	case OPT_OWNER:
-		mp_parse_owner_or_exit(arg, &opt.owner);
-		opt.have_owner = 1;
-		break;
-	case OPT_TTL:
-		if (mp_parse_duration(arg, &opt.ttl_ns, why, sizeof why))
-			argp_error(state, "--ttl: %s", why);
-		if (opt.ttl_ns == 0)
-			argp_error(state, "--ttl: must be more than 0");
-		break;
-	case OPT_FORCE:
-		opt.force = 1;
 		break;
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = NULL;
@@ -126,15 +108,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "give a command or -c STRING, not both");
 		if (opt.verb != V_RUN && opt.shell)
 			argp_error(state, "-c is for run");
-		if (opt.verb != V_ACQUIRE && opt.ttl_ns)
+		if (opt.verb != V_ACQUIRE && opt.hold.ttl_ns)
 			argp_error(state, "--ttl is for acquire");
-		if (opt.verb != V_ACQUIRE && opt.verb != V_RELEASE && opt.have_owner)
+		if (opt.verb != V_ACQUIRE && opt.verb != V_RELEASE && opt.hold.have_owner)
 			argp_error(state, "--owner is for acquire and release");
-		if (opt.verb != V_RELEASE && opt.force)
+		if (opt.verb != V_RELEASE && opt.hold.force)
 			argp_error(state, "--force is for release");
 		break;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return mp_hold_opt_parse(key, arg, state, &opt.hold);
 	}
 	return 0;
 }
@@ -186,7 +168,7 @@ static int acquire(struct mp_obj *o, const struct mp_owner *owner, uint64_t *tok
 		.weight = mp_lock_weight(opt.shared),
 		.flags = opt.shared ? MP_HOLD_SHARED : 0,
 		.owner = *owner,
-		.ttl_ns = opt.ttl_ns,
+		.ttl_ns = opt.hold.ttl_ns,
 		.deadline_ns = mp_cli_deadline(),
 		.nonblock = mp_cli.nonblock,
 	};
@@ -260,12 +242,12 @@ static int do_acquire(void)
 	uint64_t token;
 	int idx, rc;
 
-	if (!opt.have_owner)
-		mp_default_owner_or_exit(&opt.owner);
+	if (!opt.hold.have_owner)
+		mp_default_owner_or_exit(&opt.hold.owner);
 	open_lock(&o, 1);
-	rc = acquire(&o, &opt.owner, &token, &idx);
+	rc = acquire(&o, &opt.hold.owner, &token, &idx);
 	if (rc == -EDEADLK)
-		refuse_deadlock(opt.owner.pid ? opt.owner.pid : (int)getpid());
+		refuse_deadlock(opt.hold.owner.pid ? opt.hold.owner.pid : (int)getpid());
 	if (rc)
 		mp_fail(rc, "lock '%s'", opt.name);
 	/* committed; the caller does not know it yet */
@@ -279,13 +261,13 @@ static int do_release(void)
 	struct mp_hold h;
 	int rc;
 
-	if (!opt.have_owner)
-		mp_default_owner_or_exit(&opt.owner);
+	if (!opt.hold.have_owner)
+		mp_default_owner_or_exit(&opt.hold.owner);
 	open_lock(&o, 0);
-	rc = mp_gate_release(&o, &opt.owner, opt.force, &h);
+	rc = mp_gate_release(&o, &opt.hold.owner, opt.hold.force, &h);
 	if (rc == -EPERM) {
 		mp_warn("lock '%s' is not held by %s%d (use --force to release it anyway)",
-			opt.name, opt.owner.pid ? "pid " : "an ownerless hold, pid ", opt.owner.pid);
+			opt.name, opt.hold.owner.pid ? "pid " : "an ownerless hold, pid ", opt.hold.owner.pid);
 		return MP_EXIT_NO;
 	}
 	if (rc == -ENOLCK) {

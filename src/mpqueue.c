@@ -48,15 +48,14 @@ static struct {
 	char **args;		/* put: the messages; ack: the token */
 	int nargs;
 	struct mp_queue_params params;
-	int zero, raw, all, follow, lease, force, have_owner, have_count;
+	int zero, raw, all, follow, lease, have_count;
 	uint64_t count;
-	struct mp_owner owner;
-	int64_t ttl_ns;
+	struct mp_hold_opts hold;
 } opt;
 
 enum {
-	OPT_MAX_ITEMS = 0x2000, OPT_MAX_BYTES, OPT_MAX_MSG, OPT_RAW, OPT_ALL, OPT_FOLLOW,
-	OPT_LEASE, OPT_TTL, OPT_OWNER, OPT_FORCE,
+	OPT_MAX_ITEMS = MP_OPT_TOOL, OPT_MAX_BYTES, OPT_MAX_MSG, OPT_RAW, OPT_ALL, OPT_FOLLOW,
+	OPT_LEASE,
 };
 
 static const struct argp_option options[] = {
@@ -74,11 +73,11 @@ static const struct argp_option options[] = {
 	  "drained", 2 },
 	{ "lease", OPT_LEASE, 0, 0, "get: keep the message in flight until 'ack'; "
 	  "it comes back if the owner dies first", 3 },
-	{ "ttl", OPT_TTL, "DURATION", 0, "get --lease: the message comes back after "
+	{ "ttl", MP_OPT_TTL, "DURATION", 0, "get --lease: the message comes back after "
 	  "DURATION unless acked", 3 },
-	{ "owner", OPT_OWNER, "PID|none", 0, "get --lease, ack: the lease owner (default: "
+	{ "owner", MP_OPT_OWNER, "PID|none", 0, "get --lease, ack: the lease owner (default: "
 	  "the caller's parent)", 3 },
-	{ "force", OPT_FORCE, 0, 0, "ack: a lease of any owner", 3 },
+	{ "force", MP_OPT_FORCE, 0, 0, "ack: a lease of any owner", 3 },
 	{ 0 }
 };
 
@@ -135,19 +134,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_LEASE:
 		opt.lease = 1;
 		break;
-	case OPT_TTL:
-		if (mp_parse_duration(arg, &opt.ttl_ns, why, sizeof why))
-			argp_error(state, "--ttl: %s", why);
-		if (opt.ttl_ns == 0)
-			argp_error(state, "--ttl: must be more than 0");
-		break;
-	case OPT_OWNER:
-		mp_parse_owner_or_exit(arg, &opt.owner);
-		opt.have_owner = 1;
-		break;
-	case OPT_FORCE:
-		opt.force = 1;
-		break;
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = NULL;
 		break;
@@ -193,15 +179,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--lease is for get");
 		if (opt.lease && (opt.follow || opt.all))
 			argp_error(state, "--lease takes one message, or -c N; not --all or --follow");
-		if (opt.ttl_ns && !opt.lease)
+		if (opt.hold.ttl_ns && !opt.lease)
 			argp_error(state, "--ttl is for get --lease");
-		if (opt.have_owner && !opt.lease && opt.verb != V_ACK)
+		if (opt.hold.have_owner && !opt.lease && opt.verb != V_ACK)
 			argp_error(state, "--owner is for get --lease and ack");
-		if (opt.force && opt.verb != V_ACK)
+		if (opt.hold.force && opt.verb != V_ACK)
 			argp_error(state, "--force is for ack");
 		break;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return mp_hold_opt_parse(key, arg, state, &opt.hold);
 	}
 	return 0;
 }
@@ -470,10 +456,10 @@ static int do_get(void)
 	/* a reader that went away must show as EPIPE, not kill us before we
 	 * can hand the message back */
 	signal(SIGPIPE, SIG_IGN);
-	if (opt.lease && !opt.have_owner)
+	if (opt.lease && !opt.hold.have_owner)
 		mp_default_owner_or_exit(&lease_owner);
 	else if (opt.lease)
-		lease_owner = opt.owner;
+		lease_owner = opt.hold.owner;
 	open_queue(&o, 1);
 	mp_queue_get_params(&o, &p);
 	memset(&b, 0, sizeof b);
@@ -502,7 +488,7 @@ static int do_get(void)
 		if (rc) {
 			for (whole = 0; whole < b.count && b.ends[whole] <= written; whole++)
 				;
-			mp_queue_settle(&o, &b, whole, opt.lease ? &lease_owner : NULL, opt.ttl_ns,
+			mp_queue_settle(&o, &b, whole, opt.lease ? &lease_owner : NULL, opt.hold.ttl_ns,
 					&token);
 			if (rc == -EINTR)
 				exit(128 + mp_signal_pending);
@@ -518,7 +504,7 @@ static int do_get(void)
 	}
 	if (b.pending) {
 		int src = mp_queue_settle(&o, &b, b.count, opt.lease ? &lease_owner : NULL,
-					  opt.ttl_ns, &token);
+					  opt.hold.ttl_ns, &token);
 		if (src)
 			mp_fail(src, "queue '%s'", opt.name);
 		MP_FAULT_POINT("mpqueue.get.settled");
@@ -557,14 +543,14 @@ static int do_ack(void)
 
 	if (opt.nargs && mp_parse_count(opt.args[0], 1, UINT64_MAX, &token, why, sizeof why))
 		mp_die(MP_EXIT_USAGE, "bad token '%s': %s", opt.args[0], why);
-	if (!opt.have_owner)
-		mp_default_owner_or_exit(&opt.owner);
+	if (!opt.hold.have_owner)
+		mp_default_owner_or_exit(&opt.hold.owner);
 	open_queue(&o, 0);
-	rc = mp_queue_ack_owner(&o, &opt.owner, token, opt.force, &li);
+	rc = mp_queue_ack_owner(&o, &opt.hold.owner, token, opt.hold.force, &li);
 	MP_FAULT_POINT("mpqueue.ack.done");
 	if (rc == -EPERM) {
 		char who[48];
-		snprintf(who, sizeof who, opt.owner.pid ? "pid %d" : "no owner", opt.owner.pid);
+		snprintf(who, sizeof who, opt.hold.owner.pid ? "pid %d" : "no owner", opt.hold.owner.pid);
 		if (token)
 			mp_warn("queue '%s': lease %llu is not held by %s (use --force to ack it "
 				"anyway)", opt.name, (unsigned long long)token, who);

@@ -53,12 +53,11 @@ static struct {
 	char **cmd;
 	const char *shell;
 	uint64_t slots;		/* -j; 0: not given */
-	int bg, posix, force, have_owner;
-	struct mp_owner owner;
-	int64_t ttl_ns;
+	int bg, posix;
+	struct mp_hold_opts hold;
 } opt;
 
-enum { OPT_OWNER = 0x2000, OPT_TTL, OPT_FORCE, OPT_BG, OPT_POSIX };
+enum { OPT_BG = MP_OPT_TOOL, OPT_POSIX };
 
 static const struct argp_option options[] = {
 	{ "jobs", 'j', "N", 0, "Number of slots, fixed when the semaphore is created "
@@ -66,10 +65,10 @@ static const struct argp_option options[] = {
 	{ "command", 'c', "STRING", 0, "run: run STRING with /bin/sh -c", 1 },
 	{ "bg", OPT_BG, 0, 0, "run: start the command in the background holding a slot "
 	  "and return (-v: print its pid)", 1 },
-	{ "owner", OPT_OWNER, "PID|none", 0, "acquire/release: the holder (default: the "
+	{ "owner", MP_OPT_OWNER, "PID|none", 0, "acquire/release: the holder (default: the "
 	  "caller's parent; none: until released or TTL)", 2 },
-	{ "ttl", OPT_TTL, "DURATION", 0, "acquire: release by itself after DURATION", 2 },
-	{ "force", OPT_FORCE, 0, 0, "release: a slot of another owner if the caller has none", 2 },
+	{ "ttl", MP_OPT_TTL, "DURATION", 0, "acquire: release by itself after DURATION", 2 },
+	{ "force", MP_OPT_FORCE, 0, 0, "release: a slot of another owner if the caller has none", 2 },
 	{ "posix", OPT_POSIX, 0, 0, "Use the system's named POSIX semaphore /NAME (acquire, "
 	  "release, value, create, rm; no owners)", 3 },
 	{ 0 }
@@ -101,17 +100,17 @@ static void check_options(struct argp_state *state)
 		argp_error(state, "--bg is for run");
 	if (opt.slots && v != V_RUN && v != V_ACQUIRE && v != V_CREATE)
 		argp_error(state, "-j is for run, acquire and create");
-	if (v != V_ACQUIRE && opt.ttl_ns)
+	if (v != V_ACQUIRE && opt.hold.ttl_ns)
 		argp_error(state, "--ttl is for acquire");
-	if (v != V_ACQUIRE && v != V_RELEASE && opt.have_owner)
+	if (v != V_ACQUIRE && v != V_RELEASE && opt.hold.have_owner)
 		argp_error(state, "--owner is for acquire and release");
-	if (v != V_RELEASE && opt.force)
+	if (v != V_RELEASE && opt.hold.force)
 		argp_error(state, "--force is for release");
 	if (opt.posix) {
 		if (v != V_ACQUIRE && v != V_RELEASE && v != V_VALUE && v != V_CREATE && v != V_RM)
 			argp_error(state, "--posix works with acquire, release, value, create "
 				   "and rm only");
-		if (opt.have_owner || opt.ttl_ns || opt.force)
+		if (opt.hold.have_owner || opt.hold.ttl_ns || opt.hold.force)
 			argp_error(state, "a POSIX semaphore has no owners: --owner, --ttl and "
 				   "--force do not apply to --posix");
 	} else if (opt.slots > MP_SEM_MAX_SLOTS) {
@@ -139,19 +138,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_POSIX:
 		opt.posix = 1;
 		break;
-	case OPT_OWNER:
-		mp_parse_owner_or_exit(arg, &opt.owner);
-		opt.have_owner = 1;
-		break;
-	case OPT_TTL:
-		if (mp_parse_duration(arg, &opt.ttl_ns, why, sizeof why))
-			argp_error(state, "--ttl: %s", why);
-		if (opt.ttl_ns == 0)
-			argp_error(state, "--ttl: must be more than 0");
-		break;
-	case OPT_FORCE:
-		opt.force = 1;
-		break;
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = NULL;
 		break;
@@ -175,7 +161,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		check_options(state);
 		break;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return mp_hold_opt_parse(key, arg, state, &opt.hold);
 	}
 	return 0;
 }
@@ -250,7 +236,7 @@ static int acquire(struct mp_obj *o, const struct mp_owner *owner, uint64_t *tok
 	struct mp_gate_req r = {
 		.weight = 1,
 		.owner = *owner,
-		.ttl_ns = opt.ttl_ns,
+		.ttl_ns = opt.hold.ttl_ns,
 		.deadline_ns = mp_cli_deadline(),
 		.nonblock = mp_cli.nonblock,
 	};
@@ -474,10 +460,10 @@ static int do_acquire(void)
 	uint64_t token;
 	int idx, rc;
 
-	if (!opt.have_owner)
-		mp_default_owner_or_exit(&opt.owner);
+	if (!opt.hold.have_owner)
+		mp_default_owner_or_exit(&opt.hold.owner);
 	open_sem_or_exit(&o, 1);
-	rc = acquire(&o, &opt.owner, &token, &idx);
+	rc = acquire(&o, &opt.hold.owner, &token, &idx);
 	if (rc)
 		mp_fail(rc, "semaphore '%s'", opt.name);
 	MP_FAULT_POINT("mpsem.acquired");
@@ -490,15 +476,15 @@ static int do_release(void)
 	struct mp_hold h;
 	int rc;
 
-	if (!opt.have_owner)
-		mp_default_owner_or_exit(&opt.owner);
+	if (!opt.hold.have_owner)
+		mp_default_owner_or_exit(&opt.hold.owner);
 	open_sem_or_exit(&o, 0);
-	rc = mp_gate_release(&o, &opt.owner, opt.force, &h);
+	rc = mp_gate_release(&o, &opt.hold.owner, opt.hold.force, &h);
 	MP_FAULT_POINT("mpsem.released");
 	if (rc == -EPERM) {
-		if (opt.owner.pid)
+		if (opt.hold.owner.pid)
 			mp_warn("semaphore '%s': pid %d holds no slot (use --force to release "
-				"another holder's)", opt.name, opt.owner.pid);
+				"another holder's)", opt.name, opt.hold.owner.pid);
 		else
 			mp_warn("semaphore '%s': no slot is held without an owner (use --force "
 				"to release another holder's)", opt.name);

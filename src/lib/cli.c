@@ -277,6 +277,29 @@ void mp_parse_owner_or_exit(const char *arg, struct mp_owner *o)
 		       strerror(-rc));
 }
 
+error_t mp_hold_opt_parse(int key, char *arg, struct argp_state *state, struct mp_hold_opts *h)
+{
+	char why[160];
+
+	switch (key) {
+	case MP_OPT_OWNER:
+		mp_parse_owner_or_exit(arg, &h->owner);
+		h->have_owner = 1;
+		return 0;
+	case MP_OPT_TTL:
+		if (mp_parse_duration(arg, &h->ttl_ns, why, sizeof why))
+			argp_error(state, "--ttl: %s", why);
+		if (h->ttl_ns == 0)
+			argp_error(state, "--ttl: must be more than 0");
+		return 0;
+	case MP_OPT_FORCE:
+		h->force = 1;
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
 void mp_default_owner_or_exit(struct mp_owner *o)
 {
 	pid_t ppid = getppid(), pgid = getpgid(0);
@@ -372,6 +395,22 @@ static char *search_path(const char *file, int *status, char *buf)
 	return NULL;
 }
 
+int mp_cmd_execve(const char *path, char **argv, char **envp)
+{
+	execve(path, argv, envp);
+	if (errno == ENOEXEC) {
+		/* a script without #!: run it with sh, as execvp does */
+		char *shv[256] = { "sh", (char *)path };
+		int j;
+		for (j = 1; j < 254 && argv[j]; j++)
+			shv[j + 1] = argv[j];
+		shv[j + 1] = NULL;
+		execve("/bin/sh", shv, envp);
+		errno = ENOEXEC;
+	}
+	return errno;
+}
+
 void mp_cmd_prepare(struct mp_cmd *c, char **argv, const char *shell_string)
 {
 	memset(c, 0, sizeof *c);
@@ -439,17 +478,7 @@ int mp_cmd_start(struct mp_cmd *c)
 			sigaction(sigs[i], &dfl, NULL);
 		}
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		execv(c->path, c->argv);
-		if (errno == ENOEXEC) {
-			/* a script without #!: run it with sh, as execvp does */
-			char *shv[256] = { "sh", c->path };
-			int i;
-			for (i = 1; i < 254 && c->argv[i]; i++)
-				shv[i + 1] = c->argv[i];
-			shv[i + 1] = NULL;
-			execv("/bin/sh", shv);
-		}
-		child_errno = errno;
+		child_errno = mp_cmd_execve(c->path, c->argv, environ);
 		_exit(MP_EXIT_CANNOT_EXEC);
 	}
 	if (pid < 0) {

@@ -82,6 +82,24 @@ void mp_check_name_or_exit(const char *name);
  * exits 64 (bad syntax) or 66 (no such process). */
 void mp_parse_owner_or_exit(const char *arg, struct mp_owner *o);
 
+/* The hold options of the verbs that take something for an owner (mplock
+ * and mpsem acquire/release, mpqueue get --lease/ack).  Each tool lists
+ * them among its options, with its own help text, under these keys; its
+ * own keys start at MP_OPT_TOOL. */
+enum { MP_OPT_OWNER = 0x1f00, MP_OPT_TTL, MP_OPT_FORCE, MP_OPT_TOOL = 0x2000 };
+
+struct mp_hold_opts {
+	struct mp_owner owner;	/* --owner PID|none, when have_owner */
+	int have_owner;
+	int64_t ttl_ns;		/* --ttl DURATION; 0: none */
+	int force;		/* --force */
+};
+
+/* Parses key into h if it is MP_OPT_OWNER, _TTL or _FORCE and returns 0;
+ * returns ARGP_ERR_UNKNOWN for any other key.  A bad value is a usage
+ * error (64); an --owner that is not a live process, 66. */
+error_t mp_hold_opt_parse(int key, char *arg, struct argp_state *state, struct mp_hold_opts *h);
+
 /* Default owner for acquire-mode verbs: the caller's parent process.  Exits
  * 66 when the caller has died: a zombie, or this process was adopted (its
  * parent is in another process group, and it does not lead its own). */
@@ -102,6 +120,10 @@ struct mp_cmd {
 	pid_t pid;
 	char path_buf[PATH_MAX];
 };
+
+/* execve, and for a script without #! /bin/sh with it, as execvp does.
+ * Returns the errno of the failure.  Async-signal-safe (for vfork). */
+int mp_cmd_execve(const char *path, char **argv, char **envp);
 
 /* Resolves the command: argv (exec'd directly), or shell_string for -c
  * (run by /bin/sh -c).  Never fails: a missing command is reported by

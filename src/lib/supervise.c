@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "supervise.h"
+#include "cli.h"
 #include "fault.h"
 #include "owner.h"
 #include "queue.h"
@@ -429,23 +430,6 @@ static int build_env(struct keeper *k)
 
 static int pool_worker(const struct mp_sup_conf *c, uint32_t id, char **envp);
 
-/* execve, and for a script without #! sh, as execvp does.  Returns the
- * errno of the failure.  Async-signal-safe (called after vfork). */
-static int exec_command(const char *path, char **argv, char **envp)
-{
-	execve(path, argv, envp);
-	if (errno == ENOEXEC) {
-		char *shv[256] = { "sh", (char *)path };
-		int j;
-		for (j = 1; j < 254 && argv[j]; j++)
-			shv[j + 1] = argv[j];
-		shv[j + 1] = NULL;
-		execve("/bin/sh", shv, envp);
-		errno = ENOEXEC;
-	}
-	return errno;
-}
-
 /* Starts worker i.  Returns 0, or the status it ended with at once
  * (126/127: cannot run; 71: no process). */
 static int start_worker(struct keeper *k, uint32_t i)
@@ -492,7 +476,7 @@ static int start_worker(struct keeper *k, uint32_t i)
 		sigprocmask(SIG_SETMASK, &c->child_mask, NULL);
 		if (c->queue)
 			_exit(pool_worker(c, i, k->envp));
-		child_errno = exec_command(c->path, c->argv, k->envp);
+		child_errno = mp_cmd_execve(c->path, c->argv, k->envp);
 		_exit(child_errno == ENOENT ? 127 : 126);
 	}
 	if (c->tag) {
@@ -1078,7 +1062,7 @@ static int run_message(const struct mp_sup_conf *c, char **argv, char **envp, co
 		sigaction(SIGINT, &dfl, NULL);
 		sigaction(SIGTERM, &dfl, NULL);
 		sigaction(SIGHUP, &dfl, NULL);
-		child_errno = exec_command(c->path, argv, envp);
+		child_errno = mp_cmd_execve(c->path, argv, envp);
 		_exit(child_errno == ENOENT ? 127 : 126);
 	}
 	if (c->use_stdin)
