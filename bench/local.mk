@@ -1,5 +1,6 @@
 # Benchmarks: not part of make check (no timed assertions in the tests).
-EXTRA_DIST += bench/run bench/README.md bench/floor.c bench/event_wake.c
+EXTRA_DIST += bench/run bench/README.md bench/floor.c bench/event_wake.c \
+	bench/results.md bench/results.svg
 
 bench: all
 	$(top_srcdir)/bench/run --bindir $(abs_top_builddir)/src --out $(abs_top_builddir)/bench
