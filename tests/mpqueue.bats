@@ -607,6 +607,13 @@ exits_with() {
 	run -64 mpqueue size q extra
 	run -64 mpqueue done q --all
 	run -64 mpqueue put q --raw x
+	run -64 --separate-stderr mpqueue get q --lease --ttl 0
+	[[ $stderr == *"--ttl: must be more than 0"* ]]
+	run -64 --separate-stderr mpqueue get q --lease --ttl soon
+	[[ $stderr == *"--ttl: 'soon' is not a duration"* ]]
+	run -64 --separate-stderr mpqueue ack q --owner abc
+	[[ $stderr == *"bad --owner 'abc'"* ]]
+	run -64 mpqueue get q --force
 	run -0 mpqueue --help
 	[[ $output == *"put NAME [MSG...]"* ]]
 }

@@ -536,6 +536,10 @@ nlines() {
 	run -64 mpsem release S --ttl 1s
 	run -64 mpsem acquire S --force
 	run -64 mpsem acquire S --owner nobody
+	run -64 --separate-stderr mpsem acquire S --ttl 0
+	[[ $stderr == *"--ttl: must be more than 0"* ]]
+	run -64 --separate-stderr mpsem acquire S --ttl soon
+	[[ $stderr == *"--ttl: 'soon' is not a duration"* ]]
 	run -64 mpsem acquire S -t soon
 	run -64 mpsem ls extra
 }
