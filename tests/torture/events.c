@@ -5,8 +5,10 @@
  * went in, so any later set must wake it), set, sometimes an immediate
  * clear (a set followed by a clear still releases the waiters of the
  * set); then, before it sets again, every waiter it listed must return
- * 0 (or be SIGKILLed) within STUCK_NS of the set's exit 0.  The other clients wait, plainly
- * or for the next set, and record how each wait ended.
+ * 0 (or be SIGKILLed) within STUCK_NS of the set's exit 0; meanwhile the
+ * killer spares the conductor and some of those waiters, so that a missed
+ * wake cannot hide behind a kill.  The other clients wait, plainly or for
+ * the next set, and record how each wait ended.
  */
 #include "config.h"
 
@@ -89,6 +91,10 @@ static void conduct(struct client *c)
 	int n, live = 0;
 	int64_t t_set;
 
+	/* Sabotaged, the set is not what is under test but the checker: let
+	 * the conductor list and watch undisturbed. */
+	if (sabotage)
+		spare_slot(c->slot, INT64_MAX);
 	run_tool(c, clear, -1, &t);
 	if (!expect(c, &t, clear, ok))
 		return;
@@ -111,6 +117,16 @@ static void conduct(struct client *c)
 		return;
 	t_set = t.t1;
 	__atomic_add_fetch(&S->stat[K_EVENT][0], 1, __ATOMIC_SEQ_CST);
+	/* Watched waiters: at high kill rates few listed waiters would live
+	 * STUCK_NS, and one that slept through the set would go unseen.  So
+	 * the killer spares this client while it watches, and the first live
+	 * listed waiter and about half of the others until STUCK_NS after the
+	 * set; the rest stay fair game (a waiter killed as it is woken). */
+	if (!sabotage)
+		spare_slot(c->slot, t_set + STUCK_NS + 1000000000LL);
+	for (int i = 0, first = 1; i < n; i++)
+		if (w[i].pid && (first || rnd_below(2)))
+			first = spare_tool(w[i].pid, t_set + STUCK_NS) < 0 && first;
 	if (rnd_below(2)) {
 		run_tool(c, clear, -1, &t);
 		if (!t.killed)
@@ -155,6 +171,8 @@ static void conduct(struct client *c)
 		}
 	}
 	(void)live;
+	if (!sabotage)
+		spare_slot(c->slot, 0);
 }
 
 static void wait_op(struct client *c)

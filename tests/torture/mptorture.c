@@ -20,7 +20,9 @@
  *                 exit 0); no corrupt message; size matches what is left
  *   event         every waiter that was in the event's table when a set
  *                 (that exited 0) began returns 0 (within 1.5 s: a waiter
- *                 looks again every second even if it missed a wake)
+ *                 looks again every second even if it missed a wake); the
+ *                 killer spares some of those waiters meanwhile, so that
+ *                 a missed wake cannot hide behind a kill
  *   spawn         no worker outlives its mpspawn by more than a second,
  *                 even when mpspawn is SIGKILLed
  *
@@ -699,6 +701,7 @@ static void spawn_client(int slot, int kind, int rank)
 	S->slots[slot].kind = kind;
 	S->slots[slot].tool = 0;
 	S->slots[slot].last_killed = 0;
+	S->slots[slot].spare_until = 0;
 	rnd();
 	pid = fork();
 	if (pid < 0)
@@ -747,10 +750,12 @@ static void prune_groups(int kind)
 static void kill_one(void)
 {
 	int cand[MAXSLOTS], n = 0, i, k;
+	int64_t now = now_ns();
 	pid_t target;
 
 	for (i = 0; i < MAXSLOTS; i++)
-		if (S->slots[i].client > 0 && !S->paused[S->slots[i].kind])
+		if (S->slots[i].client > 0 && !S->paused[S->slots[i].kind] &&
+		    __atomic_load_n(&S->slots[i].spare_until, __ATOMIC_SEQ_CST) <= now)
 			cand[n++] = i;
 	if (!n)
 		return;
@@ -772,6 +777,25 @@ static void kill_one(void)
 		kill(target, SIGKILL);
 		__atomic_add_fetch(&S->k[k].kills, 1, __ATOMIC_SEQ_CST);
 	}
+}
+
+/* Spares the slot whose client runs the tool `tool` from the killer until
+ * `until`, so that a checker can watch that process for a while (at high
+ * kill rates a watched process would otherwise rarely live long enough to
+ * show a fault).  Returns 0, or -1 if no client runs that tool now. */
+int spare_tool(pid_t tool, int64_t until)
+{
+	for (int i = 0; i < MAXSLOTS; i++)
+		if (__atomic_load_n(&S->slots[i].tool, __ATOMIC_SEQ_CST) == tool) {
+			spare_slot(i, until);
+			return 0;
+		}
+	return -1;
+}
+
+void spare_slot(int slot, int64_t until)
+{
+	__atomic_store_n(&S->slots[slot].spare_until, until, __ATOMIC_SEQ_CST);
 }
 
 /* SIGKILLs every process of a kind's clients and waits until they are

@@ -29,6 +29,10 @@ struct slot {
 	int32_t tool;		/* pid of the tool it is running; 0: none */
 	int32_t last_killed;	/* the last pid the killer sent SIGKILL to */
 	int32_t kind;
+	/* CLOCK_MONOTONIC ns: the killer leaves this slot (client and tool)
+	 * alone until then; a checker that must watch a process for a while
+	 * sets it (see spare_tool()) */
+	int64_t spare_until;
 };
 
 /* Who is inside the critical sections of one object. */
@@ -149,5 +153,7 @@ int cs_main(int argc, char **argv);
 int worker_main(int argc, char **argv);
 int qwork_main(int argc, char **argv);
 void spawn_meddle(struct client *c, pid_t front);
+int spare_tool(pid_t tool, int64_t until);
+void spare_slot(int slot, int64_t until);
 
 #endif
