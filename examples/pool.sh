@@ -11,9 +11,8 @@ set -eu
 q=pool.$$
 trap 'mpqueue rm "$q" 2>/dev/null || true' EXIT
 
-# The producer: twenty numbers, then close, the "no more work" sentinel.
-seq 1 20 | mpqueue put "$q"
-mpqueue close "$q"
+# The producer: twenty numbers, then (--close) the "no more work" sentinel.
+seq 1 20 | mpqueue put "$q" --close
 
 # f(x) = x * x, slowly; the worker's number says who did what.  With -c,
 # the item is $1.  --tag keeps the lines of the workers apart.

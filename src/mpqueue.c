@@ -1,7 +1,7 @@
 /* mpqueue - a bounded, binary-safe message queue for shell scripts.
  *
  *   mpqueue [OPTION...] create NAME [--max-items N] [--max-bytes SIZE] [--max-msg SIZE]
- *   mpqueue [OPTION...] put NAME [-n|-t D] [-z|--raw] [MSG...]
+ *   mpqueue [OPTION...] put NAME [-n|-t D] [-z|--raw] [--close] [MSG...]
  *   mpqueue [OPTION...] get NAME [-n|-t D] [-z|--raw] [-c N|--all|--follow]
  *                           [--lease [--ttl D] [--owner PID|none]]
  *   mpqueue [OPTION...] ack NAME [TOKEN] [--owner PID|none] [--force]
@@ -48,14 +48,14 @@ static struct {
 	char **args;		/* put: the messages; ack: the token */
 	int nargs;
 	struct mp_queue_params params;
-	int zero, raw, all, follow, lease, have_count;
+	int zero, raw, all, follow, lease, have_count, close;
 	uint64_t count;
 	struct mp_hold_opts hold;
 } opt;
 
 enum {
 	OPT_MAX_ITEMS = MP_OPT_TOOL, OPT_MAX_BYTES, OPT_MAX_MSG, OPT_RAW, OPT_ALL, OPT_FOLLOW,
-	OPT_LEASE,
+	OPT_LEASE, OPT_CLOSE,
 };
 
 static const struct argp_option options[] = {
@@ -66,6 +66,8 @@ static const struct argp_option options[] = {
 	  "(default 64K, at most --max-bytes)", 1 },
 	{ "null", 'z', 0, 0, "put/get: messages end with NUL instead of newline", 2 },
 	{ "raw", OPT_RAW, 0, 0, "put: all of stdin is one message; get: no separator", 2 },
+	{ "close", OPT_CLOSE, 0, 0, "put: close the queue once every message is in "
+	  "(as 'close' would; not if any is left out)", 2 },
 	{ "count", 'c', "N", 0, "get: up to N messages (waits for the first only); "
 	  "done: N tasks", 2 },
 	{ "all", OPT_ALL, 0, 0, "get: every message there (waits for the first only)", 2 },
@@ -134,6 +136,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_LEASE:
 		opt.lease = 1;
 		break;
+	case OPT_CLOSE:
+		opt.close = 1;
+		break;
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = NULL;
 		break;
@@ -175,6 +180,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "give one of -c, --all and --follow");
 		if (opt.follow && mp_cli.nonblock)
 			argp_error(state, "--follow waits by definition: -n and -t 0 do not go with it");
+		if (opt.close && opt.verb != V_PUT)
+			argp_error(state, "--close is for put (the verb 'close' closes a queue)");
 		if (opt.lease && opt.verb != V_GET)
 			argp_error(state, "--lease is for get");
 		if (opt.lease && (opt.follow || opt.all))
@@ -216,7 +223,7 @@ static const char doc[] =
 static const struct argp argp = {
 	options, parse_opt,
 	"create NAME [--max-items N] [--max-bytes SIZE] [--max-msg SIZE]\n"
-	"put NAME [-n|-t D] [-z|--raw] [MSG...]\n"
+	"put NAME [-n|-t D] [-z|--raw] [--close] [MSG...]\n"
 	"get NAME [-n|-t D] [-z|--raw] [-c N|--all|--follow] [--lease [--ttl D] [--owner PID|none]]\n"
 	"ack NAME [TOKEN] [--owner PID|none] [--force]\n"
 	"done NAME [-c N]\n"
@@ -326,6 +333,21 @@ static int put_lines(struct mp_obj *o, char *buf, size_t len, int sep, int64_t d
 	}
 }
 
+/* put --close, after every message is in: getters drain and end, as a
+ * pipe's reader ends at its writer's EOF. */
+static int put_close(struct mp_obj *o)
+{
+	int rc;
+
+	if (!opt.close)
+		return 0;
+	rc = mp_queue_close(o);
+	if (rc)
+		mp_fail(rc, "queue '%s'", opt.name);
+	mp_info("closed '%s'", opt.name);
+	return 0;
+}
+
 static int do_put_stdin(struct mp_obj *o)
 {
 	struct mp_queue_params p;
@@ -399,8 +421,10 @@ static int do_put(void)
 	int rc;
 
 	open_queue(&o, 1);
-	if (!opt.nargs)
-		return do_put_stdin(&o);
+	if (!opt.nargs) {
+		rc = do_put_stdin(&o);
+		return rc ? rc : put_close(&o);
+	}
 	struct iovec *v = calloc((size_t)opt.nargs, sizeof *v);
 	if (!v)
 		mp_die(MP_EXIT_OSERR, "out of memory");
@@ -421,7 +445,7 @@ static int do_put(void)
 		return put_fail(rc, nput);
 	MP_FAULT_POINT("mpqueue.put.done");
 	mp_info("put %d message%s on '%s'", opt.nargs, opt.nargs == 1 ? "" : "s", opt.name);
-	return 0;
+	return put_close(&o);
 }
 
 /* ---- get ---- */

@@ -294,6 +294,57 @@ exits_with() {
 	run -64 mpqueue get q --follow -n
 }
 
+@test "put --close closes the queue once stdin is in: a following getter ends like a pipe's reader" {
+	mpqueue create q
+	start_bg bash -c "mpqueue get q --follow >'$BATS_TEST_TMPDIR/out'; echo \$? >'$BATS_TEST_TMPDIR/st'"
+	run -0 bash -c 'seq 500 | mpqueue put q --close'
+	wait_until 10 test -s "$BATS_TEST_TMPDIR/st"
+	[ "$(cat "$BATS_TEST_TMPDIR/st")" = 0 ]
+	seq 500 | cmp - "$BATS_TEST_TMPDIR/out"
+	run -0 qfield q closed
+	[ "$output" = true ]
+	run -2 mpqueue put q more
+}
+
+@test "put --close with messages as arguments puts them, then closes" {
+	run --separate-stderr -0 mpqueue put q a b --close -v
+	[[ $stderr == *"closed 'q'"* ]]
+	run -0 qfield q closed
+	[ "$output" = true ]
+	run -0 mpqueue get q --all
+	[ "$output" = $'a\nb' ]
+	run -2 mpqueue get q
+}
+
+@test "put --close leaves the queue open when a message could not be put" {
+	mpqueue create q --max-items 1 --max-msg 10
+	# too large: nothing of it is put, and the queue stays open
+	run -65 mpqueue put q 12345678901 --close
+	run -0 qfield q closed
+	[ "$output" = false ]
+	# full with -n: the first is in, the second not; still open
+	run -75 mpqueue put q a b -n --close
+	run -0 qfield q closed
+	[ "$output" = false ]
+	run -75 bash -c 'printf "x\ny\n" | mpqueue put q -n --close'
+	run -0 qfield q closed
+	[ "$output" = false ]
+	# a signal while it waits for room: still open
+	start_bg mpqueue put q x --close
+	wait_until 5 field_is q putters 1
+	kill -TERM "$BG_PID"
+	exits_with "$BG_PID" 143
+	run -0 qfield q closed
+	[ "$output" = false ]
+	run -0 mpqueue get q
+	[ "$output" = a ]
+}
+
+@test "--close is for put only" {
+	run --separate-stderr -64 mpqueue get q --close
+	[[ $stderr == *"--close is for put"* ]]
+}
+
 @test "get --follow -t exits 124 when no message came for that long, after printing what came" {
 	mpqueue put q a b
 	run --separate-stderr -124 mpqueue get q --follow -t 0.2

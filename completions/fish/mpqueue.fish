@@ -93,6 +93,9 @@ set -l pg_cond 'not __mpqueue_verb; or contains -- (__mpqueue_verb) put get'
 complete -c mpqueue -n $pg_cond -s z -l null -d 'messages end with NUL instead of newline'
 complete -c mpqueue -n $pg_cond -l raw -d 'put: stdin is one message; get: no separator'
 
+# put
+complete -c mpqueue -n 'not __mpqueue_verb; or test (__mpqueue_verb) = put' -l close -d 'close the queue once every message is in'
+
 # get
 set -l get_cond 'not __mpqueue_verb; or test (__mpqueue_verb) = get'
 complete -c mpqueue -n 'not __mpqueue_verb; or contains -- (__mpqueue_verb) get done' -s c -l count -x -d 'up to N messages (done: N tasks)'
