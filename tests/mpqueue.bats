@@ -140,6 +140,30 @@ exits_with() {
 	[ "$output" = $'a\n\nb c\nlast' ]
 }
 
+@test "put splits stdin right whatever the line lengths and however many lines one read brings" {
+	# lengths 0 to 40 in every order around the 16-byte blocks the
+	# separators are searched in, and 20000 short lines (more than one
+	# batch of a read), newline- and NUL-separated
+	mpqueue create q --max-items 100000 --max-bytes 4M
+	local i j
+	for i in 1 2 3; do
+		for j in $(seq 0 40); do
+			head -c "$j" /dev/zero | tr '\0' "$(printf "\\$(printf %o $((97 + (i + j) % 26)))")"
+			echo
+		done
+	done >"$BATS_TEST_TMPDIR/in"
+	seq 20000 >>"$BATS_TEST_TMPDIR/in"
+	mpqueue put q <"$BATS_TEST_TMPDIR/in"
+	run -0 mpqueue size q
+	[ "$output" = $((3 * 41 + 20000)) ]
+	mpqueue get q --all >"$BATS_TEST_TMPDIR/out"
+	cmp "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/out"
+	tr '\n' '\0' <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/in0"
+	mpqueue put q -z <"$BATS_TEST_TMPDIR/in0"
+	mpqueue get q -z --all >"$BATS_TEST_TMPDIR/out0"
+	cmp "$BATS_TEST_TMPDIR/in0" "$BATS_TEST_TMPDIR/out0"
+}
+
 @test "-z separates messages with NUL on put and on get" {
 	printf 'a\nb\0c\0' | mpqueue put q -z
 	run -0 mpqueue size q
