@@ -77,7 +77,7 @@ static int run_capture(struct client *c, char *const argv[], struct tres *t, cha
 	return 0;
 }
 
-static void conduct(struct client *c)
+static void conduct_round(struct client *c, int shield)
 {
 	static const int ok[] = { 0, -1 };
 	static char json[65536];
@@ -91,10 +91,6 @@ static void conduct(struct client *c)
 	int n, live = 0;
 	int64_t t_set;
 
-	/* Sabotaged, the set is not what is under test but the checker: let
-	 * the conductor list and watch undisturbed. */
-	if (sabotage)
-		spare_slot(c->slot, INT64_MAX);
 	run_tool(c, clear, -1, &t);
 	if (!expect(c, &t, clear, ok))
 		return;
@@ -122,7 +118,7 @@ static void conduct(struct client *c)
 	 * the killer spares this client while it watches, and the first live
 	 * listed waiter and about half of the others until STUCK_NS after the
 	 * set; the rest stay fair game (a waiter killed as it is woken). */
-	if (!sabotage)
+	if (!shield)
 		spare_slot(c->slot, t_set + STUCK_NS + 1000000000LL);
 	for (int i = 0, first = 1; i < n; i++)
 		if (w[i].pid && (first || rnd_below(2)))
@@ -171,8 +167,22 @@ static void conduct(struct client *c)
 		}
 	}
 	(void)live;
-	if (!sabotage)
-		spare_slot(c->slot, 0);
+}
+
+/* Every other round, the killer spares the conductor from its first
+ * call on: with one kind alone the kill rate is so high (and a sanitizer
+ * build so slow) that a clear, an info and a set in a row would rarely
+ * get through, and nothing would be checked.  The other rounds have
+ * their clear, info and set killed at random moments.  Sabotaged, the
+ * set is not what is under test but the checker: always spared. */
+static void conduct(struct client *c)
+{
+	int shield = sabotage || rnd_below(2);
+
+	if (shield)
+		spare_slot(c->slot, INT64_MAX);
+	conduct_round(c, shield);
+	spare_slot(c->slot, 0);
 }
 
 static void wait_op(struct client *c)
