@@ -306,8 +306,10 @@ static size_t split_msgs(const char *buf, size_t len, unsigned char sep, size_t 
 			v[n].iov_len = e - start;
 			start = e + 1;
 			m &= m - 1;
-			if (++n == vmax)
-				goto out;
+			if (++n == vmax) {
+				*pos = start;
+				return n;
+			}
 		}
 	}
 #endif
@@ -319,7 +321,6 @@ static size_t split_msgs(const char *buf, size_t len, unsigned char sep, size_t 
 			if (++n == vmax)
 				break;
 		}
-out:
 	*pos = start;
 	return n;
 }
