@@ -88,7 +88,9 @@ static void lock_op(struct client *c)
 	int rw = c->kind == K_RWLOCK, wi = rw ? W_RWLOCK : W_LOCK;
 	int shared = rw && rnd_below(2);
 	unsigned weight = shared ? 1 : LOCK_UNITS, die_pm = 30;
-	int64_t hold_us = rnd_below(1500);
+	/* sabotaged, longer sections: two that overlap must happen even when
+	 * slow (sanitized) tools leave few clients inside at once */
+	int64_t hold_us = rnd_below(sabotage ? 15000 : 1500);
 	char k[16], w[16], wt[16], h[16], d[16];
 	char *name = rw ? "rw" : "mutex", *mplock = (char *)tool_path("mplock");
 	uint32_t r = rnd_below(100);
@@ -195,7 +197,7 @@ static void sem_op(struct client *c)
 			 val_ok[] = { 0, -1 };
 	char k[16], w[16], h[16], d[16], j[16];
 	char *mpsem = (char *)tool_path("mpsem");
-	int64_t hold_us = rnd_below(3000);
+	int64_t hold_us = rnd_below(sabotage ? 30000 : 3000);	/* see lock_op */
 	uint32_t r = rnd_below(100);
 	struct tres t;
 
