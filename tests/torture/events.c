@@ -88,7 +88,7 @@ static void conduct_round(struct client *c, int shield)
 	char *info[] = { mpevent, "info", EV, "--json", NULL };
 	struct listed w[MAXW];
 	struct tres t;
-	int n, live = 0;
+	int n, want = 1;
 	int64_t t_set;
 
 	run_tool(c, clear, -1, &t);
@@ -104,8 +104,6 @@ static void conduct_round(struct client *c, int shield)
 		unsigned fl;
 		if (proc_stat(w[i].pid, &st, &fl, &w[i].start) < 0 || st == 'Z')
 			w[i].pid = 0;	/* gone already: it was leaving */
-		else
-			live++;
 	}
 	/* Sabotaged: a set that sets nothing. */
 	run_tool(c, sabotage ? isset : set, -1, &t);
@@ -120,9 +118,10 @@ static void conduct_round(struct client *c, int shield)
 	 * set; the rest stay fair game (a waiter killed as it is woken). */
 	if (!shield)
 		spare_slot(c->slot, t_set + STUCK_NS + 1000000000LL);
-	for (int i = 0, first = 1; i < n; i++)
-		if (w[i].pid && (first || rnd_below(2)))
-			first = spare_tool(w[i].pid, t_set + STUCK_NS) < 0 && first;
+	for (int i = 0; i < n; i++)
+		if (w[i].pid && (want || rnd_below(2)) &&
+		    spare_tool(w[i].pid, t_set + STUCK_NS) == 0)
+			want = 0;	/* one is watched for sure */
 	if (rnd_below(2)) {
 		run_tool(c, clear, -1, &t);
 		if (!t.killed)
@@ -166,7 +165,6 @@ static void conduct_round(struct client *c, int shield)
 				;
 		}
 	}
-	(void)live;
 }
 
 /* Every other round, the killer spares the conductor from its first
