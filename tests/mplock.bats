@@ -182,7 +182,7 @@ has_command_pid() {
 	mplock acquire L --owner none
 	run -75 mplock -n run L true
 	mplock release L --owner none
-	mplock acquire T --owner none --ttl 0.3
+	mplock acquire T --owner none --ttl 2	# the check below comes first
 	run -0 mplock is-locked T
 	run -0 mplock -t 5 run T true
 	wait_until 20 bash -c '! mplock is-locked T'

@@ -288,7 +288,9 @@ nlines() {
 }
 
 @test "a slot taken with --ttl comes back when the time is up" {
-	mpsem acquire S --owner none --ttl 200ms
+	# long enough that the -n below comes first, even in a sanitized
+	# build on a loaded machine
+	mpsem acquire S --owner none --ttl 2s
 	run -75 mpsem acquire -n S --owner none
 	run -0 mpsem acquire -t 5 S --owner none
 }
