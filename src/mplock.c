@@ -224,7 +224,7 @@ static int do_run(void)
 	status = mp_cmd_start(&cmd);
 	if (status == 0) {
 		/* The hold now lasts while this process or the command lives. */
-		if (mp_owner_of(cmd.pid, &child) == 0)
+		if (mp_owner_of_child(cmd.pid, cmd.start, &child) == 0)
 			mp_gate_set_helper(&o, idx, token, &child);
 		MP_FAULT_POINT("mplock.run.helper");
 		status = mp_cmd_wait(&cmd);

@@ -312,7 +312,7 @@ static int hold_and_run(struct mp_obj *o, struct mp_cmd *cmd, const struct mp_ow
 		return status;
 	}
 	/* The slot now lasts while this process or the command lives. */
-	if (mp_owner_of(cmd->pid, &child) == 0)
+	if (mp_owner_of_child(cmd->pid, cmd->start, &child) == 0)
 		mp_gate_set_helper(o, idx, token, &child);
 	if (launcher > 0) {
 		int32_t pid = cmd->pid;

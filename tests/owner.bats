@@ -29,3 +29,24 @@ load helpers/common
 	run -0 t-owner alive "$BG_PID" "$start"
 	[ "$output" = 1 ]
 }
+
+@test "a command's start time read off the clock around its fork is the one /proc gives" {
+	# mplock and mpsem run name their command as a helper without reading
+	# /proc when the clock pins its start; a wrong time would let the
+	# hold be taken back from a live command.
+	run -0 t-owner spawn 500
+	read -r pinned wrong <<<"$output"
+	echo "pinned $pinned of 500, wrong $wrong"
+	[ "$wrong" = 0 ]
+	[ "$pinned" -ge 400 ]
+}
+
+@test "a forked child names itself, not the parent whose identity was cached" {
+	run -0 t-owner self-fork
+	read -r ppid pstart cpid cstart pid start <<<"$output"
+	echo "$output"
+	[ "$cpid" = "$pid" ]
+	[ "$cpid" != "$ppid" ]
+	[ "$cstart" = "$start" ]
+	[ "$pstart" -gt 0 ]
+}

@@ -442,7 +442,9 @@ int mp_cmd_start(struct mp_cmd *c)
 {
 	const int *sigs = mp_term_signals;
 	volatile int child_errno = 0;
+	volatile uint64_t t1 = 0;
 	pid_t parent = getpid();
+	uint64_t t0;
 	sigset_t all, old;
 	struct sigaction sa;
 	pid_t pid;
@@ -460,11 +462,16 @@ int mp_cmd_start(struct mp_cmd *c)
 	sigemptyset(&sa.sa_mask);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
+	/* The kernel stamps the child's start time between these two clock
+	 * readings: when they fall in one tick, that tick is it. */
+	t0 = mp_boot_ticks();
 	/* vfork: the child shares our memory until it execs, which is what lets
 	 * it report a failed exec in child_errno, and costs no page copies. */
 	pid = vfork();
 	if (pid == 0) {
 		struct sigaction dfl;
+
+		t1 = mp_boot_ticks();
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
@@ -494,6 +501,7 @@ int mp_cmd_start(struct mp_cmd *c)
 		return child_errno == ENOENT ? MP_EXIT_NOT_FOUND : MP_EXIT_CANNOT_EXEC;
 	}
 	c->pid = pid;
+	c->start = t0 && t0 == t1 ? t0 : 0;
 	forward_pid = pid;
 	/* The command runs; the hold does not name it as a helper yet. */
 	MP_FAULT_POINT("cli.cmd.started");

@@ -118,6 +118,8 @@ struct mp_cmd {
 	int status_if_fail;	/* 127 not found, 126 not executable */
 	char *sh_argv[4];	/* for -c STRING */
 	pid_t pid;
+	uint64_t start;		/* the child's start time (clock ticks since
+				 * boot) when the clock pinned it, else 0 */
 	char path_buf[PATH_MAX];
 };
 

@@ -14,51 +14,15 @@
 
 static uint64_t self_pidns;
 static int proc_ok = -1;	/* -1 unknown, 0 /proc is another namespace's or missing, 1 usable */
+static pid_t self_pid;		/* the process whose start time is cached */
+static uint64_t self_start;
 
-static void probe_proc(void)
+/* Parses the state and start time out of the text of a /proc/PID/stat. */
+static int parse_stat(char *buf, char *state, uint64_t *start)
 {
-	struct stat st;
-	char buf[64];
-	ssize_t n;
-	int fd;
+	char *p = strrchr(buf, ')'), *save = NULL, *tok;
+	int field;
 
-	if (proc_ok != -1)
-		return;
-	proc_ok = 0;
-	if (stat("/proc/self/ns/pid", &st) == 0)
-		self_pidns = (uint64_t)st.st_ino;
-	/* A /proc mounted from another pid namespace shows other pids: then
-	 * no liveness judgement is possible (and no reaping is done). */
-	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = 0;
-	if (strtol(buf, NULL, 10) == (long)getpid())
-		proc_ok = 1;
-}
-
-int mp_proc_stat(pid_t pid, char *state, uint64_t *start)
-{
-	char path[48], buf[1024], *p, *save = NULL, *tok;
-	ssize_t n;
-	int fd, field;
-
-	if (pid <= 0)
-		return -ESRCH;
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n < 0)
-		return errno == ESRCH ? -ESRCH : -errno;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
 	if (!p)
 		return -EPROTO;
 	/* fields after ')' start at field 3 (state); starttime is field 22 */
@@ -74,6 +38,60 @@ int mp_proc_stat(pid_t pid, char *state, uint64_t *start)
 	return -EPROTO;
 }
 
+/* Reads a whole /proc stat file into buf (NUL-terminated). */
+static int read_stat(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return errno == ESRCH ? -ESRCH : -errno;
+	buf[n] = 0;
+	return 0;
+}
+
+/* Decides once whether /proc is ours, and keeps our own start time from
+ * the same read: identifying this process then costs no second file. */
+static void probe_proc(void)
+{
+	struct stat st;
+	char buf[1024], state;
+	uint64_t start;
+
+	if (proc_ok != -1)
+		return;
+	proc_ok = 0;
+	if (stat("/proc/self/ns/pid", &st) == 0)
+		self_pidns = (uint64_t)st.st_ino;
+	/* A /proc mounted from another pid namespace shows other pids: then
+	 * no liveness judgement is possible (and no reaping is done). */
+	if (read_stat("/proc/self/stat", buf, sizeof buf))
+		return;
+	if (strtol(buf, NULL, 10) != (long)getpid())
+		return;
+	proc_ok = 1;
+	if (parse_stat(buf, &state, &start) == 0) {
+		self_pid = getpid();
+		self_start = start;
+	}
+}
+
+int mp_proc_stat(pid_t pid, char *state, uint64_t *start)
+{
+	char path[48], buf[1024];
+	int rc;
+
+	if (pid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	rc = read_stat(path, buf, sizeof buf);
+	return rc ? rc : parse_stat(buf, state, start);
+}
+
 int mp_owner_of(pid_t pid, struct mp_owner *o)
 {
 	char st;
@@ -85,11 +103,48 @@ int mp_owner_of(pid_t pid, struct mp_owner *o)
 		return -ENOSYS;
 	if (pid == 0)
 		pid = getpid();
-	rc = mp_proc_stat(pid, &st, &start);
-	if (rc)
-		return rc;
+	if (pid == self_pid) {	/* not a fork's child: the cached time is ours */
+		st = 'R';
+		start = self_start;
+	} else {
+		rc = mp_proc_stat(pid, &st, &start);
+		if (rc)
+			return rc;
+	}
 	if (st == 'Z' || st == 'X')
 		return -ESRCH;
+	memset(o, 0, sizeof *o);
+	o->pid = pid;
+	o->start = start;
+	o->pidns = self_pidns;
+	return 0;
+}
+
+uint64_t mp_boot_ticks(void)
+{
+	static uint64_t tick_ns;
+	struct timespec ts;
+
+	if (!tick_ns) {
+		long hz = sysconf(_SC_CLK_TCK);
+
+		/* the kernel divides by NSEC_PER_SEC / USER_HZ only then */
+		if (hz <= 0 || 1000000000L % hz)
+			return 0;
+		tick_ns = 1000000000ULL / (uint64_t)hz;
+	}
+	if (clock_gettime(CLOCK_BOOTTIME, &ts))
+		return 0;
+	return ((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec) / tick_ns;
+}
+
+int mp_owner_of_child(pid_t pid, uint64_t start, struct mp_owner *o)
+{
+	probe_proc();
+	if (!proc_ok)
+		return -ENOSYS;
+	if (!start)
+		return mp_owner_of(pid, o);
 	memset(o, 0, sizeof *o);
 	o->pid = pid;
 	o->start = start;

@@ -26,6 +26,14 @@ struct mp_owner {
  * -ENOSYS if /proc is not usable, or another -errno. */
 int mp_owner_of(pid_t pid, struct mp_owner *o);
 
+/* The CLOCK_BOOTTIME now, in the clock ticks of a start time; 0 when the
+ * clock cannot say.  Async-signal-safe once called outside a handler. */
+uint64_t mp_boot_ticks(void);
+
+/* As mp_owner_of() for a child of ours whose start time was pinned by the
+ * clock around its fork (start, 0 when not): then without reading /proc. */
+int mp_owner_of_child(pid_t pid, uint64_t start, struct mp_owner *o);
+
 /* Returns 1 if o is alive (or cannot be judged: other namespace, /proc
  * missing), 0 if it is certainly dead.  o->pid == 0 (no owner) is alive. */
 int mp_owner_alive(const struct mp_owner *o);

@@ -3,6 +3,13 @@
  *   t-owner zombie                forks a child that exits unreaped; prints
  *                                 "alive-before dead-after" as 1/0 pairs
  *   t-owner start PID             prints the start time of PID
+ *   t-owner self-fork             prints the pid and start time this process
+ *                                 and its forked child give themselves, and
+ *                                 what /proc says of the child
+ *   t-owner spawn N               starts `true` N times as mplock run does;
+ *                                 prints "pinned wrong": how many start times
+ *                                 the clock pinned, and how many of those
+ *                                 /proc contradicts
  */
 #include "config.h"
 
@@ -14,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/cli.h"
 #include "lib/owner.h"
 
 int main(int argc, char **argv)
@@ -64,6 +72,58 @@ int main(int argc, char **argv)
 		waitpid(pid, NULL, 0);
 		return 0;
 	}
-	fprintf(stderr, "usage: t-owner alive PID [START] | start PID | zombie\n");
+	if (argc == 2 && !strcmp(argv[1], "self-fork")) {
+		struct mp_owner me, child;
+		char st;
+		uint64_t start;
+		int pipefd[2];
+		pid_t pid;
+
+		if (mp_owner_of(0, &me) || pipe(pipefd))
+			return 2;
+		pid = fork();
+		if (pid == 0) {
+			/* the parent's identity is cached: it must not be ours */
+			if (mp_owner_of(0, &child) || write(pipefd[1], &child, sizeof child) < 0)
+				_exit(2);
+			_exit(0);
+		}
+		if (read(pipefd[0], &child, sizeof child) != sizeof child ||
+		    mp_proc_stat(pid, &st, &start))
+			return 2;
+		printf("%d %" PRIu64 " %d %" PRIu64 " %d %" PRIu64 "\n", (int)me.pid, me.start,
+		       (int)child.pid, child.start, (int)pid, start);
+		waitpid(pid, NULL, 0);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "spawn")) {
+		char *args[] = { "true", NULL }, st;
+		int n = atoi(argv[2]), pinned = 0, wrong = 0;
+		struct mp_owner child;
+		struct mp_cmd cmd;
+		uint64_t start;
+
+		mp_cmd_prepare(&cmd, args, NULL);
+		for (int i = 0; i < n; i++) {
+			if (mp_cmd_start(&cmd))
+				return 2;
+			/* a zombie's stat still holds its start time */
+			if (cmd.start) {
+				if (mp_owner_of_child(cmd.pid, cmd.start, &child) ||
+				    mp_proc_stat(cmd.pid, &st, &start))
+					return 2;
+				pinned++;
+				if (child.start != start) {
+					wrong++;
+					fprintf(stderr, "pid %d: clock %" PRIu64 ", /proc %" PRIu64 "\n",
+						(int)cmd.pid, child.start, start);
+				}
+			}
+			mp_cmd_wait(&cmd);
+		}
+		printf("%d %d\n", pinned, wrong);
+		return 0;
+	}
+	fprintf(stderr, "usage: t-owner alive PID [START] | start PID | zombie | self-fork | spawn N\n");
 	return 2;
 }
