@@ -1,6 +1,7 @@
 # The library: never installed, linked into every tool.
 noinst_LIBRARIES += src/lib/libmp.a
 src_lib_libmp_a_SOURCES = \
+	src/lib/args.c src/lib/args.h \
 	src/lib/cli.c src/lib/cli.h \
 	src/lib/gate.c src/lib/gate.h \
 	src/lib/lock.c src/lib/lock.h \

@@ -61,7 +61,7 @@ enum {
 	OPT_LEASE, OPT_CLOSE,
 };
 
-static const struct argp_option options[] = {
+static const struct mp_argp_option options[] = {
 	{ "max-items", OPT_MAX_ITEMS, "N", 0, "create: hold at most N messages (default 16384)", 1 },
 	{ "max-bytes", OPT_MAX_BYTES, "SIZE", 0, "create: hold at most SIZE bytes of messages "
 	  "(default 1M, at least --max-msg)", 1 },
@@ -94,24 +94,24 @@ static enum verb verb_of(const char *s)
 	return V_NONE;
 }
 
-static void parse_size(struct argp_state *state, const char *o, const char *arg, uint64_t *v)
+static void parse_size(struct mp_argp_state *state, const char *o, const char *arg, uint64_t *v)
 {
 	char why[160];
 
 	if (mp_parse_size(arg, v, why, sizeof why))
-		argp_error(state, "%s: %s", o, why);
+		mp_argp_error(state, "%s: %s", o, why);
 	if (*v == 0)
-		argp_error(state, "%s: must be more than 0", o);
+		mp_argp_error(state, "%s: must be more than 0", o);
 }
 
-static error_t parse_opt(int key, char *arg, struct argp_state *state)
+static int parse_opt(int key, char *arg, struct mp_argp_state *state)
 {
 	char why[160];
 
 	switch (key) {
 	case OPT_MAX_ITEMS:
 		if (mp_parse_count(arg, 1, MP_QUEUE_MAX_ITEMS, &opt.params.max_items, why, sizeof why))
-			argp_error(state, "--max-items: %s", why);
+			mp_argp_error(state, "--max-items: %s", why);
 		break;
 	case OPT_MAX_BYTES:
 		parse_size(state, "--max-bytes", arg, &opt.params.max_bytes);
@@ -127,7 +127,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'c':
 		if (mp_parse_count(arg, 1, UINT32_MAX, &opt.count, why, sizeof why))
-			argp_error(state, "--count: %s", why);
+			mp_argp_error(state, "--count: %s", why);
 		opt.have_count = 1;
 		break;
 	case OPT_ALL:
@@ -142,59 +142,59 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_CLOSE:
 		opt.close = 1;
 		break;
-	case ARGP_KEY_INIT:
+	case MP_ARGP_KEY_INIT:
 		state->child_inputs[0] = NULL;
 		break;
-	case ARGP_KEY_ARG:
+	case MP_ARGP_KEY_ARG:
 		if (opt.verb == V_NONE) {
 			opt.verb = verb_of(arg);
 			if (opt.verb == V_NONE)
-				argp_error(state, "unknown verb '%s'", arg);
+				mp_argp_error(state, "unknown verb '%s'", arg);
 		} else if (!opt.name && opt.verb != V_LS) {
 			opt.name = arg;
 		} else if (opt.verb == V_PUT || (opt.verb == V_ACK && !opt.nargs)) {
 			/* options may come between messages: collect them */
 			if (!opt.args && !(opt.args = calloc((size_t)state->argc, sizeof *opt.args)))
-				argp_failure(state, MP_EXIT_OSERR, ENOMEM, "messages");
+				mp_die(MP_EXIT_OSERR, "messages: %s", strerror(ENOMEM));
 			opt.args[opt.nargs++] = arg;
 		} else {
-			argp_error(state, "unexpected argument '%s'", arg);
+			mp_argp_error(state, "unexpected argument '%s'", arg);
 		}
 		break;
-	case ARGP_KEY_END:
+	case MP_ARGP_KEY_END:
 		if (opt.verb == V_NONE)
-			argp_error(state, "a verb is needed");
+			mp_argp_error(state, "a verb is needed");
 		if (opt.verb != V_LS && !opt.name)
-			argp_error(state, "a queue name is needed");
+			mp_argp_error(state, "a queue name is needed");
 		if (opt.verb != V_CREATE &&
 		    (opt.params.max_items || opt.params.max_bytes || opt.params.max_msg))
-			argp_error(state, "--max-items, --max-bytes and --max-msg are for create");
+			mp_argp_error(state, "--max-items, --max-bytes and --max-msg are for create");
 		if ((opt.zero || opt.raw) && opt.verb != V_PUT && opt.verb != V_GET)
-			argp_error(state, "-z and --raw are for put and get");
+			mp_argp_error(state, "-z and --raw are for put and get");
 		if (opt.zero && opt.raw)
-			argp_error(state, "give -z or --raw, not both");
+			mp_argp_error(state, "give -z or --raw, not both");
 		if (opt.raw && opt.verb == V_PUT && opt.nargs)
-			argp_error(state, "--raw reads its message from stdin: give no MSG");
+			mp_argp_error(state, "--raw reads its message from stdin: give no MSG");
 		if (opt.have_count && opt.verb != V_GET && opt.verb != V_DONE)
-			argp_error(state, "-c is for get and done");
+			mp_argp_error(state, "-c is for get and done");
 		if ((opt.all || opt.follow) && opt.verb != V_GET)
-			argp_error(state, "--all and --follow are for get");
+			mp_argp_error(state, "--all and --follow are for get");
 		if (opt.have_count + opt.all + opt.follow > 1)
-			argp_error(state, "give one of -c, --all and --follow");
+			mp_argp_error(state, "give one of -c, --all and --follow");
 		if (opt.follow && mp_cli.nonblock)
-			argp_error(state, "--follow waits by definition: -n and -t 0 do not go with it");
+			mp_argp_error(state, "--follow waits by definition: -n and -t 0 do not go with it");
 		if (opt.close && opt.verb != V_PUT)
-			argp_error(state, "--close is for put (the verb 'close' closes a queue)");
+			mp_argp_error(state, "--close is for put (the verb 'close' closes a queue)");
 		if (opt.lease && opt.verb != V_GET)
-			argp_error(state, "--lease is for get");
+			mp_argp_error(state, "--lease is for get");
 		if (opt.lease && (opt.follow || opt.all))
-			argp_error(state, "--lease takes one message, or -c N; not --all or --follow");
+			mp_argp_error(state, "--lease takes one message, or -c N; not --all or --follow");
 		if (opt.hold.ttl_ns && !opt.lease)
-			argp_error(state, "--ttl is for get --lease");
+			mp_argp_error(state, "--ttl is for get --lease");
 		if (opt.hold.have_owner && !opt.lease && opt.verb != V_ACK)
-			argp_error(state, "--owner is for get --lease and ack");
+			mp_argp_error(state, "--owner is for get --lease and ack");
 		if (opt.hold.force && opt.verb != V_ACK)
-			argp_error(state, "--force is for ack");
+			mp_argp_error(state, "--force is for ack");
 		break;
 	default:
 		return mp_hold_opt_parse(key, arg, state, &opt.hold);
@@ -202,7 +202,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp_child children[] = { { &mp_cli_argp, 0, "Common options:", 9 }, { 0 } };
+static const struct mp_argp_child children[] = { { &mp_cli_argp, 0, "Common options:", 9 }, { 0 } };
 
 static const char doc[] =
 	"A bounded, binary-safe message queue shared by unrelated processes.\n\n"
@@ -223,7 +223,7 @@ static const char doc[] =
 	"message (it stays queued), 75 busy (-n: full or empty), 77 permission,\n"
 	"124 timed out.  See mpqueue(1).";
 
-static const struct argp argp = {
+static const struct mp_argp argp = {
 	options, parse_opt,
 	"create NAME [--max-items N] [--max-bytes SIZE] [--max-msg SIZE]\n"
 	"put NAME [-n|-t D] [-z|--raw] [--close] [MSG...]\n"
@@ -233,7 +233,7 @@ static const struct argp argp = {
 	"join NAME [-n|-t D]\n"
 	"close|size|info|rm NAME\n"
 	"ls",
-	doc, children, 0, 0
+	doc, children
 };
 
 static struct mp_store store;
@@ -831,7 +831,7 @@ int main(int argc, char **argv)
 	int rc, damaged;
 
 	mp_cli_init(PACKAGE_VERSION);
-	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
+	mp_argp_parse(&argp, argc, argv);
 	if (opt.name)
 		mp_check_name_or_exit(opt.name);
 

@@ -68,7 +68,7 @@ static struct {
 enum { OPT_NAME = 0x2000, OPT_TAG, OPT_RESTART, OPT_MAX_RESTARTS, OPT_FAIL_FAST, OPT_DAEMON,
        OPT_OWNER, OPT_HEARTBEAT, OPT_QUEUE, OPT_STDIN, OPT_NONBLOCK };
 
-static const struct argp_option options[] = {
+static const struct mp_argp_option options[] = {
 	{ "workers", 'n', "N", 0, "Start N workers (default 1)", 1 },
 	{ "name", OPT_NAME, "NAME", 0, "Name of the group (default spawn-PID)", 1 },
 	{ "command", 'c', "STRING", 0, "Run STRING with /bin/sh -c", 1 },
@@ -95,14 +95,14 @@ static const struct argp_option options[] = {
 
 /* The common options, with -n taken by --workers: --nonblock keeps its
  * long name only, and --timeout says what it means here. */
-static struct argp_option common_options[32];
+static struct mp_argp_option common_options[32];
 
-static error_t common_parse(int key, char *arg, struct argp_state *state)
+static int common_parse(int key, char *arg, struct mp_argp_state *state)
 {
 	return mp_cli_argp.parser(key == OPT_NONBLOCK ? 'n' : key, arg, state);
 }
 
-static struct argp common_argp;
+static struct mp_argp common_argp;
 
 static void setup_common_argp(void)
 {
@@ -127,32 +127,16 @@ static void setup_common_argp(void)
 	common_argp.parser = common_parse;
 }
 
-static int parse_signal(const char *s)
-{
-	uint64_t n;
-
-	if (mp_parse_count(s, 1, 64, &n, NULL, 0) == 0)
-		return (int)n;
-	if (!strncasecmp(s, "SIG", 3))
-		s += 3;
-	for (int sig = 1; sig < 32; sig++) {
-		const char *abbr = sigabbrev_np(sig);
-		if (abbr && !strcasecmp(s, abbr))
-			return sig;
-	}
-	return -1;
-}
-
-static void need_duration(struct argp_state *state, const char *what, const char *arg,
+static void need_duration(struct mp_argp_state *state, const char *what, const char *arg,
 			  int64_t *ns)
 {
 	char why[160];
 
 	if (mp_parse_duration(arg, ns, why, sizeof why))
-		argp_error(state, "%s: %s", what, why);
+		mp_argp_error(state, "%s: %s", what, why);
 }
 
-static error_t parse_opt(int key, char *arg, struct argp_state *state)
+static int parse_opt(int key, char *arg, struct mp_argp_state *state)
 {
 	char why[160];
 	uint64_t v;
@@ -160,7 +144,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'n':
 		if (mp_parse_count(arg, 1, MP_SPAWN_MAX_WORKERS, &v, why, sizeof why))
-			argp_error(state, "--workers: %s", why);
+			mp_argp_error(state, "--workers: %s", why);
 		opt.workers = (uint32_t)v;
 		opt.seen |= S_WORKERS;
 		break;
@@ -185,9 +169,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		opt.seen |= S_KILLAFTER;
 		break;
 	case 's':
-		opt.sig = parse_signal(arg);
+		opt.sig = mp_parse_signal(arg);
 		if (opt.sig < 0)
-			argp_error(state, "--signal: '%s' is not a signal name or number", arg);
+			mp_argp_error(state, "--signal: '%s' is not a signal name or number", arg);
 		opt.have_sig = 1;
 		break;
 	case OPT_RESTART:
@@ -196,19 +180,19 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		else if (!strcmp(arg, "no"))
 			opt.restart = 0;
 		else
-			argp_error(state, "--restart: '%s' is not 'on-failure' or 'no'", arg);
+			mp_argp_error(state, "--restart: '%s' is not 'on-failure' or 'no'", arg);
 		opt.seen |= S_RESTART;
 		break;
 	case OPT_MAX_RESTARTS:
 		if (mp_parse_count(arg, 0, UINT32_MAX - 1, &v, why, sizeof why))
-			argp_error(state, "--max-restarts: %s", why);
+			mp_argp_error(state, "--max-restarts: %s", why);
 		opt.max_restarts = (uint32_t)v;
 		opt.seen |= S_RESTART;
 		break;
 	case OPT_HEARTBEAT:
 		need_duration(state, "--heartbeat", arg, &opt.heartbeat_ns);
 		if (opt.heartbeat_ns == 0)
-			argp_error(state, "--heartbeat: must be more than 0");
+			mp_argp_error(state, "--heartbeat: must be more than 0");
 		opt.seen |= S_HEARTBEAT;
 		break;
 	case OPT_DAEMON:
@@ -228,10 +212,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		opt.use_stdin = 1;
 		opt.seen |= S_STDIN;
 		break;
-	case ARGP_KEY_INIT:
+	case MP_ARGP_KEY_INIT:
 		state->child_inputs[0] = NULL;
 		break;
-	case ARGP_KEY_ARG:
+	case MP_ARGP_KEY_ARG:
 		if (!opt.have_verb && !opt.cmd) {
 			int after_dashes = state->next >= 2 &&
 					   !strcmp(state->argv[state->next - 2], "--");
@@ -249,41 +233,41 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		} else if (opt.have_verb && !opt.name) {
 			for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
 				if (verbs[i].v == opt.verb && !verbs[i].needs_name)
-					argp_error(state, "unexpected argument '%s'", arg);
+					mp_argp_error(state, "unexpected argument '%s'", arg);
 			opt.name = arg;
 		} else {
-			argp_error(state, "unexpected argument '%s'", arg);
+			mp_argp_error(state, "unexpected argument '%s'", arg);
 		}
 		break;
-	case ARGP_KEY_END:
+	case MP_ARGP_KEY_END:
 		if (!opt.have_verb) {
 			if (!opt.cmd && !opt.shell)
-				argp_error(state, "a command (or -c STRING) or a verb is needed");
+				mp_argp_error(state, "a command (or -c STRING) or a verb is needed");
 			if (opt.cmd && opt.shell)
-				argp_error(state, "give a command or -c STRING, not both");
+				mp_argp_error(state, "give a command or -c STRING, not both");
 			if ((opt.seen & S_OWNER) && !opt.daemon)
-				argp_error(state, "--owner is for --daemon");
+				mp_argp_error(state, "--owner is for --daemon");
 			if ((opt.seen & S_STDIN) && !opt.queue)
-				argp_error(state, "--stdin is for --queue");
+				mp_argp_error(state, "--stdin is for --queue");
 			if (opt.max_restarts != UINT32_MAX && !opt.restart)
-				argp_error(state, "--max-restarts needs --restart on-failure");
+				mp_argp_error(state, "--max-restarts needs --restart on-failure");
 			break;
 		}
 		for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
 			if (verbs[i].v == opt.verb && verbs[i].needs_name && !opt.name)
-				argp_error(state, "%s needs a group name", verbs[i].name);
+				mp_argp_error(state, "%s needs a group name", verbs[i].name);
 		if (opt.seen)
-			argp_error(state, "options for starting a group were given to a verb");
+			mp_argp_error(state, "options for starting a group were given to a verb");
 		if (opt.have_sig && opt.verb != V_KILL)
-			argp_error(state, "--signal is for kill (or a group with --timeout)");
+			mp_argp_error(state, "--signal is for kill (or a group with --timeout)");
 		break;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return MP_ARGP_ERR_UNKNOWN;
 	}
 	return 0;
 }
 
-static const struct argp_child children[] = {
+static const struct mp_argp_child children[] = {
 	{ &common_argp, 0, "Common options:", 9 }, { 0 }
 };
 
@@ -304,14 +288,14 @@ static const char doc[] =
 	"for signal N); 124 timed out; 126/127 command cannot run / not found; 64 usage;\n"
 	"65 corrupt record; 66 no such group; 75 the name is in use.  See mpspawn(1).";
 
-static const struct argp argp = {
+static const struct mp_argp argp = {
 	options, parse_opt,
 	"[-n N] [--name NAME] [--tag] [-t D] [--daemon] (-c STRING | [--] CMD [ARG...])\n"
 	"-n N --queue QNAME [--stdin] [--] CMD [ARG...]\n"
 	"ls\n"
 	"status|wait|kill|is-alive|rm NAME\n"
 	"beat",
-	doc, children, 0, 0
+	doc, children
 };
 
 static struct mp_store store;
@@ -800,7 +784,7 @@ static int do_kill(void)
 	}
 	if (rc)
 		mp_fail(rc, "cannot signal group '%s'", opt.name);
-	mp_info("sent SIG%s to group '%s'", sigabbrev_np(opt.sig) ? sigabbrev_np(opt.sig) : "?",
+	mp_info("sent SIG%s to group '%s'", mp_signal_name(opt.sig) ? mp_signal_name(opt.sig) : "?",
 		opt.name);
 	return 0;
 }
@@ -864,7 +848,7 @@ int main(int argc, char **argv)
 
 	mp_cli_init(PACKAGE_VERSION);
 	setup_common_argp();
-	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
+	mp_argp_parse(&argp, argc, argv);
 	if (opt.name)
 		mp_check_name_or_exit(opt.name);
 

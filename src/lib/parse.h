@@ -31,6 +31,11 @@ int mp_parse_size(const char *s, uint64_t *bytes, char *why, size_t whylen);
 int mp_parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 		   char *why, size_t whylen);
 
+/* The name of signal sig without "SIG" (HUP, TERM, ...), or NULL. */
+const char *mp_signal_name(int sig);
+/* A signal by name (TERM, SIGTERM, term) or number (1..64); -1 if neither. */
+int mp_parse_signal(const char *s);
+
 /* a - b in ns, saturated at INT64_MIN / INT64_MAX: for times read from an
  * object, which may be corrupt (a plain subtraction could overflow). */
 int64_t mp_ns_diff(int64_t a, int64_t b);
