@@ -79,6 +79,30 @@ int mp_psem_open(const char *name, int create, unsigned initial, sem_t **sem)
 	return -e;
 }
 
+static int timed_wait(sem_t *sem, const struct timespec *mono, int64_t deadline_ns)
+{
+#if HAVE_SEM_CLOCKWAIT
+	/* CLOCK_MONOTONIC: a clock step does not stretch the wait */
+	(void)deadline_ns;
+	return sem_clockwait(sem, CLOCK_MONOTONIC, mono);
+#else
+	/* musl: the wall clock only; the deadline is converted at each wait */
+	struct timespec now;
+	int64_t left, rt;
+
+	(void)mono;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left = deadline_ns - (now.tv_sec * 1000000000LL + now.tv_nsec);
+	if (left < 0)
+		left = 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	rt = now.tv_sec * 1000000000LL + now.tv_nsec + left;
+	now.tv_sec = rt / 1000000000LL;
+	now.tv_nsec = rt % 1000000000LL;
+	return sem_timedwait(sem, &now);
+#endif
+}
+
 int mp_psem_wait(sem_t *sem, int64_t deadline_ns, int nonblock)
 {
 	struct timespec ts = {
@@ -93,8 +117,7 @@ int mp_psem_wait(sem_t *sem, int64_t deadline_ns, int nonblock)
 		if (nonblock)
 			rc = sem_trywait(sem);
 		else if (deadline_ns)
-			/* CLOCK_MONOTONIC: a clock step does not stretch the wait */
-			rc = sem_clockwait(sem, CLOCK_MONOTONIC, &ts);
+			rc = timed_wait(sem, &ts, deadline_ns);
 		else
 			rc = sem_wait(sem);
 		if (rc == 0)

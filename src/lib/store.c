@@ -58,8 +58,10 @@ const char *mp_abi_tag(void)
 #endif
 #if defined(__GLIBC__)
 		const char *libc = "glibc";
-#else
+#elif defined(__UCLIBC__) || defined(__BIONIC__)
 		const char *libc = "libc";
+#else
+		const char *libc = "musl";	/* which says nothing of itself */
 #endif
 		snprintf(tag, sizeof tag, "%s-%s-m%zu", libc, arch, sizeof(pthread_mutex_t));
 	}

@@ -83,17 +83,60 @@ void mp_signals_restore(const sigset_t *old)
 	sigprocmask(SIG_SETMASK, old, NULL);
 }
 
-int mp_obj_lock(struct mp_obj *o)
+/* glibc checks the type word of a mutex and answers garbage there with
+ * EINVAL; musl trusts it, and garbage makes it fail at random or hang.  So
+ * with musl the word (its first int) must hold what pthread_mutex_init
+ * writes there for our attributes, or that plus 8, musl's mark of a dead
+ * owner not yet declared consistent. */
+static int mutex_type_ok(pthread_mutex_t *mu)
+{
+#if defined(__GLIBC__)
+	(void)mu;
+	return 1;
+#else
+	static int want = -1;
+	int w = *(volatile int *)mu;
+
+	if (want < 0) {
+		pthread_mutexattr_t a;
+		pthread_mutex_t m;
+
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+		pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+		pthread_mutex_init(&m, &a);
+		pthread_mutexattr_destroy(&a);
+		want = *(int *)&m;
+	}
+	return w == want || w == (want | 8);
+#endif
+}
+
+/* Locks mu, giving up after 10 s (see mp_obj_lock). */
+static int lock_10s(pthread_mutex_t *mu)
 {
 	struct timespec dl;
+
+#if HAVE_PTHREAD_MUTEX_CLOCKLOCK
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += 10;
+	return pthread_mutex_clocklock(mu, CLOCK_MONOTONIC, &dl);
+#else
+	/* musl: the wall clock only; a step of it moves the 10 s, no more */
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 10;
+	return pthread_mutex_timedlock(mu, &dl);
+#endif
+}
+
+int mp_obj_lock(struct mp_obj *o)
+{
 	int rc;
 
 	rc = mp_obj_check_boot(o);
 	if (rc)
 		return rc;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += 10;
-	rc = pthread_mutex_clocklock(&o->hdr->mu, CLOCK_MONOTONIC, &dl);
+	rc = mutex_type_ok(&o->hdr->mu) ? lock_10s(&o->hdr->mu) : EINVAL;
 	if (rc == EOWNERDEAD) {
 		/* The last holder died inside its critical section: finish or
 		 * undo its work, then declare the state consistent again.

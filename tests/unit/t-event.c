@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mutex-word.h"
 #include "lib/cli.h"
 #include "lib/event.h"
 #include "lib/store.h"
@@ -124,7 +125,7 @@ int main(int argc, char **argv)
 		o.hdr->nwait = 4;
 		memset(o.hdr->boot_id, 0xab, sizeof o.hdr->boot_id);
 		/* a TID of that boot: pid 1 is alive and never ours */
-		*(volatile int *)&o.hdr->mu = 1;
+		*mutex_owner_word(&o.hdr->mu) = 1;
 		mp_obj_close(&o);
 		return 0;
 	}

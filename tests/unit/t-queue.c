@@ -16,6 +16,7 @@
  */
 #include "config.h"
 
+#include "mutex-word.h"
 #include "lib/queue.c"
 
 #include <signal.h>
@@ -291,8 +292,7 @@ static int hammer(const char *name, double seconds, int nworkers, unsigned seed)
 		/* where did it die?  (the journal was valid: inside a commit) */
 		if (__atomic_load_n(&Q(&o)->jr.valid, __ATOMIC_ACQUIRE))
 			in_commit++;
-		if (o.hdr->mu.__data.__owner == pids[i] ||
-		    (o.hdr->mu.__data.__lock & 0x3fffffff) == (unsigned)pids[i])
+		if (mutex_owner_tid(&o.hdr->mu) == pids[i])
 			in_lock++;
 		pids[i] = spawn(name, seed += 7919);
 	}

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mutex-word.h"
 #include "lib/sem.h"
 #include "lib/store.h"
 #include "lib/sync.h"
@@ -36,9 +37,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "reboot")) {
 		memset(o.hdr->boot_id, 0xab, sizeof o.hdr->boot_id);
-		/* glibc's mutex word holds the owner's TID: pid 1 is alive and
+		/* the mutex's owner word holds a TID: pid 1 is alive and
 		 * never ours, so without re-initialisation we would block. */
-		*(volatile int *)&o.hdr->mu = 1;
+		*mutex_owner_word(&o.hdr->mu) = 1;
 		mp_obj_close(&o);
 		return 0;
 	}

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mutex-word.h"
 #include "lib/gate.h"
 #include "lib/lock.h"
 #include "lib/owner.h"
@@ -43,9 +44,9 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "reboot")) {
 		open_or_die(&s, &o, argv[2]);
 		memset(o.hdr->boot_id, 0xab, sizeof o.hdr->boot_id);
-		/* glibc's mutex word holds the owner's TID: pid 1 is alive and
+		/* the mutex's owner word holds a TID: pid 1 is alive and
 		 * never ours, so without re-initialisation we would block. */
-		*(volatile int *)&o.hdr->mu = 1;
+		*mutex_owner_word(&o.hdr->mu) = 1;
 		mp_obj_close(&o);
 		return 0;
 	}

@@ -1,0 +1,25 @@
+/* mutex-word.h - the word of a pthread mutex that holds its owner's thread
+ * id, for tests that fake or read an owner.  It is the C library's private
+ * layout: glibc keeps it in the first int (__data.__lock), musl in the
+ * second (_m_lock); both mark a waiter and a dead owner in the top bits. */
+#ifndef MP_TEST_MUTEX_WORD_H
+#define MP_TEST_MUTEX_WORD_H
+
+#include <pthread.h>
+
+static inline volatile int *mutex_owner_word(pthread_mutex_t *m)
+{
+#if defined(__GLIBC__)
+	return (volatile int *)m;
+#else
+	return (volatile int *)m + 1;
+#endif
+}
+
+/* The thread id that holds m, 0 if none. */
+static inline int mutex_owner_tid(pthread_mutex_t *m)
+{
+	return *mutex_owner_word(m) & 0x3fffffff;
+}
+
+#endif
