@@ -91,6 +91,30 @@ load helpers/common
 	done
 }
 
+@test "an object made by a build with the other C library is refused with 65; rm removes it" {
+	# glibc and musl lay out the internal mutex differently: a musl build
+	# must not lock a glibc build's object, nor the other way round
+	mplock create other
+	f=$MP_DIR/lock.other
+	off=$(grep -obaE '(glibc|musl)-[a-z0-9_]+-m[0-9]+' "$f" | head -n 1)
+	ours=${off#*:}
+	off=${off%%:*}
+	[ -n "$off" ]
+	case $ours in
+	glibc-*) theirs=musl-${ours#glibc-} ;;
+	*) theirs=glibc-${ours#musl-} ;;
+	esac
+	# the field is 16 bytes: the tag, then zeros
+	{ printf '%s' "$theirs"; head -c $((16 - ${#theirs})) /dev/zero; } |
+		dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+	run -65 --separate-stderr mplock acquire -n other --owner none
+	[[ $stderr == *"was made for $theirs, this is $ours"* ]]
+	run -65 mplock info other
+	run -0 --separate-stderr mplock rm other
+	[[ $stderr == *"removed a damaged object"* ]]
+	run -0 mplock acquire -n other --owner none
+}
+
 @test "an object file writable by others is refused with 77" {
 	mplock create shared
 	chmod 0666 "$MP_DIR/lock.shared"
