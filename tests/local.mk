@@ -9,6 +9,7 @@ AM_TESTS_ENVIRONMENT = \
 
 TESTS += \
 	tests/parse.bats \
+	tests/args.bats \
 	tests/store.bats \
 	tests/owner.bats \
 	tests/mplock.bats \

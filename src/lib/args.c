@@ -32,7 +32,7 @@ struct entry {
 	int order;				/* rank of declaration */
 };
 
-enum { MAX_ENTRIES = 128 };
+enum { MAX_ENTRIES = 64 };	/* options, headers and built-ins of one tool */
 
 struct table {
 	struct entry e[MAX_ENTRIES];
@@ -141,28 +141,53 @@ static void print_usage_lines(const struct mp_argp_state *st, FILE *f)
 
 enum { DOC_COL = 29, WIDTH = 79 };
 
-/* Writes text from column col, wrapped at WIDTH, continuing at DOC_COL. */
-static void print_wrapped(FILE *f, int col, const char *text)
+/* Writes the len bytes of text from column col, the words wrapped at WIDTH
+ * and continued at column indent, then a newline. */
+static void print_wrapped(FILE *f, int col, int indent, const char *text, size_t len)
 {
-	const char *p = text;
+	const char *p = text, *end = text + len;
+	int start = col;
 
-	while (*p) {
-		size_t w = strcspn(p, " ");
+	while (p < end) {
+		size_t w = 0;
 
-		if (col > DOC_COL && col + 1 + (int)w > WIDTH) {
-			fprintf(f, "\n%*s", DOC_COL, "");
-			col = DOC_COL;
-		} else if (col > DOC_COL) {
+		while (p + w < end && p[w] != ' ')
+			w++;
+		if (col > start && col + 1 + (int)w > WIDTH) {
+			fprintf(f, "\n%*s", indent, "");
+			col = indent;
+		} else if (col > start) {
 			fputc(' ', f);
 			col++;
 		}
 		fprintf(f, "%.*s", (int)w, p);
 		col += (int)w;
 		p += w;
-		while (*p == ' ')
+		while (p < end && *p == ' ')
 			p++;
 	}
 	fputc('\n', f);
+}
+
+/* Writes the len bytes of doc: lines that fit as they are (the verb tables
+ * are aligned by hand), longer ones wrapped at their own indentation. */
+static void print_doc(FILE *f, const char *doc, size_t len)
+{
+	const char *p = doc, *end = doc + len;
+
+	while (p < end) {
+		size_t n = 0, ind = 0;
+
+		while (p + n < end && p[n] != '\n')
+			n++;
+		while (ind < n && p[ind] == ' ')
+			ind++;
+		if (n <= WIDTH)
+			fprintf(f, "%.*s\n", (int)n, p);
+		else
+			print_wrapped(f, (int)ind, (int)ind, p + ind, n - ind);
+		p += n + (p + n < end);
+	}
 }
 
 static void print_option(FILE *f, const struct mp_argp_option *o)
@@ -197,7 +222,7 @@ static void print_option(FILE *f, const struct mp_argp_option *o)
 	} else {
 		fprintf(f, "\n%*s", DOC_COL, "");
 	}
-	print_wrapped(f, DOC_COL, o->doc);
+	print_wrapped(f, DOC_COL, DOC_COL, o->doc, strlen(o->doc));
 }
 
 static void print_help(const struct mp_argp_state *st, FILE *f)
@@ -209,8 +234,7 @@ static void print_help(const struct mp_argp_state *st, FILE *f)
 	int prev_group = 0, any = 0, after_header = 0, any_arg = 0;
 
 	print_usage_lines(st, f);
-	if (pre)
-		fprintf(f, "%.*s%s", (int)pre, doc, doc[pre - 1] == '\n' ? "" : "\n");
+	print_doc(f, doc, pre);
 	collect_all(&t, root);
 	qsort(t.e, t.n, sizeof *t.e, entry_cmp);
 	for (size_t i = 0; i < t.n; i++) {
@@ -234,8 +258,10 @@ static void print_help(const struct mp_argp_state *st, FILE *f)
 	if (any_arg)
 		fputs("\nMandatory or optional arguments to long options are also mandatory or "
 		      "optional\nfor any corresponding short options.\n", f);
-	if (doc[pre] == '\v' && doc[pre + 1])
-		fprintf(f, "\n%s\n", doc + pre + 1);
+	if (doc[pre] == '\v' && doc[pre + 1]) {
+		fputc('\n', f);
+		print_doc(f, doc + pre + 1, strlen(doc + pre + 1));
+	}
 }
 
 void mp_argp_help(const struct mp_argp_state *st)
