@@ -243,7 +243,7 @@ static void print_json(struct mp_obj *o, const struct mp_event_info *ei,
 	printf("{\"name\":");
 	mp_json_str(stdout, o->name);
 	printf(",\"kind\":\"event\",\"path\":");
-	mp_json_str(stdout, o->path);
+	mp_json_str(stdout, mp_obj_path(o));
 	printf(",\"state\":\"%s\",\"set\":%s", ei->st.is_set ? "set" : "clear",
 	       ei->st.is_set ? "true" : "false");
 	json_time("since", ei->st.since_ns);
@@ -287,7 +287,7 @@ static void print_text(struct mp_obj *o, const struct mp_event_info *ei,
 	if (ei->overflow)
 		printf("  and %u more (not listed)\n", ei->overflow);
 	printf("created:  %s\n", mp_format_time(ei->created_ns, t, sizeof t));
-	printf("file:     %s\n", o->path);
+	printf("file:     %s\n", mp_obj_path(o));
 }
 
 static int do_info(void)

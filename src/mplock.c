@@ -173,11 +173,11 @@ static int acquire(struct mp_obj *o, const struct mp_owner *owner, uint64_t *tok
 		.deadline_ns = mp_cli_deadline(),
 		.nonblock = mp_cli.nonblock,
 	};
-	int64_t t0 = mp_now_ns();
+	int64_t t0 = mp_cli.verbose ? mp_now_ns() : 0;
 	char d[32];
 	int rc = mp_gate_acquire(o, &r, token, idx);
 
-	if (rc == 0)
+	if (rc == 0 && mp_cli.verbose)
 		mp_info("acquired '%s' (%s, token %llu) after %s", opt.name,
 			opt.shared ? "shared" : "exclusive", (unsigned long long)*token,
 			mp_format_duration(mp_now_ns() - t0, d, sizeof d));

@@ -686,7 +686,7 @@ static void print_json(struct mp_obj *o, const struct mp_queue_info *qi,
 	printf("{\"name\":");
 	mp_json_str(stdout, o->name);
 	printf(",\"kind\":\"queue\",\"path\":");
-	mp_json_str(stdout, o->path);
+	mp_json_str(stdout, mp_obj_path(o));
 	printf(",\"items\":%llu,\"bytes\":%llu,\"unfinished\":%llu,\"in_flight\":%llu,"
 	       "\"in_flight_bytes\":%llu,\"closed\":%s,\"waiters\":%u,\"getters\":%u,"
 	       "\"putters\":%u,\"max_items\":%llu,\"max_bytes\":%llu,\"max_msg\":%llu,"
@@ -760,7 +760,7 @@ static void print_info(struct mp_obj *o, const struct mp_queue_info *qi,
 	       (unsigned long long)qi->ring_size);
 	printf("created:     %s\n", mp_format_time(qi->created_ns, t, sizeof t));
 	printf("changed:     %s\n", mp_format_time(qi->changed_ns, t, sizeof t));
-	printf("file:        %s\n", o->path);
+	printf("file:        %s\n", mp_obj_path(o));
 }
 
 struct list_ctx {

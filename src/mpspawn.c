@@ -536,7 +536,7 @@ static void print_status_json(struct mp_obj *o, const struct mp_spawn_snap *s)
 	printf("{\"name\":");
 	mp_json_str(stdout, o->name);
 	printf(",\"kind\":\"spawn\",\"path\":");
-	mp_json_str(stdout, o->path);
+	mp_json_str(stdout, mp_obj_path(o));
 	printf(",\"state\":\"%s\",\"stale\":%s,\"status\":", mp_spawn_gstate_name(s),
 	       s->stale ? "true" : "false");
 	if (g->state == MP_SPAWN_G_DONE)

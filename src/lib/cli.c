@@ -113,7 +113,8 @@ void mp_cli_init(const char *version)
 	sa.sa_handler = on_sigbus;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGBUS, &sa, NULL);
-	snprintf(version_buf, sizeof version_buf, "%s", version);
+	/* not snprintf: stdio's frame would cost this call two stack pages */
+	strncpy(version_buf, version, sizeof version_buf - 1);
 	mp_argp_version_hook = print_version;
 	mp_argp_err_exit_status = MP_EXIT_USAGE;
 	mp_signals_install();

@@ -73,14 +73,14 @@ static int validate(struct mp_obj *o)
 	uint32_t n;
 
 	if (o->body_size < sizeof(struct mp_event)) {
-		mp_errmsg_set("'%s' is corrupt: too short for an event", o->path);
+		mp_errmsg_set("'%s' is corrupt: too short for an event", mp_obj_path(o));
 		return -EBADMSG;
 	}
 	n = e->nslots;
 	if (n == 0 || n > (1u << 16) || body_size(n) > o->body_size || e->st.is_set > 1 ||
 	    e->jr_valid > 1 || e->jr.is_set > 1) {
 		mp_errmsg_set("'%s' is corrupt: bad event state (%u waiter entries, flag %u)",
-			      o->path, n, e->st.is_set);
+			      mp_obj_path(o), n, e->st.is_set);
 		return -EBADMSG;
 	}
 	o->geom.a = n;

@@ -50,14 +50,14 @@ int mp_gate_validate(struct mp_obj *o)
 	uint32_t cap, nh, nw;
 
 	if (o->body_size < sizeof(struct mp_gate)) {
-		mp_errmsg_set("'%s' is corrupt: too short for a lock or semaphore", o->path);
+		mp_errmsg_set("'%s' is corrupt: too short for a lock or semaphore", mp_obj_path(o));
 		return -EBADMSG;
 	}
 	cap = g->capacity, nh = g->nholds, nw = g->nwaiters;
 	if (cap == 0 || cap > (1u << 20) || nh == 0 || nw == 0 ||
 	    nh > (1u << 20) || nw > (1u << 20) || mp_gate_size(nh, nw) > o->body_size) {
 		mp_errmsg_set("'%s' is corrupt: bad table sizes (capacity %u, %u holds, %u waiters)",
-			      o->path, cap, nh, nw);
+			      mp_obj_path(o), cap, nh, nw);
 		return -EBADMSG;
 	}
 	o->geom.a = cap;
@@ -94,7 +94,7 @@ static int reap(struct mp_obj *o, int deep, int64_t *next_expiry)
 {
 	struct mp_hold *h = holds_of(o);
 	struct mp_waiter *w = waiters_of(o);
-	int64_t now = mp_now_ns();
+	int64_t now = 0;	/* read when a hold has a TTL */
 	int n = 0;
 
 	if (next_expiry)
@@ -102,6 +102,8 @@ static int reap(struct mp_obj *o, int deep, int64_t *next_expiry)
 	for (uint32_t i = 0; i < NHOLDS(o); i++) {
 		if (!h[i].weight)
 			continue;
+		if (h[i].expires_ns && !now)
+			now = mp_now_ns();
 		int dead = h[i].expires_ns && now >= h[i].expires_ns;
 		if (!dead && deep && h[i].owner.pid && !mp_owner_alive(&h[i].owner) &&
 		    (!h[i].helper.pid || !mp_owner_alive(&h[i].helper)))

@@ -10,7 +10,7 @@ static int validate_lock(struct mp_obj *o)
 	int rc = mp_gate_validate(o);
 
 	if (!rc && (o->geom.a != MP_LOCK_MAX_SHARED || o->geom.b != MP_LOCK_MAX_SHARED)) {
-		mp_errmsg_set("'%s' is corrupt: a lock has %d units, not %llu", o->path,
+		mp_errmsg_set("'%s' is corrupt: a lock has %d units, not %llu", mp_obj_path(o),
 			      MP_LOCK_MAX_SHARED, (unsigned long long)o->geom.a);
 		rc = -EBADMSG;
 	}

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "owner.h"
+#include "sync.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -123,7 +124,6 @@ int mp_owner_of(pid_t pid, struct mp_owner *o)
 uint64_t mp_boot_ticks(void)
 {
 	static uint64_t tick_ns;
-	struct timespec ts;
 
 	if (!tick_ns) {
 		long hz = sysconf(_SC_CLK_TCK);
@@ -133,9 +133,7 @@ uint64_t mp_boot_ticks(void)
 			return 0;
 		tick_ns = 1000000000ULL / (uint64_t)hz;
 	}
-	if (clock_gettime(CLOCK_BOOTTIME, &ts))
-		return 0;
-	return ((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec) / tick_ns;
+	return (uint64_t)mp_clock_ns(CLOCK_BOOTTIME) / tick_ns;
 }
 
 int mp_owner_of_child(pid_t pid, uint64_t start, struct mp_owner *o)
@@ -171,6 +169,18 @@ int mp_owner_alive(const struct mp_owner *o)
 	if (start != o->start || st == 'Z' || st == 'X')
 		return 0;
 	return 1;
+}
+
+uid_t mp_euid(void)
+{
+	static uid_t euid;
+	static int have;
+
+	if (!have) {
+		euid = geteuid();
+		have = 1;
+	}
+	return euid;
 }
 
 int mp_owner_same(const struct mp_owner *a, const struct mp_owner *b)

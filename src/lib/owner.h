@@ -44,6 +44,9 @@ int mp_owner_alive(const struct mp_owner *o);
 int mp_proc_stat(pid_t pid, char *state, uint64_t *start);
 
 /* Nonzero when two identities name the same process. */
+/* geteuid(), asked once. */
+uid_t mp_euid(void);
+
 int mp_owner_same(const struct mp_owner *a, const struct mp_owner *b);
 
 /* Converts a start time in ticks since boot to CLOCK_REALTIME ns (for

@@ -205,7 +205,7 @@ static inline uint64_t wrap(struct mp_obj *o, uint64_t off)
 
 static int corrupt(struct mp_obj *o, const char *what)
 {
-	mp_errmsg_set("'%s' is corrupt: %s", o->path, what);
+	mp_errmsg_set("'%s' is corrupt: %s", mp_obj_path(o), what);
 	return -EBADMSG;
 }
 

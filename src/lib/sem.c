@@ -20,7 +20,7 @@ static int validate_sem(struct mp_obj *o)
 	/* One unit per hold: N slots need N hold entries, or a free unit could
 	 * find no entry to record its owner in. */
 	if (o->geom.a > MP_SEM_MAX_SLOTS || o->geom.b < o->geom.a) {
-		mp_errmsg_set("'%s' is corrupt: %llu slots in a table of %llu holds", o->path,
+		mp_errmsg_set("'%s' is corrupt: %llu slots in a table of %llu holds", mp_obj_path(o),
 			      (unsigned long long)o->geom.a, (unsigned long long)o->geom.b);
 		return -EBADMSG;
 	}

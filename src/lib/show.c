@@ -102,7 +102,7 @@ static void print_json(struct mp_obj *o, enum mp_gate_style style, const struct 
 	printf("{\"name\":");
 	mp_json_str(stdout, o->name);
 	printf(",\"kind\":\"%s\",\"path\":", o->kind->name);
-	mp_json_str(stdout, o->path);
+	mp_json_str(stdout, mp_obj_path(o));
 	printf(",\"state\":");
 	mp_json_str(stdout, state_of(style, gi, h, n, sb, sizeof sb));
 	if (style == MP_SHOW_LOCK)
@@ -150,7 +150,7 @@ int mp_show_gate_info(struct mp_obj *o, enum mp_gate_style style, int json)
 		       (unsigned long long)gi.last_token, (unsigned long long)gi.reaped);
 		printf("created:  %s\n", mp_format_time(gi.created_ns, t, sizeof t));
 		printf("changed:  %s\n", mp_format_time(gi.changed_ns, t, sizeof t));
-		printf("file:     %s\n", o->path);
+		printf("file:     %s\n", mp_obj_path(o));
 	}
 	free(h);
 	return 0;

@@ -39,12 +39,12 @@ static int validate_spawn(struct mp_obj *o)
 	uint32_t n;
 
 	if (o->body_size < sizeof(struct mp_spawn_group)) {
-		mp_errmsg_set("'%s' is corrupt: too small for a group", o->path);
+		mp_errmsg_set("'%s' is corrupt: too small for a group", mp_obj_path(o));
 		return -EBADMSG;
 	}
 	n = G(o)->nworkers;
 	if (n == 0 || n > MP_SPAWN_MAX_WORKERS || mp_spawn_size(n) > o->body_size) {
-		mp_errmsg_set("'%s' is corrupt: bad number of workers (%u)", o->path, n);
+		mp_errmsg_set("'%s' is corrupt: bad number of workers (%u)", mp_obj_path(o), n);
 		return -EBADMSG;
 	}
 	o->geom.a = n;
@@ -141,7 +141,7 @@ static int remove_locked(struct mp_store *s, struct mp_obj *o)
 	__atomic_add_fetch(&o->hdr->seq2, 1, __ATOMIC_RELEASE);
 	if (fstat(o->fd, &a) == 0 && fstatat(s->dirfd, fname, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    a.st_ino == b.st_ino && a.st_dev == b.st_dev && unlinkat(s->dirfd, fname, 0) < 0) {
-		mp_errmsg_set("cannot replace '%s': %s", o->path, strerror(errno));
+		mp_errmsg_set("cannot replace '%s': %s", mp_obj_path(o), strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -393,13 +393,13 @@ int mp_spawn_snapshot(struct mp_obj *o, struct mp_spawn_snap *s)
 	s->g.queue[sizeof s->g.queue - 1] = 0;
 	if (s->g.nworkers != n || s->g.state < MP_SPAWN_G_RUNNING || s->g.state > MP_SPAWN_G_DONE ||
 	    s->g.reason > MP_SPAWN_R_LOST) {
-		mp_errmsg_set("'%s' is corrupt: bad group state", o->path);
+		mp_errmsg_set("'%s' is corrupt: bad group state", mp_obj_path(o));
 		mp_spawn_snap_free(s);
 		return -EBADMSG;
 	}
 	for (uint32_t i = 0; i < n; i++)
 		if (s->w[i].state > MP_SPAWN_W_NOSTART) {
-			mp_errmsg_set("'%s' is corrupt: bad state of worker %u", o->path, i);
+			mp_errmsg_set("'%s' is corrupt: bad state of worker %u", mp_obj_path(o), i);
 			mp_spawn_snap_free(s);
 			return -EBADMSG;
 		}
@@ -467,7 +467,7 @@ int mp_spawn_wait(struct mp_obj *o, int64_t deadline_ns, int nonblock, int *stat
 		}
 		if (g->state == MP_SPAWN_G_DONE) {
 			if (g->status < 0 || g->status > 255) {
-				mp_errmsg_set("'%s' is corrupt: exit status %d", o->path, g->status);
+				mp_errmsg_set("'%s' is corrupt: exit status %d", mp_obj_path(o), g->status);
 				rc = -EBADMSG;
 				break;
 			}

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "fault.h"
+#include "owner.h"
 #include "store.h"
 #include "sync.h"
 
@@ -15,14 +16,56 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(struct mp_hdr) == MP_HDR_SIZE, "header is one fixed block");
 _Static_assert(offsetof(struct mp_hdr, mu) == 152, "on-disk layout");
 _Static_assert(offsetof(struct mp_hdr, seq) % 4 == 0, "futex words are aligned");
 
-static char errbuf[512];
+/* Buffers that only errors and messages use go after all other data (gcc on
+ * x86-64 places .lbss last): in the hot pages between they would push the
+ * C library's own variables onto one more page, one more page fault for
+ * every call of a one-shot tool. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define COLD_BSS __attribute__((section(".lbss")))
+#else
+#define COLD_BSS
+#endif
+
+static char errbuf[512] COLD_BSS;
+
+/* Copies a, then sep (unless 0), then b into buf of size bytes, cut to
+ * fit and NUL-terminated.  Not snprintf: the one-shot tools' hot path
+ * stays out of stdio (its frame alone is two pages of stack). */
+static void join(char *buf, size_t size, const char *a, char sep, const char *b)
+{
+	size_t n = 0;
+
+	for (; *a && n + 1 < size; a++)
+		buf[n++] = *a;
+	if (sep && n + 1 < size)
+		buf[n++] = sep;
+	for (; *b && n + 1 < size; b++)
+		buf[n++] = *b;
+	buf[n] = 0;
+}
+
+/* Writes the decimal digits of v to buf (at least 12 bytes). */
+static void utoa(char *buf, unsigned long v)
+{
+	char tmp[24];
+	size_t n = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	while (n)
+		*buf++ = tmp[--n];
+	*buf = 0;
+}
 
 const char *mp_errmsg(void)
 {
@@ -42,30 +85,30 @@ void mp_errmsg_clear(void)
 	errbuf[0] = 0;
 }
 
-const char *mp_abi_tag(void)
-{
-	static char tag[24];
-
-	if (!tag[0]) {
 #if defined(__x86_64__)
-		const char *arch = "x86_64";
+#define ABI_ARCH "x86_64"
 #elif defined(__aarch64__)
-		const char *arch = "aarch64";
+#define ABI_ARCH "aarch64"
 #elif defined(__i386__)
-		const char *arch = "i386";
+#define ABI_ARCH "i386"
 #else
-		const char *arch = "other";
+#define ABI_ARCH "other"
 #endif
 #if defined(__GLIBC__)
-		const char *libc = "glibc";
+#define ABI_LIBC "glibc"
 #elif defined(__UCLIBC__) || defined(__BIONIC__)
-		const char *libc = "libc";
+#define ABI_LIBC "libc"
 #else
-		const char *libc = "musl";	/* which says nothing of itself */
+#define ABI_LIBC "musl"	/* which says nothing of itself */
 #endif
-		snprintf(tag, sizeof tag, "%s-%s-m%zu", libc, arch, sizeof(pthread_mutex_t));
-	}
-	return tag;
+#define STR_(x) #x
+#define STR(x) STR_(x)
+_Static_assert(sizeof(pthread_mutex_t) == SIZEOF_PTHREAD_MUTEX_T, "configure's mutex size");
+
+const char *mp_abi_tag(void)
+{
+	/* a constant: no page of data is touched to compare it */
+	return ABI_LIBC "-" ABI_ARCH "-m" STR(SIZEOF_PTHREAD_MUTEX_T);
 }
 
 /* Checks that fd (the store directory) is fit to hold our objects. */
@@ -82,25 +125,25 @@ static int check_dir(struct mp_store *s, int is_default)
 		return -ENOTDIR;
 	}
 	if (is_default) {
-		if (st.st_uid != geteuid() || (st.st_mode & 07777) != 0700) {
+		if (st.st_uid != mp_euid() || (st.st_mode & 07777) != 0700) {
 			mp_errmsg_set("store '%s' is not a directory owned by uid %d with mode 0700 "
 				      "(owner %d, mode %04o): refusing it; remove it or set MP_DIR",
-				      s->dir, (int)geteuid(), (int)st.st_uid, (unsigned)(st.st_mode & 07777));
+				      s->dir, (int)mp_euid(), (int)st.st_uid, (unsigned)(st.st_mode & 07777));
 			return -EACCES;
 		}
 		return 0;
 	}
 	s->gid = st.st_gid;
 	if (st.st_mode & S_ISGID) {
-		if (st.st_uid != geteuid() && !(st.st_mode & S_IWGRP)) {
+		if (st.st_uid != mp_euid() && !(st.st_mode & S_IWGRP)) {
 			mp_errmsg_set("group store '%s' is not writable by its group", s->dir);
 			return -EACCES;
 		}
 		s->group = 1;
-	} else if (st.st_uid != geteuid()) {
+	} else if (st.st_uid != mp_euid()) {
 		mp_errmsg_set("store '%s' belongs to uid %d, not to you (uid %d); "
 			      "a shared store must be a setgid group directory",
-			      s->dir, (int)st.st_uid, (int)geteuid());
+			      s->dir, (int)st.st_uid, (int)mp_euid());
 		return -EACCES;
 	}
 	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
@@ -111,9 +154,29 @@ static int check_dir(struct mp_store *s, int is_default)
 	return 0;
 }
 
+const char *mp_obj_path(const struct mp_obj *o)
+{
+	static char buf[PATH_MAX + 256] COLD_BSS;
+	char fname[MP_NAME_MAX + 16];
+
+	join(fname, sizeof fname, o->kind ? o->kind->name : "?", '.', o->name);
+	join(buf, sizeof buf, o->dir ? o->dir : "?", '/', fname);
+	return buf;
+}
+
+static int open_dir(struct mp_store *s, int is_default)
+{
+	/* The default store must not be a symlink someone planted; a chosen
+	 * directory may be (the user named it).  openat, not open: musl's
+	 * open(O_CLOEXEC) adds an fcntl for kernels older than 2.6.23. */
+	return openat(AT_FDCWD, s->dir,
+		      O_RDONLY | O_DIRECTORY | O_CLOEXEC | (is_default ? O_NOFOLLOW : 0));
+}
+
 int mp_store_open(struct mp_store *s, const char *dir)
 {
 	int is_default = 0, rc;
+	struct statfs sf;
 
 	memset(s, 0, sizeof *s);
 	s->dirfd = -1;
@@ -122,22 +185,30 @@ int mp_store_open(struct mp_store *s, const char *dir)
 	if (!dir || !*dir) {
 		/* Not derived from XDG_RUNTIME_DIR: cron, systemd units and login
 		 * shells of one user must all find the same store. */
-		snprintf(s->dir, sizeof s->dir, "/dev/shm/mptools-%d", (int)geteuid());
+		char uid[24];
+
+		utoa(uid, (unsigned long)mp_euid());
+		join(s->dir_buf, sizeof s->dir_buf, "/dev/shm/mptools-", 0, uid);
+		s->dir = s->dir_buf;
 		is_default = 1;
-	} else if (strlen(dir) >= sizeof s->dir) {
+	} else if (strlen(dir) >= PATH_MAX) {
 		mp_errmsg_set("store path is too long");
 		return -ENAMETOOLONG;
 	} else {
-		strcpy(s->dir, dir);
+		s->dir = dir;
 	}
-	if (mkdir(s->dir, 0700) < 0 && errno != EEXIST) {
-		rc = -errno;
-		mp_errmsg_set("cannot create store '%s': %s", s->dir, strerror(errno));
-		return rc;
+	/* Open first: the store exists on every call but the first.  When
+	 * that fails, mkdir says why best (a file where a directory of the
+	 * path should be), as it did before the open. */
+	s->dirfd = open_dir(s, is_default);
+	if (s->dirfd < 0) {
+		if (mkdir(s->dir, 0700) < 0 && errno != EEXIST) {
+			rc = -errno;
+			mp_errmsg_set("cannot create store '%s': %s", s->dir, strerror(errno));
+			return rc;
+		}
+		s->dirfd = open_dir(s, is_default);
 	}
-	/* The default store must not be a symlink someone planted; a chosen
-	 * directory may be (the user named it). */
-	s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (is_default ? O_NOFOLLOW : 0));
 	if (s->dirfd < 0) {
 		rc = -errno;
 		if (errno == ELOOP || errno == ENOTDIR) {
@@ -152,8 +223,14 @@ int mp_store_open(struct mp_store *s, const char *dir)
 	if (rc) {
 		close(s->dirfd);
 		s->dirfd = -1;
+		return rc;
 	}
-	return rc;
+	/* A store on tmpfs is gone after a reboot: its objects need no boot
+	 * id check (mp_obj_check_boot), which costs a /proc file per call. */
+	if (fstatfs(s->dirfd, &sf) == 0 &&
+	    (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC))
+		s->volatile_fs = 1;
+	return 0;
 }
 
 static void read_boot_id(uint8_t out[16])
@@ -303,63 +380,63 @@ static int validate(struct mp_store *s, const struct mp_kind *k, struct mp_obj *
 	if (fstat(o->fd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode)) {
-		mp_errmsg_set("'%s' is not a regular file: refusing it", o->path);
+		mp_errmsg_set("'%s' is not a regular file: refusing it", mp_obj_path(o));
 		return -EBADMSG;
 	}
-	if (st.st_uid != geteuid() && !(s->group && st.st_gid == s->gid)) {
-		mp_errmsg_set("'%s' belongs to uid %d, not to you: refusing it", o->path,
+	if (st.st_uid != mp_euid() && !(s->group && st.st_gid == s->gid)) {
+		mp_errmsg_set("'%s' belongs to uid %d, not to you: refusing it", mp_obj_path(o),
 			      (int)st.st_uid);
 		return -EACCES;
 	}
 	if (st.st_mode & S_IWOTH || (!s->group && (st.st_mode & S_IWGRP))) {
-		mp_errmsg_set("'%s' is writable by others (mode %04o): refusing it", o->path,
+		mp_errmsg_set("'%s' is writable by others (mode %04o): refusing it", mp_obj_path(o),
 			      (unsigned)(st.st_mode & 07777));
 		return -EACCES;
 	}
 	if ((size_t)st.st_size < MP_HDR_SIZE) {
 		mp_errmsg_set("'%s' is corrupt: %lld bytes is too short for an object",
-			      o->path, (long long)st.st_size);
+			      mp_obj_path(o), (long long)st.st_size);
 		return -EBADMSG;
 	}
 	/* Read the header with pread first: mapping a file whose size lies
 	 * would raise SIGBUS on access. */
 	if (pread(o->fd, &h, sizeof h, 0) != (ssize_t)sizeof h) {
-		mp_errmsg_set("'%s' is corrupt: short read", o->path);
+		mp_errmsg_set("'%s' is corrupt: short read", mp_obj_path(o));
 		return -EBADMSG;
 	}
 	if (h.magic != MP_MAGIC || h.hdr_size != MP_HDR_SIZE) {
-		mp_errmsg_set("'%s' is not an mptools object (bad magic)", o->path);
+		mp_errmsg_set("'%s' is not an mptools object (bad magic)", mp_obj_path(o));
 		return -EBADMSG;
 	}
 	if (h.version != MP_VERSION) {
-		mp_errmsg_set("'%s' has format version %u; this is version %u", o->path,
+		mp_errmsg_set("'%s' has format version %u; this is version %u", mp_obj_path(o),
 			      h.version, MP_VERSION);
 		return -EBADMSG;
 	}
 	if (strncmp(h.abi, mp_abi_tag(), sizeof h.abi)) {
-		mp_errmsg_set("'%s' was made for %.16s, this is %s", o->path, h.abi, mp_abi_tag());
+		mp_errmsg_set("'%s' was made for %.16s, this is %s", mp_obj_path(o), h.abi, mp_abi_tag());
 		return -EBADMSG;
 	}
 	if (h.kind != (uint32_t)k->id) {
 		static const char *names[] = { "?", "lock", "sem", "event", "queue", "spawn" };
-		mp_errmsg_set("'%s' is a %s object, not a %s", o->path,
+		mp_errmsg_set("'%s' is a %s object, not a %s", mp_obj_path(o),
 			      h.kind < 6 ? names[h.kind] : "unknown", k->name);
 		return -EMEDIUMTYPE;
 	}
 	if (h.total_size != (uint64_t)st.st_size || h.total_size > (1ULL << 41)) {
 		mp_errmsg_set("'%s' is corrupt or truncated: %lld bytes, header says %llu",
-			      o->path, (long long)st.st_size, (unsigned long long)h.total_size);
+			      mp_obj_path(o), (long long)st.st_size, (unsigned long long)h.total_size);
 		return -EBADMSG;
 	}
 	rc = map_fd(o, (size_t)h.total_size);
 	if (rc) {
-		mp_errmsg_set("cannot map '%s': %s", o->path, strerror(-rc));
+		mp_errmsg_set("cannot map '%s': %s", mp_obj_path(o), strerror(-rc));
 		return rc;
 	}
 	rc = k->validate ? k->validate(o) : 0;
 	if (rc) {
 		if (!mp_errmsg()[0])
-			mp_errmsg_set("'%s' is corrupt", o->path);
+			mp_errmsg_set("'%s' is corrupt", mp_obj_path(o));
 		munmap(o->hdr, o->size);
 		o->hdr = NULL;
 	}
@@ -388,29 +465,30 @@ int mp_obj_open(struct mp_store *s, const struct mp_kind *k, const char *name,
 	o->kind = k;
 	if (created)
 		*created = 0;
-	snprintf(o->name, sizeof o->name, "%s", name);
-	snprintf(fname, sizeof fname, "%s.%s", k->name, name);
-	snprintf(o->path, sizeof o->path, "%s/%s", s->dir, fname);
+	o->dir = s->dir;
+	o->volatile_fs = s->volatile_fs;
+	join(o->name, sizeof o->name, name, 0, "");
+	join(fname, sizeof fname, k->name, '.', name);
 again:
 	for (tries = 0; tries < 5; tries++) {
 		o->fd = openat(s->dirfd, fname, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 		if (o->fd >= 0)
 			break;
 		if (errno == ELOOP) {
-			mp_errmsg_set("'%s' is a symbolic link: refusing to follow it", o->path);
+			mp_errmsg_set("'%s' is a symbolic link: refusing to follow it", mp_obj_path(o));
 			return -EACCES;
 		}
 		if (errno == EACCES || errno == EPERM) {
-			mp_errmsg_set("cannot open '%s': %s", o->path, strerror(errno));
+			mp_errmsg_set("cannot open '%s': %s", mp_obj_path(o), strerror(errno));
 			return -EACCES;
 		}
 		if (errno == EISDIR || errno == ENXIO) {
-			mp_errmsg_set("'%s' is not a regular file: refusing it", o->path);
+			mp_errmsg_set("'%s' is not a regular file: refusing it", mp_obj_path(o));
 			return -EBADMSG;
 		}
 		if (errno != ENOENT) {
 			rc = -errno;
-			mp_errmsg_set("cannot open '%s': %s", o->path, strerror(errno));
+			mp_errmsg_set("cannot open '%s': %s", mp_obj_path(o), strerror(errno));
 			return rc;
 		}
 		if (!create) {
@@ -425,7 +503,7 @@ again:
 		/* created, or lost the race to another creator: open it */
 	}
 	if (o->fd < 0) {
-		mp_errmsg_set("cannot open '%s': it keeps disappearing", o->path);
+		mp_errmsg_set("cannot open '%s': it keeps disappearing", mp_obj_path(o));
 		return -EAGAIN;
 	}
 	rc = validate(s, k, o);
@@ -465,7 +543,7 @@ int mp_obj_remove(struct mp_store *s, struct mp_obj *o)
 	struct stat a, b;
 	int rc;
 
-	snprintf(fname, sizeof fname, "%s.%s", o->kind->name, o->name);
+	join(fname, sizeof fname, o->kind->name, '.', o->name);
 	rc = mp_obj_lock(o);
 	if (rc)
 		return rc;
@@ -481,7 +559,7 @@ int mp_obj_remove(struct mp_store *s, struct mp_obj *o)
 	mp_obj_wake(o);
 	mp_futex_wake(&o->hdr->seq2);
 	if (rc)
-		mp_errmsg_set("cannot remove '%s': %s", o->path, strerror(-rc));
+		mp_errmsg_set("cannot remove '%s': %s", mp_obj_path(o), strerror(-rc));
 	return rc;
 }
 
@@ -503,7 +581,7 @@ int mp_store_remove(struct mp_store *s, const struct mp_kind *k, const char *nam
 	if (rc != -EBADMSG && rc != -EMEDIUMTYPE && !(rc == -EACCES && strstr(errbuf, "symbolic")))
 		return rc;
 	snprintf(why, sizeof why, "%s", errbuf);
-	snprintf(fname, sizeof fname, "%s.%s", k->name, name);
+	join(fname, sizeof fname, k->name, '.', name);
 	if (unlinkat(s->dirfd, fname, 0) < 0) {
 		rc = -errno;
 		mp_errmsg_set("cannot remove '%s/%s': %s", s->dir, fname, strerror(errno));
@@ -575,6 +653,8 @@ int mp_obj_check_boot(struct mp_obj *o)
 {
 	uint8_t now[16];
 
+	if (o->volatile_fs)
+		return 0;
 	read_boot_id(now);
 	if (!memcmp(now, o->hdr->boot_id, 16))
 		return 0;

@@ -96,15 +96,25 @@ struct mp_obj {
 	const struct mp_kind *kind;
 	struct mp_geom geom;
 	char name[MP_NAME_MAX + 1];
-	char path[PATH_MAX + 256];
+	const char *dir;	/* the store's directory, for messages */
+	int volatile_fs;	/* the store's: no boot id check needed */
 };
 
+/* Small on purpose: a one-shot tool's whole data segment fits in a page
+ * or two, and each page it touches is a page fault (~10 us on a VM). */
 struct mp_store {
-	char dir[PATH_MAX];
+	const char *dir;	/* dir_buf, or the caller's string (which must
+				 * outlive the store) */
 	int dirfd;
 	int group;		/* setgid group store: files 0660 */
 	gid_t gid;		/* the store directory's group */
+	int volatile_fs;	/* tmpfs/ramfs: cannot outlive a boot */
+	char dir_buf[32];	/* the default, /dev/shm/mptools-UID */
 };
+
+/* The path of o's file, for messages: "DIR/KIND.NAME".  The text is in a
+ * buffer that the next call overwrites. */
+const char *mp_obj_path(const struct mp_obj *o);
 
 /* Resolves and checks the store: dir (from --dir) or $MP_DIR or
  * /dev/shm/mptools-UID.  The default is created mode 0700 and must then be

@@ -17,18 +17,33 @@ volatile sig_atomic_t mp_signal_pending;
 const int mp_term_signals[3] = { SIGINT, SIGTERM, SIGHUP };
 sigset_t mp_signals_ignored;
 
+/* The first few clock reads go to the kernel.  The first vDSO call of a
+ * static binary looks the vDSO up and faults in its pages: 3 page faults,
+ * ~30 us on a VM, against ~1 us for the system call.  A one-shot tool
+ * reads the clock two or three times; a long wait or a stream reads it
+ * thousands of times, and from the 9th read on it gets the vDSO. */
+int64_t mp_clock_ns(clockid_t id)
+{
+	static unsigned reads;
+	struct timespec ts;
+
+	if (reads < 8) {
+		reads++;
+		if (syscall(SYS_clock_gettime, id, &ts) == 0)
+			return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	}
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 int64_t mp_now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	return mp_clock_ns(CLOCK_MONOTONIC);
 }
 
 int64_t mp_realtime_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	return mp_clock_ns(CLOCK_REALTIME);
 }
 
 int64_t mp_deadline(int64_t timeout_ns)
@@ -43,28 +58,25 @@ static void on_term_signal(int sig)
 
 void mp_signals_install(void)
 {
-	struct sigaction sa;
+	struct sigaction sa, old;
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_term_signal;
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = 0;	/* no SA_RESTART: a blocked wait must return EINTR */
 	sigemptyset(&mp_signals_ignored);
-	for (size_t i = 0; i < sizeof mp_term_signals / sizeof *mp_term_signals; i++) {
-		int sig = mp_term_signals[i];
-		struct sigaction old;
-
-		if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN) {
-			/* Remembered so that a wrapped command inherits it, as it
-			 * would without us (a shell starts `cmd &` with INT
-			 * ignored).  HUP stays ignored for us too (nohup); INT
-			 * and TERM still end our waits, as DESIGN §4 promises. */
-			sigaddset(&mp_signals_ignored, sig);
-			if (sig == SIGHUP)
-				continue;
-		}
-		sigaction(sig, &sa, NULL);
-	}
+	/* An ignored signal is remembered so that a wrapped command inherits
+	 * it, as it would without us (a shell starts `cmd &` with INT
+	 * ignored).  INT and TERM still end our waits, as DESIGN §4 promises:
+	 * one call sets the handler and reads the old one. */
+	for (size_t i = 0; i < 2; i++)
+		if (sigaction(mp_term_signals[i], &sa, &old) == 0 && old.sa_handler == SIG_IGN)
+			sigaddset(&mp_signals_ignored, mp_term_signals[i]);
+	/* HUP stays ignored for us too (nohup): looked at before it is set. */
+	if (sigaction(SIGHUP, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+		sigaddset(&mp_signals_ignored, SIGHUP);
+	else
+		sigaction(SIGHUP, &sa, NULL);
 }
 
 void mp_signals_block(sigset_t *old)
@@ -112,19 +124,25 @@ static int mutex_type_ok(pthread_mutex_t *mu)
 #endif
 }
 
-/* Locks mu, giving up after 10 s (see mp_obj_lock). */
+/* Locks mu, giving up after 10 s (see mp_obj_lock).  Uncontended, no
+ * clock is read. */
 static int lock_10s(pthread_mutex_t *mu)
 {
+	int rc = pthread_mutex_trylock(mu);
 	struct timespec dl;
 
+	if (rc != EBUSY)
+		return rc;	/* 0, EOWNERDEAD, ENOTRECOVERABLE, ... */
 #if HAVE_PTHREAD_MUTEX_CLOCKLOCK
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += 10;
+	int64_t t = mp_clock_ns(CLOCK_MONOTONIC) + 10 * 1000000000LL;
+	dl.tv_sec = t / 1000000000LL;
+	dl.tv_nsec = t % 1000000000LL;
 	return pthread_mutex_clocklock(mu, CLOCK_MONOTONIC, &dl);
 #else
 	/* musl: the wall clock only; a step of it moves the 10 s, no more */
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += 10;
+	int64_t t = mp_clock_ns(CLOCK_REALTIME) + 10 * 1000000000LL;
+	dl.tv_sec = t / 1000000000LL;
+	dl.tv_nsec = t % 1000000000LL;
 	return pthread_mutex_timedlock(mu, &dl);
 #endif
 }
@@ -154,16 +172,16 @@ int mp_obj_lock(struct mp_obj *o)
 		MP_FAULT_POINT("sync.locked");
 	if (rc == ETIMEDOUT) {
 		mp_errmsg_set("the internal lock of '%s' has been held for 10 s "
-			      "(is a process stopped inside mptools?)", o->path);
+			      "(is a process stopped inside mptools?)", mp_obj_path(o));
 		return -EDEADLK;
 	}
 	if (rc == EINVAL) {
 		/* the deadline is well-formed: the mutex's own words are not */
-		mp_errmsg_set("'%s' is corrupt: its internal lock is not a valid mutex", o->path);
+		mp_errmsg_set("'%s' is corrupt: its internal lock is not a valid mutex", mp_obj_path(o));
 		return -EBADMSG;
 	}
 	if (rc) {
-		mp_errmsg_set("cannot lock '%s': %s", o->path, strerror(rc));
+		mp_errmsg_set("cannot lock '%s': %s", mp_obj_path(o), strerror(rc));
 		return -rc;
 	}
 	return 0;
@@ -222,7 +240,7 @@ int mp_obj_check_file(struct mp_obj *o)
 	if (fstat(o->fd, &st) < 0)
 		return 0;
 	if ((size_t)st.st_size != o->size) {
-		mp_errmsg_set("'%s' changed size while in use: it is corrupt", o->path);
+		mp_errmsg_set("'%s' changed size while in use: it is corrupt", mp_obj_path(o));
 		return -EBADMSG;
 	}
 	if (st.st_nlink == 0 && !__atomic_load_n(&o->hdr->removed, __ATOMIC_ACQUIRE))

@@ -18,6 +18,7 @@
 
 #include <signal.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "store.h"
 
@@ -59,6 +60,8 @@ int mp_obj_check_file(struct mp_obj *o);
 #define MP_REAP_SLICE_NS	(100 * 1000000LL)
 
 /* CLOCK_MONOTONIC and CLOCK_REALTIME in ns. */
+/* clock_gettime(id) in ns; the first reads by system call (see sync.c). */
+int64_t mp_clock_ns(clockid_t id);
 int64_t mp_now_ns(void);
 int64_t mp_realtime_ns(void);
 

@@ -2,6 +2,7 @@
  *   t-store reboot NAME       makes lock NAME look as if it came from
  *                             another boot, with its mutex held by a thread
  *                             of that boot (a stale TID)
+ *   t-store old-boot NAME     changes only the boot id of lock NAME's header
  *   t-store die-locked NAME   a child takes lock NAME's internal mutex and
  *                             is SIGKILLed holding it
  *   t-store fake-owner NAME PID DELTA
@@ -47,6 +48,12 @@ int main(int argc, char **argv)
 		/* the mutex's owner word holds a TID: pid 1 is alive and
 		 * never ours, so without re-initialisation we would block. */
 		*mutex_owner_word(&o.hdr->mu) = 1;
+		mp_obj_close(&o);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "old-boot")) {
+		open_or_die(&s, &o, argv[2]);
+		memset(o.hdr->boot_id, 0xab, sizeof o.hdr->boot_id);
 		mp_obj_close(&o);
 		return 0;
 	}
