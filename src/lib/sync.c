@@ -58,6 +58,7 @@ static void on_term_signal(int sig)
 
 void mp_signals_install(void)
 {
+	static const int end_waits[] = { SIGINT, SIGTERM };
 	struct sigaction sa, old;
 
 	memset(&sa, 0, sizeof sa);
@@ -69,9 +70,9 @@ void mp_signals_install(void)
 	 * it, as it would without us (a shell starts `cmd &` with INT
 	 * ignored).  INT and TERM still end our waits, as DESIGN §4 promises:
 	 * one call sets the handler and reads the old one. */
-	for (size_t i = 0; i < 2; i++)
-		if (sigaction(mp_term_signals[i], &sa, &old) == 0 && old.sa_handler == SIG_IGN)
-			sigaddset(&mp_signals_ignored, mp_term_signals[i]);
+	for (size_t i = 0; i < sizeof end_waits / sizeof *end_waits; i++)
+		if (sigaction(end_waits[i], &sa, &old) == 0 && old.sa_handler == SIG_IGN)
+			sigaddset(&mp_signals_ignored, end_waits[i]);
 	/* HUP stays ignored for us too (nohup): looked at before it is set. */
 	if (sigaction(SIGHUP, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
 		sigaddset(&mp_signals_ignored, SIGHUP);
@@ -133,16 +134,15 @@ static int lock_10s(pthread_mutex_t *mu)
 
 	if (rc != EBUSY)
 		return rc;	/* 0, EOWNERDEAD, ENOTRECOVERABLE, ... */
+	/* contended: the clock's cost no longer matters */
 #if HAVE_PTHREAD_MUTEX_CLOCKLOCK
-	int64_t t = mp_clock_ns(CLOCK_MONOTONIC) + 10 * 1000000000LL;
-	dl.tv_sec = t / 1000000000LL;
-	dl.tv_nsec = t % 1000000000LL;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += 10;
 	return pthread_mutex_clocklock(mu, CLOCK_MONOTONIC, &dl);
 #else
 	/* musl: the wall clock only; a step of it moves the 10 s, no more */
-	int64_t t = mp_clock_ns(CLOCK_REALTIME) + 10 * 1000000000LL;
-	dl.tv_sec = t / 1000000000LL;
-	dl.tv_nsec = t % 1000000000LL;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 10;
 	return pthread_mutex_timedlock(mu, &dl);
 #endif
 }
