@@ -373,3 +373,12 @@ has_command_pid() {
 	run -0 mplock -h
 	[[ $output == *"--conflict-exit-code"* ]]
 }
+
+@test "-v says what was acquired, with its token and the wait, and what was released" {
+	run -0 --separate-stderr mplock -v acquire v --owner none
+	[[ $stderr == "mplock: acquired 'v' (exclusive, token 1) after "*ms ]]
+	run -0 --separate-stderr mplock acquire w --owner none
+	[ -z "$stderr" ]
+	run -0 --separate-stderr mplock -v release v --owner none
+	[ "$stderr" = "mplock: released 'v' (token 1)" ]
+}
