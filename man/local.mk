@@ -1,1 +1,1 @@
-dist_man_MANS += man/mptools.7 man/mplock.1
+dist_man_MANS += man/mptools.7

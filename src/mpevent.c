@@ -41,7 +41,7 @@ static struct {
 
 enum { OPT_CLEARED = 0x2000, OPT_NEXT, OPT_ANY, OPT_ALL };
 
-static const struct mp_argp_option options[] = {
+static const struct argp_option options[] = {
 	{ "cleared", OPT_CLEARED, 0, 0, "wait: for the event to be clear instead of set", 1 },
 	{ "next", OPT_NEXT, 0, 0, "wait: for the next set (clear) after this call, even if "
 	  "the event is set (clear) now", 1 },
@@ -58,7 +58,7 @@ static enum verb verb_of(const char *s)
 	return V_NONE;
 }
 
-static int parse_opt(int key, char *arg, struct mp_argp_state *state)
+static int parse_opt(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
 	case OPT_CLEARED:
@@ -73,41 +73,41 @@ static int parse_opt(int key, char *arg, struct mp_argp_state *state)
 	case OPT_ALL:
 		opt.all = 1;
 		break;
-	case MP_ARGP_KEY_INIT:
+	case ARGP_KEY_INIT:
 		state->child_inputs[0] = NULL;
 		break;
-	case MP_ARGP_KEY_ARG:
+	case ARGP_KEY_ARG:
 		if (opt.verb == V_NONE) {
 			opt.verb = verb_of(arg);
 			if (opt.verb == V_NONE)
-				mp_argp_error(state, "unknown verb '%s'", arg);
+				argp_error(state, "unknown verb '%s'", arg);
 		} else if (opt.verb == V_LS || (opt.n == 1 && opt.verb != V_WAIT)) {
-			mp_argp_error(state, "unexpected argument '%s'", arg);
+			argp_error(state, "unexpected argument '%s'", arg);
 		} else if (opt.n == MP_EVENT_WAIT_MAX) {
-			mp_argp_error(state, "at most %d events in one wait", MP_EVENT_WAIT_MAX);
+			argp_error(state, "at most %d events in one wait", MP_EVENT_WAIT_MAX);
 		} else {
 			opt.names[opt.n++] = arg;
 		}
 		break;
-	case MP_ARGP_KEY_END:
+	case ARGP_KEY_END:
 		if (opt.verb == V_NONE)
-			mp_argp_error(state, "a verb is needed");
+			argp_error(state, "a verb is needed");
 		if (opt.verb != V_LS && opt.n == 0)
-			mp_argp_error(state, "an event name is needed");
+			argp_error(state, "an event name is needed");
 		if (opt.verb != V_WAIT && (opt.flags || opt.any || opt.all))
-			mp_argp_error(state, "--cleared, --next, --any and --all are for wait");
+			argp_error(state, "--cleared, --next, --any and --all are for wait");
 		if (opt.any && opt.all)
-			mp_argp_error(state, "give --any or --all, not both");
+			argp_error(state, "give --any or --all, not both");
 		if (opt.n > 1 && !opt.any && !opt.all)
-			mp_argp_error(state, "wait on several events needs --any or --all");
+			argp_error(state, "wait on several events needs --any or --all");
 		break;
 	default:
-		return MP_ARGP_ERR_UNKNOWN;
+		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
 }
 
-static const struct mp_argp_child children[] = { { &mp_cli_argp, 0, "Common options:", 9 }, { 0 } };
+static const struct argp_child children[] = { { &mp_cli_argp, 0, "Common options:", 9 }, { 0 } };
 
 static const char doc[] =
 	"Named events for shell scripts: set, clear, and wait until set.\n\n"
@@ -127,14 +127,14 @@ static const char doc[] =
 	"66 no such event or removed while waiting, 75 -n and not yet, 77 permission, "
 	"124 timed out, 130/143 interrupted.  See mpevent(1).";
 
-static const struct mp_argp argp = {
+static const struct argp argp = {
 	options, parse_opt,
 	"set|clear|is-set NAME\n"
 	"wait NAME [--cleared] [--next] [-n|-t D]\n"
 	"wait NAME... --any|--all [--cleared] [--next] [-n|-t D]\n"
 	"create|info|rm NAME\n"
 	"ls",
-	doc, children
+	doc, children, NULL, NULL
 };
 
 static struct mp_store store;
@@ -367,7 +367,7 @@ int main(int argc, char **argv)
 	int rc, damaged;
 
 	mp_cli_init(PACKAGE_VERSION);
-	mp_argp_parse(&argp, argc, argv);
+	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
 	for (int i = 0; i < opt.n; i++)
 		mp_check_name_or_exit(opt.names[i]);
 	mp_store_open_or_exit(&store);

@@ -1,7 +1,5 @@
 # mpevent: everything the build knows about it (program, library module,
 # tests, man page, completions).  Included from Makefile.am.
-src_lib_libmp_a_SOURCES += src/lib/event.c src/lib/event.h
-
 bin_PROGRAMS += src/mpevent
 src_mpevent_SOURCES = src/mpevent.c
 src_mpevent_LDADD = $(LIBMP)

@@ -45,7 +45,7 @@ static struct {
 	struct mp_hold_opts hold;
 } opt;
 
-static const struct mp_argp_option options[] = {
+static const struct argp_option options[] = {
 	{ "shared", 's', 0, 0, "Shared (read) lock: coexists with other shared holders", 1 },
 	{ "exclusive", 'x', 0, 0, "Exclusive lock (the default)", 1 },
 	{ "command", 'c', "STRING", 0, "run: run STRING with /bin/sh -c", 1 },
@@ -64,7 +64,7 @@ static enum verb verb_of(const char *s)
 	return V_NONE;
 }
 
-static int parse_opt(int key, char *arg, struct mp_argp_state *state)
+static int parse_opt(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
 	case 's':
@@ -76,10 +76,10 @@ static int parse_opt(int key, char *arg, struct mp_argp_state *state)
 	case 'c':
 		opt.shell = arg;
 		break;
-	case MP_ARGP_KEY_INIT:
+	case ARGP_KEY_INIT:
 		state->child_inputs[0] = NULL;
 		break;
-	case MP_ARGP_KEY_ARG:
+	case ARGP_KEY_ARG:
 		if (opt.verb == V_NONE) {
 			opt.verb = verb_of(arg);
 			if (opt.verb == V_NONE) {	/* flock style: mplock NAME CMD... */
@@ -94,26 +94,26 @@ static int parse_opt(int key, char *arg, struct mp_argp_state *state)
 			opt.cmd = &state->argv[state->next - 1];
 			state->next = state->argc;
 		} else {
-			mp_argp_error(state, "unexpected argument '%s'", arg);
+			argp_error(state, "unexpected argument '%s'", arg);
 		}
 		break;
-	case MP_ARGP_KEY_END:
+	case ARGP_KEY_END:
 		if (opt.verb == V_NONE)
-			mp_argp_error(state, "a verb or a lock name is needed");
+			argp_error(state, "a verb or a lock name is needed");
 		if (opt.verb != V_LS && !opt.name)
-			mp_argp_error(state, "a lock name is needed");
+			argp_error(state, "a lock name is needed");
 		if (opt.verb == V_RUN && !opt.cmd && !opt.shell)
-			mp_argp_error(state, "run needs a command (or -c STRING)");
+			argp_error(state, "run needs a command (or -c STRING)");
 		if (opt.verb == V_RUN && opt.cmd && opt.shell)
-			mp_argp_error(state, "give a command or -c STRING, not both");
+			argp_error(state, "give a command or -c STRING, not both");
 		if (opt.verb != V_RUN && opt.shell)
-			mp_argp_error(state, "-c is for run");
+			argp_error(state, "-c is for run");
 		if (opt.verb != V_ACQUIRE && opt.hold.ttl_ns)
-			mp_argp_error(state, "--ttl is for acquire");
+			argp_error(state, "--ttl is for acquire");
 		if (opt.verb != V_ACQUIRE && opt.verb != V_RELEASE && opt.hold.have_owner)
-			mp_argp_error(state, "--owner is for acquire and release");
+			argp_error(state, "--owner is for acquire and release");
 		if (opt.verb != V_RELEASE && opt.hold.force)
-			mp_argp_error(state, "--force is for release");
+			argp_error(state, "--force is for release");
 		break;
 	default:
 		return mp_hold_opt_parse(key, arg, state, &opt.hold);
@@ -121,7 +121,7 @@ static int parse_opt(int key, char *arg, struct mp_argp_state *state)
 	return 0;
 }
 
-static const struct mp_argp_child children[] = { { &mp_cli_argp, 0, "Common options:", 9 }, { 0 } };
+static const struct argp_child children[] = { { &mp_cli_argp, 0, "Common options:", 9 }, { 0 } };
 
 static const char doc[] =
 	"Named locks for shell scripts, released when their owner dies.\n\n"
@@ -140,7 +140,7 @@ static const char doc[] =
 	"command cannot run / not found, else the command's status (128+N for signal\n"
 	"N).  See mplock(1).";
 
-static const struct mp_argp argp = {
+static const struct argp argp = {
 	options, parse_opt,
 	"run NAME [-s|-x] [-n|-t D] (-c STRING | [--] CMD [ARG...])\n"
 	"NAME CMD [ARG...]\n"
@@ -148,7 +148,7 @@ static const struct mp_argp argp = {
 	"release NAME [--owner PID|none] [--force]\n"
 	"is-locked|create|info|rm NAME\n"
 	"ls",
-	doc, children
+	doc, children, NULL, NULL
 };
 
 static struct mp_store store;
@@ -303,7 +303,7 @@ int main(int argc, char **argv)
 	int rc, damaged;
 
 	mp_cli_init(PACKAGE_VERSION);
-	mp_argp_parse(&argp, argc, argv);
+	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
 	if (opt.name)
 		mp_check_name_or_exit(opt.name);
 

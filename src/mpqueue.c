@@ -2,10 +2,10 @@
  *
  *   mpqueue [OPTION...] create NAME [--max-items N] [--max-bytes SIZE] [--max-msg SIZE]
  *   mpqueue [OPTION...] put NAME [-n|-t D] [-z|--raw] [--close] [MSG...]
- *   mpqueue [OPTION...] get NAME [-n|-t D] [-z|--raw] [-c N|--all|--follow]
+ *   mpqueue [OPTION...] get NAME [-n|-t D] [-z|--raw] [--count N|--all|--follow]
  *                           [--lease [--ttl D] [--owner PID|none]]
  *   mpqueue [OPTION...] ack NAME [TOKEN] [--owner PID|none] [--force]
- *   mpqueue [OPTION...] done NAME [-c N]      mpqueue join NAME [-n|-t D]
+ *   mpqueue [OPTION...] done NAME [--count N]      mpqueue join NAME [-n|-t D]
  *   mpqueue [OPTION...] close|size|info|rm NAME      mpqueue ls
  *
  * Guarantee: a message leaves the queue only once it was written to
@@ -57,11 +57,11 @@ static struct {
 } opt;
 
 enum {
-	OPT_MAX_ITEMS = MP_OPT_TOOL, OPT_MAX_BYTES, OPT_MAX_MSG, OPT_RAW, OPT_ALL, OPT_FOLLOW,
+	OPT_MAX_ITEMS = MP_OPT_TOOL, OPT_MAX_BYTES, OPT_MAX_MSG, OPT_RAW, OPT_ALL, OPT_FOLLOW, OPT_COUNT,
 	OPT_LEASE, OPT_CLOSE,
 };
 
-static const struct mp_argp_option options[] = {
+static const struct argp_option options[] = {
 	{ "max-items", OPT_MAX_ITEMS, "N", 0, "create: hold at most N messages (default 16384)", 1 },
 	{ "max-bytes", OPT_MAX_BYTES, "SIZE", 0, "create: hold at most SIZE bytes of messages "
 	  "(default 1M, at least --max-msg)", 1 },
@@ -71,7 +71,7 @@ static const struct mp_argp_option options[] = {
 	{ "raw", OPT_RAW, 0, 0, "put: all of stdin is one message; get: no separator", 2 },
 	{ "close", OPT_CLOSE, 0, 0, "put: close the queue once every message is in "
 	  "(as 'close' would; not if any is left out)", 2 },
-	{ "count", 'c', "N", 0, "get: up to N messages (waits for the first only); "
+	{ "count", OPT_COUNT, "N", 0, "get: up to N messages (waits for the first only); "
 	  "done: N tasks", 2 },
 	{ "all", OPT_ALL, 0, 0, "get: every message there (waits for the first only)", 2 },
 	{ "follow", OPT_FOLLOW, 0, 0, "get: every message until the queue is closed and "
@@ -94,24 +94,24 @@ static enum verb verb_of(const char *s)
 	return V_NONE;
 }
 
-static void parse_size(struct mp_argp_state *state, const char *o, const char *arg, uint64_t *v)
+static void parse_size(struct argp_state *state, const char *o, const char *arg, uint64_t *v)
 {
 	char why[160];
 
 	if (mp_parse_size(arg, v, why, sizeof why))
-		mp_argp_error(state, "%s: %s", o, why);
+		argp_error(state, "%s: %s", o, why);
 	if (*v == 0)
-		mp_argp_error(state, "%s: must be more than 0", o);
+		argp_error(state, "%s: must be more than 0", o);
 }
 
-static int parse_opt(int key, char *arg, struct mp_argp_state *state)
+static int parse_opt(int key, char *arg, struct argp_state *state)
 {
 	char why[160];
 
 	switch (key) {
 	case OPT_MAX_ITEMS:
 		if (mp_parse_count(arg, 1, MP_QUEUE_MAX_ITEMS, &opt.params.max_items, why, sizeof why))
-			mp_argp_error(state, "--max-items: %s", why);
+			argp_error(state, "--max-items: %s", why);
 		break;
 	case OPT_MAX_BYTES:
 		parse_size(state, "--max-bytes", arg, &opt.params.max_bytes);
@@ -125,9 +125,9 @@ static int parse_opt(int key, char *arg, struct mp_argp_state *state)
 	case OPT_RAW:
 		opt.raw = 1;
 		break;
-	case 'c':
+	case OPT_COUNT:
 		if (mp_parse_count(arg, 1, UINT32_MAX, &opt.count, why, sizeof why))
-			mp_argp_error(state, "--count: %s", why);
+			argp_error(state, "--count: %s", why);
 		opt.have_count = 1;
 		break;
 	case OPT_ALL:
@@ -142,14 +142,14 @@ static int parse_opt(int key, char *arg, struct mp_argp_state *state)
 	case OPT_CLOSE:
 		opt.close = 1;
 		break;
-	case MP_ARGP_KEY_INIT:
+	case ARGP_KEY_INIT:
 		state->child_inputs[0] = NULL;
 		break;
-	case MP_ARGP_KEY_ARG:
+	case ARGP_KEY_ARG:
 		if (opt.verb == V_NONE) {
 			opt.verb = verb_of(arg);
 			if (opt.verb == V_NONE)
-				mp_argp_error(state, "unknown verb '%s'", arg);
+				argp_error(state, "unknown verb '%s'", arg);
 		} else if (!opt.name && opt.verb != V_LS) {
 			opt.name = arg;
 		} else if (opt.verb == V_PUT || (opt.verb == V_ACK && !opt.nargs)) {
@@ -158,43 +158,43 @@ static int parse_opt(int key, char *arg, struct mp_argp_state *state)
 				mp_die(MP_EXIT_OSERR, "messages: %s", strerror(ENOMEM));
 			opt.args[opt.nargs++] = arg;
 		} else {
-			mp_argp_error(state, "unexpected argument '%s'", arg);
+			argp_error(state, "unexpected argument '%s'", arg);
 		}
 		break;
-	case MP_ARGP_KEY_END:
+	case ARGP_KEY_END:
 		if (opt.verb == V_NONE)
-			mp_argp_error(state, "a verb is needed");
+			argp_error(state, "a verb is needed");
 		if (opt.verb != V_LS && !opt.name)
-			mp_argp_error(state, "a queue name is needed");
+			argp_error(state, "a queue name is needed");
 		if (opt.verb != V_CREATE &&
 		    (opt.params.max_items || opt.params.max_bytes || opt.params.max_msg))
-			mp_argp_error(state, "--max-items, --max-bytes and --max-msg are for create");
+			argp_error(state, "--max-items, --max-bytes and --max-msg are for create");
 		if ((opt.zero || opt.raw) && opt.verb != V_PUT && opt.verb != V_GET)
-			mp_argp_error(state, "-z and --raw are for put and get");
+			argp_error(state, "-z and --raw are for put and get");
 		if (opt.zero && opt.raw)
-			mp_argp_error(state, "give -z or --raw, not both");
+			argp_error(state, "give -z or --raw, not both");
 		if (opt.raw && opt.verb == V_PUT && opt.nargs)
-			mp_argp_error(state, "--raw reads its message from stdin: give no MSG");
+			argp_error(state, "--raw reads its message from stdin: give no MSG");
 		if (opt.have_count && opt.verb != V_GET && opt.verb != V_DONE)
-			mp_argp_error(state, "-c is for get and done");
+			argp_error(state, "-c is for get and done");
 		if ((opt.all || opt.follow) && opt.verb != V_GET)
-			mp_argp_error(state, "--all and --follow are for get");
+			argp_error(state, "--all and --follow are for get");
 		if (opt.have_count + opt.all + opt.follow > 1)
-			mp_argp_error(state, "give one of -c, --all and --follow");
+			argp_error(state, "give one of -c, --all and --follow");
 		if (opt.follow && mp_cli.nonblock)
-			mp_argp_error(state, "--follow waits by definition: -n and -t 0 do not go with it");
+			argp_error(state, "--follow waits by definition: -n and -t 0 do not go with it");
 		if (opt.close && opt.verb != V_PUT)
-			mp_argp_error(state, "--close is for put (the verb 'close' closes a queue)");
+			argp_error(state, "--close is for put (the verb 'close' closes a queue)");
 		if (opt.lease && opt.verb != V_GET)
-			mp_argp_error(state, "--lease is for get");
+			argp_error(state, "--lease is for get");
 		if (opt.lease && (opt.follow || opt.all))
-			mp_argp_error(state, "--lease takes one message, or -c N; not --all or --follow");
+			argp_error(state, "--lease takes one message, or --count N; not --all or --follow");
 		if (opt.hold.ttl_ns && !opt.lease)
-			mp_argp_error(state, "--ttl is for get --lease");
+			argp_error(state, "--ttl is for get --lease");
 		if (opt.hold.have_owner && !opt.lease && opt.verb != V_ACK)
-			mp_argp_error(state, "--owner is for get --lease and ack");
+			argp_error(state, "--owner is for get --lease and ack");
 		if (opt.hold.force && opt.verb != V_ACK)
-			mp_argp_error(state, "--force is for ack");
+			argp_error(state, "--force is for ack");
 		break;
 	default:
 		return mp_hold_opt_parse(key, arg, state, &opt.hold);
@@ -202,7 +202,7 @@ static int parse_opt(int key, char *arg, struct mp_argp_state *state)
 	return 0;
 }
 
-static const struct mp_argp_child children[] = { { &mp_cli_argp, 0, "Common options:", 9 }, { 0 } };
+static const struct argp_child children[] = { { &mp_cli_argp, 0, "Common options:", 9 }, { 0 } };
 
 static const char doc[] =
 	"A bounded, binary-safe message queue shared by unrelated processes.\n\n"
@@ -223,17 +223,17 @@ static const char doc[] =
 	"message (it stays queued), 75 busy (-n: full or empty), 77 permission,\n"
 	"124 timed out.  See mpqueue(1).";
 
-static const struct mp_argp argp = {
+static const struct argp argp = {
 	options, parse_opt,
 	"create NAME [--max-items N] [--max-bytes SIZE] [--max-msg SIZE]\n"
 	"put NAME [-n|-t D] [-z|--raw] [--close] [MSG...]\n"
-	"get NAME [-n|-t D] [-z|--raw] [-c N|--all|--follow] [--lease [--ttl D] [--owner PID|none]]\n"
+	"get NAME [-n|-t D] [-z|--raw] [--count N|--all|--follow] [--lease [--ttl D] [--owner PID|none]]\n"
 	"ack NAME [TOKEN] [--owner PID|none] [--force]\n"
-	"done NAME [-c N]\n"
+	"done NAME [--count N]\n"
 	"join NAME [-n|-t D]\n"
 	"close|size|info|rm NAME\n"
 	"ls",
-	doc, children
+	doc, children, NULL, NULL
 };
 
 static struct mp_store store;
@@ -512,7 +512,7 @@ static int do_get(void)
 		/* --follow: -t bounds each wait for a message */
 		if (opt.follow && got)
 			r.deadline_ns = mp_cli_deadline();
-		/* a lease is one reservation: take all of -c N at once */
+		/* a lease is one reservation: take all of --count N at once */
 		r.max_bytes = opt.lease ? p.max_bytes : 256 * 1024;
 		rc = mp_queue_take(&o, &r, &b);
 		if (rc < 0)
@@ -831,7 +831,7 @@ int main(int argc, char **argv)
 	int rc, damaged;
 
 	mp_cli_init(PACKAGE_VERSION);
-	mp_argp_parse(&argp, argc, argv);
+	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
 	if (opt.name)
 		mp_check_name_or_exit(opt.name);
 

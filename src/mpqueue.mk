@@ -4,8 +4,6 @@ bin_PROGRAMS += src/mpqueue
 src_mpqueue_SOURCES = src/mpqueue.c
 src_mpqueue_LDADD = $(LIBMP)
 src_mpqueue_LDFLAGS = $(STATIC_LINK)
-src_lib_libmp_a_SOURCES += src/lib/queue.c src/lib/queue.h
-
 TESTS += tests/mpqueue.bats
 check_PROGRAMS += tests/unit/t-queue tests/unit/t-queue-stress
 tests_unit_t_queue_SOURCES = tests/unit/t-queue.c

@@ -59,7 +59,7 @@ static struct {
 
 enum { OPT_BG = MP_OPT_TOOL, OPT_POSIX };
 
-static const struct mp_argp_option options[] = {
+static const struct argp_option options[] = {
 	{ "jobs", 'j', "N", 0, "Number of slots, fixed when the semaphore is created "
 	  "(default 1); an existing one must have N slots", 1 },
 	{ "command", 'c', "STRING", 0, "run: run STRING with /bin/sh -c", 1 },
@@ -82,43 +82,43 @@ static enum verb verb_of(const char *s)
 	return V_NONE;
 }
 
-static void check_options(struct mp_argp_state *state)
+static void check_options(struct argp_state *state)
 {
 	enum verb v = opt.verb;
 
 	if (v == V_NONE)
-		mp_argp_error(state, "a verb is needed");
+		argp_error(state, "a verb is needed");
 	if (v != V_LS && !opt.name)
-		mp_argp_error(state, "a semaphore name is needed");
+		argp_error(state, "a semaphore name is needed");
 	if (v == V_RUN && !opt.cmd && !opt.shell)
-		mp_argp_error(state, "run needs a command (or -c STRING)");
+		argp_error(state, "run needs a command (or -c STRING)");
 	if (v == V_RUN && opt.cmd && opt.shell)
-		mp_argp_error(state, "give a command or -c STRING, not both");
+		argp_error(state, "give a command or -c STRING, not both");
 	if (v != V_RUN && opt.shell)
-		mp_argp_error(state, "-c is for run");
+		argp_error(state, "-c is for run");
 	if (v != V_RUN && opt.bg)
-		mp_argp_error(state, "--bg is for run");
+		argp_error(state, "--bg is for run");
 	if (opt.slots && v != V_RUN && v != V_ACQUIRE && v != V_CREATE)
-		mp_argp_error(state, "-j is for run, acquire and create");
+		argp_error(state, "-j is for run, acquire and create");
 	if (v != V_ACQUIRE && opt.hold.ttl_ns)
-		mp_argp_error(state, "--ttl is for acquire");
+		argp_error(state, "--ttl is for acquire");
 	if (v != V_ACQUIRE && v != V_RELEASE && opt.hold.have_owner)
-		mp_argp_error(state, "--owner is for acquire and release");
+		argp_error(state, "--owner is for acquire and release");
 	if (v != V_RELEASE && opt.hold.force)
-		mp_argp_error(state, "--force is for release");
+		argp_error(state, "--force is for release");
 	if (opt.posix) {
 		if (v != V_ACQUIRE && v != V_RELEASE && v != V_VALUE && v != V_CREATE && v != V_RM)
-			mp_argp_error(state, "--posix works with acquire, release, value, create "
+			argp_error(state, "--posix works with acquire, release, value, create "
 				   "and rm only");
 		if (opt.hold.have_owner || opt.hold.ttl_ns || opt.hold.force)
-			mp_argp_error(state, "a POSIX semaphore has no owners: --owner, --ttl and "
+			argp_error(state, "a POSIX semaphore has no owners: --owner, --ttl and "
 				   "--force do not apply to --posix");
 	} else if (opt.slots > MP_SEM_MAX_SLOTS) {
-		mp_argp_error(state, "-j: at most %u slots", MP_SEM_MAX_SLOTS);
+		argp_error(state, "-j: at most %u slots", MP_SEM_MAX_SLOTS);
 	}
 }
 
-static int parse_opt(int key, char *arg, struct mp_argp_state *state)
+static int parse_opt(int key, char *arg, struct argp_state *state)
 {
 	char why[160];
 
@@ -127,7 +127,7 @@ static int parse_opt(int key, char *arg, struct mp_argp_state *state)
 		/* the POSIX limit here; the bound of our own kind is checked
 		 * at the end, once it is known whether --posix was given */
 		if (mp_parse_count(arg, 1, SEM_VALUE_MAX, &opt.slots, why, sizeof why))
-			mp_argp_error(state, "-j: %s", why);
+			argp_error(state, "-j: %s", why);
 		break;
 	case 'c':
 		opt.shell = arg;
@@ -138,14 +138,14 @@ static int parse_opt(int key, char *arg, struct mp_argp_state *state)
 	case OPT_POSIX:
 		opt.posix = 1;
 		break;
-	case MP_ARGP_KEY_INIT:
+	case ARGP_KEY_INIT:
 		state->child_inputs[0] = NULL;
 		break;
-	case MP_ARGP_KEY_ARG:
+	case ARGP_KEY_ARG:
 		if (opt.verb == V_NONE) {
 			opt.verb = verb_of(arg);
 			if (opt.verb == V_NONE)
-				mp_argp_error(state, "unknown verb '%s'", arg);
+				argp_error(state, "unknown verb '%s'", arg);
 		} else if (!opt.name && opt.verb != V_LS) {
 			opt.name = arg;
 		} else if (opt.verb == V_RUN) {
@@ -154,10 +154,10 @@ static int parse_opt(int key, char *arg, struct mp_argp_state *state)
 			opt.cmd = &state->argv[state->next - 1];
 			state->next = state->argc;
 		} else {
-			mp_argp_error(state, "unexpected argument '%s'", arg);
+			argp_error(state, "unexpected argument '%s'", arg);
 		}
 		break;
-	case MP_ARGP_KEY_END:
+	case ARGP_KEY_END:
 		check_options(state);
 		break;
 	default:
@@ -166,7 +166,7 @@ static int parse_opt(int key, char *arg, struct mp_argp_state *state)
 	return 0;
 }
 
-static const struct mp_argp_child children[] = { { &mp_cli_argp, 0, "Common options:", 9 }, { 0 } };
+static const struct argp_child children[] = { { &mp_cli_argp, 0, "Common options:", 9 }, { 0 } };
 
 static const char doc[] =
 	"Named counting semaphores for shell scripts, whose slots come back when "
@@ -187,7 +187,7 @@ static const char doc[] =
 	"semaphore, 75 busy, 77 permission, 124 timed out, 126/127 command cannot run /\n"
 	"not found, else the command's status (128+N for signal N).  See mpsem(1).";
 
-static const struct mp_argp argp = {
+static const struct argp argp = {
 	options, parse_opt,
 	"run NAME [-j N] [--bg] [-n|-t D] (-c STRING | [--] CMD [ARG...])\n"
 	"acquire NAME [-j N] [-n|-t D] [--owner PID|none] [--ttl D]\n"
@@ -196,7 +196,7 @@ static const struct mp_argp argp = {
 	"create NAME [-j N]\n"
 	"ls\n"
 	"--posix acquire|release|value|create|rm NAME [-j N] [-n|-t D]",
-	doc, children
+	doc, children, NULL, NULL
 };
 
 static struct mp_store store;
@@ -578,7 +578,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	mp_cli_init(PACKAGE_VERSION);
-	mp_argp_parse(&argp, argc, argv);
+	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
 	if (opt.name)
 		mp_check_name_or_exit(opt.name);
 	if (opt.posix)

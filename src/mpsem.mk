@@ -4,8 +4,6 @@ bin_PROGRAMS += src/mpsem
 src_mpsem_SOURCES = src/mpsem.c
 src_mpsem_LDADD = $(LIBMP)
 src_mpsem_LDFLAGS = $(STATIC_LINK)
-src_lib_libmp_a_SOURCES += src/lib/sem.c src/lib/sem.h
-
 TESTS += tests/mpsem.bats
 check_PROGRAMS += tests/unit/t-posix-sem tests/unit/t-sem
 tests_unit_t_sem_SOURCES = tests/unit/t-sem.c

@@ -1,9 +1,9 @@
 /* mpspawn - start, join and supervise worker processes from shell scripts.
  *
- *   mpspawn [OPTION...] [-n N] [--name NAME] (-c STRING | [--] CMD...)
+ *   mpspawn [OPTION...] [-j N] [--name NAME] (-c STRING | [--] CMD...)
  *   mpspawn [OPTION...] --daemon [--owner PID|none] ... CMD...
- *   mpspawn [OPTION...] -n N --queue QNAME [--stdin] ... CMD...
- *   mpspawn ls | status NAME | wait NAME [-t D] | kill NAME [-s SIG]
+ *   mpspawn [OPTION...] -j N --queue QNAME [--stdin] ... CMD...
+ *   mpspawn ls | status NAME | wait NAME [-t D] | kill NAME [--signal SIG]
  *   mpspawn is-alive NAME | rm NAME | beat
  *
  * Guarantee: no orphans, no zombies.  Every process started below
@@ -66,17 +66,17 @@ static struct {
 	  .sig = SIGTERM };
 
 enum { OPT_NAME = 0x2000, OPT_TAG, OPT_RESTART, OPT_MAX_RESTARTS, OPT_FAIL_FAST, OPT_DAEMON,
-       OPT_OWNER, OPT_HEARTBEAT, OPT_QUEUE, OPT_STDIN, OPT_NONBLOCK };
+       OPT_OWNER, OPT_HEARTBEAT, OPT_QUEUE, OPT_STDIN, OPT_SIGNAL };
 
-static const struct mp_argp_option options[] = {
-	{ "workers", 'n', "N", 0, "Start N workers (default 1)", 1 },
+static const struct argp_option options[] = {
+	{ "jobs", 'j', "N", 0, "Start N workers (default 1)", 1 },
 	{ "name", OPT_NAME, "NAME", 0, "Name of the group (default spawn-PID)", 1 },
 	{ "command", 'c', "STRING", 0, "Run STRING with /bin/sh -c", 1 },
 	{ "tag", OPT_TAG, 0, 0, "Prefix each output line with [ID] and write it whole", 1 },
 	{ "fail-fast", OPT_FAIL_FAST, 0, 0, "End the other workers when one fails", 1 },
 	{ "kill-after", 'k', "DURATION", 0, "SIGKILL what is left DURATION after an ending "
 	  "signal (default 5s; 0: at once)", 1 },
-	{ "signal", 's', "SIG", 0, "kill: the signal to send (default TERM); with --timeout: "
+	{ "signal", OPT_SIGNAL, "SIG", 0, "kill: the signal to send (default TERM); with --timeout: "
 	  "the signal sent when the time is up", 1 },
 	{ "restart", OPT_RESTART, "POLICY", 0, "on-failure: restart a worker that fails; "
 	  "no (the default)", 1 },
@@ -93,58 +93,24 @@ static const struct mp_argp_option options[] = {
 	{ 0 }
 };
 
-/* The common options, with -n taken by --workers: --nonblock keeps its
- * long name only, and --timeout says what it means here. */
-static struct mp_argp_option common_options[32];
-
-static int common_parse(int key, char *arg, struct mp_argp_state *state)
-{
-	return mp_cli_argp.parser(key == OPT_NONBLOCK ? 'n' : key, arg, state);
-}
-
-static struct mp_argp common_argp;
-
-static void setup_common_argp(void)
-{
-	size_t i, j = 0;
-
-	for (i = 0; mp_cli_argp.options[i].name || mp_cli_argp.options[i].key ||
-		    mp_cli_argp.options[i].doc; i++) {
-		if (j + 1 >= sizeof common_options / sizeof *common_options)
-			break;
-		common_options[j] = mp_cli_argp.options[i];
-		if (common_options[j].key == 'n')
-			common_options[j].key = OPT_NONBLOCK;
-		if (common_options[j].key == 't')
-			common_options[j].doc = "Start: end the workers after DURATION (then exit "
-						"124); wait: wait at most DURATION (then exit 124)";
-		if (common_options[j].key == 'w')
-			common_options[j].doc = "Alias of --timeout";
-		j++;
-	}
-	common_argp = mp_cli_argp;
-	common_argp.options = common_options;
-	common_argp.parser = common_parse;
-}
-
-static void need_duration(struct mp_argp_state *state, const char *what, const char *arg,
+static void need_duration(struct argp_state *state, const char *what, const char *arg,
 			  int64_t *ns)
 {
 	char why[160];
 
 	if (mp_parse_duration(arg, ns, why, sizeof why))
-		mp_argp_error(state, "%s: %s", what, why);
+		argp_error(state, "%s: %s", what, why);
 }
 
-static int parse_opt(int key, char *arg, struct mp_argp_state *state)
+static int parse_opt(int key, char *arg, struct argp_state *state)
 {
 	char why[160];
 	uint64_t v;
 
 	switch (key) {
-	case 'n':
+	case 'j':
 		if (mp_parse_count(arg, 1, MP_SPAWN_MAX_WORKERS, &v, why, sizeof why))
-			mp_argp_error(state, "--workers: %s", why);
+			argp_error(state, "--jobs: %s", why);
 		opt.workers = (uint32_t)v;
 		opt.seen |= S_WORKERS;
 		break;
@@ -168,10 +134,10 @@ static int parse_opt(int key, char *arg, struct mp_argp_state *state)
 		need_duration(state, "--kill-after", arg, &opt.kill_after_ns);
 		opt.seen |= S_KILLAFTER;
 		break;
-	case 's':
+	case OPT_SIGNAL:
 		opt.sig = mp_parse_signal(arg);
 		if (opt.sig < 0)
-			mp_argp_error(state, "--signal: '%s' is not a signal name or number", arg);
+			argp_error(state, "--signal: '%s' is not a signal name or number", arg);
 		opt.have_sig = 1;
 		break;
 	case OPT_RESTART:
@@ -180,19 +146,19 @@ static int parse_opt(int key, char *arg, struct mp_argp_state *state)
 		else if (!strcmp(arg, "no"))
 			opt.restart = 0;
 		else
-			mp_argp_error(state, "--restart: '%s' is not 'on-failure' or 'no'", arg);
+			argp_error(state, "--restart: '%s' is not 'on-failure' or 'no'", arg);
 		opt.seen |= S_RESTART;
 		break;
 	case OPT_MAX_RESTARTS:
 		if (mp_parse_count(arg, 0, UINT32_MAX - 1, &v, why, sizeof why))
-			mp_argp_error(state, "--max-restarts: %s", why);
+			argp_error(state, "--max-restarts: %s", why);
 		opt.max_restarts = (uint32_t)v;
 		opt.seen |= S_RESTART;
 		break;
 	case OPT_HEARTBEAT:
 		need_duration(state, "--heartbeat", arg, &opt.heartbeat_ns);
 		if (opt.heartbeat_ns == 0)
-			mp_argp_error(state, "--heartbeat: must be more than 0");
+			argp_error(state, "--heartbeat: must be more than 0");
 		opt.seen |= S_HEARTBEAT;
 		break;
 	case OPT_DAEMON:
@@ -212,10 +178,10 @@ static int parse_opt(int key, char *arg, struct mp_argp_state *state)
 		opt.use_stdin = 1;
 		opt.seen |= S_STDIN;
 		break;
-	case MP_ARGP_KEY_INIT:
+	case ARGP_KEY_INIT:
 		state->child_inputs[0] = NULL;
 		break;
-	case MP_ARGP_KEY_ARG:
+	case ARGP_KEY_ARG:
 		if (!opt.have_verb && !opt.cmd) {
 			int after_dashes = state->next >= 2 &&
 					   !strcmp(state->argv[state->next - 2], "--");
@@ -233,42 +199,42 @@ static int parse_opt(int key, char *arg, struct mp_argp_state *state)
 		} else if (opt.have_verb && !opt.name) {
 			for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
 				if (verbs[i].v == opt.verb && !verbs[i].needs_name)
-					mp_argp_error(state, "unexpected argument '%s'", arg);
+					argp_error(state, "unexpected argument '%s'", arg);
 			opt.name = arg;
 		} else {
-			mp_argp_error(state, "unexpected argument '%s'", arg);
+			argp_error(state, "unexpected argument '%s'", arg);
 		}
 		break;
-	case MP_ARGP_KEY_END:
+	case ARGP_KEY_END:
 		if (!opt.have_verb) {
 			if (!opt.cmd && !opt.shell)
-				mp_argp_error(state, "a command (or -c STRING) or a verb is needed");
+				argp_error(state, "a command (or -c STRING) or a verb is needed");
 			if (opt.cmd && opt.shell)
-				mp_argp_error(state, "give a command or -c STRING, not both");
+				argp_error(state, "give a command or -c STRING, not both");
 			if ((opt.seen & S_OWNER) && !opt.daemon)
-				mp_argp_error(state, "--owner is for --daemon");
+				argp_error(state, "--owner is for --daemon");
 			if ((opt.seen & S_STDIN) && !opt.queue)
-				mp_argp_error(state, "--stdin is for --queue");
+				argp_error(state, "--stdin is for --queue");
 			if (opt.max_restarts != UINT32_MAX && !opt.restart)
-				mp_argp_error(state, "--max-restarts needs --restart on-failure");
+				argp_error(state, "--max-restarts needs --restart on-failure");
 			break;
 		}
 		for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
 			if (verbs[i].v == opt.verb && verbs[i].needs_name && !opt.name)
-				mp_argp_error(state, "%s needs a group name", verbs[i].name);
+				argp_error(state, "%s needs a group name", verbs[i].name);
 		if (opt.seen)
-			mp_argp_error(state, "options for starting a group were given to a verb");
+			argp_error(state, "options for starting a group were given to a verb");
 		if (opt.have_sig && opt.verb != V_KILL)
-			mp_argp_error(state, "--signal is for kill (or a group with --timeout)");
+			argp_error(state, "--signal is for kill (or a group with --timeout)");
 		break;
 	default:
-		return MP_ARGP_ERR_UNKNOWN;
+		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
 }
 
-static const struct mp_argp_child children[] = {
-	{ &common_argp, 0, "Common options:", 9 }, { 0 }
+static const struct argp_child children[] = {
+	{ &mp_cli_argp, 0, "Common options:", 9 }, { 0 }
 };
 
 static const char doc[] =
@@ -279,7 +245,7 @@ static const char doc[] =
 	"  status NAME          each worker's pid, state, start, runtime, restarts and\n"
 	"                       exit status (--json); exit 1 if the group is stale\n"
 	"  wait NAME            wait until the group is over; exit with its status\n"
-	"  kill NAME            send SIGTERM (or -s SIG) to every worker\n"
+	"  kill NAME            send SIGTERM (or --signal SIG) to every worker\n"
 	"  is-alive NAME        exit 0 if the group is running, 1 if not\n"
 	"  rm NAME              remove the record of a group\n"
 	"  beat                 (in a worker) report that it is alive\n"
@@ -288,14 +254,14 @@ static const char doc[] =
 	"for signal N); 124 timed out; 126/127 command cannot run / not found; 64 usage;\n"
 	"65 corrupt record; 66 no such group; 75 the name is in use.  See mpspawn(1).";
 
-static const struct mp_argp argp = {
+static const struct argp argp = {
 	options, parse_opt,
-	"[-n N] [--name NAME] [--tag] [-t D] [--daemon] (-c STRING | [--] CMD [ARG...])\n"
-	"-n N --queue QNAME [--stdin] [--] CMD [ARG...]\n"
+	"[-j N] [--name NAME] [--tag] [-t D] [--daemon] (-c STRING | [--] CMD [ARG...])\n"
+	"-j N --queue QNAME [--stdin] [--] CMD [ARG...]\n"
 	"ls\n"
 	"status|wait|kill|is-alive|rm NAME\n"
 	"beat",
-	doc, children
+	doc, children, NULL, NULL
 };
 
 static struct mp_store store;
@@ -847,8 +813,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	mp_cli_init(PACKAGE_VERSION);
-	setup_common_argp();
-	mp_argp_parse(&argp, argc, argv);
+	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
 	if (opt.name)
 		mp_check_name_or_exit(opt.name);
 

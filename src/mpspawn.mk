@@ -4,10 +4,6 @@ bin_PROGRAMS += src/mpspawn
 src_mpspawn_SOURCES = src/mpspawn.c
 src_mpspawn_LDADD = $(LIBMP)
 src_mpspawn_LDFLAGS = $(STATIC_LINK)
-src_lib_libmp_a_SOURCES += \
-	src/lib/spawn.c src/lib/spawn.h \
-	src/lib/supervise.c src/lib/supervise.h
-
 TESTS += tests/mpspawn.bats
 dist_man_MANS += man/mpspawn.1
 dist_bashcomp_DATA += completions/bash/mpspawn

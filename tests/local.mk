@@ -12,7 +12,6 @@ TESTS += \
 	tests/args.bats \
 	tests/store.bats \
 	tests/owner.bats \
-	tests/mplock.bats \
 	tests/hostile.bats \
 	tests/docs.bats
 

@@ -23,7 +23,7 @@ struct mp_cli mp_cli = { .timeout_ns = -1, .conflict_code = -1 };
 
 enum { OPT_DIR = 0x1000, OPT_JSON };
 
-static const struct mp_argp_option common_options[] = {
+static const struct argp_option common_options[] = {
 	{ "nonblock", 'n', 0, 0, "Do not wait: exit 75 if it would block", 10 },
 	{ "timeout", 't', "DURATION", 0, "Wait at most DURATION (250ms, 1.5, 2m, 1h, 1d), "
 	  "then exit 124; 0 is -n", 10 },
@@ -38,7 +38,7 @@ static const struct mp_argp_option common_options[] = {
 	{ 0 }
 };
 
-static int common_parse(int key, char *arg, struct mp_argp_state *state)
+static int common_parse(int key, char *arg, struct argp_state *state)
 {
 	char why[160];
 	uint64_t v;
@@ -50,14 +50,14 @@ static int common_parse(int key, char *arg, struct mp_argp_state *state)
 	case 't':
 	case 'w':
 		if (mp_parse_duration(arg, &mp_cli.timeout_ns, why, sizeof why))
-			mp_argp_error(state, "%s", why);
+			argp_error(state, "%s", why);
 		/* 0 must mean "do not wait", not "no timeout" */
 		if (mp_cli.timeout_ns == 0)
 			mp_cli.nonblock = 1;
 		break;
 	case 'E':
 		if (mp_parse_count(arg, 0, 255, &v, why, sizeof why))
-			mp_argp_error(state, "--conflict-exit-code: %s", why);
+			argp_error(state, "--conflict-exit-code: %s", why);
 		mp_cli.conflict_code = (int)v;
 		break;
 	case OPT_DIR:
@@ -73,19 +73,19 @@ static int common_parse(int key, char *arg, struct mp_argp_state *state)
 		mp_cli.verbose = 1;
 		break;
 	case 'h':
-		mp_argp_help(state);
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
 		break;
 	default:
-		return MP_ARGP_ERR_UNKNOWN;
+		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
 }
 
-const struct mp_argp mp_cli_argp = { common_options, common_parse, 0, 0, 0 };
+const struct argp mp_cli_argp = { common_options, common_parse, NULL, NULL, NULL, NULL, NULL };
 
 static char version_buf[64];
 
-static void print_version(FILE *f, struct mp_argp_state *state)
+static void print_version(FILE *f, struct argp_state *state)
 {
 	fprintf(f, "%s (mptools) %s\n", program_invocation_short_name, version_buf);
 }
@@ -115,8 +115,8 @@ void mp_cli_init(const char *version)
 	sigaction(SIGBUS, &sa, NULL);
 	/* not snprintf: stdio's frame would cost this call two stack pages */
 	strncpy(version_buf, version, sizeof version_buf - 1);
-	mp_argp_version_hook = print_version;
-	mp_argp_err_exit_status = MP_EXIT_USAGE;
+	argp_program_version_hook = print_version;
+	argp_err_exit_status = MP_EXIT_USAGE;
 	mp_signals_install();
 	atexit(mp_close_stdout);
 }
@@ -278,7 +278,7 @@ void mp_parse_owner_or_exit(const char *arg, struct mp_owner *o)
 		       strerror(-rc));
 }
 
-int mp_hold_opt_parse(int key, char *arg, struct mp_argp_state *state, struct mp_hold_opts *h)
+int mp_hold_opt_parse(int key, char *arg, struct argp_state *state, struct mp_hold_opts *h)
 {
 	char why[160];
 
@@ -289,15 +289,15 @@ int mp_hold_opt_parse(int key, char *arg, struct mp_argp_state *state, struct mp
 		return 0;
 	case MP_OPT_TTL:
 		if (mp_parse_duration(arg, &h->ttl_ns, why, sizeof why))
-			mp_argp_error(state, "--ttl: %s", why);
+			argp_error(state, "--ttl: %s", why);
 		if (h->ttl_ns == 0)
-			mp_argp_error(state, "--ttl: must be more than 0");
+			argp_error(state, "--ttl: must be more than 0");
 		return 0;
 	case MP_OPT_FORCE:
 		h->force = 1;
 		return 0;
 	default:
-		return MP_ARGP_ERR_UNKNOWN;
+		return ARGP_ERR_UNKNOWN;
 	}
 }
 

@@ -8,7 +8,7 @@
 #ifndef MP_CLI_H
 #define MP_CLI_H
 
-#include "args.h"
+#include <argp.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,7 +43,7 @@ struct mp_cli {
 	const char *dir;	/* --dir, else NULL ($MP_DIR or the default) */
 };
 extern struct mp_cli mp_cli;
-extern const struct mp_argp mp_cli_argp;
+extern const struct argp mp_cli_argp;
 
 /* Sets program name, version and the parser's usage error status (64), installs the
  * termination-signal flag handlers and the close-stdout check at exit. */
@@ -96,9 +96,9 @@ struct mp_hold_opts {
 };
 
 /* Parses key into h if it is MP_OPT_OWNER, _TTL or _FORCE and returns 0;
- * returns MP_ARGP_ERR_UNKNOWN for any other key.  A bad value is a usage
+ * returns ARGP_ERR_UNKNOWN for any other key.  A bad value is a usage
  * error (64); an --owner that is not a live process, 66. */
-int mp_hold_opt_parse(int key, char *arg, struct mp_argp_state *state, struct mp_hold_opts *h);
+int mp_hold_opt_parse(int key, char *arg, struct argp_state *state, struct mp_hold_opts *h);
 
 /* Default owner for acquire-mode verbs: the caller's parent process.  Exits
  * 66 when the caller has died: a zombie, or this process was adopted (its

@@ -1,7 +1,5 @@
 # The test-only fault points (src/lib/fault.h, compiled in by
 # --enable-fault-injection) and the kill -9 torture harness.
-src_lib_libmp_a_SOURCES += src/lib/fault.c src/lib/fault.h
-
 check_PROGRAMS += tests/torture/mptorture
 tests_torture_mptorture_SOURCES = tests/torture/mptorture.c tests/torture/torture.h \
 	tests/torture/gates.c tests/torture/events.c tests/torture/queues.c
