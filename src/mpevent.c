@@ -22,18 +22,22 @@
 #include "lib/event.h"
 #include "lib/parse.h"
 #include "lib/store.h"
+#include "lib/show.h"
 #include "lib/sync.h"
+#include "lib/verbs.h"
 
-enum verb { V_NONE, V_SET, V_CLEAR, V_IS_SET, V_WAIT, V_CREATE, V_INFO, V_LS, V_RM };
+enum { V_SET = MP_VERB_TOOL, V_CLEAR, V_IS_SET, V_WAIT };
 
-static const struct { const char *name; enum verb v; } verbs[] = {
-	{ "set", V_SET }, { "clear", V_CLEAR }, { "is-set", V_IS_SET }, { "wait", V_WAIT },
-	{ "create", V_CREATE }, { "info", V_INFO }, { "ls", V_LS }, { "rm", V_RM },
+static const struct mp_verb verbs[] = {
+	{ "set", V_SET, MP_VERB_ONE_NAME }, { "clear", V_CLEAR, MP_VERB_ONE_NAME },
+	{ "is-set", V_IS_SET, MP_VERB_ONE_NAME }, { "wait", V_WAIT, MP_VERB_NAMES },
+	MP_VERB_CREATE_ENTRY, MP_VERB_INFO_ENTRY, MP_VERB_LS_ENTRY, MP_VERB_RM_ENTRY,
 };
 
 static struct {
-	enum verb verb;
-	const char *names[MP_EVENT_WAIT_MAX];
+	struct mp_verb_line line;
+	int verb;
+	const char **names;
 	int n;
 	unsigned flags;		/* MP_EVENT_* */
 	int any, all;
@@ -50,14 +54,6 @@ static const struct argp_option options[] = {
 	{ 0 }
 };
 
-static enum verb verb_of(const char *s)
-{
-	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
-		if (!strcmp(s, verbs[i].name))
-			return verbs[i].v;
-	return V_NONE;
-}
-
 static int parse_opt(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
@@ -73,27 +69,15 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_ALL:
 		opt.all = 1;
 		break;
-	case ARGP_KEY_INIT:
-		state->child_inputs[0] = NULL;
-		break;
 	case ARGP_KEY_ARG:
-		if (opt.verb == V_NONE) {
-			opt.verb = verb_of(arg);
-			if (opt.verb == V_NONE)
-				argp_error(state, "unknown verb '%s'", arg);
-		} else if (opt.verb == V_LS || (opt.n == 1 && opt.verb != V_WAIT)) {
-			argp_error(state, "unexpected argument '%s'", arg);
-		} else if (opt.n == MP_EVENT_WAIT_MAX) {
-			argp_error(state, "at most %d events in one wait", MP_EVENT_WAIT_MAX);
-		} else {
-			opt.names[opt.n++] = arg;
-		}
+		if (mp_verb_parse_arg(&opt.line, verbs, sizeof verbs / sizeof *verbs, state, arg))
+			argp_error(state, "unknown verb '%s'", arg);
 		break;
 	case ARGP_KEY_END:
-		if (opt.verb == V_NONE)
-			argp_error(state, "a verb is needed");
-		if (opt.verb != V_LS && opt.n == 0)
-			argp_error(state, "an event name is needed");
+		mp_verb_parse_end(&opt.line, state, "event");
+		opt.verb = opt.line.verb->id;
+		opt.names = opt.line.names;
+		opt.n = opt.line.n;
 		if (opt.verb != V_WAIT && (opt.flags || opt.any || opt.all))
 			argp_error(state, "--cleared, --next, --any and --all are for wait");
 		if (opt.any && opt.all)
@@ -137,12 +121,25 @@ static const struct argp argp = {
 	doc, children, NULL, NULL
 };
 
-static struct mp_store store;
+static int create_event(struct mp_store *s, const char *name, struct mp_obj *o)
+{
+	return mp_event_open(s, name, 1, o);
+}
+
+static const struct mp_kind_cli event_cli = {
+	&mp_event_kind, "event", create_event, mp_show_event_info, mp_show_event_row,
+};
 
 static void open_event(const char *name, int create, struct mp_obj *o)
 {
-	int rc = mp_event_open(&store, name, create, o);
+	int rc;
 
+	if (!create) {
+		mp_verb_open_or_exit(&event_cli, name, o);
+		return;
+	}
+	mp_store_open_or_exit(&mp_verb_store);
+	rc = mp_event_open(&mp_verb_store, name, 1, o);
 	if (rc)
 		mp_fail(rc, "cannot open event '%s'", name);
 }
@@ -215,162 +212,12 @@ static int do_wait(void)
 	return 0;
 }
 
-/* ---- info and ls ---- */
-
-static int read_info(struct mp_obj *o, struct mp_event_info *ei, struct mp_event_waiter *w)
-{
-	int n = mp_event_info(o, ei, w, MP_EVENT_WAITERS);
-
-	return n > MP_EVENT_WAITERS ? MP_EVENT_WAITERS : n;
-}
-
-static void json_time(const char *key, int64_t ns)
-{
-	char t[40];
-
-	printf(",\"%s\":", key);
-	if (ns)
-		mp_json_str(stdout, mp_format_time(ns, t, sizeof t));
-	else
-		printf("null");
-}
-
-static void print_json(struct mp_obj *o, const struct mp_event_info *ei,
-		       const struct mp_event_waiter *w, int n)
-{
-	int64_t rt = mp_realtime_ns();
-
-	printf("{\"name\":");
-	mp_json_str(stdout, o->name);
-	printf(",\"kind\":\"event\",\"path\":");
-	mp_json_str(stdout, mp_obj_path(o));
-	printf(",\"state\":\"%s\",\"set\":%s", ei->st.is_set ? "set" : "clear",
-	       ei->st.is_set ? "true" : "false");
-	json_time("since", ei->st.since_ns);
-	printf(",\"sets\":%llu,\"clears\":%llu", (unsigned long long)ei->st.sets,
-	       (unsigned long long)ei->st.clears);
-	json_time("last_set", ei->st.set_ns);
-	json_time("last_clear", ei->st.clear_ns);
-	printf(",\"waiters\":%u,\"waiting\":[", ei->nwaiting);
-	for (int i = 0; i < n; i++) {
-		printf("%s{\"pid\":%d,\"for\":\"%s\"", i ? "," : "", w[i].pid,
-		       mp_event_wait_name(w[i].flags));
-		json_time("since", w[i].since_ns);
-		printf(",\"waited_ms\":%lld}", (long long)(mp_ns_diff(rt, w[i].since_ns) / 1000000));
-	}
-	printf("],\"generation\":%llu", (unsigned long long)ei->generation);
-	json_time("created", ei->created_ns);
-	putchar('}');
-}
-
-static void print_text(struct mp_obj *o, const struct mp_event_info *ei,
-		       const struct mp_event_waiter *w, int n)
-{
-	int64_t rt = mp_realtime_ns();
-	char t[40], d[32];
-
-	printf("name:     %s\n", o->name);
-	printf("kind:     event\n");
-	printf("state:    %s since %s (%s ago)\n", ei->st.is_set ? "set" : "clear",
-	       mp_format_time(ei->st.since_ns, t, sizeof t),
-	       mp_format_duration(mp_ns_diff(rt, ei->st.since_ns), d, sizeof d));
-	printf("sets:     %llu", (unsigned long long)ei->st.sets);
-	if (ei->st.set_ns)
-		printf(", last %s", mp_format_time(ei->st.set_ns, t, sizeof t));
-	printf("\nclears:   %llu", (unsigned long long)ei->st.clears);
-	if (ei->st.clear_ns)
-		printf(", last %s", mp_format_time(ei->st.clear_ns, t, sizeof t));
-	printf("\nwaiters:  %u\n", ei->nwaiting);
-	for (int i = 0; i < n; i++)
-		printf("  pid %d, for %s, waiting %s\n", w[i].pid, mp_event_wait_name(w[i].flags),
-		       mp_format_duration(mp_ns_diff(rt, w[i].since_ns), d, sizeof d));
-	if (ei->overflow)
-		printf("  and %u more (not listed)\n", ei->overflow);
-	printf("created:  %s\n", mp_format_time(ei->created_ns, t, sizeof t));
-	printf("file:     %s\n", mp_obj_path(o));
-}
-
-static int do_info(void)
-{
-	struct mp_event_waiter w[MP_EVENT_WAITERS];
-	struct mp_event_info ei;
-	struct mp_obj o;
-	int n;
-
-	open_event(opt.names[0], 0, &o);
-	n = read_info(&o, &ei, w);
-	if (n < 0)
-		mp_fail(n, "event '%s'", opt.names[0]);
-	if (mp_cli.json) {
-		print_json(&o, &ei, w, n);
-		putchar('\n');
-	} else {
-		print_text(&o, &ei, w, n);
-	}
-	return 0;
-}
-
-struct list_ctx {
-	int count, rc;
-};
-
-static int list_one(const char *name, void *arg)
-{
-	struct mp_event_waiter w[MP_EVENT_WAITERS];
-	struct list_ctx *c = arg;
-	struct mp_event_info ei;
-	struct mp_obj o;
-	int rc, n;
-
-	rc = mp_event_open(&store, name, 0, &o);
-	if (rc == -ENOENT)
-		return 0;	/* removed meanwhile */
-	if (rc) {
-		mp_warn("%s", mp_errmsg());
-		c->rc = rc;
-		return 0;
-	}
-	n = read_info(&o, &ei, w);
-	if (n < 0) {
-		mp_warn("%s", mp_errmsg()[0] ? mp_errmsg() : strerror(-n));
-		c->rc = n;
-	} else if (mp_cli.json) {
-		if (c->count++)
-			putchar(',');
-		print_json(&o, &ei, w, n);
-	} else {
-		printf("%-24s %-6s %llu sets, %u waiting\n", name, ei.st.is_set ? "set" : "clear",
-		       (unsigned long long)ei.st.sets, ei.nwaiting);
-	}
-	mp_obj_close(&o);
-	return 0;
-}
-
-static int do_ls(void)
-{
-	struct list_ctx c = { 0, 0 };
-	int rc;
-
-	if (mp_cli.json)
-		putchar('[');
-	rc = mp_store_list(&store, &mp_event_kind, list_one, &c);
-	if (mp_cli.json)
-		printf("]\n");
-	if (rc)
-		mp_fail(rc, "cannot list the store");
-	return c.rc ? mp_exit_status(c.rc) : 0;
-}
-
 int main(int argc, char **argv)
 {
-	struct mp_obj o;
-	int rc, damaged;
-
 	mp_cli_init(PACKAGE_VERSION);
 	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
 	for (int i = 0; i < opt.n; i++)
 		mp_check_name_or_exit(opt.names[i]);
-	mp_store_open_or_exit(&store);
 
 	switch (opt.verb) {
 	case V_SET:
@@ -381,21 +228,7 @@ int main(int argc, char **argv)
 		return do_is_set();
 	case V_WAIT:
 		return do_wait();
-	case V_CREATE:
-		open_event(opt.names[0], 1, &o);
-		return 0;
-	case V_INFO:
-		return do_info();
-	case V_LS:
-		return do_ls();
-	case V_RM:
-		rc = mp_store_remove(&store, &mp_event_kind, opt.names[0], &damaged);
-		if (rc)
-			mp_fail(rc, "cannot remove event '%s'", opt.names[0]);
-		if (damaged && !mp_cli.quiet)
-			mp_warn("removed a damaged object: %s", mp_errmsg());
-		return 0;
 	default:
-		return MP_EXIT_SOFTWARE;
+		return mp_verb_common(&event_cli, opt.verb, opt.names[0]);
 	}
 }

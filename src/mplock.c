@@ -27,17 +27,21 @@
 #include "lib/show.h"
 #include "lib/store.h"
 #include "lib/sync.h"
+#include "lib/verbs.h"
 
-enum verb { V_NONE, V_RUN, V_ACQUIRE, V_RELEASE, V_IS_LOCKED, V_CREATE, V_INFO, V_LS, V_RM };
+enum { V_RUN = MP_VERB_TOOL, V_ACQUIRE, V_RELEASE, V_IS_LOCKED };
 
-static const struct { const char *name; enum verb v; } verbs[] = {
-	{ "run", V_RUN }, { "acquire", V_ACQUIRE }, { "release", V_RELEASE },
-	{ "is-locked", V_IS_LOCKED }, { "create", V_CREATE }, { "info", V_INFO },
-	{ "ls", V_LS }, { "rm", V_RM },
+static const struct mp_verb verbs[] = {
+	{ "run", V_RUN, MP_VERB_NAME_REST }, { "acquire", V_ACQUIRE, MP_VERB_ONE_NAME },
+	{ "release", V_RELEASE, MP_VERB_ONE_NAME }, { "is-locked", V_IS_LOCKED, MP_VERB_ONE_NAME },
+	MP_VERB_CREATE_ENTRY, MP_VERB_INFO_ENTRY, MP_VERB_LS_ENTRY, MP_VERB_RM_ENTRY,
 };
+/* flock style, mplock NAME CMD...: a run whose name came first */
+static const struct mp_verb flock_style = { "run", V_RUN, MP_VERB_NAME_REST };
 
 static struct {
-	enum verb verb;
+	struct mp_verb_line line;
+	int verb;
 	const char *name;
 	char **cmd;
 	const char *shell;
@@ -56,14 +60,6 @@ static const struct argp_option options[] = {
 	{ 0 }
 };
 
-static enum verb verb_of(const char *s)
-{
-	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
-		if (!strcmp(s, verbs[i].name))
-			return verbs[i].v;
-	return V_NONE;
-}
-
 static int parse_opt(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
@@ -76,32 +72,23 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 	case 'c':
 		opt.shell = arg;
 		break;
-	case ARGP_KEY_INIT:
-		state->child_inputs[0] = NULL;
-		break;
 	case ARGP_KEY_ARG:
-		if (opt.verb == V_NONE) {
-			opt.verb = verb_of(arg);
-			if (opt.verb == V_NONE) {	/* flock style: mplock NAME CMD... */
-				opt.verb = V_RUN;
-				opt.name = arg;
-			}
-		} else if (!opt.name && opt.verb != V_LS) {
-			opt.name = arg;
-		} else if (opt.verb == V_RUN) {
-			/* The command's first word: everything from here on is
-			 * the command's, options included. */
-			opt.cmd = &state->argv[state->next - 1];
-			state->next = state->argc;
-		} else {
-			argp_error(state, "unexpected argument '%s'", arg);
+		if (!mp_verb_parse_arg(&opt.line, verbs, sizeof verbs / sizeof *verbs, state, arg))
+			break;
+		if (!opt.line.verb) {
+			opt.line.verb = &flock_style;
+			opt.line.names[opt.line.n++] = arg;
+			break;
 		}
+		/* The command's first word: everything from here on is the
+		 * command's, options included. */
+		opt.cmd = &state->argv[state->next - 1];
+		state->next = state->argc;
 		break;
 	case ARGP_KEY_END:
-		if (opt.verb == V_NONE)
-			argp_error(state, "a verb or a lock name is needed");
-		if (opt.verb != V_LS && !opt.name)
-			argp_error(state, "a lock name is needed");
+		mp_verb_parse_end(&opt.line, state, "lock");
+		opt.verb = opt.line.verb->id;
+		opt.name = opt.line.names[0];
 		if (opt.verb == V_RUN && !opt.cmd && !opt.shell)
 			argp_error(state, "run needs a command (or -c STRING)");
 		if (opt.verb == V_RUN && opt.cmd && opt.shell)
@@ -151,14 +138,25 @@ static const struct argp argp = {
 	doc, children, NULL, NULL
 };
 
-static struct mp_store store;
+static int create_lock(struct mp_store *s, const char *name, struct mp_obj *o)
+{
+	return mp_lock_open(s, name, 1, o);
+}
+
+static const struct mp_kind_cli lock_cli = {
+	&mp_lock_kind, "lock", create_lock, mp_show_lock_info, mp_show_lock_row,
+};
 
 static void open_lock(struct mp_obj *o, int create)
 {
 	int rc;
 
-	mp_store_open_or_exit(&store);
-	rc = mp_lock_open(&store, opt.name, create, o);
+	if (!create) {
+		mp_verb_open_or_exit(&lock_cli, opt.name, o);
+		return;
+	}
+	mp_store_open_or_exit(&mp_verb_store);
+	rc = mp_lock_open(&mp_verb_store, opt.name, 1, o);
 	if (rc)
 		mp_fail(rc, "cannot open lock '%s'", opt.name);
 }
@@ -299,9 +297,6 @@ static int do_is_locked(void)
 
 int main(int argc, char **argv)
 {
-	struct mp_obj o;
-	int rc, damaged;
-
 	mp_cli_init(PACKAGE_VERSION);
 	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
 	if (opt.name)
@@ -316,28 +311,7 @@ int main(int argc, char **argv)
 		return do_release();
 	case V_IS_LOCKED:
 		return do_is_locked();
-	case V_CREATE:
-		open_lock(&o, 1);
-		return 0;
-	case V_INFO:
-		open_lock(&o, 0);
-		rc = mp_show_gate_info(&o, MP_SHOW_LOCK, mp_cli.json);
-		if (rc)
-			mp_fail(rc, "lock '%s'", opt.name);
-		return 0;
-	case V_LS:
-		mp_store_open_or_exit(&store);
-		rc = mp_show_gate_list(&store, &mp_lock_kind, MP_SHOW_LOCK, mp_cli.json);
-		return rc ? mp_exit_status(rc) : 0;
-	case V_RM:
-		mp_store_open_or_exit(&store);
-		rc = mp_store_remove(&store, &mp_lock_kind, opt.name, &damaged);
-		if (rc)
-			mp_fail(rc, "cannot remove lock '%s'", opt.name);
-		if (damaged && !mp_cli.quiet)
-			mp_warn("removed a damaged object: %s", mp_errmsg());
-		return 0;
 	default:
-		return MP_EXIT_SOFTWARE;
+		return mp_verb_common(&lock_cli, opt.verb, opt.name);
 	}
 }

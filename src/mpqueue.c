@@ -32,21 +32,23 @@
 #include "lib/fault.h"
 #include "lib/queue.h"
 #include "lib/store.h"
+#include "lib/show.h"
 #include "lib/sync.h"
+#include "lib/verbs.h"
 
-enum verb {
-	V_NONE, V_CREATE, V_PUT, V_GET, V_ACK, V_DONE, V_JOIN, V_CLOSE, V_SIZE, V_INFO,
-	V_LS, V_RM,
-};
+enum { V_PUT = MP_VERB_TOOL, V_GET, V_ACK, V_DONE, V_JOIN, V_CLOSE, V_SIZE };
 
-static const struct { const char *name; enum verb v; } verbs[] = {
-	{ "create", V_CREATE }, { "put", V_PUT }, { "get", V_GET }, { "ack", V_ACK },
-	{ "done", V_DONE }, { "join", V_JOIN }, { "close", V_CLOSE }, { "size", V_SIZE },
-	{ "info", V_INFO }, { "ls", V_LS }, { "rm", V_RM },
+static const struct mp_verb verbs[] = {
+	{ "put", V_PUT, MP_VERB_NAME_REST }, { "get", V_GET, MP_VERB_ONE_NAME },
+	{ "ack", V_ACK, MP_VERB_NAME_REST }, { "done", V_DONE, MP_VERB_ONE_NAME },
+	{ "join", V_JOIN, MP_VERB_ONE_NAME }, { "close", V_CLOSE, MP_VERB_ONE_NAME },
+	{ "size", V_SIZE, MP_VERB_ONE_NAME },
+	MP_VERB_CREATE_ENTRY, MP_VERB_INFO_ENTRY, MP_VERB_LS_ENTRY, MP_VERB_RM_ENTRY,
 };
 
 static struct {
-	enum verb verb;
+	struct mp_verb_line line;
+	int verb;
 	const char *name;
 	char **args;		/* put: the messages; ack: the token */
 	int nargs;
@@ -85,14 +87,6 @@ static const struct argp_option options[] = {
 	{ "force", MP_OPT_FORCE, 0, 0, "ack: a lease of any owner", 3 },
 	{ 0 }
 };
-
-static enum verb verb_of(const char *s)
-{
-	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
-		if (!strcmp(s, verbs[i].name))
-			return verbs[i].v;
-	return V_NONE;
-}
 
 static void parse_size(struct argp_state *state, const char *o, const char *arg, uint64_t *v)
 {
@@ -142,31 +136,23 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_CLOSE:
 		opt.close = 1;
 		break;
-	case ARGP_KEY_INIT:
-		state->child_inputs[0] = NULL;
-		break;
 	case ARGP_KEY_ARG:
-		if (opt.verb == V_NONE) {
-			opt.verb = verb_of(arg);
-			if (opt.verb == V_NONE)
-				argp_error(state, "unknown verb '%s'", arg);
-		} else if (!opt.name && opt.verb != V_LS) {
-			opt.name = arg;
-		} else if (opt.verb == V_PUT || (opt.verb == V_ACK && !opt.nargs)) {
-			/* options may come between messages: collect them */
-			if (!opt.args && !(opt.args = calloc((size_t)state->argc, sizeof *opt.args)))
-				mp_die(MP_EXIT_OSERR, "messages: %s", strerror(ENOMEM));
-			opt.args[opt.nargs++] = arg;
-		} else {
+		if (!mp_verb_parse_arg(&opt.line, verbs, sizeof verbs / sizeof *verbs, state, arg))
+			break;
+		if (!opt.line.verb)
+			argp_error(state, "unknown verb '%s'", arg);
+		if (opt.line.verb->id == V_ACK && opt.nargs)
 			argp_error(state, "unexpected argument '%s'", arg);
-		}
+		/* options may come between messages: collect them */
+		if (!opt.args && !(opt.args = calloc((size_t)state->argc, sizeof *opt.args)))
+			mp_die(MP_EXIT_OSERR, "messages: %s", strerror(ENOMEM));
+		opt.args[opt.nargs++] = arg;
 		break;
 	case ARGP_KEY_END:
-		if (opt.verb == V_NONE)
-			argp_error(state, "a verb is needed");
-		if (opt.verb != V_LS && !opt.name)
-			argp_error(state, "a queue name is needed");
-		if (opt.verb != V_CREATE &&
+		mp_verb_parse_end(&opt.line, state, "queue");
+		opt.verb = opt.line.verb->id;
+		opt.name = opt.line.names[0];
+		if (opt.verb != MP_VERB_CREATE &&
 		    (opt.params.max_items || opt.params.max_bytes || opt.params.max_msg))
 			argp_error(state, "--max-items, --max-bytes and --max-msg are for create");
 		if ((opt.zero || opt.raw) && opt.verb != V_PUT && opt.verb != V_GET)
@@ -176,11 +162,11 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 		if (opt.raw && opt.verb == V_PUT && opt.nargs)
 			argp_error(state, "--raw reads its message from stdin: give no MSG");
 		if (opt.have_count && opt.verb != V_GET && opt.verb != V_DONE)
-			argp_error(state, "-c is for get and done");
+			argp_error(state, "--count is for get and done");
 		if ((opt.all || opt.follow) && opt.verb != V_GET)
 			argp_error(state, "--all and --follow are for get");
 		if (opt.have_count + opt.all + opt.follow > 1)
-			argp_error(state, "give one of -c, --all and --follow");
+			argp_error(state, "give one of --count, --all and --follow");
 		if (opt.follow && mp_cli.nonblock)
 			argp_error(state, "--follow waits by definition: -n and -t 0 do not go with it");
 		if (opt.close && opt.verb != V_PUT)
@@ -236,22 +222,22 @@ static const struct argp argp = {
 	doc, children, NULL, NULL
 };
 
-static struct mp_store store;
+static int create_queue(struct mp_store *s, const char *name, struct mp_obj *o);
 
-static void open_store(void)
-{
-	int rc = mp_store_open(&store, mp_cli.dir);
-
-	if (rc)
-		mp_fail(rc == -ENOENT ? -EACCES : rc, "cannot open the store");
-}
+static const struct mp_kind_cli queue_cli = {
+	&mp_queue_kind, "queue", create_queue, mp_show_queue_info, mp_show_queue_row,
+};
 
 static void open_queue(struct mp_obj *o, int create)
 {
 	int rc;
 
-	open_store();
-	rc = mp_queue_open(&store, opt.name, create, NULL, NULL, o);
+	if (!create) {
+		mp_verb_open_or_exit(&queue_cli, opt.name, o);
+		return;
+	}
+	mp_store_open_or_exit(&mp_verb_store);
+	rc = mp_queue_open(&mp_verb_store, opt.name, 1, NULL, NULL, o);
 	if (rc)
 		mp_fail(rc, "cannot open queue '%s'", opt.name);
 }
@@ -567,7 +553,7 @@ static int do_get(void)
 	mp_fail(rc, "queue '%s'", opt.name);
 }
 
-/* ---- ack, done, join, create ---- */
+/* ---- ack, done, join, close, create ---- */
 
 static int do_ack(void)
 {
@@ -629,206 +615,49 @@ static int do_done(void)
 	return 0;
 }
 
-static int do_create(void)
+static int create_queue(struct mp_store *s, const char *name, struct mp_obj *o)
 {
 	struct mp_queue_params want = opt.params, have;
-	struct mp_obj o;
 	int rc, created;
 
 	rc = mp_queue_params_fix(&want);
 	if (rc)
 		mp_die(MP_EXIT_USAGE, "%s", mp_errmsg());
-	open_store();
-	rc = mp_queue_open(&store, opt.name, 1, &want, &created, &o);
-	if (rc)
-		mp_fail(rc, "cannot create queue '%s'", opt.name);
-	if (created)
-		return 0;
+	rc = mp_queue_open(s, name, 1, &want, &created, o);
+	if (rc || created)
+		return rc;
 	/* it existed: fine if it has what was asked for */
-	mp_queue_get_params(&o, &have);
+	mp_queue_get_params(o, &have);
 	if ((opt.params.max_items && have.max_items != want.max_items) ||
 	    (opt.params.max_bytes && have.max_bytes != want.max_bytes) ||
 	    (opt.params.max_msg && have.max_msg != want.max_msg))
 		mp_die(MP_EXIT_CANTCREAT, "queue '%s' exists already with --max-items %llu "
 		       "--max-bytes %llu --max-msg %llu (parameters are fixed at creation: "
-		       "rm it first)", opt.name, (unsigned long long)have.max_items,
+		       "rm it first)", name, (unsigned long long)have.max_items,
 		       (unsigned long long)have.max_bytes, (unsigned long long)have.max_msg);
 	return 0;
 }
 
-/* ---- info, ls ---- */
+/* ---- size ---- */
 
-static void print_lease_json(const struct mp_queue_lease_info *l)
+static int do_size(void)
 {
-	char t[40];
-
-	printf("{\"token\":%llu,\"messages\":%u,\"bytes\":%llu,\"leased\":%s,\"owner_pid\":%d",
-	       (unsigned long long)l->token, l->count, (unsigned long long)l->bytes,
-	       l->leased ? "true" : "false", l->owner.pid);
-	if (l->owner.pid) {
-		printf(",\"owner_start\":");
-		mp_json_str(stdout, mp_format_time(mp_owner_start_realtime_ns(l->owner.start), t,
-						   sizeof t));
-	}
-	printf(",\"since\":");
-	mp_json_str(stdout, mp_format_time(l->since_ns, t, sizeof t));
-	printf(",\"held_ms\":%lld", (long long)(mp_ns_diff(mp_realtime_ns(), l->since_ns) / 1000000));
-	if (l->expires_ns)
-		printf(",\"ttl_left_ms\":%lld", (long long)(mp_ns_diff(l->expires_ns, mp_now_ns()) / 1000000));
-	putchar('}');
-}
-
-static void print_json(struct mp_obj *o, const struct mp_queue_info *qi,
-		       const struct mp_queue_lease_info *l, int n)
-{
-	char t[40];
-
-	printf("{\"name\":");
-	mp_json_str(stdout, o->name);
-	printf(",\"kind\":\"queue\",\"path\":");
-	mp_json_str(stdout, mp_obj_path(o));
-	printf(",\"items\":%llu,\"bytes\":%llu,\"unfinished\":%llu,\"in_flight\":%llu,"
-	       "\"in_flight_bytes\":%llu,\"closed\":%s,\"waiters\":%u,\"getters\":%u,"
-	       "\"putters\":%u,\"max_items\":%llu,\"max_bytes\":%llu,\"max_msg\":%llu,"
-	       "\"ring_size\":%llu,\"ring_used\":%llu,\"puts\":%llu,\"acks\":%llu,"
-	       "\"redelivered\":%llu,\"leases\":[",
-	       (unsigned long long)qi->items, (unsigned long long)qi->bytes,
-	       (unsigned long long)qi->unfinished, (unsigned long long)qi->in_flight,
-	       (unsigned long long)qi->in_flight_bytes, qi->closed ? "true" : "false",
-	       qi->getters + qi->putters, qi->getters, qi->putters,
-	       (unsigned long long)qi->params.max_items, (unsigned long long)qi->params.max_bytes,
-	       (unsigned long long)qi->params.max_msg, (unsigned long long)qi->ring_size,
-	       (unsigned long long)qi->ring_used, (unsigned long long)qi->puts,
-	       (unsigned long long)qi->acks, (unsigned long long)qi->redelivered);
-	for (int i = 0; i < n; i++) {
-		if (i)
-			putchar(',');
-		print_lease_json(&l[i]);
-	}
-	printf("],\"generation\":%llu,\"created\":", (unsigned long long)qi->generation);
-	mp_json_str(stdout, mp_format_time(qi->created_ns, t, sizeof t));
-	printf(",\"changed\":");
-	mp_json_str(stdout, mp_format_time(qi->changed_ns, t, sizeof t));
-	putchar('}');
-}
-
-static int read_info(struct mp_obj *o, struct mp_queue_info *qi,
-		     struct mp_queue_lease_info **l)
-{
-	static struct mp_queue_lease_info buf[MP_QUEUE_SLOTS];
-	int n = mp_queue_info(o, qi, buf, MP_QUEUE_SLOTS);
-
-	*l = buf;
-	return n;
-}
-
-static void print_info(struct mp_obj *o, const struct mp_queue_info *qi,
-		       const struct mp_queue_lease_info *l, int n)
-{
-	char t[40], d[32], e[32];
-
-	printf("name:        %s\n", o->name);
-	printf("kind:        queue\n");
-	printf("state:       %s\n", qi->closed ? ((qi->items + qi->in_flight) ? "closed (draining)"
-							     : "closed (drained)") : "open");
-	printf("items:       %llu of %llu waiting (%llu of %llu bytes)\n",
-	       (unsigned long long)qi->items, (unsigned long long)qi->params.max_items,
-	       (unsigned long long)qi->bytes, (unsigned long long)qi->params.max_bytes);
-	printf("in flight:   %llu (%llu bytes) in %d reservation%s\n",
-	       (unsigned long long)qi->in_flight, (unsigned long long)qi->in_flight_bytes, n,
-	       n == 1 ? "" : "s");
-	for (int i = 0; i < n; i++) {
-		printf("  token %llu: %u message%s, %s pid %d", (unsigned long long)l[i].token,
-		       l[i].count, l[i].count == 1 ? "" : "s",
-		       l[i].leased ? "leased to" : "being written by", l[i].owner.pid);
-		if (l[i].owner.pid)
-			printf(" (started %s)", mp_format_time(
-				       mp_owner_start_realtime_ns(l[i].owner.start), t, sizeof t));
-		printf(", held %s", mp_format_duration(mp_ns_diff(mp_realtime_ns(), l[i].since_ns), d, sizeof d));
-		if (l[i].expires_ns)
-			printf(", expires in %s",
-			       mp_format_duration(mp_ns_diff(l[i].expires_ns, mp_now_ns()), e, sizeof e));
-		putchar('\n');
-	}
-	printf("unfinished:  %llu (put, not yet marked done)\n", (unsigned long long)qi->unfinished);
-	printf("max-msg:     %llu bytes\n", (unsigned long long)qi->params.max_msg);
-	printf("waiters:     %u to get or join, %u to put\n", qi->getters, qi->putters);
-	printf("totals:      %llu put, %llu got, %llu delivered again\n",
-	       (unsigned long long)qi->puts, (unsigned long long)qi->acks,
-	       (unsigned long long)qi->redelivered);
-	printf("ring:        %llu of %llu bytes in use\n", (unsigned long long)qi->ring_used,
-	       (unsigned long long)qi->ring_size);
-	printf("created:     %s\n", mp_format_time(qi->created_ns, t, sizeof t));
-	printf("changed:     %s\n", mp_format_time(qi->changed_ns, t, sizeof t));
-	printf("file:        %s\n", mp_obj_path(o));
-}
-
-struct list_ctx {
-	int count, rc;
-};
-
-static int list_one(const char *name, void *arg)
-{
-	struct list_ctx *c = arg;
-	struct mp_queue_lease_info *l;
-	struct mp_queue_info qi;
-	struct mp_obj o;
-	int rc, n;
-
-	rc = mp_obj_open(&store, &mp_queue_kind, name, 0, NULL, NULL, NULL, &o);
-	if (rc == -ENOENT)
-		return 0;	/* removed meanwhile */
-	if (rc) {
-		mp_warn("%s", mp_errmsg());
-		c->rc = rc;
-		return 0;
-	}
-	n = read_info(&o, &qi, &l);
-	if (n < 0) {
-		mp_warn("%s", mp_errmsg()[0] ? mp_errmsg() : strerror(-n));
-		c->rc = n;
-	} else if (mp_cli.json) {
-		if (c->count++)
-			putchar(',');
-		print_json(&o, &qi, l, n < MP_QUEUE_SLOTS ? n : MP_QUEUE_SLOTS);
-	} else {
-		printf("%-24s %8llu waiting %6llu in flight %8llu unfinished  %s\n", name,
-		       (unsigned long long)qi.items, (unsigned long long)qi.in_flight,
-		       (unsigned long long)qi.unfinished, qi.closed ? "closed" : "open");
-	}
-	mp_obj_close(&o);
-	return 0;
-}
-
-static int do_info(int size_only)
-{
-	struct mp_queue_lease_info *l;
 	struct mp_queue_info qi;
 	struct mp_obj o;
 	int n;
 
 	open_queue(&o, 0);
-	n = read_info(&o, &qi, &l);
+	n = mp_queue_info(&o, &qi, NULL, 0);
 	if (n < 0)
 		mp_fail(n, "queue '%s'", opt.name);
-	if (n > MP_QUEUE_SLOTS)
-		n = MP_QUEUE_SLOTS;
-	if (size_only) {
-		printf("%llu\n", (unsigned long long)qi.items);
-	} else if (mp_cli.json) {
-		print_json(&o, &qi, l, n);
-		putchar('\n');
-	} else {
-		print_info(&o, &qi, l, n);
-	}
+	printf("%llu\n", (unsigned long long)qi.items);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct list_ctx lc = { 0, 0 };
 	struct mp_obj o;
-	int rc, damaged;
+	int rc;
 
 	mp_cli_init(PACKAGE_VERSION);
 	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
@@ -836,8 +665,6 @@ int main(int argc, char **argv)
 		mp_check_name_or_exit(opt.name);
 
 	switch (opt.verb) {
-	case V_CREATE:
-		return do_create();
 	case V_PUT:
 		return do_put();
 	case V_GET:
@@ -859,27 +686,8 @@ int main(int argc, char **argv)
 			mp_fail(rc, "queue '%s'", opt.name);
 		return 0;
 	case V_SIZE:
-		return do_info(1);
-	case V_INFO:
-		return do_info(0);
-	case V_LS:
-		open_store();
-		if (mp_cli.json)
-			putchar('[');
-		rc = mp_store_list(&store, &mp_queue_kind, list_one, &lc);
-		if (mp_cli.json)
-			printf("]\n");
-		rc = rc ? rc : lc.rc;
-		return rc ? mp_exit_status(rc) : 0;
-	case V_RM:
-		open_store();
-		rc = mp_store_remove(&store, &mp_queue_kind, opt.name, &damaged);
-		if (rc)
-			mp_fail(rc, "cannot remove queue '%s'", opt.name);
-		if (damaged && !mp_cli.quiet)
-			mp_warn("removed a damaged object: %s", mp_errmsg());
-		return 0;
+		return do_size();
 	default:
-		return MP_EXIT_SOFTWARE;
+		return mp_verb_common(&queue_cli, opt.verb, opt.name);
 	}
 }

@@ -38,17 +38,20 @@
 #include "lib/show.h"
 #include "lib/store.h"
 #include "lib/sync.h"
+#include "lib/verbs.h"
 
-enum verb { V_NONE, V_RUN, V_ACQUIRE, V_RELEASE, V_VALUE, V_DRAIN, V_CREATE, V_INFO, V_LS, V_RM };
+enum { V_RUN = MP_VERB_TOOL, V_ACQUIRE, V_RELEASE, V_VALUE, V_DRAIN };
 
-static const struct { const char *name; enum verb v; } verbs[] = {
-	{ "run", V_RUN }, { "acquire", V_ACQUIRE }, { "release", V_RELEASE },
-	{ "value", V_VALUE }, { "drain", V_DRAIN }, { "create", V_CREATE },
-	{ "info", V_INFO }, { "ls", V_LS }, { "rm", V_RM },
+static const struct mp_verb verbs[] = {
+	{ "run", V_RUN, MP_VERB_NAME_REST }, { "acquire", V_ACQUIRE, MP_VERB_ONE_NAME },
+	{ "release", V_RELEASE, MP_VERB_ONE_NAME }, { "value", V_VALUE, MP_VERB_ONE_NAME },
+	{ "drain", V_DRAIN, MP_VERB_ONE_NAME },
+	MP_VERB_CREATE_ENTRY, MP_VERB_INFO_ENTRY, MP_VERB_LS_ENTRY, MP_VERB_RM_ENTRY,
 };
 
 static struct {
-	enum verb verb;
+	struct mp_verb_line line;
+	int verb;
 	const char *name;
 	char **cmd;
 	const char *shell;
@@ -74,22 +77,13 @@ static const struct argp_option options[] = {
 	{ 0 }
 };
 
-static enum verb verb_of(const char *s)
-{
-	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
-		if (!strcmp(s, verbs[i].name))
-			return verbs[i].v;
-	return V_NONE;
-}
-
 static void check_options(struct argp_state *state)
 {
-	enum verb v = opt.verb;
+	int v;
 
-	if (v == V_NONE)
-		argp_error(state, "a verb is needed");
-	if (v != V_LS && !opt.name)
-		argp_error(state, "a semaphore name is needed");
+	mp_verb_parse_end(&opt.line, state, "semaphore");
+	v = opt.verb = opt.line.verb->id;
+	opt.name = opt.line.names[0];
 	if (v == V_RUN && !opt.cmd && !opt.shell)
 		argp_error(state, "run needs a command (or -c STRING)");
 	if (v == V_RUN && opt.cmd && opt.shell)
@@ -98,7 +92,7 @@ static void check_options(struct argp_state *state)
 		argp_error(state, "-c is for run");
 	if (v != V_RUN && opt.bg)
 		argp_error(state, "--bg is for run");
-	if (opt.slots && v != V_RUN && v != V_ACQUIRE && v != V_CREATE)
+	if (opt.slots && v != V_RUN && v != V_ACQUIRE && v != MP_VERB_CREATE)
 		argp_error(state, "-j is for run, acquire and create");
 	if (v != V_ACQUIRE && opt.hold.ttl_ns)
 		argp_error(state, "--ttl is for acquire");
@@ -107,7 +101,7 @@ static void check_options(struct argp_state *state)
 	if (v != V_RELEASE && opt.hold.force)
 		argp_error(state, "--force is for release");
 	if (opt.posix) {
-		if (v != V_ACQUIRE && v != V_RELEASE && v != V_VALUE && v != V_CREATE && v != V_RM)
+		if (v != V_ACQUIRE && v != V_RELEASE && v != V_VALUE && v != MP_VERB_CREATE && v != MP_VERB_RM)
 			argp_error(state, "--posix works with acquire, release, value, create "
 				   "and rm only");
 		if (opt.hold.have_owner || opt.hold.ttl_ns || opt.hold.force)
@@ -138,24 +132,15 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_POSIX:
 		opt.posix = 1;
 		break;
-	case ARGP_KEY_INIT:
-		state->child_inputs[0] = NULL;
-		break;
 	case ARGP_KEY_ARG:
-		if (opt.verb == V_NONE) {
-			opt.verb = verb_of(arg);
-			if (opt.verb == V_NONE)
-				argp_error(state, "unknown verb '%s'", arg);
-		} else if (!opt.name && opt.verb != V_LS) {
-			opt.name = arg;
-		} else if (opt.verb == V_RUN) {
-			/* The command's first word: everything from here on is
-			 * the command's, options included. */
-			opt.cmd = &state->argv[state->next - 1];
-			state->next = state->argc;
-		} else {
-			argp_error(state, "unexpected argument '%s'", arg);
-		}
+		if (!mp_verb_parse_arg(&opt.line, verbs, sizeof verbs / sizeof *verbs, state, arg))
+			break;
+		if (!opt.line.verb)
+			argp_error(state, "unknown verb '%s'", arg);
+		/* The command's first word: everything from here on is the
+		 * command's, options included. */
+		opt.cmd = &state->argv[state->next - 1];
+		state->next = state->argc;
 		break;
 	case ARGP_KEY_END:
 		check_options(state);
@@ -199,33 +184,45 @@ static const struct argp argp = {
 	doc, children, NULL, NULL
 };
 
-static struct mp_store store;
-
 /* Opens the semaphore (creating it with -j slots, default 1, when create
  * is set) and refuses one whose size differs from an explicit -j. */
-static int open_sem(struct mp_obj *o, int create)
+static int open_sem_in(struct mp_store *s, const char *name, int create, struct mp_obj *o)
 {
 	int rc, created;
 
-	mp_store_open_or_exit(&store);
-	rc = mp_sem_open(&store, opt.name, create ? (opt.slots ? (uint32_t)opt.slots
+	rc = mp_sem_open(s, name, create ? (opt.slots ? (uint32_t)opt.slots
 							      : MP_SEM_DEFAULT_SLOTS) : 0,
 			 &created, o);
 	if (rc)
 		return rc;
 	if (created)
-		mp_info("created semaphore '%s' with %u slot%s", opt.name, mp_sem_slots(o),
+		mp_info("created semaphore '%s' with %u slot%s", name, mp_sem_slots(o),
 			mp_sem_slots(o) == 1 ? "" : "s");
 	if (opt.slots && mp_sem_slots(o) != opt.slots)
 		mp_die(MP_EXIT_DATAERR, "semaphore '%s' has %u slot%s, not %llu (the number is "
-		       "fixed at creation; rm it to change it)", opt.name, mp_sem_slots(o),
+		       "fixed at creation; rm it to change it)", name, mp_sem_slots(o),
 		       mp_sem_slots(o) == 1 ? "" : "s", (unsigned long long)opt.slots);
 	return 0;
 }
 
+static int create_sem(struct mp_store *s, const char *name, struct mp_obj *o)
+{
+	return open_sem_in(s, name, 1, o);
+}
+
+static const struct mp_kind_cli sem_cli = {
+	&mp_sem_kind, "semaphore", create_sem, mp_show_sem_info, mp_show_sem_row,
+};
+
 static void open_sem_or_exit(struct mp_obj *o, int create)
 {
-	int rc = open_sem(o, create);
+	int rc;
+
+	mp_store_open_or_exit(&mp_verb_store);
+	rc = open_sem_in(&mp_verb_store, opt.name, create, o);
+	if (rc == -ENOENT)
+		mp_die(MP_EXIT_NOINPUT, "no semaphore named '%s' (in %s)", opt.name,
+		       mp_verb_store.dir);
 
 	if (rc)
 		mp_fail(rc, "cannot open semaphore '%s'", opt.name);
@@ -519,8 +516,10 @@ static int do_value(void)
 static int do_drain(void)
 {
 	struct mp_obj o;
-	int rc = open_sem(&o, 0);
+	int rc;
 
+	mp_store_open_or_exit(&mp_verb_store);
+	rc = open_sem_in(&mp_verb_store, opt.name, 0, &o);
 	if (rc == -ENOENT) {
 		/* Nothing was ever started under this name (a loop that ran
 		 * zero times): every slot is free. */
@@ -540,13 +539,13 @@ static int do_posix(void)
 	sem_t *sem;
 	int rc, value;
 
-	if (opt.verb == V_RM) {
+	if (opt.verb == MP_VERB_RM) {
 		rc = mp_psem_unlink(opt.name);
 		if (rc)
 			mp_fail(rc, "cannot remove POSIX semaphore '/%s'", opt.name);
 		return 0;
 	}
-	rc = mp_psem_open(opt.name, opt.verb == V_ACQUIRE || opt.verb == V_CREATE,
+	rc = mp_psem_open(opt.name, opt.verb == V_ACQUIRE || opt.verb == MP_VERB_CREATE,
 			  opt.slots ? (unsigned)opt.slots : MP_SEM_DEFAULT_SLOTS, &sem);
 	if (rc)
 		mp_fail(rc, "POSIX semaphore '/%s'", opt.name);
@@ -563,7 +562,7 @@ static int do_posix(void)
 		if (!rc)
 			printf("%d\n", value);
 		break;
-	default:		/* V_CREATE: sem_open did it */
+	default:		/* create: sem_open did it */
 		rc = 0;
 		break;
 	}
@@ -574,9 +573,6 @@ static int do_posix(void)
 
 int main(int argc, char **argv)
 {
-	struct mp_obj o;
-	int rc;
-
 	mp_cli_init(PACKAGE_VERSION);
 	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
 	if (opt.name)
@@ -595,26 +591,7 @@ int main(int argc, char **argv)
 		return do_value();
 	case V_DRAIN:
 		return do_drain();
-	case V_CREATE:
-		open_sem_or_exit(&o, 1);
-		return 0;
-	case V_INFO:
-		open_sem_or_exit(&o, 0);
-		rc = mp_show_gate_info(&o, MP_SHOW_SEM, mp_cli.json);
-		if (rc)
-			mp_fail(rc, "semaphore '%s'", opt.name);
-		return 0;
-	case V_LS:
-		mp_store_open_or_exit(&store);
-		rc = mp_show_gate_list(&store, &mp_sem_kind, MP_SHOW_SEM, mp_cli.json);
-		return rc ? mp_exit_status(rc) : 0;
-	case V_RM:
-		open_sem_or_exit(&o, 0);
-		rc = mp_obj_remove(&store, &o);
-		if (rc)
-			mp_fail(rc, "cannot remove semaphore '%s'", opt.name);
-		return 0;
 	default:
-		return MP_EXIT_SOFTWARE;
+		return mp_verb_common(&sem_cli, opt.verb, opt.name);
 	}
 }

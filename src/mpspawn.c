@@ -32,14 +32,17 @@
 #include "lib/spawn.h"
 #include "lib/store.h"
 #include "lib/supervise.h"
+#include "lib/show.h"
 #include "lib/sync.h"
+#include "lib/verbs.h"
 
-enum verb { V_SPAWN, V_LS, V_STATUS, V_WAIT, V_KILL, V_BEAT, V_IS_ALIVE, V_RM };
+enum { V_SPAWN = MP_VERB_TOOL, V_STATUS, V_WAIT, V_KILL, V_BEAT, V_IS_ALIVE };
 
-static const struct { const char *name; enum verb v; int needs_name; } verbs[] = {
-	{ "ls", V_LS, 0 }, { "status", V_STATUS, 1 }, { "info", V_STATUS, 1 },
-	{ "wait", V_WAIT, 1 }, { "kill", V_KILL, 1 }, { "beat", V_BEAT, 0 },
-	{ "is-alive", V_IS_ALIVE, 1 }, { "rm", V_RM, 1 },
+static const struct mp_verb verbs[] = {
+	MP_VERB_LS_ENTRY, { "status", V_STATUS, MP_VERB_ONE_NAME },
+	{ "info", V_STATUS, MP_VERB_ONE_NAME }, { "wait", V_WAIT, MP_VERB_ONE_NAME },
+	{ "kill", V_KILL, MP_VERB_ONE_NAME }, { "beat", V_BEAT, MP_VERB_NO_NAME },
+	{ "is-alive", V_IS_ALIVE, MP_VERB_ONE_NAME }, MP_VERB_RM_ENTRY,
 };
 
 /* Options that only make sense when starting a group. */
@@ -48,7 +51,8 @@ enum { S_WORKERS = 1, S_NAME = 2, S_TAG = 4, S_KILLAFTER = 8, S_RESTART = 16,
        S_STDIN = 1024, S_COMMAND = 2048 };
 
 static struct {
-	enum verb verb;
+	struct mp_verb_line line;
+	int verb;
 	int have_verb;
 	const char *name;
 	char **cmd;
@@ -178,35 +182,24 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 		opt.use_stdin = 1;
 		opt.seen |= S_STDIN;
 		break;
-	case ARGP_KEY_INIT:
-		state->child_inputs[0] = NULL;
-		break;
 	case ARGP_KEY_ARG:
-		if (!opt.have_verb && !opt.cmd) {
-			int after_dashes = state->next >= 2 &&
-					   !strcmp(state->argv[state->next - 2], "--");
-			for (size_t i = 0; !after_dashes && i < sizeof verbs / sizeof *verbs; i++)
-				if (!strcmp(arg, verbs[i].name)) {
-					opt.verb = verbs[i].v;
-					opt.have_verb = 1;
-					return 0;
-				}
-			/* The command's first word: everything from here on is
-			 * the command's, options included. */
-			opt.verb = V_SPAWN;
-			opt.cmd = &state->argv[state->next - 1];
-			state->next = state->argc;
-		} else if (opt.have_verb && !opt.name) {
-			for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
-				if (verbs[i].v == opt.verb && !verbs[i].needs_name)
-					argp_error(state, "unexpected argument '%s'", arg);
-			opt.name = arg;
-		} else {
-			argp_error(state, "unexpected argument '%s'", arg);
+		if (!opt.cmd && !(opt.line.verb == NULL && state->next >= 2 &&
+				  !strcmp(state->argv[state->next - 2], "--")) &&
+		    !mp_verb_parse_arg(&opt.line, verbs, sizeof verbs / sizeof *verbs, state, arg)) {
+			opt.have_verb = 1;
+			break;
 		}
+		if (opt.have_verb)
+			argp_error(state, "unexpected argument '%s'", arg);
+		/* The command's first word: everything from here on is the
+		 * command's, options included. */
+		opt.verb = V_SPAWN;
+		opt.cmd = &state->argv[state->next - 1];
+		state->next = state->argc;
 		break;
 	case ARGP_KEY_END:
 		if (!opt.have_verb) {
+			opt.verb = V_SPAWN;
 			if (!opt.cmd && !opt.shell)
 				argp_error(state, "a command (or -c STRING) or a verb is needed");
 			if (opt.cmd && opt.shell)
@@ -219,9 +212,9 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 				argp_error(state, "--max-restarts needs --restart on-failure");
 			break;
 		}
-		for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
-			if (verbs[i].v == opt.verb && verbs[i].needs_name && !opt.name)
-				argp_error(state, "%s needs a group name", verbs[i].name);
+		mp_verb_parse_end(&opt.line, state, "group");
+		opt.verb = opt.line.verb->id;
+		opt.name = opt.line.names[0];
 		if (opt.seen)
 			argp_error(state, "options for starting a group were given to a verb");
 		if (opt.have_sig && opt.verb != V_KILL)
@@ -264,26 +257,14 @@ static const struct argp argp = {
 	doc, children, NULL, NULL
 };
 
-static struct mp_store store;
-
-static void open_store(const char *dir)
-{
-	int rc = mp_store_open(&store, dir);
-
-	if (rc)
-		mp_fail(rc == -ENOENT ? -EACCES : rc, "cannot open the store");
-}
+/* A group record is made by starting a group: no create verb. */
+static const struct mp_kind_cli spawn_cli = {
+	&mp_spawn_kind, "group", NULL, mp_show_spawn_info, mp_show_spawn_row,
+};
 
 static void open_group(struct mp_obj *o)
 {
-	int rc;
-
-	open_store(mp_cli.dir);
-	rc = mp_spawn_open(&store, opt.name, o);
-	if (rc == -ENOENT)
-		mp_die(MP_EXIT_NOINPUT, "no group named '%s' (in %s)", opt.name, store.dir);
-	if (rc)
-		mp_fail(rc, "cannot open group '%s'", opt.name);
+	mp_verb_open_or_exit(&spawn_cli, opt.name, o);
 }
 
 /* "cmd arg arg" for display, on one line. */
@@ -402,7 +383,7 @@ static int do_spawn(void)
 	mp_cmd_prepare(&cmd, opt.cmd, opt.shell);
 	if (!cmd.path)
 		return mp_cmd_start(&cmd);
-	open_store(mp_cli.dir);
+	mp_store_open_or_exit(&mp_verb_store);
 	if (opt.name)
 		snprintf(name, sizeof name, "%s", opt.name);
 	else
@@ -425,12 +406,12 @@ static int do_spawn(void)
 		p.caller = opt.owner;
 	else if (opt.daemon && mp_owner_of(getppid(), &p.caller))
 		memset(&p.caller, 0, sizeof p.caller);
-	rc = mp_spawn_claim(&store, name, &p, &o, &busy);
+	rc = mp_spawn_claim(&mp_verb_store, name, &p, &o, &busy);
 	/* spawn-PID is taken only when our pid was recycled while a daemon
 	 * group of the earlier process runs on: add a number. */
 	for (int n = 2; rc == -EBUSY && !opt.name && n < 1000; n++) {
 		snprintf(name, sizeof name, "spawn-%d.%d", (int)getpid(), n);
-		rc = mp_spawn_claim(&store, name, &p, &o, &busy);
+		rc = mp_spawn_claim(&mp_verb_store, name, &p, &o, &busy);
 	}
 	if (rc == -EBUSY)
 		mp_die(MP_EXIT_BUSY, "a group named '%s' is running (pid %d); choose another "
@@ -454,7 +435,7 @@ static int do_spawn(void)
 	sigprocmask(SIG_SETMASK, NULL, &c.child_mask);
 	c.queue = opt.queue;
 	c.use_stdin = opt.use_stdin;
-	c.store = &store;
+	c.store = &mp_verb_store;
 	c.obj = &o;
 	c.name = name;
 	c.remove_at_end = !opt.name && !opt.daemon;
@@ -467,256 +448,18 @@ static int do_spawn(void)
 
 /* ---- status ---- */
 
-static void json_time(const char *key, int64_t ns)
-{
-	char t[40];
-
-	printf(",\"%s\":", key);
-	if (ns)
-		mp_json_str(stdout, mp_format_time(ns, t, sizeof t));
-	else
-		printf("null");
-}
-
-static int64_t runtime_of(const struct mp_spawn_snap *s, const struct mp_spawn_worker *w)
-{
-	if (!w->pid || !w->started_ns)
-		return -1;
-	if (w->state == MP_SPAWN_W_RUNNING && !s->lost && s->g.state != MP_SPAWN_G_DONE)
-		return mp_ns_diff(s->now_ns, w->started_ns);
-	return w->ended_ns >= w->started_ns ? mp_ns_diff(w->ended_ns, w->started_ns) : -1;
-}
-
-static int has_status(const struct mp_spawn_snap *s, const struct mp_spawn_worker *w)
-{
-	return w->status >= 0 && w->state != MP_SPAWN_W_RUNNING && w->state != MP_SPAWN_W_WAITING;
-}
-
-static void print_status_json(struct mp_obj *o, const struct mp_spawn_snap *s)
-{
-	const struct mp_spawn_group *g = &s->g;
-	uint64_t done = 0, failed = 0;
-
-	for (uint32_t i = 0; i < g->nworkers; i++)
-		done += s->w[i].done, failed += s->w[i].failed;
-	printf("{\"name\":");
-	mp_json_str(stdout, o->name);
-	printf(",\"kind\":\"spawn\",\"path\":");
-	mp_json_str(stdout, mp_obj_path(o));
-	printf(",\"state\":\"%s\",\"stale\":%s,\"status\":", mp_spawn_gstate_name(s),
-	       s->stale ? "true" : "false");
-	if (g->state == MP_SPAWN_G_DONE)
-		printf("%d,\"reason\":\"%s\"", g->status, mp_spawn_reason_name(g->reason));
-	else if (s->lost)
-		printf("%d,\"reason\":\"%s\"", 128 + SIGKILL, mp_spawn_reason_name(MP_SPAWN_R_LOST));
-	else
-		printf("null,\"reason\":null");
-	printf(",\"pid\":%d,\"supervisor\":%d,\"command\":", g->front.pid, g->keeper.pid);
-	mp_json_str(stdout, g->command);
-	json_time("started", g->started_ns);
-	json_time("ended", g->state == MP_SPAWN_G_DONE ? g->ended_ns : 0);
-	printf(",\"runtime_ms\":%lld",
-	       (long long)(mp_ns_diff(g->state == MP_SPAWN_G_DONE ? g->ended_ns : s->now_ns, g->started_ns) /
-			   1000000));
-	printf(",\"daemon\":%s,\"tag\":%s,\"fail_fast\":%s,\"restart\":\"%s\"",
-	       g->flags & MP_SPAWN_F_DAEMON ? "true" : "false",
-	       g->flags & MP_SPAWN_F_TAG ? "true" : "false",
-	       g->flags & MP_SPAWN_F_FAILFAST ? "true" : "false",
-	       g->flags & MP_SPAWN_F_RESTART ? "on-failure" : "no");
-	if (g->heartbeat_ns)
-		printf(",\"heartbeat_ms\":%lld", (long long)(g->heartbeat_ns / 1000000));
-	else
-		printf(",\"heartbeat_ms\":null");
-	if (g->timeout_ns)
-		printf(",\"timeout_ms\":%lld", (long long)(g->timeout_ns / 1000000));
-	else
-		printf(",\"timeout_ms\":null");
-	printf(",\"queue\":");
-	if (g->flags & MP_SPAWN_F_POOL) {
-		mp_json_str(stdout, g->queue);
-		printf(",\"messages\":%llu,\"failed\":%llu", (unsigned long long)done,
-		       (unsigned long long)failed);
-	} else {
-		printf("null");
-	}
-	printf(",\"running\":%u,\"nworkers\":%u,\"workers\":[", s->nrunning, g->nworkers);
-	for (uint32_t i = 0; i < g->nworkers; i++) {
-		const struct mp_spawn_worker *w = &s->w[i];
-		int64_t rt = runtime_of(s, w);
-		if (i)
-			putchar(',');
-		printf("{\"id\":%u,\"pid\":", i);
-		if (w->pid)
-			printf("%d", w->pid);
-		else
-			printf("null");
-		printf(",\"state\":\"%s\"", s->lost && (w->state == MP_SPAWN_W_RUNNING ||
-							 w->state == MP_SPAWN_W_RESTARTING)
-					     ? "killed" : mp_spawn_wstate_name(w->state));
-		json_time("started", w->started_ns);
-		if (rt >= 0)
-			printf(",\"runtime_ms\":%lld", (long long)(rt / 1000000));
-		else
-			printf(",\"runtime_ms\":null");
-		printf(",\"restarts\":%u,\"status\":", w->restarts);
-		if (has_status(s, w))
-			printf("%d", w->status);
-		else
-			printf("null");
-		printf(",\"last_beat_ms_ago\":");
-		if (w->beat_ns)
-			printf("%lld", (long long)(mp_ns_diff(s->now_mono_ns, w->beat_ns) / 1000000));
-		else
-			printf("null");
-		printf(",\"stale\":%s", mp_spawn_worker_stale(s, i) ? "true" : "false");
-		if (g->flags & MP_SPAWN_F_POOL)
-			printf(",\"messages\":%llu,\"failed\":%llu", (unsigned long long)w->done,
-			       (unsigned long long)w->failed);
-		putchar('}');
-	}
-	printf("]}\n");
-}
-
-static void print_status_text(struct mp_obj *o, const struct mp_spawn_snap *s)
-{
-	const struct mp_spawn_group *g = &s->g;
-	char t[40], d[32];
-	uint64_t done = 0, failed = 0;
-
-	for (uint32_t i = 0; i < g->nworkers; i++)
-		done += s->w[i].done, failed += s->w[i].failed;
-	printf("name:      %s\n", o->name);
-	printf("state:     %s", mp_spawn_gstate_name(s));
-	if (g->state == MP_SPAWN_G_DONE)
-		printf(", exit status %d (%s)\n", g->status, mp_spawn_reason_name(g->reason));
-	else if (s->lost)
-		printf(": mpspawn was killed; its workers were killed with it\n");
-	else
-		printf(", %u of %u workers running\n", s->nrunning, g->nworkers);
-	printf("command:   %s\n", g->command);
-	printf("pid:       %d (supervisor %d)%s\n", g->front.pid, g->keeper.pid,
-	       g->flags & MP_SPAWN_F_DAEMON ? ", daemon" : "");
-	printf("started:   %s\n", mp_format_time(g->started_ns, t, sizeof t));
-	printf("runtime:   %s\n", mp_format_duration(mp_ns_diff(g->state == MP_SPAWN_G_DONE ? g->ended_ns
-								      : s->now_ns, g->started_ns), d, sizeof d));
-	if (g->heartbeat_ns)
-		printf("heartbeat: every %s%s\n", mp_format_duration(g->heartbeat_ns, d, sizeof d),
-		       s->stale ? ": STALE" : "");
-	if (g->flags & MP_SPAWN_F_POOL)
-		printf("queue:     %s: %llu messages, %llu failed\n", g->queue,
-		       (unsigned long long)done, (unsigned long long)failed);
-	printf("%-5s %-8s %-11s %-25s %-9s %-8s %-6s %s\n", "ID", "PID", "STATE", "STARTED",
-	       "RUNTIME", "RESTARTS", "STATUS", g->flags & MP_SPAWN_F_POOL ? "MESSAGES" : "BEAT");
-	for (uint32_t i = 0; i < g->nworkers; i++) {
-		const struct mp_spawn_worker *w = &s->w[i];
-		int64_t rt = runtime_of(s, w);
-		char pid[16] = "-", st[12] = "-", beat[48] = "-", rts[32] = "-";
-		const char *state = s->lost && (w->state == MP_SPAWN_W_RUNNING ||
-						w->state == MP_SPAWN_W_RESTARTING)
-				    ? "killed" : mp_spawn_wstate_name(w->state);
-
-		if (w->pid)
-			snprintf(pid, sizeof pid, "%d", w->pid);
-		if (has_status(s, w))
-			snprintf(st, sizeof st, "%d", w->status);
-		if (rt >= 0)
-			mp_format_duration(rt, rts, sizeof rts);
-		if (g->flags & MP_SPAWN_F_POOL)
-			snprintf(beat, sizeof beat, "%llu (%llu failed)", (unsigned long long)w->done,
-				 (unsigned long long)w->failed);
-		else if (w->beat_ns)
-			snprintf(beat, sizeof beat, "%s ago%s",
-				 mp_format_duration(mp_ns_diff(s->now_mono_ns, w->beat_ns), d, sizeof d),
-				 mp_spawn_worker_stale(s, i) ? " STALE" : "");
-		else if (mp_spawn_worker_stale(s, i))
-			snprintf(beat, sizeof beat, "never STALE");
-		printf("%-5u %-8s %-11s %-25s %-9s %-8u %-6s %s\n", i, pid, state,
-		       w->started_ns ? mp_format_time(w->started_ns, t, sizeof t) : "-", rts,
-		       w->restarts, st, beat);
-	}
-}
-
 static int do_status(void)
 {
-	struct mp_spawn_snap s;
 	struct mp_obj o;
-	int rc;
+	int rc, stale;
 
 	open_group(&o);
-	rc = mp_spawn_snapshot(&o, &s);
+	rc = mp_show_spawn_status(&o, mp_cli.json, &stale);
 	if (rc)
 		mp_fail(rc, "group '%s'", opt.name);
 	if (mp_cli.json)
-		print_status_json(&o, &s);
-	else
-		print_status_text(&o, &s);
-	rc = s.stale ? MP_EXIT_NO : 0;
-	mp_spawn_snap_free(&s);
-	return rc;
-}
-
-struct list_ctx {
-	int json, count, rc;
-};
-
-static int list_one(const char *name, void *arg)
-{
-	struct list_ctx *c = arg;
-	struct mp_spawn_snap s;
-	struct mp_obj o;
-	int rc = mp_spawn_open(&store, name, &o);
-
-	if (rc == -ENOENT)
-		return 0;	/* removed meanwhile */
-	if (rc == 0)
-		rc = mp_spawn_snapshot(&o, &s);
-	if (rc) {
-		mp_warn("%s", mp_errmsg()[0] ? mp_errmsg() : strerror(-rc));
-		c->rc = rc;
-		if (o.hdr)
-			mp_obj_close(&o);
-		return 0;
-	}
-	if (c->json) {
-		printf("%s{\"name\":", c->count++ ? "," : "");
-		mp_json_str(stdout, name);
-		printf(",\"state\":\"%s\",\"nworkers\":%u,\"running\":%u,\"pid\":%d,\"status\":",
-		       mp_spawn_gstate_name(&s), s.g.nworkers, s.nrunning, s.g.front.pid);
-		if (s.g.state == MP_SPAWN_G_DONE)
-			printf("%d", s.g.status);
-		else if (s.lost)
-			printf("%d", 128 + SIGKILL);
-		else
-			printf("null");
-		printf(",\"command\":");
-		mp_json_str(stdout, s.g.command);
-		putchar('}');
-	} else {
-		char st[32] = "";
-		if (s.g.state == MP_SPAWN_G_DONE)
-			snprintf(st, sizeof st, "exit %d", s.g.status);
-		else
-			snprintf(st, sizeof st, "%u/%u running", s.nrunning, s.g.nworkers);
-		printf("%-24s %-9s %-14s %s\n", name, mp_spawn_gstate_name(&s), st, s.g.command);
-	}
-	mp_spawn_snap_free(&s);
-	mp_obj_close(&o);
-	return 0;
-}
-
-static int do_ls(void)
-{
-	struct list_ctx c = { mp_cli.json, 0, 0 };
-	int rc;
-
-	open_store(mp_cli.dir);
-	if (c.json)
-		putchar('[');
-	rc = mp_store_list(&store, &mp_spawn_kind, list_one, &c);
-	if (c.json)
-		printf("]\n");
-	rc = rc ? rc : c.rc;
-	return rc ? mp_exit_status(rc) : 0;
+		putchar('\n');
+	return stale ? MP_EXIT_NO : 0;
 }
 
 static int do_wait(void)
@@ -791,10 +534,10 @@ static int do_beat(void)
 		mp_die(MP_EXIT_USAGE, "beat: bad MP_WORKER_ID '%s' or MP_SPAWN_RUN '%s'", id, run);
 	if (!dir)
 		dir = getenv("MP_SPAWN_DIR");
-	open_store(dir);
-	rc = mp_spawn_open(&store, name, &o);
+	mp_store_open_dir_or_exit(&mp_verb_store, dir);
+	rc = mp_spawn_open(&mp_verb_store, name, &o);
 	if (rc == -ENOENT)
-		mp_die(MP_EXIT_NOINPUT, "beat: no group named '%s' (in %s)", name, store.dir);
+		mp_die(MP_EXIT_NOINPUT, "beat: no group named '%s' (in %s)", name, mp_verb_store.dir);
 	if (rc)
 		mp_fail(rc, "cannot open group '%s'", name);
 	rc = mp_spawn_beat(&o, runid, (uint32_t)wid);
@@ -809,9 +552,6 @@ static int do_beat(void)
 
 int main(int argc, char **argv)
 {
-	struct mp_obj o;
-	int rc;
-
 	mp_cli_init(PACKAGE_VERSION);
 	argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
 	if (opt.name)
@@ -820,8 +560,6 @@ int main(int argc, char **argv)
 	switch (opt.verb) {
 	case V_SPAWN:
 		return do_spawn();
-	case V_LS:
-		return do_ls();
 	case V_STATUS:
 		return do_status();
 	case V_WAIT:
@@ -832,13 +570,7 @@ int main(int argc, char **argv)
 		return do_is_alive();
 	case V_BEAT:
 		return do_beat();
-	case V_RM:
-		open_group(&o);
-		rc = mp_obj_remove(&store, &o);
-		if (rc)
-			mp_fail(rc, "cannot remove group '%s'", opt.name);
-		return 0;
 	default:
-		return MP_EXIT_SOFTWARE;
+		return mp_verb_common(&spawn_cli, opt.verb, opt.name);
 	}
 }

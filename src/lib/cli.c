@@ -225,30 +225,21 @@ void mp_fail(int rc, const char *what_fmt, ...)
 	exit(status);
 }
 
+void mp_store_open_dir_or_exit(struct mp_store *s, const char *dir)
+{
+	int rc = mp_store_open(s, dir);
+
+	/* One status whatever the cause (not ours, wrong mode, a file, cannot
+	 * be made): the script's one remedy is to fix the store it names. */
+	if (rc && mp_errmsg()[0])
+		mp_die(MP_EXIT_UNAVAILABLE, "%s", mp_errmsg());
+	if (rc)
+		mp_die(MP_EXIT_UNAVAILABLE, "cannot use the store: %s", strerror(-rc));
+}
+
 void mp_store_open_or_exit(struct mp_store *s)
 {
-	int rc = mp_store_open(s, mp_cli.dir);
-
-	if (!rc)
-		return;
-	switch (rc) {
-	case -EACCES:
-	case -EPERM:
-	case -ENOTDIR:
-	case -ELOOP:
-		rc = MP_EXIT_NOPERM;
-		break;
-	case -ENOENT:
-	case -ENOSPC:
-	case -EROFS:
-	case -EDQUOT:
-	case -ENAMETOOLONG:
-		rc = MP_EXIT_CANTCREAT;
-		break;
-	default:
-		rc = MP_EXIT_OSERR;
-	}
-	mp_die(rc, "%s", mp_errmsg());
+	mp_store_open_dir_or_exit(s, mp_cli.dir);
 }
 
 void mp_check_name_or_exit(const char *name)

@@ -23,6 +23,7 @@ enum mp_exit {
 	MP_EXIT_USAGE = 64,
 	MP_EXIT_DATAERR = 65,	/* corrupt object, wrong kind, oversized message */
 	MP_EXIT_NOINPUT = 66,	/* no such object */
+	MP_EXIT_UNAVAILABLE = 69,	/* the store cannot be used */
 	MP_EXIT_SOFTWARE = 70,	/* internal error */
 	MP_EXIT_OSERR = 71,	/* system error */
 	MP_EXIT_CANTCREAT = 73,
@@ -69,11 +70,13 @@ void mp_die(int status, const char *fmt, ...)
 void mp_fail(int rc, const char *what_fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 
-/* Opens the store (--dir, $MP_DIR or the default) or exits: 77 when it is
- * refused (not ours, wrong mode, a symlink, permission), 73 when it cannot
- * be created, 71 otherwise. */
+/* Opens the store (--dir, $MP_DIR or the default) or exits 69 ("store
+ * unavailable", DESIGN §4) naming it and the reason, whatever the reason:
+ * refused (not ours, wrong mode, a symlink), not a directory, cannot be
+ * created.  _dir_: the store dir (NULL: $MP_DIR or the default). */
 struct mp_store;
 void mp_store_open_or_exit(struct mp_store *s);
+void mp_store_open_dir_or_exit(struct mp_store *s, const char *dir);
 
 /* Validates NAME or exits 64 naming the bad character. */
 void mp_check_name_or_exit(const char *name);

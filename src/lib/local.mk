@@ -11,11 +11,13 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/parse.c src/lib/parse.h \
 	src/lib/queue.c src/lib/queue.h \
 	src/lib/sem.c src/lib/sem.h \
-	src/lib/show.c src/lib/show.h \
+	src/lib/show.h src/lib/show-gate.c src/lib/show-event.c \
+	src/lib/show-queue.c src/lib/show-spawn.c \
 	src/lib/spawn.c src/lib/spawn.h \
 	src/lib/store.c src/lib/store.h \
 	src/lib/supervise.c src/lib/supervise.h \
-	src/lib/sync.c src/lib/sync.h
+	src/lib/sync.c src/lib/sync.h \
+	src/lib/verbs.c src/lib/verbs.h
 
 LIBMP = src/lib/libmp.a
 STATIC_LINK = $(STATIC_LDFLAGS)

@@ -601,7 +601,10 @@ int mp_store_remove(struct mp_store *s, const struct mp_kind *k, const char *nam
 			return rc;
 		/* its mutex is beyond repair: the file is all that is left */
 	}
-	if (rc != -EBADMSG && rc != -EMEDIUMTYPE && !(rc == -EACCES && strstr(errbuf, "symbolic")))
+	/* damaged: garbage, truncated, another kind, a symlink, a FIFO; never
+	 * a file of another user (that is refused, not removed) */
+	if (rc != -EBADMSG && rc != -EMEDIUMTYPE &&
+	    !(rc == -EACCES && (strstr(errbuf, "symbolic") || strstr(errbuf, "not a regular file"))))
 		return rc;
 	snprintf(why, sizeof why, "%s", errbuf);
 	join(fname, sizeof fname, k->name, '.', name);

@@ -1,14 +1,18 @@
-/* show.c - info and ls for gate-based objects; see show.h. */
+/* show-gate.c - info and ls of the kinds built on a gate: locks and
+ * semaphores; see show.h. */
 #include "config.h"
 
 #include "show.h"
 #include "cli.h"
+#include "gate.h"
 #include "parse.h"
 #include "sync.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+enum mp_gate_style { MP_SHOW_LOCK, MP_SHOW_SEM };
 
 static const char *state_of(enum mp_gate_style style, const struct mp_gate_info *gi,
 			    const struct mp_hold *h, int n, char *buf, size_t len)
@@ -124,7 +128,7 @@ static void print_json(struct mp_obj *o, enum mp_gate_style style, const struct 
 	putchar('}');
 }
 
-int mp_show_gate_info(struct mp_obj *o, enum mp_gate_style style, int json)
+static int gate_info(struct mp_obj *o, enum mp_gate_style style, int json)
 {
 	struct mp_gate_info gi;
 	struct mp_hold *h;
@@ -135,7 +139,6 @@ int mp_show_gate_info(struct mp_obj *o, enum mp_gate_style style, int json)
 		return n;
 	if (json) {
 		print_json(o, style, &gi, h, n);
-		putchar('\n');
 	} else {
 		printf("name:     %s\n", o->name);
 		printf("kind:     %s\n", o->kind->name);
@@ -156,57 +159,41 @@ int mp_show_gate_info(struct mp_obj *o, enum mp_gate_style style, int json)
 	return 0;
 }
 
-struct list_ctx {
-	struct mp_store *s;
-	const struct mp_kind *k;
-	enum mp_gate_style style;
-	int json, count, rc;
-};
-
-static int list_one(const char *name, void *arg)
+static int gate_row(struct mp_obj *o, enum mp_gate_style style, int json, const char *lead)
 {
-	struct list_ctx *c = arg;
 	struct mp_gate_info gi;
-	struct mp_hold *h = NULL;
-	struct mp_obj o;
+	struct mp_hold *h;
 	char sb[64];
-	int rc, n;
+	int n = read_gate(o, &gi, &h);
 
-	rc = mp_obj_open(c->s, c->k, name, 0, NULL, NULL, NULL, &o);
-	if (rc == -ENOENT)
-		return 0;	/* removed meanwhile */
-	if (rc) {
-		mp_warn("%s", mp_errmsg());
-		c->rc = rc;
-		return 0;
-	}
-	n = read_gate(&o, &gi, &h);
-	if (n < 0) {
-		mp_warn("%s", mp_errmsg()[0] ? mp_errmsg() : strerror(-n));
-		c->rc = n;
-	} else if (c->json) {
-		if (c->count++)
-			putchar(',');
-		print_json(&o, c->style, &gi, h, n);
-	} else {
-		printf("%-24s %-28s %u waiting\n", name, state_of(c->style, &gi, h, n, sb, sizeof sb),
+	if (n < 0)
+		return n;
+	fputs(lead, stdout);
+	if (json)
+		print_json(o, style, &gi, h, n);
+	else
+		printf("%-24s %-28s %u waiting\n", o->name, state_of(style, &gi, h, n, sb, sizeof sb),
 		       gi.nwaiting);
-	}
 	free(h);
-	mp_obj_close(&o);
 	return 0;
 }
 
-int mp_show_gate_list(struct mp_store *s, const struct mp_kind *k, enum mp_gate_style style,
-		      int json)
+int mp_show_lock_info(struct mp_obj *o, int json)
 {
-	struct list_ctx c = { s, k, style, json, 0, 0 };
-	int rc;
+	return gate_info(o, MP_SHOW_LOCK, json);
+}
 
-	if (json)
-		putchar('[');
-	rc = mp_store_list(s, k, list_one, &c);
-	if (json)
-		printf("]\n");
-	return rc ? rc : c.rc;
+int mp_show_lock_row(struct mp_obj *o, int json, const char *lead)
+{
+	return gate_row(o, MP_SHOW_LOCK, json, lead);
+}
+
+int mp_show_sem_info(struct mp_obj *o, int json)
+{
+	return gate_info(o, MP_SHOW_SEM, json);
+}
+
+int mp_show_sem_row(struct mp_obj *o, int json, const char *lead)
+{
+	return gate_row(o, MP_SHOW_SEM, json, lead);
 }
