@@ -120,7 +120,7 @@ static void init_event(void *body, size_t size, const void *arg)
 	e->st.since_ns = mp_realtime_ns();
 }
 
-int mp_event_open(struct mp_store *s, const char *name, int create, struct mp_obj *o)
+static int shm_event_open(struct mp_store *s, const char *name, int create, struct mp_obj *o)
 {
 	return mp_obj_open(s, &mp_event_kind, name, body_size(MP_EVENT_WAITERS),
 			   create ? init_event : NULL, NULL, NULL, o);
@@ -171,17 +171,17 @@ static int change(struct mp_obj *o, uint32_t to_set)
 	return 0;
 }
 
-int mp_event_set(struct mp_obj *o)
+static int shm_event_set(struct mp_obj *o)
 {
 	return change(o, 1);
 }
 
-int mp_event_clear(struct mp_obj *o)
+static int shm_event_clear(struct mp_obj *o)
 {
 	return change(o, 0);
 }
 
-int mp_event_is_set(struct mp_obj *o)
+static int shm_event_is_set(struct mp_obj *o)
 {
 	int rc = lock_live(o), v;
 
@@ -421,7 +421,7 @@ static int sleep_on(struct mp_obj *objs, int n, struct wstate *ws, int64_t deadl
 	return (int)rc;
 }
 
-int mp_event_wait(struct mp_obj *objs, int n, unsigned flags, int64_t deadline_ns,
+static int shm_event_wait(struct mp_obj *objs, int n, unsigned flags, int64_t deadline_ns,
 		  int nonblock, int *fired)
 {
 	struct wstate ws[MP_EVENT_WAIT_MAX];
@@ -465,7 +465,7 @@ int mp_event_wait(struct mp_obj *objs, int n, unsigned flags, int64_t deadline_n
 
 /* ---- info ---- */
 
-int mp_event_info(struct mp_obj *o, struct mp_event_info *ei, struct mp_event_waiter *w, int max)
+static int shm_event_info(struct mp_obj *o, struct mp_event_info *ei, struct mp_event_waiter *w, int max)
 {
 	struct mp_event_waiter copy[MP_EVENT_WAITERS], *tab = slots_of(o);
 	uint32_t n = NSLOTS(o) < MP_EVENT_WAITERS ? NSLOTS(o) : MP_EVENT_WAITERS;
@@ -514,3 +514,12 @@ int mp_event_info(struct mp_obj *o, struct mp_event_info *ei, struct mp_event_wa
 	ei->nwaiting = (uint32_t)live + ei->overflow;
 	return live;
 }
+
+const struct mp_event_ops mp_shm_event_ops = {
+	.open = shm_event_open,
+	.set = shm_event_set,
+	.clear = shm_event_clear,
+	.is_set = shm_event_is_set,
+	.wait = shm_event_wait,
+	.info = shm_event_info,
+};

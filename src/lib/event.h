@@ -125,4 +125,19 @@ int mp_event_info(struct mp_obj *o, struct mp_event_info *ei, struct mp_event_wa
  * "next set", "next clear". */
 const char *mp_event_wait_name(uint32_t flags);
 
+
+/* The operations above, as a store implements them (store.h: the seam).
+ * The functions above call the store's; mp_shm_event_ops is the
+ * shared-memory store's. */
+struct mp_event_ops {
+	int (*open)(struct mp_store *s, const char *name, int create, struct mp_obj *o);
+	int (*set)(struct mp_obj *o);
+	int (*clear)(struct mp_obj *o);
+	int (*is_set)(struct mp_obj *o);
+	int (*wait)(struct mp_obj *objs, int n, unsigned flags, int64_t deadline_ns, int nonblock, int *fired);
+	int (*info)(struct mp_obj *o, struct mp_event_info *ei, struct mp_event_waiter *w, int max);
+};
+
+extern const struct mp_event_ops mp_shm_event_ops;
+
 #endif

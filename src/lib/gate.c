@@ -212,7 +212,7 @@ static int sure_deadlock(struct mp_obj *o, const struct mp_gate_req *r, const st
 	return self->pid && held_by(o, self) + r->weight > CAPACITY(o);
 }
 
-int mp_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *token, int *idx)
+static int shm_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *token, int *idx)
 {
 	struct mp_waiter *w = waiters_of(o);
 	struct mp_owner self;
@@ -282,7 +282,7 @@ int mp_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *tok
 	return rc;
 }
 
-int mp_gate_set_helper(struct mp_obj *o, int idx, uint64_t token, const struct mp_owner *helper)
+static int shm_gate_set_helper(struct mp_obj *o, int idx, uint64_t token, const struct mp_owner *helper)
 {
 	struct mp_hold *h = holds_of(o);
 	int rc = mp_obj_lock(o);
@@ -298,7 +298,7 @@ int mp_gate_set_helper(struct mp_obj *o, int idx, uint64_t token, const struct m
 	return rc;
 }
 
-int mp_gate_release_token(struct mp_obj *o, int idx, uint64_t token)
+static int shm_gate_release_token(struct mp_obj *o, int idx, uint64_t token)
 {
 	struct mp_hold *h = holds_of(o);
 	int rc = mp_obj_lock(o);
@@ -317,7 +317,7 @@ int mp_gate_release_token(struct mp_obj *o, int idx, uint64_t token)
 	return rc;
 }
 
-int mp_gate_release(struct mp_obj *o, const struct mp_owner *who, int force, struct mp_hold *out)
+static int shm_gate_release(struct mp_obj *o, const struct mp_owner *who, int force, struct mp_hold *out)
 {
 	struct mp_hold *h = holds_of(o);
 	int found = -1, anyheld = 0, rc;
@@ -358,7 +358,7 @@ int mp_gate_release(struct mp_obj *o, const struct mp_owner *who, int force, str
 	return rc;
 }
 
-int mp_gate_drain(struct mp_obj *o, int64_t deadline_ns, int nonblock)
+static int shm_gate_drain(struct mp_obj *o, int64_t deadline_ns, int nonblock)
 {
 	int rc, deep = 1, slice_over;
 	int64_t next_exp, slice;
@@ -394,7 +394,7 @@ int mp_gate_drain(struct mp_obj *o, int64_t deadline_ns, int nonblock)
 	return rc;
 }
 
-int mp_gate_info(struct mp_obj *o, struct mp_gate_info *gi, struct mp_hold *out, int max)
+static int shm_gate_info(struct mp_obj *o, struct mp_gate_info *gi, struct mp_hold *out, int max)
 {
 	struct mp_hold *h = holds_of(o);
 	struct mp_waiter *w = waiters_of(o);
@@ -428,3 +428,12 @@ int mp_gate_info(struct mp_obj *o, struct mp_gate_info *gi, struct mp_hold *out,
 	mp_obj_wake(o);
 	return n;
 }
+
+const struct mp_gate_ops mp_shm_gate_ops = {
+	.acquire = shm_gate_acquire,
+	.set_helper = shm_gate_set_helper,
+	.release_token = shm_gate_release_token,
+	.release = shm_gate_release,
+	.drain = shm_gate_drain,
+	.info = shm_gate_info,
+};

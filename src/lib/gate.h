@@ -111,4 +111,19 @@ struct mp_gate_info {
  * Returns the number of live holds (may exceed max) or -errno. */
 int mp_gate_info(struct mp_obj *o, struct mp_gate_info *gi, struct mp_hold *holds, int max);
 
+
+/* The operations above, as a store implements them (store.h: the seam).
+ * The functions above call the store's; mp_shm_gate_ops is the
+ * shared-memory store's. */
+struct mp_gate_ops {
+	int (*acquire)(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *token, int *idx);
+	int (*set_helper)(struct mp_obj *o, int idx, uint64_t token, const struct mp_owner *helper);
+	int (*release_token)(struct mp_obj *o, int idx, uint64_t token);
+	int (*release)(struct mp_obj *o, const struct mp_owner *who, int force, struct mp_hold *out);
+	int (*drain)(struct mp_obj *o, int64_t deadline_ns, int nonblock);
+	int (*info)(struct mp_obj *o, struct mp_gate_info *gi, struct mp_hold *holds, int max);
+};
+
+extern const struct mp_gate_ops mp_shm_gate_ops;
+
 #endif

@@ -10,6 +10,7 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/owner.c src/lib/owner.h \
 	src/lib/parse.c src/lib/parse.h \
 	src/lib/queue.c src/lib/queue.h \
+	src/lib/seam.c \
 	src/lib/sem.c src/lib/sem.h \
 	src/lib/show.h src/lib/show-gate.c src/lib/show-event.c \
 	src/lib/show-queue.c src/lib/show-spawn.c \

@@ -30,9 +30,13 @@ static void init_lock(void *body, size_t size, const void *arg)
 	mp_gate_init(body, MP_LOCK_MAX_SHARED, MP_LOCK_MAX_SHARED, MP_LOCK_WAITERS);
 }
 
-int mp_lock_open(struct mp_store *s, const char *name, int create, struct mp_obj *o)
+static int shm_lock_open(struct mp_store *s, const char *name, int create, struct mp_obj *o)
 {
 	return mp_obj_open(s, &mp_lock_kind, name,
 			   mp_gate_size(MP_LOCK_MAX_SHARED, MP_LOCK_WAITERS),
 			   create ? init_lock : NULL, NULL, NULL, o);
 }
+
+const struct mp_lock_ops mp_shm_lock_ops = {
+	.open = shm_lock_open,
+};

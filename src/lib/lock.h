@@ -24,4 +24,14 @@ static inline uint32_t mp_lock_weight(int shared)
 	return shared ? 1 : MP_LOCK_MAX_SHARED;
 }
 
+
+/* The operations above, as a store implements them (store.h: the seam).
+ * The functions above call the store's; mp_shm_lock_ops is the
+ * shared-memory store's. */
+struct mp_lock_ops {
+	int (*open)(struct mp_store *s, const char *name, int create, struct mp_obj *o);
+};
+
+extern const struct mp_lock_ops mp_shm_lock_ops;
+
 #endif

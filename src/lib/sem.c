@@ -42,7 +42,7 @@ static void init_sem(void *body, size_t size, const void *arg)
 	mp_gate_init(body, n, n, MP_SEM_WAITERS);
 }
 
-int mp_sem_open(struct mp_store *s, const char *name, uint32_t create_slots, int *created,
+static int shm_sem_open(struct mp_store *s, const char *name, uint32_t create_slots, int *created,
 		struct mp_obj *o)
 {
 	if (create_slots > MP_SEM_MAX_SLOTS) {
@@ -55,7 +55,7 @@ int mp_sem_open(struct mp_store *s, const char *name, uint32_t create_slots, int
 			   create_slots ? init_sem : NULL, &create_slots, created, o);
 }
 
-uint32_t mp_sem_slots(const struct mp_obj *o)
+static uint32_t shm_sem_slots(const struct mp_obj *o)
 {
 	return (uint32_t)o->geom.a;
 }
@@ -179,3 +179,8 @@ void mp_psem_close(sem_t *sem)
 {
 	sem_close(sem);
 }
+
+const struct mp_sem_ops mp_shm_sem_ops = {
+	.open = shm_sem_open,
+	.slots = shm_sem_slots,
+};

@@ -179,6 +179,7 @@ int mp_store_open(struct mp_store *s, const char *dir)
 	struct statfs sf;
 
 	memset(s, 0, sizeof *s);
+	s->ops = &mp_shm_store_ops;
 	s->dirfd = -1;
 	if (!dir || !*dir)
 		dir = getenv("MP_DIR");
@@ -485,6 +486,7 @@ int mp_obj_open(struct mp_store *s, const struct mp_kind *k, const char *name,
 
 	memset(o, 0, sizeof *o);
 	o->fd = -1;
+	o->ops = s->ops;
 	o->kind = k;
 	if (created)
 		*created = 0;

@@ -87,7 +87,12 @@ struct mp_geom {
 	uint64_t a, b, c, d;
 };
 
+struct mp_store_ops;
+
+/* An open object.  ops is its store's; the fields after it belong to the
+ * shared-memory store. */
 struct mp_obj {
+	const struct mp_store_ops *ops;
 	int fd;
 	size_t size;
 	struct mp_hdr *hdr;
@@ -103,6 +108,7 @@ struct mp_obj {
 /* Small on purpose: a one-shot tool's whole data segment fits in a page
  * or two, and each page it touches is a page fault (~10 us on a VM). */
 struct mp_store {
+	const struct mp_store_ops *ops;	/* the store's implementation */
 	const char *dir;	/* dir_buf, or the caller's string (which must
 				 * outlive the store) */
 	int dirfd;
@@ -164,5 +170,32 @@ void mp_errmsg_clear(void);
 
 /* "glibc-x86_64-m40": objects made by another libc or arch are refused. */
 const char *mp_abi_tag(void);
+
+/* ---- the storage seam ----
+ *
+ * Everything a tool does to an object goes through its store's tables:
+ * one per kind (struct mp_gate_ops in gate.h, mp_lock_ops, mp_sem_ops,
+ * mp_event_ops, mp_queue_ops, mp_spawn_ops), each kind's public functions
+ * calling the store's through o->ops or s->ops (seam.c).  mp_store_open()
+ * chooses the store; the shared-memory store (this file, and each kind's
+ * .c file) is mp_shm_store_ops.  A second store fills in its own tables. */
+struct mp_gate_ops;
+struct mp_lock_ops;
+struct mp_sem_ops;
+struct mp_event_ops;
+struct mp_queue_ops;
+struct mp_spawn_ops;
+
+struct mp_store_ops {
+	const char *name;	/* "shm" */
+	const struct mp_gate_ops *gate;
+	const struct mp_lock_ops *lock;
+	const struct mp_sem_ops *sem;
+	const struct mp_event_ops *event;
+	const struct mp_queue_ops *queue;
+	const struct mp_spawn_ops *spawn;
+};
+
+extern const struct mp_store_ops mp_shm_store_ops;
 
 #endif

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "fuzz.h"
+#include "lib/show.h"
 #include "lib/event.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -30,6 +31,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mp_event_set(&o);
 	mp_event_clear(&o);
 	mp_event_info(&o, &ei, w, 8);
+	mp_show_event_info(&o, 0);
+	mp_show_event_info(&o, 1);
+	mp_show_event_row(&o, 0, "");
+	mp_show_event_row(&o, 1, ",");
 	mp_obj_close(&o);
 	return 0;
 }

@@ -34,13 +34,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mp_lock_open(s, "x", 0, &o) == 0) {
 		fz_after_open(&o, data, size);
 		mp_gate_info(&o, &gi, h, 2);
-		mp_show_gate_info(&o, MP_SHOW_LOCK, 0);
-		mp_show_gate_info(&o, MP_SHOW_LOCK, 1);
+		mp_show_lock_info(&o, 0);
+		mp_show_lock_info(&o, 1);
+		mp_show_lock_row(&o, 0, "");
+		mp_show_lock_row(&o, 1, ",");
 		changes(&o, 1);
 		changes(&o, 0);
 		mp_obj_close(&o);
 	}
-	mp_show_gate_list(s, &mp_lock_kind, MP_SHOW_LOCK, 0);
-	mp_show_gate_list(s, &mp_lock_kind, MP_SHOW_LOCK, 1);
 	return 0;
 }

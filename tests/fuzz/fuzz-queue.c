@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "fuzz.h"
+#include "lib/show.h"
 #include "lib/queue.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -45,6 +46,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mp_queue_join(&o, 0, 1);
 	mp_queue_close(&o);
 	mp_queue_info(&o, &qi, l, 8);
+	mp_show_queue_info(&o, 0);
+	mp_show_queue_info(&o, 1);
+	mp_show_queue_row(&o, 0, "");
+	mp_show_queue_row(&o, 1, ",");
 	mp_obj_close(&o);
 	return 0;
 }

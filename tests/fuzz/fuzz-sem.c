@@ -24,8 +24,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_after_open(&o, data, size);
 		(void)mp_sem_slots(&o);
 		mp_gate_info(&o, &gi, h, 2);
-		mp_show_gate_info(&o, MP_SHOW_SEM, 0);
-		mp_show_gate_info(&o, MP_SHOW_SEM, 1);
+		mp_show_sem_info(&o, 0);
+		mp_show_sem_info(&o, 1);
+		mp_show_sem_row(&o, 0, "");
+		mp_show_sem_row(&o, 1, ",");
 		mp_owner_of(0, &r.owner);
 		if (mp_gate_acquire(&o, &r, &token, &idx) == 0)
 			mp_gate_release_token(&o, idx, token);
@@ -33,7 +35,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		mp_gate_drain(&o, 0, 1);
 		mp_obj_close(&o);
 	}
-	mp_show_gate_list(s, &mp_sem_kind, MP_SHOW_SEM, 0);
-	mp_show_gate_list(s, &mp_sem_kind, MP_SHOW_SEM, 1);
 	return 0;
 }

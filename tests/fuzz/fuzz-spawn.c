@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "fuzz.h"
+#include "lib/show.h"
 #include "lib/spawn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -35,6 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mp_spawn_take_request(&o, &seen, &sig, &reason);
 	mp_spawn_beat(&o, mp_spawn_run_id(&o), 0);
 	mp_spawn_count_message(&o, 0, 1);
+	mp_show_spawn_info(&o, 0);
+	mp_show_spawn_info(&o, 1);
+	mp_show_spawn_row(&o, 0, "");
+	mp_show_spawn_row(&o, 1, ",");
 	mp_obj_close(&o);
 	return 0;
 }

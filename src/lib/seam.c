@@ -1,0 +1,107 @@
+/* seam.c - the storage seam: every operation of every kind, reached
+ * through the store an object was opened in (store.h: struct
+ * mp_store_ops).  The tools call the functions here; each calls the
+ * store's implementation.  The shared-memory store (mp_shm_store_ops) is
+ * the one implementation today; a second store (a Redis server, DESIGN §7)
+ * adds its own tables and a case in mp_store_open, and no tool changes.
+ */
+#include "config.h"
+
+#include "event.h"
+#include "gate.h"
+#include "lock.h"
+#include "sem.h"
+#include "store.h"
+
+/* ---- gate ---- */
+
+int mp_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *token, int *idx)
+{
+	return o->ops->gate->acquire(o, r, token, idx);
+}
+
+int mp_gate_set_helper(struct mp_obj *o, int idx, uint64_t token, const struct mp_owner *helper)
+{
+	return o->ops->gate->set_helper(o, idx, token, helper);
+}
+
+int mp_gate_release_token(struct mp_obj *o, int idx, uint64_t token)
+{
+	return o->ops->gate->release_token(o, idx, token);
+}
+
+int mp_gate_release(struct mp_obj *o, const struct mp_owner *who, int force, struct mp_hold *out)
+{
+	return o->ops->gate->release(o, who, force, out);
+}
+
+int mp_gate_drain(struct mp_obj *o, int64_t deadline_ns, int nonblock)
+{
+	return o->ops->gate->drain(o, deadline_ns, nonblock);
+}
+
+int mp_gate_info(struct mp_obj *o, struct mp_gate_info *gi, struct mp_hold *holds, int max)
+{
+	return o->ops->gate->info(o, gi, holds, max);
+}
+
+/* ---- lock ---- */
+
+int mp_lock_open(struct mp_store *s, const char *name, int create, struct mp_obj *o)
+{
+	return s->ops->lock->open(s, name, create, o);
+}
+
+/* ---- sem ---- */
+
+int mp_sem_open(struct mp_store *s, const char *name, uint32_t create_slots, int *created, struct mp_obj *o)
+{
+	return s->ops->sem->open(s, name, create_slots, created, o);
+}
+
+* mp_sem_slots() with what the caller asked for. 0 or -errno (store.h). */ int mp_sem_open(struct mp_store *s, const char *name, uint32_t create_slots, int *created, struct mp_obj *o)
+{
+	return s->ops->sem->slots(s, name, create_slots, created, o);
+}
+
+/* ---- event ---- */
+
+int mp_event_open(struct mp_store *s, const char *name, int create, struct mp_obj *o)
+{
+	return s->ops->event->open(s, name, create, o);
+}
+
+int mp_event_set(struct mp_obj *o)
+{
+	return o->ops->event->set(o);
+}
+
+int mp_event_clear(struct mp_obj *o)
+{
+	return o->ops->event->clear(o);
+}
+
+int mp_event_is_set(struct mp_obj *o)
+{
+	return o->ops->event->is_set(o);
+}
+
+int mp_event_wait(struct mp_obj *objs, int n, unsigned flags, int64_t deadline_ns, int nonblock, int *fired)
+{
+	return objs->ops->event->wait(objs, n, flags, deadline_ns, nonblock, fired);
+}
+
+int mp_event_info(struct mp_obj *o, struct mp_event_info *ei, struct mp_event_waiter *w, int max)
+{
+	return o->ops->event->info(o, ei, w, max);
+}
+
+/* ---- the shared-memory store ---- */
+
+const struct mp_store_ops mp_shm_store_ops = {
+	.name = "shm",
+	.gate = &mp_shm_gate_ops,
+	.lock = &mp_shm_lock_ops,
+	.sem = &mp_shm_sem_ops,
+	.event = &mp_shm_event_ops,
+};
