@@ -50,6 +50,6 @@ mpqueue close jobs
 wait
 
 say "mpspawn: 3 workers with tagged output"
-mpspawn -n 3 --tag -- sh -c 'echo "hello from worker $MP_WORKER_ID of $MP_WORKERS"'
+mpspawn -j 3 --tag -- sh -c 'echo "hello from worker $MP_WORKER_ID of $MP_WORKERS"'
 echo
 echo "Exit statuses, owners and the store: man mptools"

@@ -16,7 +16,7 @@ seq 1 20 | mpqueue put "$q" --close
 
 # f(x) = x * x, slowly; the worker's number says who did what.  With -c,
 # the item is $1.  --tag keeps the lines of the workers apart.
-mpspawn -n 4 --queue "$q" --tag -c '
+mpspawn -j 4 --queue "$q" --tag -c '
 	sleep 0.1
 	echo "$1 * $1 = $(($1 * $1))"
 '

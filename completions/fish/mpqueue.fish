@@ -43,7 +43,7 @@ function __mpqueue_words
             continue
         end
         switch $t
-            case -t -w -E -c --timeout --wait --conflict-exit-code --count --dir \
+            case -t -w -E --timeout --wait --conflict-exit-code --count --dir \
                 --owner --ttl --max-items --max-bytes --max-msg
                 set skip 1
             case '-*'
@@ -98,7 +98,7 @@ complete -c mpqueue -n 'not __mpqueue_verb; or test (__mpqueue_verb) = put' -l c
 
 # get
 set -l get_cond 'not __mpqueue_verb; or test (__mpqueue_verb) = get'
-complete -c mpqueue -n 'not __mpqueue_verb; or contains -- (__mpqueue_verb) get done' -s c -l count -x -d 'up to N messages (done: N tasks)'
+complete -c mpqueue -n 'not __mpqueue_verb; or contains -- (__mpqueue_verb) get done' -l count -x -d 'up to N messages (done: N tasks)'
 complete -c mpqueue -n $get_cond -l all -d 'every message there (waits for the first only)'
 complete -c mpqueue -n $get_cond -l follow -d 'every message until closed and drained'
 complete -c mpqueue -n $get_cond -l lease -d 'keep the message in flight until ack'

@@ -33,7 +33,7 @@ function __mpspawn_scan
                 end
             case '--dir=*'
                 set dir (string replace -- --dir= '' $w)
-            case -n -c -t -w -k -s -E --workers --name --command --timeout --wait --kill-after --signal --restart --max-restarts --heartbeat --owner --queue --dir --conflict-exit-code
+            case -j -c -t -w -k -E --jobs --name --command --timeout --wait --kill-after --signal --restart --max-restarts --heartbeat --owner --queue --dir --conflict-exit-code
                 set skip 1
                 set argof $w
             case '-*'
@@ -96,7 +96,7 @@ complete -c mpspawn -n '__mpspawn_verb -' -a ls -d 'List the groups in the store
 complete -c mpspawn -n '__mpspawn_verb -' -a status -d 'Show each worker: pid, state, runtime, status'
 complete -c mpspawn -n '__mpspawn_verb -' -a info -d 'Another name for status'
 complete -c mpspawn -n '__mpspawn_verb -' -a wait -d 'Wait until the group is over'
-complete -c mpspawn -n '__mpspawn_verb -' -a kill -d 'Send SIGTERM (or -s SIG) to every worker'
+complete -c mpspawn -n '__mpspawn_verb -' -a kill -d 'Send SIGTERM (or --signal SIG) to every worker'
 complete -c mpspawn -n '__mpspawn_verb -' -a is-alive -d 'Exit 0 if the group is running'
 complete -c mpspawn -n '__mpspawn_verb -' -a rm -d 'Remove the record of a group'
 complete -c mpspawn -n '__mpspawn_verb -' -a beat -d '(In a worker) report that it is alive'
@@ -106,9 +106,9 @@ complete -c mpspawn -n __mpspawn_in_command -a '(__mpspawn_complete_command)'
 
 # Options.  Spelled out for scripts that check this file against
 # mpspawn --help (fish writes them as "-l name"):
-# --workers --name --command --tag --fail-fast --kill-after --signal --restart --max-restarts --heartbeat --daemon --owner --queue --stdin --nonblock --timeout --wait --conflict-exit-code --json --dir --quiet --verbose --help --usage --version
+# --jobs --name --command --tag --fail-fast --kill-after --signal --restart --max-restarts --heartbeat --daemon --owner --queue --stdin --nonblock --timeout --wait --conflict-exit-code --json --dir --quiet --verbose --help --usage --version
 set -l start '__mpspawn_verb -'
-complete -c mpspawn -n $start -s n -l workers -x -d 'Start N workers (default 1)'
+complete -c mpspawn -n $start -s j -l jobs -x -d 'Start N workers (default 1)'
 complete -c mpspawn -n $start -l name -x -a '(__mpspawn_names spawn)' -d 'Name of the group (default spawn-PID)'
 complete -c mpspawn -n $start -s c -l command -x -d 'Run STRING with /bin/sh -c'
 complete -c mpspawn -n $start -l tag -d 'Prefix each output line with [ID] and write it whole'
@@ -116,7 +116,7 @@ complete -c mpspawn -n $start -l fail-fast -d 'End the other workers when one fa
 complete -c mpspawn -n '__mpspawn_verb - wait' -s t -l timeout -x -d 'Start: end the workers after DURATION; wait: wait at most DURATION'
 complete -c mpspawn -n '__mpspawn_verb - wait' -s w -l wait -x -d 'Alias of --timeout'
 complete -c mpspawn -n $start -s k -l kill-after -x -d 'SIGKILL what is left DURATION after an ending signal'
-complete -c mpspawn -n '__mpspawn_verb - kill' -s s -l signal -x -a 'TERM INT HUP QUIT KILL USR1 USR2 STOP CONT WINCH ALRM' -d 'Signal of kill, or of --timeout'
+complete -c mpspawn -n '__mpspawn_verb - kill' -l signal -x -a 'TERM INT HUP QUIT KILL USR1 USR2 STOP CONT WINCH ALRM' -d 'Signal of kill, or of --timeout'
 complete -c mpspawn -n $start -l restart -x -a 'on-failure no' -d 'Restart a worker that fails'
 complete -c mpspawn -n $start -l max-restarts -x -d 'Restart each worker at most N times'
 complete -c mpspawn -n $start -l heartbeat -x -d 'Report the group stale when a worker has not beaten for DURATION'
@@ -124,7 +124,7 @@ complete -c mpspawn -n $start -l daemon -d 'Return at once; the workers end when
 complete -c mpspawn -n $start -l owner -x -a 'none (__fish_complete_pids)' -d '--daemon: end the workers when PID exits'
 complete -c mpspawn -n $start -l queue -x -a '(__mpspawn_names queue)' -d 'A pool: run CMD once per message of the queue'
 complete -c mpspawn -n $start -l stdin -d '--queue: give the message on standard input'
-complete -c mpspawn -n '__mpspawn_verb - wait' -l nonblock -d 'Do not wait: exit 75 if running'
+complete -c mpspawn -n '__mpspawn_verb - wait' -s n -l nonblock -d 'Do not wait: exit 75 if running'
 complete -c mpspawn -n '__mpspawn_verb - wait' -s E -l conflict-exit-code -x -d 'Exit N instead of 75 or 124'
 complete -c mpspawn -n '__mpspawn_verb - status info ls' -l json -d 'Machine-readable output'
 set -l any '__mpspawn_verb - ls status info wait kill is-alive rm beat'
