@@ -59,9 +59,9 @@ int mp_sem_open(struct mp_store *s, const char *name, uint32_t create_slots, int
 	return s->ops->sem->open(s, name, create_slots, created, o);
 }
 
-* mp_sem_slots() with what the caller asked for. 0 or -errno (store.h). */ int mp_sem_open(struct mp_store *s, const char *name, uint32_t create_slots, int *created, struct mp_obj *o)
+uint32_t mp_sem_slots(const struct mp_obj *o)
 {
-	return s->ops->sem->slots(s, name, create_slots, created, o);
+	return o->ops->sem->slots(o);
 }
 
 /* ---- event ---- */

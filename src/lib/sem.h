@@ -68,7 +68,7 @@ void mp_psem_close(sem_t *sem);
  * shared-memory store's. */
 struct mp_sem_ops {
 	int (*open)(struct mp_store *s, const char *name, uint32_t create_slots, int *created, struct mp_obj *o);
-	* (*slots)() with what the caller asked for. 0 or -errno (store.h). */ int mp_sem_open(struct mp_store *s, const char *name, uint32_t create_slots, int *created, struct mp_obj *o);
+	uint32_t (*slots)(const struct mp_obj *o);
 };
 
 extern const struct mp_sem_ops mp_shm_sem_ops;
