@@ -108,7 +108,8 @@ static const char doc[] =
 	"  ls                   list the events of the store (--json)\n"
 	"  rm NAME              remove it; waiters exit 66\n"
 	"\vExit: 0 ok (is-set: set), 1 is-set: clear, 64 usage, 65 corrupt object, "
-	"66 no such event or removed while waiting, 75 -n and not yet, 77 permission, "
+	"66 no such event or removed while waiting, 69 store unavailable, 75 -n and not yet, "
+	"77 permission, "
 	"124 timed out, 130/143 interrupted.  See mpevent(1).";
 
 static const struct argp argp = {

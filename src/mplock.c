@@ -123,7 +123,8 @@ static const char doc[] =
 	"  rm NAME              remove it; waiters exit 66\n"
 	"\vThe command gets MP_LOCK_TOKEN, a number that grows with every acquisition.\n"
 	"Exit: 0 ok, 1 no (is-locked, release by non-owner), 64 usage, 65 corrupt\n"
-	"object, 66 no such lock, 75 busy, 77 permission, 124 timed out, 126/127\n"
+	"object, 66 no such lock, 69 store unavailable, 75 busy, 77 permission,\n"
+	"124 timed out, 126/127 "
 	"command cannot run / not found, else the command's status (128+N for signal\n"
 	"N).  See mplock(1).";
 

@@ -205,7 +205,8 @@ static const char doc[] =
 	"  ls                   list the queues of the store (--json)\n"
 	"  rm NAME              remove it; waiters exit 66\n"
 	"\vExit: 0 ok, 1 ack/done refused, 2 queue closed (get: and drained), 64 usage,\n"
-	"65 message too large or corrupt object, 66 no such queue, 74 cannot write a\n"
+	"65 message too large or corrupt object, 66 no such queue, 69 store unavailable,\n"
+	"74 cannot write a "
 	"message (it stays queued), 75 busy (-n: full or empty), 77 permission,\n"
 	"124 timed out.  See mpqueue(1).";
 

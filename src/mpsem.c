@@ -169,7 +169,8 @@ static const char doc[] =
 	"\vThe command gets MP_SEM_NAME, MP_SEM_SLOT (0..N-1, unique among the holders)\n"
 	"and MP_SEM_TOKEN.  Exit: 0 ok, 1 release by a non-owner or of a free slot,\n"
 	"64 usage, 65 corrupt object or -j differs from the semaphore's, 66 no such\n"
-	"semaphore, 75 busy, 77 permission, 124 timed out, 126/127 command cannot run /\n"
+	"semaphore, 69 store unavailable, 75 busy, 77 permission, 124 timed out,\n"
+	"126/127 command cannot run / "
 	"not found, else the command's status (128+N for signal N).  See mpsem(1).";
 
 static const struct argp argp = {

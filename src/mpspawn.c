@@ -244,8 +244,9 @@ static const char doc[] =
 	"  beat                 (in a worker) report that it is alive\n"
 	"\vEach worker gets MP_WORKER_ID (0..N-1), MP_WORKERS and MP_SPAWN_NAME.\n"
 	"Exit: 0 all workers exited 0, else the status of the first that failed (128+N\n"
-	"for signal N); 124 timed out; 126/127 command cannot run / not found; 64 usage;\n"
-	"65 corrupt record; 66 no such group; 75 the name is in use.  See mpspawn(1).";
+	"for signal N); 124 timed out; 126/127 command cannot run / not found;\n"
+	"64 usage; 65 corrupt record; 66 no such group; 69 store unavailable;\n"
+	"75 the name is in use.  See mpspawn(1).";
 
 static const struct argp argp = {
 	options, parse_opt,

@@ -111,7 +111,7 @@ static int list_one(const char *name, void *arg)
 	if (rc == -ENOENT)
 		return 0;	/* removed meanwhile */
 	if (rc == 0) {
-		rc = c->k->row(&o, mp_cli.json, c->count ? "," : "");
+		rc = c->k->row(&o, mp_cli.json, mp_cli.json && c->count ? "," : "");
 		mp_obj_close(&o);
 	}
 	if (rc) {
