@@ -29,12 +29,13 @@ int mp_sup_front_died_signal(void)
 	return SIGRTMIN + 3;
 }
 
-int mp_sup_run(const struct mp_sup_conf *c)
+/* Becomes the front: subreaper, the signals it forwards blocked (the old
+ * mask in *old).  Returns the signalfd, or -1 (warned, mask restored,
+ * the group finished with status 71). */
+static int front_setup(const struct mp_sup_conf *c, sigset_t *old)
 {
-	struct pollfd pf[2];
-	sigset_t mask, old;
-	pid_t front = getpid(), kp;
-	int sfd, kst = 0, kdone = 0, status, caller_fd = c->caller_pidfd;
+	sigset_t mask;
+	int sfd;
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	sigemptyset(&mask);
@@ -44,20 +45,29 @@ int mp_sup_run(const struct mp_sup_conf *c)
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGTSTP);
 	sigaddset(&mask, SIGCONT);
-	sigprocmask(SIG_BLOCK, &mask, &old);
+	sigprocmask(SIG_BLOCK, &mask, old);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {
 		c->warn("signalfd: %s", strerror(errno));
-		sigprocmask(SIG_SETMASK, &old, NULL);
+		sigprocmask(SIG_SETMASK, old, NULL);
 		mp_spawn_finish(c->obj, 71, MP_SPAWN_R_NONE, 0);
-		return 71;
+		return -1;
 	}
+	return sfd;
+}
+
+/* Forks the keeper.  Returns its pid, or -1 (warned, sfd closed, mask
+ * restored, the group finished with status 71). */
+static pid_t front_start_keeper(const struct mp_sup_conf *c, int sfd, const sigset_t *old)
+{
+	pid_t front = getpid(), kp;
+
 	fflush(NULL);
 	kp = fork();
 	if (kp == 0) {
 		close(sfd);
-		if (caller_fd >= 0)
-			close(caller_fd);
+		if (c->caller_pidfd >= 0)
+			close(c->caller_pidfd);
 		/* Its own process group: a signal to the front's group (the
 		 * terminal's, or kill -9 -PGID) must not take both. */
 		setpgid(0, 0);
@@ -72,16 +82,52 @@ int mp_sup_run(const struct mp_sup_conf *c)
 		int e = errno;
 		c->warn("cannot start the supervisor: %s", strerror(e));
 		close(sfd);
-		sigprocmask(SIG_SETMASK, &old, NULL);
+		sigprocmask(SIG_SETMASK, old, NULL);
 		mp_spawn_finish(c->obj, 71, MP_SPAWN_R_NONE, 0);
-		return 71;
+		return -1;
 	}
-	MP_FAULT_POINT("supervise.keeper.started");
-	if (c->ready_fd >= 0)
-		close(c->ready_fd);
-	/* a signal that came before the mask was set */
-	if (mp_signal_pending)
-		kill(kp, mp_signal_pending);
+	return kp;
+}
+
+/* Forwards the signals that came to the keeper kp (TSTP: then stops the
+ * front too) and reaps.  Returns 1 once the keeper has been reaped (its
+ * wait status in *kst). */
+static int front_signals(int sfd, pid_t kp, int *kst)
+{
+	struct signalfd_siginfo si[16];
+	ssize_t r;
+	int chld = 0, kdone = 0;
+
+	while ((r = read(sfd, si, sizeof si)) > 0) {
+		for (size_t j = 0; j < (size_t)r / sizeof *si; j++) {
+			int sig = (int)si[j].ssi_signo;
+			if (sig == SIGCHLD) {
+				chld = 1;
+			} else if (sig == SIGTSTP) {
+				kill(kp, SIGTSTP);
+				raise(SIGSTOP);
+			} else {
+				kill(kp, sig);
+			}
+		}
+	}
+	if (chld) {
+		int wst;
+		pid_t p;
+		while ((p = waitpid(-1, &wst, WNOHANG)) > 0)
+			if (p == kp) {
+				*kst = wst;
+				kdone = 1;
+			}
+	}
+	return kdone;
+}
+
+/* Runs until the keeper kp has ended; returns its wait status. */
+static int front_wait_keeper(const struct mp_sup_conf *c, int sfd, pid_t kp)
+{
+	struct pollfd pf[2];
+	int kst = 0, kdone = 0, caller_fd = c->caller_pidfd;
 
 	while (!kdone) {
 		int np = 1, n;
@@ -104,37 +150,34 @@ int mp_sup_run(const struct mp_sup_conf *c)
 			close(caller_fd);
 			caller_fd = -1;
 		}
-		if (pf[0].revents) {
-			struct signalfd_siginfo si[16];
-			ssize_t r;
-			int chld = 0;
-
-			while ((r = read(sfd, si, sizeof si)) > 0) {
-				for (size_t j = 0; j < (size_t)r / sizeof *si; j++) {
-					int sig = (int)si[j].ssi_signo;
-					if (sig == SIGCHLD) {
-						chld = 1;
-					} else if (sig == SIGTSTP) {
-						kill(kp, SIGTSTP);
-						raise(SIGSTOP);
-					} else {
-						kill(kp, sig);
-					}
-				}
-			}
-			if (chld) {
-				int wst;
-				pid_t p;
-				while ((p = waitpid(-1, &wst, WNOHANG)) > 0)
-					if (p == kp) {
-						kst = wst;
-						kdone = 1;
-					}
-			}
-		}
+		if (pf[0].revents)
+			kdone = front_signals(sfd, kp, &kst);
 	}
 	if (caller_fd >= 0)
 		close(caller_fd);
+	return kst;
+}
+
+int mp_sup_run(const struct mp_sup_conf *c)
+{
+	sigset_t old;
+	pid_t kp;
+	int sfd, kst, status;
+
+	sfd = front_setup(c, &old);
+	if (sfd < 0)
+		return 71;
+	kp = front_start_keeper(c, sfd, &old);
+	if (kp < 0)
+		return 71;
+	MP_FAULT_POINT("supervise.keeper.started");
+	if (c->ready_fd >= 0)
+		close(c->ready_fd);
+	/* a signal that came before the mask was set */
+	if (mp_signal_pending)
+		kill(kp, mp_signal_pending);
+
+	kst = front_wait_keeper(c, sfd, kp);
 	if (WIFEXITED(kst)) {
 		status = WEXITSTATUS(kst);
 		sup_sweep(NULL);	/* nothing should be left; be sure */

@@ -68,6 +68,9 @@ struct keeper {
 	char drain[4096];
 	int out_dead[3];	/* that output is gone (EPIPE) */
 	int out_error;		/* a write failed otherwise */
+	/* what the main loop polls: the signalfd, then each stream */
+	struct pollfd *pf;
+	size_t npf, pfcap;
 	/* environment of the workers */
 	char **envp;
 	char env_id[40];
@@ -111,6 +114,9 @@ int sup_keeper_main(const struct mp_sup_conf *c, pid_t front);
 int sup_build_env(struct keeper *k);
 /* Starts worker i; one that cannot start is done at once (or restarted). */
 void sup_start_or_fail(struct keeper *k, uint32_t i);
+/* Starts the workers whose restart is due; returns the next restart's
+ * time, 0 if none is pending. */
+int64_t sup_restart_due(struct keeper *k, int64_t now);
 /* Pending restarts are off: each one's last failure stands. */
 void sup_call_off_restarts(struct keeper *k);
 /* Sends sig to the process group of every running worker. */

@@ -38,39 +38,13 @@ static void raise_fd_limit(size_t need)
 	}
 }
 
-/* Requests from `mpspawn kill`: a signal that ends the group stops it,
- * another is passed on to the workers. */
-static void handle_request(struct keeper *k)
+/* Becomes the keeper: subreaper, the signals blocked and read through
+ * k->sfd, the tables allocated.  Returns 0, or -1 (warned, the group
+ * finished with status 71). */
+static int keeper_setup(struct keeper *k, const struct mp_sup_conf *c, pid_t front)
 {
-	enum mp_spawn_reason reason;
-	int sig;
-
-	while (mp_spawn_take_request(k->c->obj, &k->req_seen, &sig, &reason)) {
-		if (mp_spawn_sig_ends_group(sig))
-			sup_stop(k, sig, reason);
-		else
-			sup_signal_workers(k, sig);
-	}
-}
-
-/* The front died: everything goes, now. */
-static int keeper_emergency(struct keeper *k)
-{
-	k->stopping = 1;
-	sup_call_off_restarts(k);
-	sup_sweep(k);
-	mp_spawn_finish(k->c->obj, 128 + SIGKILL, MP_SPAWN_R_LOST, SIGKILL);
-	return 128 + SIGKILL;
-}
-
-int sup_keeper_main(const struct mp_sup_conf *c, pid_t front)
-{
-	struct keeper kk = { 0 }, *k = &kk;
-	struct pollfd *pf = NULL;
-	size_t pfcap = 0;
 	struct mp_owner me;
 	sigset_t mask;
-	int status;
 
 	k->c = c;
 	k->self = getpid();
@@ -97,12 +71,34 @@ int sup_keeper_main(const struct mp_sup_conf *c, pid_t front)
 	if (k->sfd < 0 || !k->w || !k->hpid || !k->hidx || sup_build_env(k) < 0) {
 		c->warn("cannot set up the supervisor: %s", strerror(errno));
 		mp_spawn_finish(c->obj, 71, MP_SPAWN_R_NONE, 0);
-		return 71;
+		return -1;
 	}
 	if (mp_owner_of(0, &me) == 0)
 		mp_spawn_set_keeper(c->obj, &me);
 	if (c->tag)
 		raise_fd_limit(2 * (size_t)c->nworkers + 64);
+	return 0;
+}
+
+/* Requests from `mpspawn kill`: a signal that ends the group stops it,
+ * another is passed on to the workers. */
+static void handle_request(struct keeper *k)
+{
+	enum mp_spawn_reason reason;
+	int sig;
+
+	while (mp_spawn_take_request(k->c->obj, &k->req_seen, &sig, &reason)) {
+		if (mp_spawn_sig_ends_group(sig))
+			sup_stop(k, sig, reason);
+		else
+			sup_signal_workers(k, sig);
+	}
+}
+
+/* Starts every worker, then tells a --daemon starter the group runs. */
+static void keeper_start(struct keeper *k)
+{
+	const struct mp_sup_conf *c = k->c;
 
 	if (c->timeout_ns > 0)
 		k->t_timeout = mp_now_ns() + c->timeout_ns;
@@ -116,154 +112,217 @@ int sup_keeper_main(const struct mp_sup_conf *c, pid_t front)
 		close(c->ready_fd);
 	}
 	handle_request(k);
+}
 
+/* The front died: everything goes, now. */
+static int keeper_emergency(struct keeper *k)
+{
+	k->stopping = 1;
+	sup_call_off_restarts(k);
+	sup_sweep(k);
+	mp_spawn_finish(k->c->obj, 128 + SIGKILL, MP_SPAWN_R_LOST, SIGKILL);
+	return 128 + SIGKILL;
+}
+
+/* Once no worker runs or waits for its restart, the leftovers below the
+ * keeper get SIGTERM, and SIGKILL at k->t_cleanup (--kill-after).
+ * Returns 1 when nothing is left below the keeper. */
+static int keeper_leftovers_gone(struct keeper *k)
+{
+	const struct mp_sup_conf *c = k->c;
+
+	if (!k->cleanup && k->nrunning == 0 && k->npending == 0) {
+		/* every worker has ended: now the leftovers */
+		k->cleanup = 1;
+		sup_reap(k);
+		if (sup_no_children())
+			return 1;
+		for (uint32_t i = 0; i < c->nworkers; i++)
+			if (k->w[i].pgid > 0)
+				kill(-k->w[i].pgid, SIGTERM);
+		sup_cleanup_signal(k);
+		k->t_cleanup = mp_now_ns() + c->kill_after_ns;
+		if (c->kill_after_ns <= 0) {
+			sup_sweep(k);
+			return 1;
+		}
+	}
+	if (k->cleanup) {
+		sup_reap(k);
+		if (sup_no_children())
+			return 1;
+	}
+	return 0;
+}
+
+/* Does what is due at now: --timeout, SIGKILL after --kill-after, the
+ * restarts.  Returns the next deadline (0: none). */
+static int64_t keeper_due(struct keeper *k, int64_t now)
+{
+	const struct mp_sup_conf *c = k->c;
+	int64_t until = 0;
+
+	if (!k->stopping && k->t_timeout && now >= k->t_timeout)
+		sup_stop(k, c->timeout_sig, MP_SPAWN_R_TIMEOUT);
+	if (k->stopping && k->t_kill && now >= k->t_kill) {
+		sup_signal_workers(k, SIGKILL);
+		k->t_kill = 0;
+	}
+	if (k->npending && !k->stopping)
+		until = sup_restart_due(k, now);
+	if (!k->stopping)
+		until = sup_min_deadline(until, k->t_timeout);
+	if (k->stopping)
+		until = sup_min_deadline(until, k->t_kill);
+	if (k->cleanup)
+		until = sup_min_deadline(until, k->t_cleanup);
+	return until;
+}
+
+/* Waits for a signal, output, or the deadline until (0: none); *n is
+ * poll's result (-1 with EINTR too).  Returns -1 when it cannot wait
+ * (warned). */
+static int keeper_poll(struct keeper *k, int64_t until, int *n)
+{
+	int tmo;
+
+	if (k->pfcap < k->nst + 1) {
+		k->pfcap = k->nst + 16;
+		free(k->pf);
+		k->pf = malloc(k->pfcap * sizeof *k->pf);
+		if (!k->pf) {
+			k->c->warn("out of memory");
+			k->pfcap = 0;
+			return -1;
+		}
+	}
+	k->npf = 0;
+	k->pf[k->npf++] = (struct pollfd){ .fd = k->sfd, .events = POLLIN };
+	for (size_t i = 0; i < k->nst; i++)
+		k->pf[k->npf++] = (struct pollfd){ .fd = k->st[i].fd, .events = POLLIN };
+	tmo = -1;
+	if (until) {
+		int64_t d = until - mp_now_ns();
+		tmo = d <= 0 ? 0 : d / 1000000 >= INT_MAX ? INT_MAX : (int)((d + 999999) / 1000000);
+	}
+	*n = poll(k->pf, k->npf, tmo);
+	if (*n < 0 && errno != EINTR) {
+		k->c->warn("poll: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Acts on the signals that came.  Returns 1 when the front has died
+ * (its death signal, or the keeper was reparented). */
+static int keeper_signals(struct keeper *k)
+{
+	struct signalfd_siginfo si[16];
+	ssize_t r;
+	int chld = 0, died = 0;
+
+	while ((r = read(k->sfd, si, sizeof si)) > 0) {
+		for (size_t j = 0; j < (size_t)r / sizeof *si; j++) {
+			int sig = (int)si[j].ssi_signo;
+			if (sig == SIGCHLD)
+				chld = 1;
+			else if (sig == mp_sup_front_died_signal())
+				died = 1;
+			else if (sig == MP_SPAWN_SIG_REQUEST)
+				handle_request(k);
+			else if (sig == SIGTSTP || sig == SIGCONT)
+				sup_signal_workers(k, sig);
+			else
+				sup_stop(k, sig, MP_SPAWN_R_SIGNAL);
+		}
+	}
+	if (died || getppid() != k->front)
+		return 1;
+	if (chld)
+		sup_reap(k);
+	if (k->cleanup)
+		sup_cleanup_signal(k);
+	return 0;
+}
+
+/* The main loop.  Returns 0 when nothing is left below the keeper, 1
+ * when the front has died (then the caller must end everything). */
+static int keeper_loop(struct keeper *k)
+{
 	for (;;) {
 		int64_t now, until;
-		int tmo, n;
-		size_t np = 0;
+		int n;
 
-		if (!k->cleanup && k->nrunning == 0 && k->npending == 0) {
-			/* every worker has ended: now the leftovers */
-			k->cleanup = 1;
-			sup_reap(k);
-			if (sup_no_children())
-				break;
-			for (uint32_t i = 0; i < c->nworkers; i++)
-				if (k->w[i].pgid > 0)
-					kill(-k->w[i].pgid, SIGTERM);
-			sup_cleanup_signal(k);
-			k->t_cleanup = mp_now_ns() + c->kill_after_ns;
-			if (c->kill_after_ns <= 0) {
-				sup_sweep(k);
-				break;
-			}
-		}
-		if (k->cleanup) {
-			sup_reap(k);
-			if (sup_no_children())
-				break;
-		}
-
+		if (keeper_leftovers_gone(k))
+			return 0;
 		now = mp_now_ns();
 		if (k->cleanup && now >= k->t_cleanup) {
 			sup_sweep(k);
-			break;
+			return 0;
 		}
-		if (!k->stopping && k->t_timeout && now >= k->t_timeout)
-			sup_stop(k, c->timeout_sig, MP_SPAWN_R_TIMEOUT);
-		if (k->stopping && k->t_kill && now >= k->t_kill) {
-			sup_signal_workers(k, SIGKILL);
-			k->t_kill = 0;
-		}
-		until = 0;
-		if (k->npending && !k->stopping) {
-			for (uint32_t i = 0; i < c->nworkers; i++) {
-				if (!k->w[i].restart_at)
-					continue;
-				if (now >= k->w[i].restart_at) {
-					k->w[i].restart_at = 0;
-					k->npending--;
-					sup_start_or_fail(k, i);
-				} else {
-					until = sup_min_deadline(until, k->w[i].restart_at);
-				}
-			}
-		}
-		if (!k->stopping)
-			until = sup_min_deadline(until, k->t_timeout);
-		if (k->stopping)
-			until = sup_min_deadline(until, k->t_kill);
-		if (k->cleanup)
-			until = sup_min_deadline(until, k->t_cleanup);
+		until = keeper_due(k, now);
 		if (!k->cleanup && k->nrunning == 0 && k->npending == 0)
 			continue;
-
-		if (pfcap < k->nst + 1) {
-			pfcap = k->nst + 16;
-			free(pf);
-			pf = malloc(pfcap * sizeof *pf);
-			if (!pf) {
-				c->warn("out of memory");
-				pfcap = 0;
-				sup_sweep(k);
-				break;
-			}
-		}
-		pf[np++] = (struct pollfd){ .fd = k->sfd, .events = POLLIN };
-		for (size_t i = 0; i < k->nst; i++)
-			pf[np++] = (struct pollfd){ .fd = k->st[i].fd, .events = POLLIN };
-		tmo = -1;
-		if (until) {
-			int64_t d = until - mp_now_ns();
-			tmo = d <= 0 ? 0 : d / 1000000 >= INT_MAX ? INT_MAX : (int)((d + 999999) / 1000000);
-		}
-		n = poll(pf, np, tmo);
-		if (n < 0 && errno != EINTR) {
-			c->warn("poll: %s", strerror(errno));
+		if (keeper_poll(k, until, &n) < 0) {
 			sup_sweep(k);
-			break;
+			return 0;
 		}
-		for (size_t i = 1; n > 0 && i < np; i++)
-			if (pf[i].revents && k->st[i - 1].fd >= 0)
+		for (size_t i = 1; n > 0 && i < k->npf; i++)
+			if (k->pf[i].revents && k->st[i - 1].fd >= 0)
 				sup_read_stream(k, &k->st[i - 1]);
 		sup_drop_closed_streams(k);
-		if (n > 0 && pf[0].revents) {
-			struct signalfd_siginfo si[16];
-			ssize_t r;
-			int chld = 0, died = 0;
-
-			while ((r = read(k->sfd, si, sizeof si)) > 0) {
-				for (size_t j = 0; j < (size_t)r / sizeof *si; j++) {
-					int sig = (int)si[j].ssi_signo;
-					if (sig == SIGCHLD)
-						chld = 1;
-					else if (sig == mp_sup_front_died_signal())
-						died = 1;
-					else if (sig == MP_SPAWN_SIG_REQUEST)
-						handle_request(k);
-					else if (sig == SIGTSTP || sig == SIGCONT)
-						sup_signal_workers(k, sig);
-					else
-						sup_stop(k, sig, MP_SPAWN_R_SIGNAL);
-				}
-			}
-			if (died || getppid() != k->front) {
-				free(pf);
-				return keeper_emergency(k);
-			}
-			if (chld)
-				sup_reap(k);
-			if (k->cleanup)
-				sup_cleanup_signal(k);
-		}
+		if (n > 0 && k->pf[0].revents && keeper_signals(k))
+			return 1;
 	}
-	free(pf);
-	sup_reap(k);
+}
 
-	sup_drain_streams(k);
-
+/* The group's exit status (DESIGN §4). */
+static int keeper_status(const struct keeper *k)
+{
 	if (k->reason == MP_SPAWN_R_SIGNAL)
-		status = 128 + k->stop_sig;
-	else if (k->reason == MP_SPAWN_R_TIMEOUT)
-		status = 124;	/* DESIGN §4: timed out, as timeout(1) */
-	else if (k->reason == MP_SPAWN_R_CALLER)
-		status = 128 + SIGTERM;
-	else if (k->first_fail >= 0)
-		status = k->first_fail;
-	else
-		status = k->out_error ? 74 : 0;
-	if (c->queue) {
-		struct mp_spawn_snap snap;
-		uint64_t done = 0, failed = 0;
-		if (mp_spawn_snapshot(c->obj, &snap) == 0) {
-			for (uint32_t i = 0; i < c->nworkers; i++)
-				done += snap.w[i].done, failed += snap.w[i].failed;
-			mp_spawn_snap_free(&snap);
-			if (failed)
-				c->warn("%llu of %llu messages failed", (unsigned long long)failed,
-					(unsigned long long)done);
-		}
+		return 128 + k->stop_sig;
+	if (k->reason == MP_SPAWN_R_TIMEOUT)
+		return 124;	/* DESIGN §4: timed out, as timeout(1) */
+	if (k->reason == MP_SPAWN_R_CALLER)
+		return 128 + SIGTERM;
+	if (k->first_fail >= 0)
+		return k->first_fail;
+	return k->out_error ? 74 : 0;
+}
+
+/* A pool's summary: how many of its messages failed. */
+static void warn_failed_messages(const struct mp_sup_conf *c)
+{
+	struct mp_spawn_snap snap;
+	uint64_t done = 0, failed = 0;
+
+	if (mp_spawn_snapshot(c->obj, &snap) == 0) {
+		for (uint32_t i = 0; i < c->nworkers; i++)
+			done += snap.w[i].done, failed += snap.w[i].failed;
+		mp_spawn_snap_free(&snap);
+		if (failed)
+			c->warn("%llu of %llu messages failed", (unsigned long long)failed,
+				(unsigned long long)done);
 	}
+}
+
+int sup_keeper_main(const struct mp_sup_conf *c, pid_t front)
+{
+	struct keeper kk = { 0 }, *k = &kk;
+	int died, status;
+
+	if (keeper_setup(k, c, front) < 0)
+		return 71;
+	keeper_start(k);
+	died = keeper_loop(k);
+	free(k->pf);
+	if (died)
+		return keeper_emergency(k);
+	sup_reap(k);
+	sup_drain_streams(k);
+	status = keeper_status(k);
+	if (c->queue)
+		warn_failed_messages(c);
 	mp_spawn_finish(c->obj, status, k->reason, k->stop_sig);
 	return status;
 }

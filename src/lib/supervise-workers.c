@@ -94,6 +94,64 @@ int sup_build_env(struct keeper *k)
 	return 0;
 }
 
+/* The --tag pipes of worker i, close-on-exec; 0, or -1 (warned, none
+ * left open). */
+static int open_tag_pipes(const struct mp_sup_conf *c, uint32_t i, int outp[2], int errp[2])
+{
+	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		int e = errno;
+		c->warn("cannot start worker %u: pipe: %s", i, strerror(e));
+		if (outp[0] >= 0)
+			close(outp[0]), close(outp[1]);
+		return -1;
+	}
+	return 0;
+}
+
+/* The new worker, between fork (pool) or vfork and exec.  After vfork it
+ * shares the keeper's memory: it writes only *child_errno, and leaves by
+ * exec or _exit. */
+__attribute__((noreturn))
+static void worker_child(const struct keeper *k, uint32_t i, pid_t keeper, const int outp[2],
+			 const int errp[2], volatile int *child_errno)
+{
+	const struct mp_sup_conf *c = k->c;
+	struct sigaction dfl;
+
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != keeper)
+		_exit(128 + SIGKILL);	/* the keeper died first */
+	if (c->tag) {
+		dup2(outp[1], 1);
+		dup2(errp[1], 2);
+	}
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigaction(SIGPIPE, &dfl, NULL);	/* ignored by the keeper */
+	sigprocmask(SIG_SETMASK, &c->child_mask, NULL);
+	if (c->queue)
+		_exit(sup_pool_worker(c, i, k->envp));
+	*child_errno = mp_cmd_execve(c->path, c->argv, k->envp);
+	_exit(*child_errno == ENOENT ? 127 : 126);
+}
+
+/* The read ends of a started worker's --tag pipes become its streams
+ * (an output already gone gets none). */
+static void keep_tag_pipes(struct keeper *k, uint32_t i, int out_fd, int err_fd)
+{
+	fcntl(out_fd, F_SETFL, O_NONBLOCK);
+	fcntl(err_fd, F_SETFL, O_NONBLOCK);
+	if (k->out_dead[1])
+		close(out_fd);
+	else
+		sup_add_stream(k, out_fd, i, 1);
+	if (k->out_dead[2])
+		close(err_fd);
+	else
+		sup_add_stream(k, err_fd, i, 2);
+}
+
 /* Starts worker i.  Returns 0, or the status it ended with at once
  * (126/127: cannot run; 71: no process). */
 static int start_worker(struct keeper *k, uint32_t i)
@@ -104,15 +162,8 @@ static int start_worker(struct keeper *k, uint32_t i)
 	pid_t pid, keeper = k->self;
 	struct mp_owner who;
 
-	if (c->tag) {
-		if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-			int e = errno;
-			c->warn("cannot start worker %u: pipe: %s", i, strerror(e));
-			if (outp[0] >= 0)
-				close(outp[0]), close(outp[1]);
-			return 71;
-		}
-	}
+	if (c->tag && open_tag_pipes(c, i, outp, errp) < 0)
+		return 71;
 	snprintf(k->env_id, sizeof k->env_id, "MP_WORKER_ID=%u", i);
 	if (c->queue) {
 		fflush(NULL);
@@ -123,26 +174,8 @@ static int start_worker(struct keeper *k, uint32_t i)
 		 * child_errno in the memory we share until it execs. */
 		pid = vfork();
 	}
-	if (pid == 0) {
-		struct sigaction dfl;
-
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != keeper)
-			_exit(128 + SIGKILL);	/* the keeper died first */
-		if (c->tag) {
-			dup2(outp[1], 1);
-			dup2(errp[1], 2);
-		}
-		memset(&dfl, 0, sizeof dfl);
-		dfl.sa_handler = SIG_DFL;
-		sigaction(SIGPIPE, &dfl, NULL);	/* ignored by the keeper */
-		sigprocmask(SIG_SETMASK, &c->child_mask, NULL);
-		if (c->queue)
-			_exit(sup_pool_worker(c, i, k->envp));
-		child_errno = mp_cmd_execve(c->path, c->argv, k->envp);
-		_exit(child_errno == ENOENT ? 127 : 126);
-	}
+	if (pid == 0)
+		worker_child(k, i, keeper, outp, errp, &child_errno);
 	if (c->tag) {
 		close(outp[1]);
 		close(errp[1]);
@@ -161,18 +194,8 @@ static int start_worker(struct keeper *k, uint32_t i)
 		c->warn("cannot run '%s': %s", c->argv[0], strerror(child_errno));
 		return child_errno == ENOENT ? 127 : 126;
 	}
-	if (c->tag) {
-		fcntl(outp[0], F_SETFL, O_NONBLOCK);
-		fcntl(errp[0], F_SETFL, O_NONBLOCK);
-		if (k->out_dead[1])
-			close(outp[0]);
-		else
-			sup_add_stream(k, outp[0], i, 1);
-		if (k->out_dead[2])
-			close(errp[0]);
-		else
-			sup_add_stream(k, errp[0], i, 2);
-	}
+	if (c->tag)
+		keep_tag_pipes(k, i, outp[0], errp[0]);
 	/* a worker runs that no table names yet */
 	MP_FAULT_POINT("supervise.worker.started");
 	k->w[i].pid = pid;
@@ -244,6 +267,24 @@ void sup_start_or_fail(struct keeper *k, uint32_t i)
 
 	if (st)
 		worker_done(k, i, st, MP_SPAWN_W_NOSTART);
+}
+
+int64_t sup_restart_due(struct keeper *k, int64_t now)
+{
+	int64_t until = 0;
+
+	for (uint32_t i = 0; i < k->c->nworkers; i++) {
+		if (!k->w[i].restart_at)
+			continue;
+		if (now >= k->w[i].restart_at) {
+			k->w[i].restart_at = 0;
+			k->npending--;
+			sup_start_or_fail(k, i);
+		} else {
+			until = sup_min_deadline(until, k->w[i].restart_at);
+		}
+	}
+	return until;
 }
 
 void sup_call_off_restarts(struct keeper *k)
