@@ -16,7 +16,14 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/show-queue.c src/lib/show-spawn.c \
 	src/lib/spawn.c src/lib/spawn.h \
 	src/lib/store.c src/lib/store.h \
-	src/lib/supervise.c src/lib/supervise.h \
+	src/lib/supervise.h \
+	src/lib/supervise-int.h \
+	src/lib/supervise-front.c \
+	src/lib/supervise-keeper.c \
+	src/lib/supervise-output.c \
+	src/lib/supervise-pool.c \
+	src/lib/supervise-sweep.c \
+	src/lib/supervise-workers.c \
 	src/lib/sync.c src/lib/sync.h \
 	src/lib/verbs.c src/lib/verbs.h
 
