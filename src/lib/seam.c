@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "event.h"
+#include "spawn.h"
 #include "gate.h"
 #include "lock.h"
 #include "sem.h"
@@ -104,4 +105,87 @@ const struct mp_store_ops mp_shm_store_ops = {
 	.lock = &mp_shm_lock_ops,
 	.sem = &mp_shm_sem_ops,
 	.event = &mp_shm_event_ops,
+	.spawn = &mp_shm_spawn_ops,
 };
+
+/* ---- spawn ---- */
+
+int mp_spawn_claim(struct mp_store *s, const char *name, const struct mp_spawn_params *p, struct mp_obj *o, pid_t *busy_pid)
+{
+	return s->ops->spawn->claim(s, name, p, o, busy_pid);
+}
+
+int mp_spawn_open(struct mp_store *s, const char *name, struct mp_obj *o)
+{
+	return s->ops->spawn->open(s, name, o);
+}
+
+uint64_t mp_spawn_run_id(struct mp_obj *o)
+{
+	return o->ops->spawn->run_id(o);
+}
+
+int mp_spawn_set_front(struct mp_obj *o, const struct mp_owner *front)
+{
+	return o->ops->spawn->set_front(o, front);
+}
+
+int mp_spawn_set_keeper(struct mp_obj *o, const struct mp_owner *keeper)
+{
+	return o->ops->spawn->set_keeper(o, keeper);
+}
+
+void mp_spawn_worker_started(struct mp_obj *o, uint32_t id, pid_t pid, uint64_t start_ticks)
+{
+	o->ops->spawn->worker_started(o, id, pid, start_ticks);
+}
+
+void mp_spawn_worker_ended(struct mp_obj *o, uint32_t id, int status, enum mp_spawn_wstate state)
+{
+	o->ops->spawn->worker_ended(o, id, status, state);
+}
+
+void mp_spawn_stopping(struct mp_obj *o, enum mp_spawn_reason reason, int sig)
+{
+	o->ops->spawn->stopping(o, reason, sig);
+}
+
+void mp_spawn_finish(struct mp_obj *o, int status, enum mp_spawn_reason reason, int sig)
+{
+	o->ops->spawn->finish(o, status, reason, sig);
+}
+
+int mp_spawn_take_request(struct mp_obj *o, uint32_t *seen, int *sig, enum mp_spawn_reason *reason)
+{
+	return o->ops->spawn->take_request(o, seen, sig, reason);
+}
+
+int mp_spawn_beat(struct mp_obj *o, uint64_t run, uint32_t id)
+{
+	return o->ops->spawn->beat(o, run, id);
+}
+
+void mp_spawn_count_message(struct mp_obj *o, uint32_t id, int failed)
+{
+	o->ops->spawn->count_message(o, id, failed);
+}
+
+int mp_spawn_snapshot(struct mp_obj *o, struct mp_spawn_snap *s)
+{
+	return o->ops->spawn->snapshot(o, s);
+}
+
+int mp_spawn_wait(struct mp_obj *o, int64_t deadline_ns, int nonblock, int *status)
+{
+	return o->ops->spawn->wait(o, deadline_ns, nonblock, status);
+}
+
+int mp_spawn_kill_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason)
+{
+	return o->ops->spawn->kill_request(o, sig, reason);
+}
+
+void mp_spawn_post_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason)
+{
+	o->ops->spawn->post_request(o, sig, reason);
+}

@@ -147,7 +147,7 @@ static int remove_locked(struct mp_store *s, struct mp_obj *o)
 	return 0;
 }
 
-int mp_spawn_claim(struct mp_store *s, const char *name, const struct mp_spawn_params *p,
+static int shm_spawn_claim(struct mp_store *s, const char *name, const struct mp_spawn_params *p,
 		   struct mp_obj *o, pid_t *busy_pid)
 {
 	int created, rc;
@@ -197,12 +197,12 @@ int mp_spawn_claim(struct mp_store *s, const char *name, const struct mp_spawn_p
 	return -EAGAIN;
 }
 
-int mp_spawn_open(struct mp_store *s, const char *name, struct mp_obj *o)
+static int shm_spawn_open(struct mp_store *s, const char *name, struct mp_obj *o)
 {
 	return mp_obj_open(s, &mp_spawn_kind, name, 0, NULL, NULL, NULL, o);
 }
 
-uint64_t mp_spawn_run_id(struct mp_obj *o)
+static uint64_t shm_spawn_run_id(struct mp_obj *o)
 {
 	return __atomic_load_n(&G(o)->run, __ATOMIC_ACQUIRE);
 }
@@ -220,7 +220,7 @@ uint64_t mp_spawn_run_id(struct mp_obj *o)
 		}						\
 	} while (0)
 
-int mp_spawn_set_front(struct mp_obj *o, const struct mp_owner *front)
+static int shm_spawn_set_front(struct mp_obj *o, const struct mp_owner *front)
 {
 	int rc = mp_obj_lock(o);
 
@@ -232,7 +232,7 @@ int mp_spawn_set_front(struct mp_obj *o, const struct mp_owner *front)
 	return 0;
 }
 
-int mp_spawn_set_keeper(struct mp_obj *o, const struct mp_owner *keeper)
+static int shm_spawn_set_keeper(struct mp_obj *o, const struct mp_owner *keeper)
 {
 	int rc = mp_obj_lock(o);
 
@@ -244,7 +244,7 @@ int mp_spawn_set_keeper(struct mp_obj *o, const struct mp_owner *keeper)
 	return 0;
 }
 
-void mp_spawn_worker_started(struct mp_obj *o, uint32_t id, pid_t pid, uint64_t start_ticks)
+static void shm_spawn_worker_started(struct mp_obj *o, uint32_t id, pid_t pid, uint64_t start_ticks)
 {
 	if (id >= NWORKERS(o))
 		return;
@@ -261,7 +261,7 @@ void mp_spawn_worker_started(struct mp_obj *o, uint32_t id, pid_t pid, uint64_t 
 	});
 }
 
-void mp_spawn_worker_ended(struct mp_obj *o, uint32_t id, int status, enum mp_spawn_wstate state)
+static void shm_spawn_worker_ended(struct mp_obj *o, uint32_t id, int status, enum mp_spawn_wstate state)
 {
 	if (id >= NWORKERS(o))
 		return;
@@ -275,7 +275,7 @@ void mp_spawn_worker_ended(struct mp_obj *o, uint32_t id, int status, enum mp_sp
 	});
 }
 
-void mp_spawn_stopping(struct mp_obj *o, enum mp_spawn_reason reason, int sig)
+static void shm_spawn_stopping(struct mp_obj *o, enum mp_spawn_reason reason, int sig)
 {
 	UPDATE(o, {
 		struct mp_spawn_group *g = G(o);
@@ -287,7 +287,7 @@ void mp_spawn_stopping(struct mp_obj *o, enum mp_spawn_reason reason, int sig)
 	});
 }
 
-void mp_spawn_finish(struct mp_obj *o, int status, enum mp_spawn_reason reason, int sig)
+static void shm_spawn_finish(struct mp_obj *o, int status, enum mp_spawn_reason reason, int sig)
 {
 	UPDATE(o, {
 		struct mp_spawn_group *g = G(o);
@@ -307,7 +307,7 @@ void mp_spawn_finish(struct mp_obj *o, int status, enum mp_spawn_reason reason, 
 	});
 }
 
-int mp_spawn_take_request(struct mp_obj *o, uint32_t *seen, int *sig, enum mp_spawn_reason *reason)
+static int shm_spawn_take_request(struct mp_obj *o, uint32_t *seen, int *sig, enum mp_spawn_reason *reason)
 {
 	struct mp_spawn_group *g = G(o);
 	int got = 0;
@@ -326,7 +326,7 @@ int mp_spawn_take_request(struct mp_obj *o, uint32_t *seen, int *sig, enum mp_sp
 	return got;
 }
 
-int mp_spawn_beat(struct mp_obj *o, uint64_t run, uint32_t id)
+static int shm_spawn_beat(struct mp_obj *o, uint64_t run, uint32_t id)
 {
 	struct mp_spawn_group *g = G(o);
 	int rc;
@@ -345,7 +345,7 @@ int mp_spawn_beat(struct mp_obj *o, uint64_t run, uint32_t id)
 	return 0;
 }
 
-void mp_spawn_count_message(struct mp_obj *o, uint32_t id, int failed)
+static void shm_spawn_count_message(struct mp_obj *o, uint32_t id, int failed)
 {
 	if (id >= NWORKERS(o))
 		return;
@@ -369,7 +369,7 @@ int mp_spawn_worker_stale(const struct mp_spawn_snap *s, uint32_t i)
 	return mp_ns_diff(s->now_mono_ns, ref) > s->g.heartbeat_ns;
 }
 
-int mp_spawn_snapshot(struct mp_obj *o, struct mp_spawn_snap *s)
+static int shm_spawn_snapshot(struct mp_obj *o, struct mp_spawn_snap *s)
 {
 	uint32_t n = NWORKERS(o);
 	int rc;
@@ -452,7 +452,7 @@ const char *mp_spawn_reason_name(uint32_t reason)
 	return reason < sizeof names / sizeof *names ? names[reason] : "?";
 }
 
-int mp_spawn_wait(struct mp_obj *o, int64_t deadline_ns, int nonblock, int *status)
+static int shm_spawn_wait(struct mp_obj *o, int64_t deadline_ns, int nonblock, int *status)
 {
 	struct mp_spawn_group *g = G(o);
 	int rc, slice_over;
@@ -518,7 +518,7 @@ static int send_to(const struct mp_owner *who, int sig)
 	return rc;
 }
 
-void mp_spawn_post_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason)
+static void shm_spawn_post_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason)
 {
 	UPDATE(o, {
 		struct mp_spawn_group *g = G(o);
@@ -528,7 +528,7 @@ void mp_spawn_post_request(struct mp_obj *o, int sig, enum mp_spawn_reason reaso
 	});
 }
 
-int mp_spawn_kill_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason)
+static int shm_spawn_kill_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason)
 {
 	struct mp_spawn_group *g = G(o);
 	struct mp_owner keeper;
@@ -558,3 +558,22 @@ int mp_spawn_sig_ends_group(int sig)
 {
 	return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT || sig == SIGKILL;
 }
+
+const struct mp_spawn_ops mp_shm_spawn_ops = {
+	.claim = shm_spawn_claim,
+	.open = shm_spawn_open,
+	.run_id = shm_spawn_run_id,
+	.set_front = shm_spawn_set_front,
+	.set_keeper = shm_spawn_set_keeper,
+	.worker_started = shm_spawn_worker_started,
+	.worker_ended = shm_spawn_worker_ended,
+	.stopping = shm_spawn_stopping,
+	.finish = shm_spawn_finish,
+	.take_request = shm_spawn_take_request,
+	.beat = shm_spawn_beat,
+	.count_message = shm_spawn_count_message,
+	.snapshot = shm_spawn_snapshot,
+	.wait = shm_spawn_wait,
+	.kill_request = shm_spawn_kill_request,
+	.post_request = shm_spawn_post_request,
+};

@@ -216,4 +216,29 @@ void mp_spawn_post_request(struct mp_obj *o, int sig, enum mp_spawn_reason reaso
  * passed on, so a worker may use them for itself (reload, status). */
 int mp_spawn_sig_ends_group(int sig);
 
+
+/* The operations above, as a store implements them (store.h: the seam).
+ * The functions above call the store's; mp_shm_spawn_ops is the
+ * shared-memory store's. */
+struct mp_spawn_ops {
+	int (*claim)(struct mp_store *s, const char *name, const struct mp_spawn_params *p, struct mp_obj *o, pid_t *busy_pid);
+	int (*open)(struct mp_store *s, const char *name, struct mp_obj *o);
+	uint64_t (*run_id)(struct mp_obj *o);
+	int (*set_front)(struct mp_obj *o, const struct mp_owner *front);
+	int (*set_keeper)(struct mp_obj *o, const struct mp_owner *keeper);
+	void (*worker_started)(struct mp_obj *o, uint32_t id, pid_t pid, uint64_t start_ticks);
+	void (*worker_ended)(struct mp_obj *o, uint32_t id, int status, enum mp_spawn_wstate state);
+	void (*stopping)(struct mp_obj *o, enum mp_spawn_reason reason, int sig);
+	void (*finish)(struct mp_obj *o, int status, enum mp_spawn_reason reason, int sig);
+	int (*take_request)(struct mp_obj *o, uint32_t *seen, int *sig, enum mp_spawn_reason *reason);
+	int (*beat)(struct mp_obj *o, uint64_t run, uint32_t id);
+	void (*count_message)(struct mp_obj *o, uint32_t id, int failed);
+	int (*snapshot)(struct mp_obj *o, struct mp_spawn_snap *s);
+	int (*wait)(struct mp_obj *o, int64_t deadline_ns, int nonblock, int *status);
+	int (*kill_request)(struct mp_obj *o, int sig, enum mp_spawn_reason reason);
+	void (*post_request)(struct mp_obj *o, int sig, enum mp_spawn_reason reason);
+};
+
+extern const struct mp_spawn_ops mp_shm_spawn_ops;
+
 #endif
