@@ -955,6 +955,154 @@ static inline void batch_add(struct mp_obj *o, struct mp_queue_batch *b, size_t 
 	b->ends[k] = *outlen;
 }
 
+/* What a scan of the ring took for a new reservation: the records in
+ * [x, y), k of them holding nb payload bytes, copied into the batch's
+ * buffer up to outlen. */
+struct qtake {
+	uint64_t x, y;
+	uint64_t k, nb;
+	size_t outlen;
+};
+
+/* The hot path: one run of READY records from the read position, up to
+ * r->max_count of them (and r->max_bytes, the first whatever its size),
+ * copied into b.  Returns 0 or -EBADMSG. */
+static int take_run(struct mp_obj *o, const struct mp_queue_take_req *r,
+		    struct mp_queue_batch *b, struct qtake *tk)
+{
+	struct qstate *st = &Q(o)->st;
+	uint64_t pos, end, off, nb = 0, k = 0, maxmsg = MAXMSG(o);
+	char *ring = ring_of(o);
+	size_t outlen = 0;
+
+	pos = tk->x = st->read;
+	end = st->tail;
+	off = pos % RSIZE(o);
+	while (pos < end && k < r->max_count) {
+		struct qrec *rec = (struct qrec *)(ring + off);
+		uint64_t len = rec->len, sz = rec_size(len);
+
+		if (len > maxmsg || pos + sz > end || rec->state != QREC_READY)
+			return corrupt(o, "bad record after the read position");
+		if (k && nb + len > r->max_bytes)
+			break;
+		batch_add(o, b, &outlen, k, off, len, r->sep);
+		nb += len;
+		k++;
+		pos += sz;
+		off = wrap(o, off + sz);
+	}
+	tk->y = pos;
+	tk->k = k;
+	tk->nb = nb;
+	tk->outlen = outlen;
+	return 0;
+}
+
+/* The handed-back records, oldest first, skipping the runs of contiguous
+ * reservations; one run of our own only, so that the READY -> slot step
+ * cannot touch theirs.  Limits and copying as take_run().  Returns 0 (at
+ * least one record taken) or -EBADMSG. */
+static int take_redo(struct mp_obj *o, const struct mp_queue_take_req *r,
+		     struct mp_queue_batch *b, struct qtake *tk)
+{
+	struct qstate *st = &Q(o)->st;
+	uint64_t pos, end, off, x, y = 0, nb = 0, k = 0, maxmsg = MAXMSG(o);
+	char *ring = ring_of(o);
+	size_t outlen = 0;
+	struct span spans[MP_QUEUE_SLOTS];
+	int nsp = contig_spans(o, spans), si = 0;
+
+	if (nsp < 0)
+		return nsp;
+
+	pos = st->head;
+	end = st->read;
+	x = 0;
+	off = pos % RSIZE(o);
+	while (pos < end && k < r->max_count) {
+		struct qrec *rec;
+		uint64_t len, sz;
+
+		while (si < nsp && spans[si].end <= pos)
+			si++;
+		if (si < nsp && spans[si].start <= pos) {
+			if (k || spans[si].end > end || spans[si].start != pos)
+				break;
+			pos = spans[si].end;
+			off = pos % RSIZE(o);
+			continue;
+		}
+		rec = (struct qrec *)(ring + off);
+		len = rec->len;
+		sz = rec_size(len);
+		if (len > maxmsg || pos + sz > end)
+			return corrupt(o, "bad record before the read position");
+		if (rec->state == QREC_READY) {
+			if (k && nb + len > r->max_bytes)
+				break;
+			if (!k)
+				x = pos;
+			batch_add(o, b, &outlen, k, off, len, r->sep);
+			nb += len;
+			k++;
+			y = pos + sz;
+			if (k == st->n_redo)
+				break;	/* no more READY ones before read */
+		}
+		pos += sz;
+		off = wrap(o, off + sz);
+	}
+	if (!k)
+		return corrupt(o, "handed-back records missing");
+	tk->x = x;
+	tk->y = y;
+	tk->k = k;
+	tk->nb = nb;
+	tk->outlen = outlen;
+	return 0;
+}
+
+/* The slot is free: fill it privately, publish it in the commit. */
+static void fill_slot(struct mp_obj *o, struct qslot *s, const struct mp_owner *holder,
+		      const struct mp_owner *lease_owner, int64_t ttl_ns)
+{
+	s->token = ++Q(o)->st.last_token;	/* a lost token number is harmless */
+	s->since_ns = mp_realtime_ns();
+	s->expires_ns = lease_owner && ttl_ns > 0 ? mp_now_ns() + ttl_ns : 0;
+	s->holder = *holder;
+	if (lease_owner)
+		s->owner = *lease_owner;
+	else
+		memset(&s->owner, 0, sizeof s->owner);
+}
+
+/* Commits what tk took as slot idx: handed-back records are marked with
+ * the slot, a run from the read position moves read. */
+static void commit_take(struct mp_obj *o, int idx, int redo, int leased,
+			const struct qtake *tk)
+{
+	struct txn t;
+
+	txn_begin(o, &t);
+	if (redo)
+		txn_step(&t, QREC_READY, (uint32_t)idx + 1, tk->x, tk->y);
+	txn_slot(&t, idx, 1, (redo ? 0 : QS_CONTIG) | (leased ? QS_LEASED : 0), tk->x, tk->y,
+		 tk->k, tk->nb);
+	if (redo) {
+		t.st.n_redo -= tk->k;
+		t.st.b_redo -= tk->nb;
+	} else {
+		t.st.read = tk->y;
+		t.st.n_tail -= tk->k;
+		t.st.b_tail -= tk->nb;
+	}
+	t.st.n_flight += tk->k;
+	t.st.b_flight += tk->nb;
+	t.st.nslots_used++;
+	commit(o, &t);
+}
+
 /* Reserves up to max_count READY records (and max_bytes payload bytes,
  * the first whatever its size) for a new slot owned by holder, copying
  * them into b.  Redelivered records go first.  Locked; commits.  Returns
@@ -964,125 +1112,31 @@ static int take_locked(struct mp_obj *o, const struct mp_queue_take_req *r,
 		       int64_t ttl_ns, struct mp_queue_batch *b)
 {
 	struct qstate *st = &Q(o)->st;
-	uint64_t pos, end, off, x, y = 0, nb = 0, k = 0, maxmsg = MAXMSG(o);
-	char *ring = ring_of(o);
-	size_t outlen = 0;
-	int redo = st->n_redo > 0, idx;
+	struct qtake tk = { 0, 0, 0, 0, 0 };
+	int redo = st->n_redo > 0, idx, rc;
 	struct qslot *s;
-	struct txn t;
 
 	if (st->n_redo + st->n_tail == 0)
 		return 0;
 	idx = free_slot(o);
 	if (idx < 0)
 		return 0;
-	if (!redo) {
-		/* the hot path: one run from the read position */
-		pos = x = st->read;
-		end = st->tail;
-		off = pos % RSIZE(o);
-		while (pos < end && k < r->max_count) {
-			struct qrec *rec = (struct qrec *)(ring + off);
-			uint64_t len = rec->len, sz = rec_size(len);
-
-			if (len > maxmsg || pos + sz > end || rec->state != QREC_READY)
-				return corrupt(o, "bad record after the read position");
-			if (k && nb + len > r->max_bytes)
-				break;
-			batch_add(o, b, &outlen, k, off, len, r->sep);
-			nb += len;
-			k++;
-			pos += sz;
-			off = wrap(o, off + sz);
-		}
-		y = pos;
-	} else {
-		/* the handed-back records, oldest first, skipping the runs of
-		 * contiguous reservations; one run of our own only, so that
-		 * the READY -> slot step cannot touch theirs */
-		struct span spans[MP_QUEUE_SLOTS];
-		int nsp = contig_spans(o, spans), si = 0;
-
-		if (nsp < 0)
-			return nsp;
-
-		pos = st->head;
-		end = st->read;
-		x = 0;
-		off = pos % RSIZE(o);
-		while (pos < end && k < r->max_count) {
-			struct qrec *rec;
-			uint64_t len, sz;
-
-			while (si < nsp && spans[si].end <= pos)
-				si++;
-			if (si < nsp && spans[si].start <= pos) {
-				if (k || spans[si].end > end || spans[si].start != pos)
-					break;
-				pos = spans[si].end;
-				off = pos % RSIZE(o);
-				continue;
-			}
-			rec = (struct qrec *)(ring + off);
-			len = rec->len;
-			sz = rec_size(len);
-			if (len > maxmsg || pos + sz > end)
-				return corrupt(o, "bad record before the read position");
-			if (rec->state == QREC_READY) {
-				if (k && nb + len > r->max_bytes)
-					break;
-				if (!k)
-					x = pos;
-				batch_add(o, b, &outlen, k, off, len, r->sep);
-				nb += len;
-				k++;
-				y = pos + sz;
-				if (k == st->n_redo)
-					break;	/* no more READY ones before read */
-			}
-			pos += sz;
-			off = wrap(o, off + sz);
-		}
-		if (!k)
-			return corrupt(o, "handed-back records missing");
-	}
-	if (!k)
+	rc = redo ? take_redo(o, r, b, &tk) : take_run(o, r, b, &tk);
+	if (rc)
+		return rc;
+	if (!tk.k)
 		return 0;
 
-	/* the slot is free: fill it privately, publish it in the commit */
 	s = &slots_of(o)[idx];
-	s->token = ++st->last_token;	/* a lost token number is harmless */
-	s->since_ns = mp_realtime_ns();
-	s->expires_ns = lease_owner && ttl_ns > 0 ? mp_now_ns() + ttl_ns : 0;
-	s->holder = *holder;
-	if (lease_owner)
-		s->owner = *lease_owner;
-	else
-		memset(&s->owner, 0, sizeof s->owner);
+	fill_slot(o, s, holder, lease_owner, ttl_ns);
+	commit_take(o, idx, redo, lease_owner != NULL, &tk);
 
-	txn_begin(o, &t);
-	if (redo)
-		txn_step(&t, QREC_READY, (uint32_t)idx + 1, x, y);
-	txn_slot(&t, idx, 1, (redo ? 0 : QS_CONTIG) | (lease_owner ? QS_LEASED : 0), x, y, k, nb);
-	if (redo) {
-		t.st.n_redo -= k;
-		t.st.b_redo -= nb;
-	} else {
-		t.st.read = y;
-		t.st.n_tail -= k;
-		t.st.b_tail -= nb;
-	}
-	t.st.n_flight += k;
-	t.st.b_flight += nb;
-	t.st.nslots_used++;
-	commit(o, &t);
-
-	b->len = outlen;
-	b->count = (uint32_t)k;
+	b->len = tk.outlen;
+	b->count = (uint32_t)tk.k;
 	b->slot = idx;
 	b->token = s->token;
 	b->pending = 1;
-	return (int)k;
+	return (int)tk.k;
 }
 
 /* The waiting loop shared by every get.  Called locked; *locked tells
