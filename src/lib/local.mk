@@ -9,13 +9,17 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/lock.c src/lib/lock.h \
 	src/lib/owner.c src/lib/owner.h \
 	src/lib/parse.c src/lib/parse.h \
-	src/lib/queue.c src/lib/queue.h \
+	src/lib/queue.h src/lib/queue-int.h \
+	src/lib/queue-wait.c \
 	src/lib/sem.c src/lib/sem.h \
 	src/lib/show.c src/lib/show.h \
 	src/lib/spawn.c src/lib/spawn.h \
 	src/lib/store.c src/lib/store.h \
 	src/lib/supervise.c src/lib/supervise.h \
 	src/lib/sync.c src/lib/sync.h
+
+# the queue as one unit, included by tests/unit/t-queue.c (see the file)
+EXTRA_DIST += src/lib/queue.c
 
 LIBMP = src/lib/libmp.a
 STATIC_LINK = $(STATIC_LDFLAGS)
