@@ -145,13 +145,28 @@ static inline uint64_t wrap(struct mp_obj *o, uint64_t off)
 
 #define BARRIER()	__asm__ __volatile__("" ::: "memory")
 
-/* A commit under construction (in private memory until commit()). */
+/* A commit under construction (in private memory until queue_commit()). */
 struct txn {
 	struct qstate st;
 	uint32_t nsteps, nslotops;
 	struct qstep step[J_STEPS];
 	struct qslotop slotop[J_SLOTOPS];
 };
+
+/* ---- queue-journal.c ---- */
+
+/* Rolls the journal forward (whether or not it is valid; the caller knows
+ * it is).  Idempotent. */
+void queue_journal_apply(struct mp_obj *o);
+/* Starts a transaction from the current state. */
+void queue_txn_begin(struct mp_obj *o, struct txn *t);
+/* Adds "records in [x, y) of state from become to" (nothing if empty). */
+void queue_txn_step(struct txn *t, uint32_t from, uint32_t to, uint64_t x, uint64_t y);
+/* Adds the new span fields and used flag of slot idx. */
+void queue_txn_slot(struct txn *t, int idx, uint32_t used, uint32_t flags, uint64_t start,
+		    uint64_t end, uint64_t count, uint64_t bytes);
+/* Writes t to the journal, marks it valid, applies it, clears it. */
+void queue_commit(struct mp_obj *o, const struct txn *t);
 
 /* What queue_changed() and queue_unlock_wake() are told changed. */
 enum { WAKE_GET = 1, WAKE_PUT = 2 };

@@ -97,99 +97,6 @@ static int corrupt(struct mp_obj *o, const char *what)
 	return -EBADMSG;
 }
 
-/* Applies one step; stops at a record that cannot be (corrupt ring). */
-static void apply_step(struct mp_obj *o, const struct qstep *s)
-{
-	uint64_t pos = s->x, off = s->x % RSIZE(o);
-	char *r = ring_of(o);
-
-	/* records start 8-aligned: an unaligned x would read a header
-	 * across the end of the ring */
-	if (s->y < s->x || s->y - s->x > RSIZE(o) || ((s->x | s->y) & 7))
-		return;
-	while (pos < s->y) {
-		struct qrec *rec = (struct qrec *)(r + off);
-		uint64_t len = rec->len, sz;
-
-		if (len > MAXMSG(o))
-			return;
-		sz = rec_size(len);
-		if (rec->state == s->from)
-			rec->state = s->to;
-		pos += sz;
-		off = wrap(o, off + sz);
-	}
-}
-
-static void apply_journal(struct mp_obj *o)
-{
-	struct qjournal *j = &Q(o)->jr;
-	struct qslot *sl = slots_of(o);
-
-	for (uint32_t i = 0; i < j->nsteps && i < J_STEPS; i++) {
-		apply_step(o, &j->step[i]);
-		MP_FAULT_POINT("queue.apply.step");
-	}
-	for (uint32_t i = 0; i < j->nslotops && i < J_SLOTOPS; i++) {
-		const struct qslotop *so = &j->slotop[i];
-		if (so->idx < 0 || (uint32_t)so->idx >= NSLOTS(o))
-			continue;
-		struct qslot *s = &sl[so->idx];
-		s->flags = so->flags;
-		s->start = so->start;
-		s->end = so->end;
-		s->count = so->count;
-		s->bytes = so->bytes;
-		s->used = so->used;
-	}
-	Q(o)->st = j->st;
-}
-
-static void txn_begin(struct mp_obj *o, struct txn *t)
-{
-	t->st = Q(o)->st;
-	t->nsteps = 0;
-	t->nslotops = 0;
-}
-
-static void txn_step(struct txn *t, uint32_t from, uint32_t to, uint64_t x, uint64_t y)
-{
-	if (x < y && from != to)
-		t->step[t->nsteps++] = (struct qstep){ from, to, x, y };
-}
-
-static void txn_slot(struct txn *t, int idx, uint32_t used, uint32_t flags, uint64_t start,
-		     uint64_t end, uint64_t count, uint64_t bytes)
-{
-	t->slotop[t->nslotops++] = (struct qslotop){ .idx = idx, .used = used, .flags = flags,
-		.start = start, .end = end, .count = count, .bytes = bytes };
-}
-
-/* Writes the journal, marks it valid, applies it, clears it.  A process
- * killed before `valid` changed nothing visible (a put's records lie
- * beyond tail); killed after it, the next locker applies the journal
- * again, which gives the same result however far the first attempt got. */
-static void commit(struct mp_obj *o, const struct txn *t)
-{
-	struct qjournal *j = &Q(o)->jr;
-
-	j->nsteps = t->nsteps;
-	j->nslotops = t->nslotops;
-	memcpy(j->step, t->step, t->nsteps * sizeof *t->step);
-	memcpy(j->slotop, t->slotop, t->nslotops * sizeof *t->slotop);
-	j->st = t->st;
-	MP_FAULT_POINT("queue.commit.written");
-	BARRIER();
-	__atomic_store_n(&j->valid, 1, __ATOMIC_SEQ_CST);
-	MP_FAULT_POINT("queue.commit.valid");
-	BARRIER();
-	apply_journal(o);
-	MP_FAULT_POINT("queue.commit.applied");
-	BARRIER();
-	__atomic_store_n(&j->valid, 0, __ATOMIC_SEQ_CST);
-	BARRIER();
-}
-
 /* ---- the kind ---- */
 
 static void repair(struct mp_obj *o)
@@ -197,7 +104,7 @@ static void repair(struct mp_obj *o)
 	struct qjournal *j = &Q(o)->jr;
 
 	if (j->valid) {
-		apply_journal(o);
+		queue_journal_apply(o);
 		BARRIER();
 		__atomic_store_n(&j->valid, 0, __ATOMIC_SEQ_CST);
 	}
@@ -226,7 +133,7 @@ static void reset(struct mp_obj *o)
 	/* After a reboot nobody holds anything: roll a pending journal
 	 * forward, then hand every reservation back. */
 	if (Q(o)->jr.valid) {
-		apply_journal(o);
+		queue_journal_apply(o);
 		Q(o)->jr.valid = 0;
 	}
 	if (state_ok(o) == 0)
@@ -457,9 +364,9 @@ static int revert_slot(struct mp_obj *o, int idx, int redelivered)
 
 	if (span_ok(o, s))
 		return -EBADMSG;
-	txn_begin(o, &t);
-	txn_step(&t, slot_mark(s, idx), QREC_READY, s->start, s->end);
-	txn_slot(&t, idx, 0, 0, 0, 0, 0, 0);
+	queue_txn_begin(o, &t);
+	queue_txn_step(&t, slot_mark(s, idx), QREC_READY, s->start, s->end);
+	queue_txn_slot(&t, idx, 0, 0, 0, 0, 0, 0);
 	if (s->count > t.st.n_flight || s->bytes > t.st.b_flight)
 		return corrupt(o, "reservation larger than what is in flight");
 	t.st.n_flight -= s->count;
@@ -469,7 +376,7 @@ static int revert_slot(struct mp_obj *o, int idx, int redelivered)
 	t.st.nslots_used--;
 	if (redelivered)
 		t.st.redelivered += s->count;
-	commit(o, &t);
+	queue_commit(o, &t);
 	return 0;
 }
 
@@ -587,15 +494,15 @@ static int settle_locked(struct mp_obj *o, int idx, uint64_t k, int keep, int *w
 	 * messages in flight to settle before they end */
 	if (Q(o)->st.nslots_used >= NSLOTS(o) || Q(o)->st.closed)
 		*what |= WAKE_GET;
-	txn_begin(o, &t);
+	queue_txn_begin(o, &t);
 	/* hand back first: the ack step below must not see them */
-	txn_step(&t, slot_mark(s, idx), QREC_READY, p, s->end);
+	queue_txn_step(&t, slot_mark(s, idx), QREC_READY, p, s->end);
 	t.st.n_redo += nrest;
 	t.st.b_redo += brest;
 	if (nrest)
 		*what |= WAKE_GET;
 	if (keep && k) {
-		txn_slot(&t, idx, 1, s->flags, s->start, p, k, bk);
+		queue_txn_slot(&t, idx, 1, s->flags, s->start, p, k, bk);
 		t.st.n_flight -= nrest;
 		t.st.b_flight -= brest;
 	} else {
@@ -605,16 +512,16 @@ static int settle_locked(struct mp_obj *o, int idx, uint64_t k, int keep, int *w
 				return rc;
 			/* records that head passes need no mark */
 			if (t.st.head < p)
-				txn_step(&t, slot_mark(s, idx), QREC_ACKED, s->start, p);
+				queue_txn_step(&t, slot_mark(s, idx), QREC_ACKED, s->start, p);
 			*what |= WAKE_PUT;
 		}
-		txn_slot(&t, idx, 0, 0, 0, 0, 0, 0);
+		queue_txn_slot(&t, idx, 0, 0, 0, 0, 0, 0);
 		t.st.n_flight -= s->count;
 		t.st.b_flight -= s->bytes;
 		t.st.acks += k;
 		t.st.nslots_used--;
 	}
-	commit(o, &t);
+	queue_commit(o, &t);
 	return 0;
 }
 
@@ -665,13 +572,13 @@ static size_t put_some(struct mp_obj *o, const struct iovec *v, size_t n, size_t
 	if (!k)
 		return 0;
 	MP_FAULT_POINT("queue.put.copied");
-	txn_begin(o, &t);
+	queue_txn_begin(o, &t);
 	t.st.tail = pos;
 	t.st.n_tail += k;
 	t.st.b_tail += nb;
 	t.st.unfinished += k;
 	t.st.puts += k;
-	commit(o, &t);
+	queue_commit(o, &t);
 	return k;
 }
 
@@ -961,10 +868,10 @@ static void commit_take(struct mp_obj *o, int idx, int redo, int leased,
 {
 	struct txn t;
 
-	txn_begin(o, &t);
+	queue_txn_begin(o, &t);
 	if (redo)
-		txn_step(&t, QREC_READY, (uint32_t)idx + 1, tk->x, tk->y);
-	txn_slot(&t, idx, 1, (redo ? 0 : QS_CONTIG) | (leased ? QS_LEASED : 0), tk->x, tk->y,
+		queue_txn_step(&t, QREC_READY, (uint32_t)idx + 1, tk->x, tk->y);
+	queue_txn_slot(&t, idx, 1, (redo ? 0 : QS_CONTIG) | (leased ? QS_LEASED : 0), tk->x, tk->y,
 		 tk->k, tk->nb);
 	if (redo) {
 		t.st.n_redo -= tk->k;
@@ -977,7 +884,7 @@ static void commit_take(struct mp_obj *o, int idx, int redo, int leased,
 	t.st.n_flight += tk->k;
 	t.st.b_flight += tk->nb;
 	t.st.nslots_used++;
-	commit(o, &t);
+	queue_commit(o, &t);
 }
 
 /* Reserves up to max_count READY records (and max_bytes payload bytes,
@@ -1296,9 +1203,9 @@ int mp_queue_done(struct mp_obj *o, uint64_t n)
 		mp_obj_unlock(o);
 		return -ERANGE;
 	}
-	txn_begin(o, &t);
+	queue_txn_begin(o, &t);
 	t.st.unfinished -= n;
-	commit(o, &t);
+	queue_commit(o, &t);
 	changed(o, WAKE_GET);
 	unlock_wake(o, WAKE_GET);
 	return 0;
