@@ -25,6 +25,7 @@
 #ifndef MP_QUEUE_INT_H
 #define MP_QUEUE_INT_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -143,6 +144,14 @@ static inline uint64_t wrap(struct mp_obj *o, uint64_t off)
 	return off >= RSIZE(o) ? off - RSIZE(o) : off;
 }
 
+/* Says why o is refused; returns -EBADMSG.  Inline, so that the compiler
+ * sees that every error path returns non-zero. */
+static inline int queue_corrupt(struct mp_obj *o, const char *what)
+{
+	mp_errmsg_set("'%s' is corrupt: %s", mp_obj_path(o), what);
+	return -EBADMSG;
+}
+
 #define BARRIER()	__asm__ __volatile__("" ::: "memory")
 
 /* A commit under construction (in private memory until queue_commit()). */
@@ -152,6 +161,12 @@ struct txn {
 	struct qstep step[J_STEPS];
 	struct qslotop slotop[J_SLOTOPS];
 };
+
+/* ---- queue-kind.c ---- */
+
+/* Locks o and checks it is still there and sane.  Returns 0 locked, or
+ * -errno unlocked (-EIDRM: removed; -EBADMSG: corrupt). */
+int queue_lock(struct mp_obj *o);
 
 /* ---- queue-journal.c ---- */
 
@@ -167,6 +182,11 @@ void queue_txn_slot(struct txn *t, int idx, uint32_t used, uint32_t flags, uint6
 		    uint64_t end, uint64_t count, uint64_t bytes);
 /* Writes t to the journal, marks it valid, applies it, clears it. */
 void queue_commit(struct mp_obj *o, const struct txn *t);
+
+/* ---- queue-lease.c ---- */
+
+/* Hands back every reservation (after a reboot).  Locked; commits. */
+void queue_revert_all(struct mp_obj *o);
 
 /* What queue_changed() and queue_unlock_wake() are told changed. */
 enum { WAKE_GET = 1, WAKE_PUT = 2 };

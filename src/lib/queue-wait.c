@@ -15,28 +15,6 @@
 #define PUT_BATCH_BYTES	(256 * 1024)
 #define PUT_BATCH_COUNT	16384
 
-static size_t slots_bytes(uint32_t nslots)
-{
-	return (size_t)nslots * sizeof(struct qslot);
-}
-
-static uint64_t ring_offset(uint32_t nslots)
-{
-	return (sizeof(struct mp_queue) + slots_bytes(nslots) + 63) & ~63ULL;
-}
-
-/* Worst case of n records holding b payload bytes: 8 bytes of header and
- * up to 7 of padding each. */
-static uint64_t ring_for(const struct mp_queue_params *p)
-{
-	return (p->max_bytes + 15 * p->max_items + 7) & ~7ULL;
-}
-
-static uint32_t nslots_for(const struct mp_queue_params *p)
-{
-	return p->max_items < MP_QUEUE_SLOTS ? (uint32_t)p->max_items : MP_QUEUE_SLOTS;
-}
-
 /* Copies len bytes of payload starting at ring offset off (wrapping). */
 static void ring_get(struct mp_obj *o, uint64_t off, void *dst, size_t len)
 {
@@ -89,169 +67,8 @@ static inline void copy_small(char *d, const char *src, size_t n)
 	}
 }
 
-/* ---- journal ---- */
-
-static int corrupt(struct mp_obj *o, const char *what)
-{
-	mp_errmsg_set("'%s' is corrupt: %s", mp_obj_path(o), what);
-	return -EBADMSG;
-}
-
-/* ---- the kind ---- */
-
-static void repair(struct mp_obj *o)
-{
-	struct qjournal *j = &Q(o)->jr;
-
-	if (j->valid) {
-		queue_journal_apply(o);
-		BARRIER();
-		__atomic_store_n(&j->valid, 0, __ATOMIC_SEQ_CST);
-	}
-	/* sync.c bumps seq; putters sleep on seq2. */
-	__atomic_add_fetch(&o->hdr->seq2, 1, __ATOMIC_RELEASE);
-}
-
-/* Is the scalar state possible?  Checked at every lock: a corrupt object
- * must be refused, not walked. */
-static int state_ok(struct mp_obj *o)
-{
-	const struct qstate *s = &Q(o)->st;
-
-	if (s->head > s->read || s->read > s->tail || s->tail - s->head > RSIZE(o) ||
-	    (s->head & 7) || (s->read & 7) || (s->tail & 7) ||
-	    s->n_tail + s->n_redo + s->n_flight > MAXITEMS(o) ||
-	    s->b_tail + s->b_redo + s->b_flight > MAXBYTES(o) || s->nslots_used > NSLOTS(o))
-		return corrupt(o, "impossible ring positions or counters");
-	return 0;
-}
-
-static void revert_all(struct mp_obj *o);
-
-static void reset(struct mp_obj *o)
-{
-	/* After a reboot nobody holds anything: roll a pending journal
-	 * forward, then hand every reservation back. */
-	if (Q(o)->jr.valid) {
-		queue_journal_apply(o);
-		Q(o)->jr.valid = 0;
-	}
-	if (state_ok(o) == 0)
-		revert_all(o);
-}
-
-static int validate(struct mp_obj *o)
-{
-	struct mp_queue *q = Q(o);
-	struct mp_queue_params p;
-	uint64_t rs, ns, off;
-
-	if (o->body_size < sizeof(struct mp_queue))
-		return corrupt(o, "too small for a queue");
-	rs = q->ring_size, ns = q->nslots, off = q->ring_off;
-	p.max_items = q->max_items;
-	p.max_bytes = q->max_bytes;
-	p.max_msg = q->max_msg;
-	if (p.max_items < 1 || p.max_items > MP_QUEUE_MAX_ITEMS || p.max_msg < 1 ||
-	    p.max_msg > p.max_bytes || p.max_bytes > MP_QUEUE_MAX_BYTES ||
-	    rs != ring_for(&p) || ns != nslots_for(&p) || off != ring_offset((uint32_t)ns) ||
-	    off + rs != o->body_size)
-		return corrupt(o, "bad queue geometry");
-	o->geom.a = rs;
-	o->geom.b = p.max_bytes;
-	o->geom.c = p.max_msg;
-	o->geom.d = p.max_items | (ns << 32);
-	return 0;
-}
-
-const struct mp_kind mp_queue_kind = {
-	.id = MP_KIND_QUEUE,
-	.name = "queue",
-	.validate = validate,
-	.repair = repair,
-	.reset = reset,
-};
-
-int mp_queue_params_fix(struct mp_queue_params *p)
-{
-	if (!p->max_msg)
-		p->max_msg = p->max_bytes && p->max_bytes < MP_QUEUE_DEF_MAX_MSG ? p->max_bytes
-									   : MP_QUEUE_DEF_MAX_MSG;
-	if (!p->max_bytes)
-		p->max_bytes = p->max_msg > MP_QUEUE_DEF_MAX_BYTES ? p->max_msg
-								    : MP_QUEUE_DEF_MAX_BYTES;
-	if (!p->max_items)
-		p->max_items = MP_QUEUE_DEF_MAX_ITEMS;
-	if (p->max_items > MP_QUEUE_MAX_ITEMS) {
-		mp_errmsg_set("--max-items %llu is more than %llu",
-			      (unsigned long long)p->max_items, MP_QUEUE_MAX_ITEMS);
-		return -EINVAL;
-	}
-	if (p->max_bytes > MP_QUEUE_MAX_BYTES) {
-		mp_errmsg_set("--max-bytes %llu is more than %llu (64G)",
-			      (unsigned long long)p->max_bytes, MP_QUEUE_MAX_BYTES);
-		return -EINVAL;
-	}
-	if (p->max_msg > p->max_bytes) {
-		mp_errmsg_set("--max-msg %llu is more than --max-bytes %llu",
-			      (unsigned long long)p->max_msg, (unsigned long long)p->max_bytes);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static void init_queue(void *body, size_t size, const void *arg)
-{
-	const struct mp_queue_params *p = arg;
-	struct mp_queue *q = body;
-
-	q->max_items = p->max_items;
-	q->max_bytes = p->max_bytes;
-	q->max_msg = p->max_msg;
-	q->ring_size = ring_for(p);
-	q->nslots = nslots_for(p);
-	q->ring_off = ring_offset(q->nslots);
-}
-
-int mp_queue_open(struct mp_store *s, const char *name, int create,
-		  const struct mp_queue_params *pp, int *created, struct mp_obj *o)
-{
-	struct mp_queue_params p = { 0, 0, 0 };
-	int rc;
-
-	if (pp)
-		p = *pp;
-	rc = mp_queue_params_fix(&p);
-	if (rc)
-		return rc;
-	return mp_obj_open(s, &mp_queue_kind, name, ring_offset(nslots_for(&p)) + ring_for(&p),
-			   create ? init_queue : NULL, &p, created, o);
-}
-
-void mp_queue_get_params(const struct mp_obj *o, struct mp_queue_params *p)
-{
-	p->max_items = MAXITEMS(o);
-	p->max_bytes = MAXBYTES(o);
-	p->max_msg = MAXMSG(o);
-}
-
 /* ---- locking and waking ---- */
 
-/* Locks o and checks it is still there and sane. */
-static int qlock(struct mp_obj *o)
-{
-	int rc = mp_obj_lock(o);
-
-	if (rc)
-		return rc;
-	if (__atomic_load_n(&o->hdr->removed, __ATOMIC_ACQUIRE))
-		rc = -EIDRM;
-	else
-		rc = state_ok(o);
-	if (rc)
-		mp_obj_unlock(o);
-	return rc;
-}
 /* Marks a change for getters (and joiners) and/or putters; locked. */
 static void changed(struct mp_obj *o, int what)
 {
@@ -307,7 +124,7 @@ static int qwait(struct mp_obj *o, uint32_t *word, uint32_t *nwait, int64_t dead
 	} else if (rc) {
 		return rc;
 	}
-	return qlock(o);
+	return queue_lock(o);
 }
 
 /* ---- reservations ---- */
@@ -352,7 +169,7 @@ static int span_ok(struct mp_obj *o, const struct qslot *s)
 
 	if (s->start > s->end || s->start < st->head || s->end > st->read ||
 	    ((s->start | s->end) & 7))
-		return corrupt(o, "impossible reservation span");
+		return queue_corrupt(o, "impossible reservation span");
 	return 0;
 }
 
@@ -368,7 +185,7 @@ static int revert_slot(struct mp_obj *o, int idx, int redelivered)
 	queue_txn_step(&t, slot_mark(s, idx), QREC_READY, s->start, s->end);
 	queue_txn_slot(&t, idx, 0, 0, 0, 0, 0, 0);
 	if (s->count > t.st.n_flight || s->bytes > t.st.b_flight)
-		return corrupt(o, "reservation larger than what is in flight");
+		return queue_corrupt(o, "reservation larger than what is in flight");
 	t.st.n_flight -= s->count;
 	t.st.b_flight -= s->bytes;
 	t.st.n_redo += s->count;
@@ -380,7 +197,7 @@ static int revert_slot(struct mp_obj *o, int idx, int redelivered)
 	return 0;
 }
 
-static void revert_all(struct mp_obj *o)
+void queue_revert_all(struct mp_obj *o)
 {
 	struct qslot *sl = slots_of(o);
 
@@ -431,7 +248,7 @@ static int slot_split(struct mp_obj *o, int idx, uint64_t k, uint64_t *p, uint64
 	while (seen < k && pos < s->end) {
 		struct qrec *r = rec_at(o, pos);
 		if (r->len > MAXMSG(o))
-			return corrupt(o, "record longer than --max-msg");
+			return queue_corrupt(o, "record longer than --max-msg");
 		if (contig || r->state == (uint32_t)idx + 1) {
 			seen++;
 			b += r->len;
@@ -457,14 +274,14 @@ static int new_head(struct mp_obj *o, uint64_t head, uint64_t read, int idx, uin
 	while (pos < read) {
 		struct qrec *r = rec_at(o, pos);
 		if (r->len > MAXMSG(o))
-			return corrupt(o, "record longer than --max-msg");
+			return queue_corrupt(o, "record longer than --max-msg");
 		if (!(r->state == QREC_ACKED ||
 		      (pos >= x && pos < y && (contig || r->state == (uint32_t)idx + 1))))
 			break;
 		pos += rec_size(r->len);
 	}
 	if (pos > read)
-		return corrupt(o, "record crosses the read position");
+		return queue_corrupt(o, "record crosses the read position");
 	*out = pos;
 	return 0;
 }
@@ -489,7 +306,7 @@ static int settle_locked(struct mp_obj *o, int idx, uint64_t k, int keep, int *w
 	nrest = s->count - k;
 	brest = s->bytes - bk;
 	if (s->bytes < bk)
-		return corrupt(o, "reservation byte count");
+		return queue_corrupt(o, "reservation byte count");
 	/* getters may wait for a free slot, or (closed) for the last
 	 * messages in flight to settle before they end */
 	if (Q(o)->st.nslots_used >= NSLOTS(o) || Q(o)->st.closed)
@@ -599,7 +416,7 @@ int mp_queue_put(struct mp_obj *o, const struct iovec *v, size_t n, int64_t dead
 	if (n == 0)
 		return rc;
 	big = rc;
-	rc = qlock(o);
+	rc = queue_lock(o);
 	if (rc)
 		return rc;
 	while (i < n) {
@@ -621,7 +438,7 @@ int mp_queue_put(struct mp_obj *o, const struct iovec *v, size_t n, int64_t dead
 				break;
 			/* let getters in between two batches */
 			unlock_wake(o, WAKE_GET);
-			rc = qlock(o);
+			rc = queue_lock(o);
 			if (rc)
 				return rc;
 			continue;
@@ -767,7 +584,7 @@ static int take_run(struct mp_obj *o, const struct mp_queue_take_req *r,
 		uint64_t len = rec->len, sz = rec_size(len);
 
 		if (len > maxmsg || pos + sz > end || rec->state != QREC_READY)
-			return corrupt(o, "bad record after the read position");
+			return queue_corrupt(o, "bad record after the read position");
 		if (k && nb + len > r->max_bytes)
 			break;
 		batch_add(o, b, &outlen, k, off, len, r->sep);
@@ -821,7 +638,7 @@ static int take_redo(struct mp_obj *o, const struct mp_queue_take_req *r,
 		len = rec->len;
 		sz = rec_size(len);
 		if (len > maxmsg || pos + sz > end)
-			return corrupt(o, "bad record before the read position");
+			return queue_corrupt(o, "bad record before the read position");
 		if (rec->state == QREC_READY) {
 			if (k && nb + len > r->max_bytes)
 				break;
@@ -838,7 +655,7 @@ static int take_redo(struct mp_obj *o, const struct mp_queue_take_req *r,
 		off = wrap(o, off + sz);
 	}
 	if (!k)
-		return corrupt(o, "handed-back records missing");
+		return queue_corrupt(o, "handed-back records missing");
 	tk->x = x;
 	tk->y = y;
 	tk->k = k;
@@ -961,7 +778,7 @@ static int take_wait(struct mp_obj *o, const struct mp_queue_take_req *r,
 			changed(o, *what);
 			unlock_wake(o, *what);
 			*what = 0;
-			rc = qlock(o);
+			rc = queue_lock(o);
 			if (rc) {
 				*locked = 0;
 				return rc;
@@ -989,7 +806,7 @@ int mp_queue_take(struct mp_obj *o, const struct mp_queue_take_req *r,
 	if (rc)
 		return rc;
 	self_owner(&self);
-	rc = qlock(o);
+	rc = queue_lock(o);
 	if (rc)
 		return rc;
 	if (b->pending) {
@@ -1019,7 +836,7 @@ int mp_queue_settle(struct mp_obj *o, struct mp_queue_batch *b, uint32_t written
 	if (!b->pending)
 		return 0;
 	b->pending = 0;
-	rc = qlock(o);
+	rc = queue_lock(o);
 	if (rc)
 		return rc;
 	if (!slot_has(o, b->slot, b->token)) {
@@ -1072,7 +889,7 @@ int mp_queue_get_lease(struct mp_obj *o, const struct mp_queue_get_req *r, void 
 		return rc;
 	}
 	self_owner(&self);
-	rc = qlock(o);
+	rc = queue_lock(o);
 	if (rc)
 		goto out;
 	rc = take_wait(o, &tr, &self, &r->owner, r->ttl_ns, &b, &what, &locked);
@@ -1105,7 +922,7 @@ static int end_lease(struct mp_obj *o, const struct mp_queue_lease *l, int reque
 {
 	int rc, what = 0;
 
-	rc = qlock(o);
+	rc = queue_lock(o);
 	if (rc)
 		return rc;
 	if (!slot_has(o, l->slot, l->token)) {
@@ -1152,7 +969,7 @@ int mp_queue_ack_owner(struct mp_obj *o, const struct mp_owner *who, uint64_t to
 	struct qslot *sl = slots_of(o);
 	int rc, found = -1, any = 0, what = 0;
 
-	rc = qlock(o);
+	rc = queue_lock(o);
 	if (rc)
 		return rc;
 	if (Q(o)->st.nslots_used && reap(o, 1, NULL))
@@ -1190,7 +1007,7 @@ int mp_queue_ack_owner(struct mp_obj *o, const struct mp_owner *who, uint64_t to
 int mp_queue_done(struct mp_obj *o, uint64_t n)
 {
 	struct txn t;
-	int rc = qlock(o);
+	int rc = queue_lock(o);
 
 	if (rc)
 		return rc;
@@ -1213,7 +1030,7 @@ int mp_queue_done(struct mp_obj *o, uint64_t n)
 
 int mp_queue_join(struct mp_obj *o, int64_t deadline_ns, int nonblock)
 {
-	int rc = qlock(o), slice_over;
+	int rc = queue_lock(o), slice_over;
 
 	if (rc)
 		return rc;
@@ -1241,7 +1058,7 @@ int mp_queue_join(struct mp_obj *o, int64_t deadline_ns, int nonblock)
 
 int mp_queue_close(struct mp_obj *o)
 {
-	int rc = qlock(o);
+	int rc = queue_lock(o);
 
 	if (rc)
 		return rc;
@@ -1266,7 +1083,7 @@ int mp_queue_info(struct mp_obj *o, struct mp_queue_info *qi,
 	struct qstate *st;
 	int rc, n = 0, what = 0;
 
-	rc = qlock(o);
+	rc = queue_lock(o);
 	if (rc)
 		return rc;
 	if (Q(o)->st.nslots_used && reap(o, 1, NULL))

@@ -4,5 +4,6 @@
  * it: libmp builds the parts one by one (src/lib/local.mk), and a program
  * that includes this file defines every symbol of the parts itself, so
  * none of them is taken from libmp.a.  See queue-int.h for the parts. */
+#include "queue-kind.c"
 #include "queue-journal.c"
 #include "queue-wait.c"
