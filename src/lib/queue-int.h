@@ -162,6 +162,18 @@ struct txn {
 	struct qslotop slotop[J_SLOTOPS];
 };
 
+/* What a scan of the ring took for a new reservation: the records in
+ * [x, y), k of them holding nb payload bytes, copied into the batch's
+ * buffer up to outlen. */
+struct qtake {
+	uint64_t x, y;
+	uint64_t k, nb;
+	size_t outlen;
+};
+
+/* What queue_changed() and queue_unlock_wake() are told changed. */
+enum { WAKE_GET = 1, WAKE_PUT = 2 };
+
 /* ---- queue-kind.c ---- */
 
 /* Locks o and checks it is still there and sane.  Returns 0 locked, or
@@ -183,12 +195,27 @@ void queue_txn_slot(struct txn *t, int idx, uint32_t used, uint32_t flags, uint6
 /* Writes t to the journal, marks it valid, applies it, clears it. */
 void queue_commit(struct mp_obj *o, const struct txn *t);
 
+/* ---- queue-ring.c ---- */
+
+/* Copies as many of v[i..n) as fit (and as a lock hold allows) beyond
+ * tail and commits them.  Locked.  Returns how many, 0 if the queue is
+ * full. */
+size_t queue_ring_append(struct mp_obj *o, const struct iovec *v, size_t n, size_t i);
+/* Copy into b the records a new reservation takes, and say which in *tk:
+ * _run the records never delivered, one run from read (the hot path);
+ * _redo the handed-back ones before read.  Locked; nothing committed.
+ * Return 0 or -EBADMSG. */
+int queue_ring_take_run(struct mp_obj *o, const struct mp_queue_take_req *r,
+			struct mp_queue_batch *b, struct qtake *tk);
+int queue_ring_take_redo(struct mp_obj *o, const struct mp_queue_take_req *r,
+			 struct mp_queue_batch *b, struct qtake *tk);
+
 /* ---- queue-lease.c ---- */
+
+/* Is slot s's span whole records inside [head, read)?  0 or -EBADMSG. */
+int queue_span_ok(struct mp_obj *o, const struct qslot *s);
 
 /* Hands back every reservation (after a reboot).  Locked; commits. */
 void queue_revert_all(struct mp_obj *o);
-
-/* What queue_changed() and queue_unlock_wake() are told changed. */
-enum { WAKE_GET = 1, WAKE_PUT = 2 };
 
 #endif

@@ -11,62 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Per lock hold: bounds the time others wait for the mutex. */
-#define PUT_BATCH_BYTES	(256 * 1024)
-#define PUT_BATCH_COUNT	16384
-
-/* Copies len bytes of payload starting at ring offset off (wrapping). */
-static void ring_get(struct mp_obj *o, uint64_t off, void *dst, size_t len)
-{
-	uint64_t rs = RSIZE(o), first = rs - off;
-	char *r = ring_of(o);
-
-	if (len <= first) {
-		memcpy(dst, r + off, len);
-	} else {
-		memcpy(dst, r + off, first);
-		memcpy((char *)dst + first, r, len - first);
-	}
-}
-
-static void ring_put(struct mp_obj *o, uint64_t off, const void *src, size_t len)
-{
-	uint64_t rs = RSIZE(o), first = rs - off;
-	char *r = ring_of(o);
-
-	if (len <= first) {
-		memcpy(r + off, src, len);
-	} else {
-		memcpy(r + off, src, first);
-		memcpy(r, (const char *)src + first, len - first);
-	}
-}
-
-/* memcpy for the short messages of a stream, where a call costs more than
- * the copy: overlapping loads and stores, within [0, n) on both sides. */
-static inline void copy_small(char *d, const char *src, size_t n)
-{
-	if (n > 16) {
-		memcpy(d, src, n);
-	} else if (n >= 8) {
-		uint64_t a, b;
-		memcpy(&a, src, 8);
-		memcpy(&b, src + n - 8, 8);
-		memcpy(d, &a, 8);
-		memcpy(d + n - 8, &b, 8);
-	} else if (n >= 4) {
-		uint32_t a, b;
-		memcpy(&a, src, 4);
-		memcpy(&b, src + n - 4, 4);
-		memcpy(d, &a, 4);
-		memcpy(d + n - 4, &b, 4);
-	} else if (n) {
-		d[0] = src[0];
-		d[n / 2] = src[n / 2];
-		d[n - 1] = src[n - 1];
-	}
-}
-
 /* ---- locking and waking ---- */
 
 /* Marks a change for getters (and joiners) and/or putters; locked. */
@@ -163,7 +107,7 @@ static inline uint32_t slot_mark(const struct qslot *s, int idx)
 
 /* Is slot s's span whole records inside [head, read)?  Its bounds are
  * walked and become journal steps: a corrupt one is refused, not walked. */
-static int span_ok(struct mp_obj *o, const struct qslot *s)
+int queue_span_ok(struct mp_obj *o, const struct qslot *s)
 {
 	const struct qstate *st = &Q(o)->st;
 
@@ -179,7 +123,7 @@ static int revert_slot(struct mp_obj *o, int idx, int redelivered)
 	struct qslot *s = &slots_of(o)[idx];
 	struct txn t;
 
-	if (span_ok(o, s))
+	if (queue_span_ok(o, s))
 		return -EBADMSG;
 	queue_txn_begin(o, &t);
 	queue_txn_step(&t, slot_mark(s, idx), QREC_READY, s->start, s->end);
@@ -296,7 +240,7 @@ static int settle_locked(struct mp_obj *o, int idx, uint64_t k, int keep, int *w
 	struct txn t;
 	int rc;
 
-	if (span_ok(o, s))
+	if (queue_span_ok(o, s))
 		return -EBADMSG;
 	if (k > s->count)
 		k = s->count;
@@ -355,50 +299,6 @@ static int slot_has(struct mp_obj *o, int idx, uint64_t token)
 
 /* ---- put ---- */
 
-/* Copies as many of v[*i..n) as fit (and as a lock hold allows) beyond
- * tail and commits them.  Returns how many, 0 if the queue is full. */
-static size_t put_some(struct mp_obj *o, const struct iovec *v, size_t n, size_t i)
-{
-	struct qstate *s = &Q(o)->st;
-	uint64_t held = s->n_tail + s->n_redo + s->n_flight;
-	uint64_t bheld = s->b_tail + s->b_redo + s->b_flight;
-	uint64_t pos = s->tail, off = s->tail % RSIZE(o), limit = s->head + RSIZE(o);
-	uint64_t nb = 0, k = 0, maxitems = MAXITEMS(o), maxbytes = MAXBYTES(o);
-	char *ring = ring_of(o);
-	struct txn t;
-
-	while (i + k < n && k < PUT_BATCH_COUNT && nb < PUT_BATCH_BYTES) {
-		uint64_t len = v[i + k].iov_len, sz = rec_size(len);
-		struct qrec *r;
-
-		if (held + k + 1 > maxitems || bheld + nb + len > maxbytes || pos + sz > limit)
-			break;
-		r = (struct qrec *)(ring + off);
-		r->len = (uint32_t)len;
-		r->state = QREC_READY;
-		uint64_t poff = wrap(o, off + QREC_HDR);
-		if (poff + len <= RSIZE(o))
-			copy_small(ring + poff, v[i + k].iov_base, len);
-		else
-			ring_put(o, poff, v[i + k].iov_base, len);
-		pos += sz;
-		off = wrap(o, off + sz);
-		nb += len;
-		k++;
-	}
-	if (!k)
-		return 0;
-	MP_FAULT_POINT("queue.put.copied");
-	queue_txn_begin(o, &t);
-	t.st.tail = pos;
-	t.st.n_tail += k;
-	t.st.b_tail += nb;
-	t.st.unfinished += k;
-	t.st.puts += k;
-	queue_commit(o, &t);
-	return k;
-}
-
 int mp_queue_put(struct mp_obj *o, const struct iovec *v, size_t n, int64_t deadline_ns,
 		 int nonblock, size_t *nput)
 {
@@ -428,7 +328,7 @@ int mp_queue_put(struct mp_obj *o, const struct iovec *v, size_t n, int64_t dead
 			rc = MP_QUEUE_CLOSED;
 			break;
 		}
-		k = put_some(o, v, n, i);
+		k = queue_ring_append(o, v, n, i);
 		if (k) {
 			i += k;
 			if (nput)
@@ -507,163 +407,6 @@ void mp_queue_batch_free(struct mp_queue_batch *b)
 	b->ends_cap = b->count = 0;
 }
 
-/* Copies a record's payload (at ring offset off) out. */
-static inline void payload_get(struct mp_obj *o, uint64_t off, char *dst, uint64_t len)
-{
-	if (off + len <= RSIZE(o))
-		copy_small(dst, ring_of(o) + off, len);
-	else
-		ring_get(o, off, dst, len);
-}
-
-/* A reservation's records in [head, read), sorted: the redelivery scan
- * must not take the unmarked records of contiguous reservations. */
-struct span {
-	uint64_t start, end;
-};
-
-static int cmp_span(const void *a, const void *b)
-{
-	const struct span *x = a, *y = b;
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
-/* Returns how many, or -EBADMSG if a span is impossible. */
-static int contig_spans(struct mp_obj *o, struct span *sp)
-{
-	struct qslot *sl = slots_of(o);
-	int n = 0;
-
-	for (uint32_t i = 0; i < NSLOTS(o); i++)
-		if (sl[i].used && (sl[i].flags & QS_CONTIG)) {
-			if (span_ok(o, &sl[i]))
-				return -EBADMSG;
-			sp[n++] = (struct span){ sl[i].start, sl[i].end };
-		}
-	if (n)
-		qsort(sp, (size_t)n, sizeof *sp, cmp_span);
-	return n;
-}
-
-/* Appends one message to b. */
-static inline void batch_add(struct mp_obj *o, struct mp_queue_batch *b, size_t *outlen,
-			     uint64_t k, uint64_t off, uint64_t len, int sep)
-{
-	payload_get(o, wrap(o, off + QREC_HDR), b->buf + *outlen, len);
-	*outlen += len;
-	if (sep >= 0)
-		b->buf[(*outlen)++] = (char)sep;
-	b->ends[k] = *outlen;
-}
-
-/* What a scan of the ring took for a new reservation: the records in
- * [x, y), k of them holding nb payload bytes, copied into the batch's
- * buffer up to outlen. */
-struct qtake {
-	uint64_t x, y;
-	uint64_t k, nb;
-	size_t outlen;
-};
-
-/* The hot path: one run of READY records from the read position, up to
- * r->max_count of them (and r->max_bytes, the first whatever its size),
- * copied into b.  Returns 0 or -EBADMSG. */
-static int take_run(struct mp_obj *o, const struct mp_queue_take_req *r,
-		    struct mp_queue_batch *b, struct qtake *tk)
-{
-	struct qstate *st = &Q(o)->st;
-	uint64_t pos, end, off, nb = 0, k = 0, maxmsg = MAXMSG(o);
-	char *ring = ring_of(o);
-	size_t outlen = 0;
-
-	pos = tk->x = st->read;
-	end = st->tail;
-	off = pos % RSIZE(o);
-	while (pos < end && k < r->max_count) {
-		struct qrec *rec = (struct qrec *)(ring + off);
-		uint64_t len = rec->len, sz = rec_size(len);
-
-		if (len > maxmsg || pos + sz > end || rec->state != QREC_READY)
-			return queue_corrupt(o, "bad record after the read position");
-		if (k && nb + len > r->max_bytes)
-			break;
-		batch_add(o, b, &outlen, k, off, len, r->sep);
-		nb += len;
-		k++;
-		pos += sz;
-		off = wrap(o, off + sz);
-	}
-	tk->y = pos;
-	tk->k = k;
-	tk->nb = nb;
-	tk->outlen = outlen;
-	return 0;
-}
-
-/* The handed-back records, oldest first, skipping the runs of contiguous
- * reservations; one run of our own only, so that the READY -> slot step
- * cannot touch theirs.  Limits and copying as take_run().  Returns 0 (at
- * least one record taken) or -EBADMSG. */
-static int take_redo(struct mp_obj *o, const struct mp_queue_take_req *r,
-		     struct mp_queue_batch *b, struct qtake *tk)
-{
-	struct qstate *st = &Q(o)->st;
-	uint64_t pos, end, off, x, y = 0, nb = 0, k = 0, maxmsg = MAXMSG(o);
-	char *ring = ring_of(o);
-	size_t outlen = 0;
-	struct span spans[MP_QUEUE_SLOTS];
-	int nsp = contig_spans(o, spans), si = 0;
-
-	if (nsp < 0)
-		return nsp;
-
-	pos = st->head;
-	end = st->read;
-	x = 0;
-	off = pos % RSIZE(o);
-	while (pos < end && k < r->max_count) {
-		struct qrec *rec;
-		uint64_t len, sz;
-
-		while (si < nsp && spans[si].end <= pos)
-			si++;
-		if (si < nsp && spans[si].start <= pos) {
-			if (k || spans[si].end > end || spans[si].start != pos)
-				break;
-			pos = spans[si].end;
-			off = pos % RSIZE(o);
-			continue;
-		}
-		rec = (struct qrec *)(ring + off);
-		len = rec->len;
-		sz = rec_size(len);
-		if (len > maxmsg || pos + sz > end)
-			return queue_corrupt(o, "bad record before the read position");
-		if (rec->state == QREC_READY) {
-			if (k && nb + len > r->max_bytes)
-				break;
-			if (!k)
-				x = pos;
-			batch_add(o, b, &outlen, k, off, len, r->sep);
-			nb += len;
-			k++;
-			y = pos + sz;
-			if (k == st->n_redo)
-				break;	/* no more READY ones before read */
-		}
-		pos += sz;
-		off = wrap(o, off + sz);
-	}
-	if (!k)
-		return queue_corrupt(o, "handed-back records missing");
-	tk->x = x;
-	tk->y = y;
-	tk->k = k;
-	tk->nb = nb;
-	tk->outlen = outlen;
-	return 0;
-}
-
 /* The slot is free: fill it privately, publish it in the commit. */
 static void fill_slot(struct mp_obj *o, struct qslot *s, const struct mp_owner *holder,
 		      const struct mp_owner *lease_owner, int64_t ttl_ns)
@@ -722,7 +465,7 @@ static int take_locked(struct mp_obj *o, const struct mp_queue_take_req *r,
 	idx = free_slot(o);
 	if (idx < 0)
 		return 0;
-	rc = redo ? take_redo(o, r, b, &tk) : take_run(o, r, b, &tk);
+	rc = redo ? queue_ring_take_redo(o, r, b, &tk) : queue_ring_take_run(o, r, b, &tk);
 	if (rc)
 		return rc;
 	if (!tk.k)

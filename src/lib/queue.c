@@ -6,4 +6,5 @@
  * none of them is taken from libmp.a.  See queue-int.h for the parts. */
 #include "queue-kind.c"
 #include "queue-journal.c"
+#include "queue-ring.c"
 #include "queue-wait.c"
