@@ -210,12 +210,38 @@ int queue_ring_take_run(struct mp_obj *o, const struct mp_queue_take_req *r,
 int queue_ring_take_redo(struct mp_obj *o, const struct mp_queue_take_req *r,
 			 struct mp_queue_batch *b, struct qtake *tk);
 
-/* ---- queue-lease.c ---- */
+/* ---- queue-lease.c (all called locked) ---- */
 
 /* Is slot s's span whole records inside [head, read)?  0 or -EBADMSG. */
 int queue_span_ok(struct mp_obj *o, const struct qslot *s);
-
-/* Hands back every reservation (after a reboot).  Locked; commits. */
+/* Hands back every reservation (after a reboot).  Commits. */
 void queue_revert_all(struct mp_obj *o);
+/* Hands back what dead holders, dead lease owners and ended TTLs hold
+ * (dead processes only when deep: that reads /proc); *next_expiry (may be
+ * NULL) gets the nearest TTL end.  Commits.  Returns how many
+ * reservations it handed back. */
+int queue_reap(struct mp_obj *o, int deep, int64_t *next_expiry);
+/* Reserves up to r->max_count waiting messages for a new slot held by
+ * holder (a lease of lease_owner, with ttl_ns, if not NULL) and copies
+ * them into b.  Commits.  Returns how many, 0 if none is there or no slot
+ * is free, or -EBADMSG. */
+int queue_take_locked(struct mp_obj *o, const struct mp_queue_take_req *r,
+		      const struct mp_owner *holder, const struct mp_owner *lease_owner,
+		      int64_t ttl_ns, struct mp_queue_batch *b);
+/* Ends slot idx: its first k records acknowledged (keep 0) or kept as a
+ * lease (keep 1), the rest handed back.  Commits.  *what |= the words to
+ * wake.  Returns 0 or -EBADMSG. */
+int queue_settle_locked(struct mp_obj *o, int idx, uint64_t k, int keep, int *what);
+/* Is slot idx still the one with token (not reaped and reused)? */
+int queue_slot_has(struct mp_obj *o, int idx, uint64_t token);
+/* Slot s as info reports it. */
+void queue_lease_info(const struct qslot *s, struct mp_queue_lease_info *li);
+
+/* ---- queue-wait.c ---- */
+
+/* Marks a change for getters (and joiners) and/or putters; locked. */
+void queue_changed(struct mp_obj *o, int what);
+/* Unlocks, then wakes the sleepers of the words changed. */
+void queue_unlock_wake(struct mp_obj *o, int what);
 
 #endif

@@ -7,4 +7,5 @@
 #include "queue-kind.c"
 #include "queue-journal.c"
 #include "queue-ring.c"
+#include "queue-lease.c"
 #include "queue-wait.c"
