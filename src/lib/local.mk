@@ -11,7 +11,7 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/parse.c src/lib/parse.h \
 	src/lib/queue.h src/lib/queue-int.h \
 	src/lib/queue-kind.c src/lib/queue-journal.c src/lib/queue-ring.c \
-	src/lib/queue-lease.c src/lib/queue-wait.c \
+	src/lib/queue-lease.c src/lib/queue-wait.c src/lib/queue-info.c \
 	src/lib/sem.c src/lib/sem.h \
 	src/lib/show.c src/lib/show.h \
 	src/lib/spawn.c src/lib/spawn.h \

@@ -1,4 +1,14 @@
-/* queue.c - the queue kind: byte ring, journal, reservations; see queue.h. */
+/* queue-wait.c - locking, waking, and the verbs that wait: put, get (take
+ * and get_lease), join; done and close, which wake them.
+ *
+ * Invariant: nobody sleeps holding the mutex, and nobody sleeps through a
+ * change it waits for.  Getters and joiners sleep on hdr->seq, putters on
+ * hdr->seq2; a waiter registers in nwait/nwait2 before it unlocks, and
+ * every change bumps the word under the lock (queue_changed) and wakes
+ * after unlocking (queue_unlock_wake).  A waiter whose slice ends looks
+ * for dead owners (queue_reap), so a getter killed with messages in flight
+ * never leaves the others waiting for space or messages forever.
+ */
 #include "config.h"
 
 #include "fault.h"
@@ -8,7 +18,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- locking and waking ---- */
@@ -388,59 +397,4 @@ int mp_queue_close(struct mp_obj *o)
 	queue_changed(o, WAKE_GET | WAKE_PUT);
 	queue_unlock_wake(o, WAKE_GET | WAKE_PUT);
 	return 0;
-}
-
-/* ---- info ---- */
-
-static int cmp_lease(const void *a, const void *b)
-{
-	const struct mp_queue_lease_info *x = a, *y = b;
-	return x->token < y->token ? -1 : x->token > y->token;
-}
-
-int mp_queue_info(struct mp_obj *o, struct mp_queue_info *qi,
-		  struct mp_queue_lease_info *leases, int max)
-{
-	struct qslot *sl = slots_of(o);
-	struct qstate *st;
-	int rc, n = 0, what = 0;
-
-	rc = queue_lock(o);
-	if (rc)
-		return rc;
-	if (Q(o)->st.nslots_used && queue_reap(o, 1, NULL))
-		what = WAKE_GET;
-	st = &Q(o)->st;
-	memset(qi, 0, sizeof *qi);
-	mp_queue_get_params(o, &qi->params);
-	qi->ring_size = RSIZE(o);
-	qi->ring_used = st->tail - st->head;
-	qi->items = st->n_tail + st->n_redo;
-	qi->bytes = st->b_tail + st->b_redo;
-	qi->in_flight = st->n_flight;
-	qi->in_flight_bytes = st->b_flight;
-	qi->unfinished = st->unfinished;
-	qi->puts = st->puts;
-	qi->acks = st->acks;
-	qi->redelivered = st->redelivered;
-	qi->closed = st->closed;
-	qi->getters = o->hdr->nwait;
-	qi->putters = o->hdr->nwait2;
-	qi->nleases = st->nslots_used;
-	qi->generation = o->hdr->generation;
-	qi->created_ns = o->hdr->created_ns;
-	qi->changed_ns = o->hdr->changed_ns;
-	for (uint32_t i = 0; i < NSLOTS(o); i++) {
-		if (!sl[i].used)
-			continue;
-		if (n < max)
-			queue_lease_info(&sl[i], &leases[n]);
-		n++;
-	}
-	if (what)
-		queue_changed(o, what);
-	queue_unlock_wake(o, what);
-	if (n > 0 && leases)
-		qsort(leases, (size_t)(n < max ? n : max), sizeof *leases, cmp_lease);
-	return n;
 }

@@ -9,3 +9,4 @@
 #include "queue-ring.c"
 #include "queue-lease.c"
 #include "queue-wait.c"
+#include "queue-info.c"
