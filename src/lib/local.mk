@@ -9,7 +9,14 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/lock.c src/lib/lock.h \
 	src/lib/owner.c src/lib/owner.h \
 	src/lib/parse.c src/lib/parse.h \
-	src/lib/queue.c src/lib/queue.h \
+	src/lib/queue.h \
+	src/lib/queue-int.h \
+	src/lib/queue-info.c \
+	src/lib/queue-journal.c \
+	src/lib/queue-kind.c \
+	src/lib/queue-lease.c \
+	src/lib/queue-ring.c \
+	src/lib/queue-wait.c \
 	src/lib/seam.c \
 	src/lib/sem.c src/lib/sem.h \
 	src/lib/show.h src/lib/show-gate.c src/lib/show-event.c \
@@ -26,6 +33,9 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/supervise-workers.c \
 	src/lib/sync.c src/lib/sync.h \
 	src/lib/verbs.c src/lib/verbs.h
+
+# the queue as one unit, included by tests/unit/t-queue.c (see the file)
+EXTRA_DIST += src/lib/queue.c
 
 LIBMP = src/lib/libmp.a
 STATIC_LINK = $(STATIC_LDFLAGS)
