@@ -1,4 +1,4 @@
-/* queue-info.c - the state of a queue as mp_queue_info() reports it.
+/* queue-info.c - the state of a queue as shm_queue_info() reports it.
  *
  * Invariant: what it reports is one consistent state, read under the lock
  * after handing back what dead owners and ended TTLs hold (so that an
@@ -19,7 +19,7 @@ static int cmp_lease(const void *a, const void *b)
 	return x->token < y->token ? -1 : x->token > y->token;
 }
 
-int mp_queue_info(struct mp_obj *o, struct mp_queue_info *qi,
+int shm_queue_info(struct mp_obj *o, struct mp_queue_info *qi,
 		  struct mp_queue_lease_info *leases, int max)
 {
 	struct qslot *sl = slots_of(o);

@@ -244,4 +244,25 @@ void queue_changed(struct mp_obj *o, int what);
 /* Unlocks, then wakes the sleepers of the words changed. */
 void queue_unlock_wake(struct mp_obj *o, int what);
 
+
+/* The shared-memory store's implementation of the queue's operations
+ * (queue.h, struct mp_queue_ops), listed in mp_shm_queue_ops in queue-kind.c. */
+/* queue-info.c */
+int shm_queue_info(struct mp_obj *o, struct mp_queue_info *qi, struct mp_queue_lease_info *leases, int max);
+/* queue-kind.c */
+int shm_queue_open(struct mp_store *s, const char *name, int create, const struct mp_queue_params *pp, int *created, struct mp_obj *o);
+void shm_queue_get_params(const struct mp_obj *o, struct mp_queue_params *p);
+/* queue-lease.c */
+int shm_queue_settle(struct mp_obj *o, struct mp_queue_batch *b, uint32_t written, const struct mp_owner *lease_owner, int64_t ttl_ns, uint64_t *token);
+int shm_queue_ack(struct mp_obj *o, const struct mp_queue_lease *l);
+int shm_queue_requeue(struct mp_obj *o, const struct mp_queue_lease *l);
+int shm_queue_ack_owner(struct mp_obj *o, const struct mp_owner *who, uint64_t token, int force, struct mp_queue_lease_info *out);
+/* queue-wait.c */
+int shm_queue_put(struct mp_obj *o, const struct iovec *v, size_t n, int64_t deadline_ns, int nonblock, size_t *nput);
+int shm_queue_take(struct mp_obj *o, const struct mp_queue_take_req *r, struct mp_queue_batch *b);
+int shm_queue_get_lease(struct mp_obj *o, const struct mp_queue_get_req *r, void *buf, size_t cap, size_t *len, struct mp_queue_lease *lease);
+int shm_queue_done(struct mp_obj *o, uint64_t n);
+int shm_queue_join(struct mp_obj *o, int64_t deadline_ns, int nonblock);
+int shm_queue_close(struct mp_obj *o);
+
 #endif

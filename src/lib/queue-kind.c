@@ -165,7 +165,7 @@ static void init_queue(void *body, size_t size, const void *arg)
 	q->ring_off = ring_offset(q->nslots);
 }
 
-int mp_queue_open(struct mp_store *s, const char *name, int create,
+int shm_queue_open(struct mp_store *s, const char *name, int create,
 		  const struct mp_queue_params *pp, int *created, struct mp_obj *o)
 {
 	struct mp_queue_params p = { 0, 0, 0 };
@@ -180,9 +180,25 @@ int mp_queue_open(struct mp_store *s, const char *name, int create,
 			   create ? init_queue : NULL, &p, created, o);
 }
 
-void mp_queue_get_params(const struct mp_obj *o, struct mp_queue_params *p)
+void shm_queue_get_params(const struct mp_obj *o, struct mp_queue_params *p)
 {
 	p->max_items = MAXITEMS(o);
 	p->max_bytes = MAXBYTES(o);
 	p->max_msg = MAXMSG(o);
 }
+
+const struct mp_queue_ops mp_shm_queue_ops = {
+	.open = shm_queue_open,
+	.get_params = shm_queue_get_params,
+	.put = shm_queue_put,
+	.get_lease = shm_queue_get_lease,
+	.ack = shm_queue_ack,
+	.requeue = shm_queue_requeue,
+	.done = shm_queue_done,
+	.join = shm_queue_join,
+	.close = shm_queue_close,
+	.info = shm_queue_info,
+	.take = shm_queue_take,
+	.settle = shm_queue_settle,
+	.ack_owner = shm_queue_ack_owner,
+};

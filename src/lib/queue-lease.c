@@ -321,7 +321,7 @@ int queue_take_locked(struct mp_obj *o, const struct mp_queue_take_req *r,
 	return (int)tk.k;
 }
 
-int mp_queue_settle(struct mp_obj *o, struct mp_queue_batch *b, uint32_t written,
+int shm_queue_settle(struct mp_obj *o, struct mp_queue_batch *b, uint32_t written,
 		    const struct mp_owner *lease_owner, int64_t ttl_ns, uint64_t *token)
 {
 	int rc, what = 0;
@@ -380,12 +380,12 @@ static int end_lease(struct mp_obj *o, const struct mp_queue_lease *l, int reque
 	return rc;
 }
 
-int mp_queue_ack(struct mp_obj *o, const struct mp_queue_lease *l)
+int shm_queue_ack(struct mp_obj *o, const struct mp_queue_lease *l)
 {
 	return end_lease(o, l, 0);
 }
 
-int mp_queue_requeue(struct mp_obj *o, const struct mp_queue_lease *l)
+int shm_queue_requeue(struct mp_obj *o, const struct mp_queue_lease *l)
 {
 	return end_lease(o, l, 1);
 }
@@ -401,7 +401,7 @@ void queue_lease_info(const struct qslot *s, struct mp_queue_lease_info *li)
 	li->owner = li->leased ? s->owner : s->holder;
 }
 
-int mp_queue_ack_owner(struct mp_obj *o, const struct mp_owner *who, uint64_t token,
+int shm_queue_ack_owner(struct mp_obj *o, const struct mp_owner *who, uint64_t token,
 		       int force, struct mp_queue_lease_info *out)
 {
 	struct qslot *sl = slots_of(o);

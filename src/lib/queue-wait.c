@@ -82,7 +82,7 @@ static int qwait(struct mp_obj *o, uint32_t *word, uint32_t *nwait, int64_t dead
 
 /* ---- put ---- */
 
-int mp_queue_put(struct mp_obj *o, const struct iovec *v, size_t n, int64_t deadline_ns,
+int shm_queue_put(struct mp_obj *o, const struct iovec *v, size_t n, int64_t deadline_ns,
 		 int nonblock, size_t *nput)
 {
 	size_t i = 0, k;
@@ -244,7 +244,7 @@ static int take_wait(struct mp_obj *o, const struct mp_queue_take_req *r,
 	}
 }
 
-int mp_queue_take(struct mp_obj *o, const struct mp_queue_take_req *r,
+int shm_queue_take(struct mp_obj *o, const struct mp_queue_take_req *r,
 		  struct mp_queue_batch *b)
 {
 	struct mp_owner self;
@@ -278,7 +278,7 @@ out:
 	return rc;
 }
 
-int mp_queue_get_lease(struct mp_obj *o, const struct mp_queue_get_req *r, void *buf,
+int shm_queue_get_lease(struct mp_obj *o, const struct mp_queue_get_req *r, void *buf,
 		       size_t cap, size_t *len, struct mp_queue_lease *lease)
 {
 	struct mp_queue_take_req tr = {
@@ -335,7 +335,7 @@ out:
 
 /* ---- done, join, close ---- */
 
-int mp_queue_done(struct mp_obj *o, uint64_t n)
+int shm_queue_done(struct mp_obj *o, uint64_t n)
 {
 	struct txn t;
 	int rc = queue_lock(o);
@@ -359,7 +359,7 @@ int mp_queue_done(struct mp_obj *o, uint64_t n)
 	return 0;
 }
 
-int mp_queue_join(struct mp_obj *o, int64_t deadline_ns, int nonblock)
+int shm_queue_join(struct mp_obj *o, int64_t deadline_ns, int nonblock)
 {
 	int rc = queue_lock(o), slice_over;
 
@@ -387,7 +387,7 @@ int mp_queue_join(struct mp_obj *o, int64_t deadline_ns, int nonblock)
 	return rc;
 }
 
-int mp_queue_close(struct mp_obj *o)
+int shm_queue_close(struct mp_obj *o)
 {
 	int rc = queue_lock(o);
 

@@ -248,4 +248,26 @@ int mp_queue_settle(struct mp_obj *o, struct mp_queue_batch *b, uint32_t written
 int mp_queue_ack_owner(struct mp_obj *o, const struct mp_owner *who, uint64_t token,
 		       int force, struct mp_queue_lease_info *out);
 
+
+/* The operations above, as a store implements them (store.h: the seam).
+ * The functions above call the store's; mp_shm_queue_ops is the
+ * shared-memory store's. */
+struct mp_queue_ops {
+	int (*open)(struct mp_store *s, const char *name, int create, const struct mp_queue_params *p, int *created, struct mp_obj *o);
+	void (*get_params)(const struct mp_obj *o, struct mp_queue_params *p);
+	int (*put)(struct mp_obj *o, const struct iovec *v, size_t n, int64_t deadline_ns, int nonblock, size_t *nput);
+	int (*get_lease)(struct mp_obj *o, const struct mp_queue_get_req *r, void *buf, size_t cap, size_t *len, struct mp_queue_lease *lease);
+	int (*ack)(struct mp_obj *o, const struct mp_queue_lease *lease);
+	int (*requeue)(struct mp_obj *o, const struct mp_queue_lease *lease);
+	int (*done)(struct mp_obj *o, uint64_t n);
+	int (*join)(struct mp_obj *o, int64_t deadline_ns, int nonblock);
+	int (*close)(struct mp_obj *o);
+	int (*info)(struct mp_obj *o, struct mp_queue_info *qi, struct mp_queue_lease_info *leases, int max);
+	int (*take)(struct mp_obj *o, const struct mp_queue_take_req *r, struct mp_queue_batch *b);
+	int (*settle)(struct mp_obj *o, struct mp_queue_batch *b, uint32_t written, const struct mp_owner *lease_owner, int64_t ttl_ns, uint64_t *token);
+	int (*ack_owner)(struct mp_obj *o, const struct mp_owner *who, uint64_t token, int force, struct mp_queue_lease_info *out);
+};
+
+extern const struct mp_queue_ops mp_shm_queue_ops;
+
 #endif

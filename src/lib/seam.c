@@ -11,6 +11,7 @@
 #include "spawn.h"
 #include "gate.h"
 #include "lock.h"
+#include "queue.h"
 #include "sem.h"
 #include "store.h"
 
@@ -105,6 +106,7 @@ const struct mp_store_ops mp_shm_store_ops = {
 	.lock = &mp_shm_lock_ops,
 	.sem = &mp_shm_sem_ops,
 	.event = &mp_shm_event_ops,
+	.queue = &mp_shm_queue_ops,
 	.spawn = &mp_shm_spawn_ops,
 };
 
@@ -188,4 +190,71 @@ int mp_spawn_kill_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason
 void mp_spawn_post_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason)
 {
 	o->ops->spawn->post_request(o, sig, reason);
+}
+
+/* ---- queue ---- */
+
+int mp_queue_open(struct mp_store *s, const char *name, int create, const struct mp_queue_params *p, int *created, struct mp_obj *o)
+{
+	return s->ops->queue->open(s, name, create, p, created, o);
+}
+
+void mp_queue_get_params(const struct mp_obj *o, struct mp_queue_params *p)
+{
+	o->ops->queue->get_params(o, p);
+}
+
+int mp_queue_put(struct mp_obj *o, const struct iovec *v, size_t n, int64_t deadline_ns, int nonblock, size_t *nput)
+{
+	return o->ops->queue->put(o, v, n, deadline_ns, nonblock, nput);
+}
+
+int mp_queue_get_lease(struct mp_obj *o, const struct mp_queue_get_req *r, void *buf, size_t cap, size_t *len, struct mp_queue_lease *lease)
+{
+	return o->ops->queue->get_lease(o, r, buf, cap, len, lease);
+}
+
+int mp_queue_ack(struct mp_obj *o, const struct mp_queue_lease *lease)
+{
+	return o->ops->queue->ack(o, lease);
+}
+
+int mp_queue_requeue(struct mp_obj *o, const struct mp_queue_lease *lease)
+{
+	return o->ops->queue->requeue(o, lease);
+}
+
+int mp_queue_done(struct mp_obj *o, uint64_t n)
+{
+	return o->ops->queue->done(o, n);
+}
+
+int mp_queue_join(struct mp_obj *o, int64_t deadline_ns, int nonblock)
+{
+	return o->ops->queue->join(o, deadline_ns, nonblock);
+}
+
+int mp_queue_close(struct mp_obj *o)
+{
+	return o->ops->queue->close(o);
+}
+
+int mp_queue_info(struct mp_obj *o, struct mp_queue_info *qi, struct mp_queue_lease_info *leases, int max)
+{
+	return o->ops->queue->info(o, qi, leases, max);
+}
+
+int mp_queue_take(struct mp_obj *o, const struct mp_queue_take_req *r, struct mp_queue_batch *b)
+{
+	return o->ops->queue->take(o, r, b);
+}
+
+int mp_queue_settle(struct mp_obj *o, struct mp_queue_batch *b, uint32_t written, const struct mp_owner *lease_owner, int64_t ttl_ns, uint64_t *token)
+{
+	return o->ops->queue->settle(o, b, written, lease_owner, ttl_ns, token);
+}
+
+int mp_queue_ack_owner(struct mp_obj *o, const struct mp_owner *who, uint64_t token, int force, struct mp_queue_lease_info *out)
+{
+	return o->ops->queue->ack_owner(o, who, token, force, out);
 }
