@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "lib/cli.h"
+#include "lib/err.h"
 #include "lib/owner.h"
 #include "lib/parse.h"
 #include "lib/spawn.h"

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "cli.h"
+#include "err.h"
 #include "fault.h"
 #include "parse.h"
 #include "store.h"

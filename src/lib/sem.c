@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "sem.h"
+#include "err.h"
 #include "sync.h"
 
 #include <errno.h>

@@ -1,6 +1,7 @@
 /* store.c - store directory, atomic creation, validated open; see store.h. */
 #include "config.h"
 
+#include "err.h"
 #include "fault.h"
 #include "owner.h"
 #include "store.h"
@@ -9,7 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,18 +24,6 @@
 _Static_assert(sizeof(struct mp_hdr) == MP_HDR_SIZE, "header is one fixed block");
 _Static_assert(offsetof(struct mp_hdr, mu) == 152, "on-disk layout");
 _Static_assert(offsetof(struct mp_hdr, seq) % 4 == 0, "futex words are aligned");
-
-/* Buffers that only errors and messages use go after all other data (gcc on
- * x86-64 places .lbss last): in the hot pages between they would push the
- * C library's own variables onto one more page, one more page fault for
- * every call of a one-shot tool. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define COLD_BSS __attribute__((section(".lbss")))
-#else
-#define COLD_BSS
-#endif
-
-static char errbuf[512] COLD_BSS;
 
 /* Copies a, then sep (unless 0), then b into buf of size bytes, cut to
  * fit and NUL-terminated.  Not snprintf: the one-shot tools' hot path
@@ -65,24 +53,6 @@ static void utoa(char *buf, unsigned long v)
 	while (n)
 		*buf++ = tmp[--n];
 	*buf = 0;
-}
-
-const char *mp_errmsg(void)
-{
-	return errbuf;
-}
-
-void mp_errmsg_set(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, sizeof errbuf, fmt, ap);
-	va_end(ap);
-}
-
-void mp_errmsg_clear(void)
-{
-	errbuf[0] = 0;
 }
 
 #if defined(__x86_64__)
@@ -588,7 +558,7 @@ int mp_obj_remove(struct mp_store *s, struct mp_obj *o)
 
 int mp_store_remove(struct mp_store *s, const struct mp_kind *k, const char *name, int *damaged)
 {
-	char fname[MP_NAME_MAX + 16], why[sizeof errbuf];
+	char fname[MP_NAME_MAX + 16], why[MP_ERRMSG_MAX];
 	struct mp_obj o;
 	int rc;
 
@@ -601,9 +571,9 @@ int mp_store_remove(struct mp_store *s, const struct mp_kind *k, const char *nam
 			return rc;
 		/* its mutex is beyond repair: the file is all that is left */
 	}
-	if (rc != -EBADMSG && rc != -EMEDIUMTYPE && !(rc == -EACCES && strstr(errbuf, "symbolic")))
+	if (rc != -EBADMSG && rc != -EMEDIUMTYPE && !(rc == -EACCES && strstr(mp_errmsg(), "symbolic")))
 		return rc;
-	snprintf(why, sizeof why, "%s", errbuf);
+	snprintf(why, sizeof why, "%s", mp_errmsg());
 	join(fname, sizeof fname, k->name, '.', name);
 	if (unlinkat(s->dirfd, fname, 0) < 0) {
 		rc = -errno;

@@ -157,11 +157,6 @@ int mp_store_list(struct mp_store *s, const struct mp_kind *k,
  * store after a reboot).  Called by mp_obj_lock(). Returns 0 or -errno. */
 int mp_obj_check_boot(struct mp_obj *o);
 
-/* The reason of the last failure of a library call, "" if none given. */
-const char *mp_errmsg(void);
-void mp_errmsg_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void mp_errmsg_clear(void);
-
 /* "glibc-x86_64-m40": objects made by another libc or arch are refused. */
 const char *mp_abi_tag(void);
 

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "sync.h"
+#include "err.h"
 #include "fault.h"
 
 #include <errno.h>

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "fuzz.h"
+#include "lib/err.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "mutex-word.h"
+#include "lib/err.h"
 #include "lib/sem.h"
 #include "lib/store.h"
 #include "lib/sync.h"

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "mutex-word.h"
+#include "lib/err.h"
 #include "lib/gate.h"
 #include "lib/lock.h"
 #include "lib/owner.h"
