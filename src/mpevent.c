@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "lib/cli.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fault.h"
 #include "lib/event.h"

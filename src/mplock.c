@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "lib/cli.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fault.h"
 #include "lib/gate.h"

@@ -29,6 +29,7 @@
 #endif
 
 #include "lib/cli.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fault.h"
 #include "lib/queue.h"

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "cli.h"
+#include "clock.h"
 #include "err.h"
 #include "fault.h"
 #include "parse.h"

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "event.h"
+#include "clock.h"
 #include "err.h"
 #include "fault.h"
 #include "sync.h"

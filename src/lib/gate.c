@@ -1,6 +1,7 @@
 /* gate.c - weighted FIFO gate with owned holds; see gate.h. */
 #include "config.h"
 
+#include "clock.h"
 #include "err.h"
 #include "fault.h"
 #include "gate.h"

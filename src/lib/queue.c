@@ -1,6 +1,7 @@
 /* queue.c - the queue kind: byte ring, journal, reservations; see queue.h. */
 #include "config.h"
 
+#include "clock.h"
 #include "err.h"
 #include "fault.h"
 #include "queue.h"

@@ -3,6 +3,7 @@
 
 #include "show.h"
 #include "cli.h"
+#include "clock.h"
 #include "err.h"
 #include "parse.h"
 #include "sync.h"

@@ -1,6 +1,7 @@
 /* spawn.c - the status table of a group of workers; see spawn.h. */
 #include "config.h"
 
+#include "clock.h"
 #include "err.h"
 #include "fault.h"
 #include "spawn.h"

@@ -1,6 +1,7 @@
 /* store.c - store directory, atomic creation, validated open; see store.h. */
 #include "config.h"
 
+#include "clock.h"
 #include "err.h"
 #include "fault.h"
 #include "owner.h"

@@ -3,6 +3,7 @@
 
 #include "supervise.h"
 #include "cli.h"
+#include "clock.h"
 #include "err.h"
 #include "fault.h"
 #include "owner.h"

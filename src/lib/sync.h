@@ -59,15 +59,6 @@ int mp_obj_check_file(struct mp_obj *o);
 /* How often a blocked waiter looks for dead owners. */
 #define MP_REAP_SLICE_NS	(100 * 1000000LL)
 
-/* CLOCK_MONOTONIC and CLOCK_REALTIME in ns. */
-/* clock_gettime(id) in ns; the first reads by system call (see sync.c). */
-int64_t mp_clock_ns(clockid_t id);
-int64_t mp_now_ns(void);
-int64_t mp_realtime_ns(void);
-
-/* Deadline for a timeout: -1 → 0 (wait forever); else now + timeout. */
-int64_t mp_deadline(int64_t timeout_ns);
-
 /* Set by the termination-signal handler that mp_signals_install() installs
  * (INT, TERM, HUP; no SA_RESTART): the number of the signal, or 0. */
 extern volatile sig_atomic_t mp_signal_pending;

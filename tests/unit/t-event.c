@@ -30,6 +30,7 @@
 
 #include "mutex-word.h"
 #include "lib/cli.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/event.h"
 #include "lib/store.h"
