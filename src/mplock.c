@@ -27,6 +27,7 @@
 #include "lib/gate.h"
 #include "lib/lock.h"
 #include "lib/show.h"
+#include "lib/signals.h"
 #include "lib/store.h"
 #include "lib/sync.h"
 

@@ -33,6 +33,7 @@
 #include "lib/err.h"
 #include "lib/fault.h"
 #include "lib/queue.h"
+#include "lib/signals.h"
 #include "lib/store.h"
 #include "lib/sync.h"
 

@@ -38,6 +38,7 @@
 #include "lib/gate.h"
 #include "lib/sem.h"
 #include "lib/show.h"
+#include "lib/signals.h"
 #include "lib/store.h"
 #include "lib/sync.h"
 

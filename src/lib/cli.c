@@ -6,6 +6,7 @@
 #include "err.h"
 #include "fault.h"
 #include "parse.h"
+#include "signals.h"
 #include "store.h"
 #include "sync.h"
 

@@ -5,6 +5,8 @@
 #include "clock.h"
 #include "err.h"
 #include "fault.h"
+#include "futex.h"
+#include "signals.h"
 #include "sync.h"
 
 #include <errno.h>

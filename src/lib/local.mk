@@ -7,6 +7,7 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/err.c src/lib/err.h \
 	src/lib/event.c src/lib/event.h \
 	src/lib/fault.c src/lib/fault.h \
+	src/lib/futex.c src/lib/futex.h \
 	src/lib/gate.c src/lib/gate.h \
 	src/lib/lock.c src/lib/lock.h \
 	src/lib/owner.c src/lib/owner.h \
@@ -14,6 +15,7 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/queue.c src/lib/queue.h \
 	src/lib/sem.c src/lib/sem.h \
 	src/lib/show.c src/lib/show.h \
+	src/lib/signals.c src/lib/signals.h \
 	src/lib/spawn.c src/lib/spawn.h \
 	src/lib/store.c src/lib/store.h \
 	src/lib/supervise.c src/lib/supervise.h \

@@ -3,6 +3,7 @@
 
 #include "sem.h"
 #include "err.h"
+#include "signals.h"
 #include "sync.h"
 
 #include <errno.h>

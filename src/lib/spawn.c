@@ -5,6 +5,7 @@
 #include "err.h"
 #include "fault.h"
 #include "spawn.h"
+#include "futex.h"
 #include "sync.h"
 
 #include <errno.h>

@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "err.h"
 #include "fault.h"
+#include "futex.h"
 #include "owner.h"
 #include "store.h"
 #include "sync.h"

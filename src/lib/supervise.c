@@ -8,6 +8,7 @@
 #include "fault.h"
 #include "owner.h"
 #include "queue.h"
+#include "signals.h"
 #include "spawn.h"
 #include "sync.h"
 

@@ -1,68 +1,17 @@
-/* sync.c - robust mutex, futex waits, signals; see sync.h. */
+/* sync.c - robust mutex and the waits on an object; see sync.h. */
 #include "config.h"
 
 #include "sync.h"
 #include "clock.h"
 #include "err.h"
 #include "fault.h"
+#include "futex.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <linux/futex.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-
-volatile sig_atomic_t mp_signal_pending;
-const int mp_term_signals[3] = { SIGINT, SIGTERM, SIGHUP };
-sigset_t mp_signals_ignored;
-
-static void on_term_signal(int sig)
-{
-	mp_signal_pending = sig;
-}
-
-void mp_signals_install(void)
-{
-	static const int end_waits[] = { SIGINT, SIGTERM };
-	struct sigaction sa, old;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_term_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0;	/* no SA_RESTART: a blocked wait must return EINTR */
-	sigemptyset(&mp_signals_ignored);
-	/* An ignored signal is remembered so that a wrapped command inherits
-	 * it, as it would without us (a shell starts `cmd &` with INT
-	 * ignored).  INT and TERM still end our waits, as DESIGN §4 promises:
-	 * one call sets the handler and reads the old one. */
-	for (size_t i = 0; i < sizeof end_waits / sizeof *end_waits; i++)
-		if (sigaction(end_waits[i], &sa, &old) == 0 && old.sa_handler == SIG_IGN)
-			sigaddset(&mp_signals_ignored, end_waits[i]);
-	/* HUP stays ignored for us too (nohup): looked at before it is set. */
-	if (sigaction(SIGHUP, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
-		sigaddset(&mp_signals_ignored, SIGHUP);
-	else
-		sigaction(SIGHUP, &sa, NULL);
-}
-
-void mp_signals_block(sigset_t *old)
-{
-	sigset_t s;
-
-	sigemptyset(&s);
-	sigaddset(&s, SIGINT);
-	sigaddset(&s, SIGTERM);
-	sigaddset(&s, SIGHUP);
-	sigprocmask(SIG_BLOCK, &s, old);
-}
-
-void mp_signals_restore(const sigset_t *old)
-{
-	sigprocmask(SIG_SETMASK, old, NULL);
-}
 
 /* glibc checks the type word of a mutex and answers garbage there with
  * EINVAL; musl trusts it, and garbage makes it fail at random or hang.  So
@@ -166,39 +115,10 @@ void mp_obj_changed(struct mp_obj *o)
 	__atomic_add_fetch(&o->hdr->seq, 1, __ATOMIC_RELEASE);
 }
 
-void mp_futex_wake(uint32_t *word)
-{
-	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-}
-
 void mp_obj_wake(struct mp_obj *o)
 {
 	if (__atomic_load_n(&o->hdr->nwait, __ATOMIC_ACQUIRE))
 		mp_futex_wake(&o->hdr->seq);
-}
-
-int mp_futex_wait(uint32_t *word, uint32_t seen, int64_t until_ns)
-{
-	struct timespec ts, *tp = NULL;
-	long rc;
-
-	if (until_ns > 0) {
-		ts.tv_sec = until_ns / 1000000000LL;
-		ts.tv_nsec = until_ns % 1000000000LL;
-		tp = &ts;
-	}
-	if (mp_signal_pending)
-		return -EINTR;
-	/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time, so a
-	 * restarted wait does not stretch the timeout. */
-	rc = syscall(SYS_futex, word, FUTEX_WAIT_BITSET, seen, tp, NULL, FUTEX_BITSET_MATCH_ANY);
-	if (rc == 0 || errno == EAGAIN)
-		return 0;
-	if (errno == ETIMEDOUT)
-		return -ETIMEDOUT;
-	if (errno == EINTR)
-		return mp_signal_pending ? -EINTR : 0;
-	return -errno;
 }
 
 int mp_obj_check_file(struct mp_obj *o)

@@ -16,7 +16,6 @@
 #ifndef MP_SYNC_H
 #define MP_SYNC_H
 
-#include <signal.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -33,12 +32,6 @@ void mp_obj_changed(struct mp_obj *o);
 
 /* Wakes every process sleeping on o's seq (if the hint says any). */
 void mp_obj_wake(struct mp_obj *o);
-
-/* Sleeps on *word while it equals seen, until woken, the absolute
- * CLOCK_MONOTONIC time until_ns (0: forever), or a signal.
- * Returns 0 (woken or word changed), -ETIMEDOUT or -EINTR. */
-int mp_futex_wait(uint32_t *word, uint32_t seen, int64_t until_ns);
-void mp_futex_wake(uint32_t *word);
 
 /* Waits on the object as a blocked operation does: called locked with the
  * seq value seen while locked; registers in nwait, unlocks, sleeps until
@@ -58,25 +51,5 @@ int mp_obj_check_file(struct mp_obj *o);
 
 /* How often a blocked waiter looks for dead owners. */
 #define MP_REAP_SLICE_NS	(100 * 1000000LL)
-
-/* Set by the termination-signal handler that mp_signals_install() installs
- * (INT, TERM, HUP; no SA_RESTART): the number of the signal, or 0. */
-extern volatile sig_atomic_t mp_signal_pending;
-
-/* SIGINT, SIGTERM, SIGHUP: the signals that end a wait. */
-extern const int mp_term_signals[3];
-
-/* Of those, the ones this process inherited as ignored (set by
- * mp_signals_install): a wrapped command gets them ignored too. */
-extern sigset_t mp_signals_ignored;
-
-/* Installs flag-setting handlers for SIGINT, SIGTERM and SIGHUP (SIGHUP
- * only if not inherited as ignored, as under nohup). */
-void mp_signals_install(void);
-
-/* Blocks (and later restores) INT, TERM and HUP: from the commit of a
- * change until exit, so that "exit 0" means "the change was made". */
-void mp_signals_block(sigset_t *old);
-void mp_signals_restore(const sigset_t *old);
 
 #endif

@@ -33,6 +33,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/event.h"
+#include "lib/signals.h"
 #include "lib/store.h"
 #include "lib/sync.h"
 
