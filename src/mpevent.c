@@ -22,9 +22,9 @@
 #include "lib/err.h"
 #include "lib/fault.h"
 #include "lib/event.h"
+#include "lib/obj.h"
 #include "lib/parse.h"
 #include "lib/store.h"
-#include "lib/sync.h"
 
 enum verb { V_NONE, V_SET, V_CLEAR, V_IS_SET, V_WAIT, V_CREATE, V_INFO, V_LS, V_RM };
 

@@ -26,10 +26,10 @@
 #include "lib/fault.h"
 #include "lib/gate.h"
 #include "lib/lock.h"
+#include "lib/obj.h"
 #include "lib/show.h"
 #include "lib/signals.h"
 #include "lib/store.h"
-#include "lib/sync.h"
 
 enum verb { V_NONE, V_RUN, V_ACQUIRE, V_RELEASE, V_IS_LOCKED, V_CREATE, V_INFO, V_LS, V_RM };
 

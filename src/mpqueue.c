@@ -32,10 +32,10 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fault.h"
+#include "lib/obj.h"
 #include "lib/queue.h"
 #include "lib/signals.h"
 #include "lib/store.h"
-#include "lib/sync.h"
 
 enum verb {
 	V_NONE, V_CREATE, V_PUT, V_GET, V_ACK, V_DONE, V_JOIN, V_CLOSE, V_SIZE, V_INFO,

@@ -36,11 +36,11 @@
 #include "lib/err.h"
 #include "lib/fault.h"
 #include "lib/gate.h"
+#include "lib/obj.h"
 #include "lib/sem.h"
 #include "lib/show.h"
 #include "lib/signals.h"
 #include "lib/store.h"
-#include "lib/sync.h"
 
 enum verb { V_NONE, V_RUN, V_ACQUIRE, V_RELEASE, V_VALUE, V_DRAIN, V_CREATE, V_INFO, V_LS, V_RM };
 

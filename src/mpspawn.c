@@ -28,12 +28,12 @@
 
 #include "lib/cli.h"
 #include "lib/err.h"
+#include "lib/obj.h"
 #include "lib/owner.h"
 #include "lib/parse.h"
 #include "lib/spawn.h"
 #include "lib/store.h"
 #include "lib/supervise.h"
-#include "lib/sync.h"
 
 enum verb { V_SPAWN, V_LS, V_STATUS, V_WAIT, V_KILL, V_BEAT, V_IS_ALIVE, V_RM };
 

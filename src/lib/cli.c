@@ -8,7 +8,6 @@
 #include "parse.h"
 #include "signals.h"
 #include "store.h"
-#include "sync.h"
 
 #include <errno.h>
 #include <fcntl.h>

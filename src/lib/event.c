@@ -6,8 +6,8 @@
 #include "err.h"
 #include "fault.h"
 #include "futex.h"
+#include "obj.h"
 #include "signals.h"
-#include "sync.h"
 
 #include <errno.h>
 #include <linux/futex.h>

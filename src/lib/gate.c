@@ -5,7 +5,7 @@
 #include "err.h"
 #include "fault.h"
 #include "gate.h"
-#include "sync.h"
+#include "obj.h"
 
 #include <errno.h>
 #include <string.h>

@@ -10,6 +10,7 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/futex.c src/lib/futex.h \
 	src/lib/gate.c src/lib/gate.h \
 	src/lib/lock.c src/lib/lock.h \
+	src/lib/obj.c src/lib/obj.h \
 	src/lib/owner.c src/lib/owner.h \
 	src/lib/parse.c src/lib/parse.h \
 	src/lib/queue.c src/lib/queue.h \
@@ -18,8 +19,8 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/signals.c src/lib/signals.h \
 	src/lib/spawn.c src/lib/spawn.h \
 	src/lib/store.c src/lib/store.h \
-	src/lib/supervise.c src/lib/supervise.h \
-	src/lib/sync.c src/lib/sync.h
+	src/lib/str.h \
+	src/lib/supervise.c src/lib/supervise.h
 
 LIBMP = src/lib/libmp.a
 STATIC_LINK = $(STATIC_LDFLAGS)

@@ -4,9 +4,9 @@
 #include "clock.h"
 #include "err.h"
 #include "fault.h"
-#include "queue.h"
 #include "futex.h"
-#include "sync.h"
+#include "obj.h"
+#include "queue.h"
 
 #include <errno.h>
 #include <stdlib.h>

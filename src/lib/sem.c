@@ -3,8 +3,8 @@
 
 #include "sem.h"
 #include "err.h"
+#include "obj.h"
 #include "signals.h"
-#include "sync.h"
 
 #include <errno.h>
 #include <fcntl.h>

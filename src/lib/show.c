@@ -5,8 +5,8 @@
 #include "cli.h"
 #include "clock.h"
 #include "err.h"
+#include "obj.h"
 #include "parse.h"
-#include "sync.h"
 
 #include <errno.h>
 #include <stdlib.h>

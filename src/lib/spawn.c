@@ -4,9 +4,9 @@
 #include "clock.h"
 #include "err.h"
 #include "fault.h"
-#include "spawn.h"
 #include "futex.h"
-#include "sync.h"
+#include "obj.h"
+#include "spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -6,11 +6,11 @@
 #include "clock.h"
 #include "err.h"
 #include "fault.h"
+#include "obj.h"
 #include "owner.h"
 #include "queue.h"
 #include "signals.h"
 #include "spawn.h"
-#include "sync.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define HDR_MUTEX_OFF	152	/* offsetof(struct mp_hdr, mu), asserted in store.c */
+#define HDR_MUTEX_OFF	152	/* offsetof(struct mp_hdr, mu), asserted in obj.c */
 #define HDR_BOOT_OFF	offsetof(struct mp_hdr, boot_id)
 #define HDR_SIZE_OFF	offsetof(struct mp_hdr, total_size)
 

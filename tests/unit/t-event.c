@@ -33,9 +33,9 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/event.h"
+#include "lib/obj.h"
 #include "lib/signals.h"
 #include "lib/store.h"
-#include "lib/sync.h"
 
 static struct mp_store s;
 
