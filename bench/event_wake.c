@@ -29,10 +29,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
+#include "lib/err.h"
 #include "lib/event.h"
+#include "lib/obj.h"
 #include "lib/owner.h"
 #include "lib/store.h"
-#include "lib/sync.h"
 
 struct shared {
 	volatile int round;	/* parent: the round to run */

@@ -18,12 +18,18 @@
 #include <string.h>
 
 #include "lib/cli.h"
+#include "lib/clock.h"
+#include "lib/err.h"
 #include "lib/fault.h"
 #include "lib/event.h"
+#include "lib/obj.h"
 #include "lib/parse.h"
 #include "lib/store.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/obj.h"
 #include "lib/show.h"
-#include "lib/sync.h"
+#include "lib/signals.h"
 #include "lib/verbs.h"
 
 enum { V_SET = MP_VERB_TOOL, V_CLEAR, V_IS_SET, V_WAIT };

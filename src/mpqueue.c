@@ -29,11 +29,18 @@
 #endif
 
 #include "lib/cli.h"
+#include "lib/clock.h"
+#include "lib/err.h"
 #include "lib/fault.h"
+#include "lib/obj.h"
 #include "lib/queue.h"
+#include "lib/signals.h"
 #include "lib/store.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/obj.h"
 #include "lib/show.h"
-#include "lib/sync.h"
+#include "lib/signals.h"
 #include "lib/verbs.h"
 
 enum { V_PUT = MP_VERB_TOOL, V_GET, V_ACK, V_DONE, V_JOIN, V_CLOSE, V_SIZE };

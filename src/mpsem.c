@@ -32,12 +32,20 @@
 #include <unistd.h>
 
 #include "lib/cli.h"
+#include "lib/clock.h"
+#include "lib/err.h"
 #include "lib/fault.h"
 #include "lib/gate.h"
+#include "lib/obj.h"
 #include "lib/sem.h"
 #include "lib/show.h"
+#include "lib/signals.h"
 #include "lib/store.h"
-#include "lib/sync.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/obj.h"
+#include "lib/show.h"
+#include "lib/signals.h"
 #include "lib/verbs.h"
 
 enum { V_RUN = MP_VERB_TOOL, V_ACQUIRE, V_RELEASE, V_VALUE, V_DRAIN };

@@ -27,13 +27,18 @@
 #include <unistd.h>
 
 #include "lib/cli.h"
+#include "lib/err.h"
+#include "lib/obj.h"
 #include "lib/owner.h"
 #include "lib/parse.h"
 #include "lib/spawn.h"
 #include "lib/store.h"
 #include "lib/supervise.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/obj.h"
 #include "lib/show.h"
-#include "lib/sync.h"
+#include "lib/signals.h"
 #include "lib/verbs.h"
 
 enum { V_SPAWN = MP_VERB_TOOL, V_STATUS, V_WAIT, V_KILL, V_BEAT, V_IS_ALIVE };

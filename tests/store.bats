@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The store: directory checks, atomic objects, validation (src/lib/store.c).
+# The store: directory checks, atomic objects, validation (src/lib/store.c, src/lib/obj.c).
 load helpers/common
 
 @test "the default store is created mode 0700 in /dev/shm" {

@@ -2,10 +2,12 @@
 #include "config.h"
 
 #include "cli.h"
+#include "clock.h"
+#include "err.h"
 #include "fault.h"
 #include "parse.h"
+#include "signals.h"
 #include "store.h"
-#include "sync.h"
 
 #include <errno.h>
 #include <fcntl.h>

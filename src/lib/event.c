@@ -2,8 +2,12 @@
 #include "config.h"
 
 #include "event.h"
+#include "clock.h"
+#include "err.h"
 #include "fault.h"
-#include "sync.h"
+#include "futex.h"
+#include "obj.h"
+#include "signals.h"
 
 #include <errno.h>
 #include <linux/futex.h>

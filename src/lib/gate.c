@@ -1,9 +1,11 @@
 /* gate.c - weighted FIFO gate with owned holds; see gate.h. */
 #include "config.h"
 
+#include "clock.h"
+#include "err.h"
 #include "fault.h"
 #include "gate.h"
-#include "sync.h"
+#include "obj.h"
 
 #include <errno.h>
 #include <string.h>

@@ -3,10 +3,14 @@
 noinst_LIBRARIES += src/lib/libmp.a
 src_lib_libmp_a_SOURCES = \
 	src/lib/cli.c src/lib/cli.h \
+	src/lib/clock.c src/lib/clock.h \
+	src/lib/err.c src/lib/err.h \
 	src/lib/event.c src/lib/event.h \
 	src/lib/fault.c src/lib/fault.h \
+	src/lib/futex.c src/lib/futex.h \
 	src/lib/gate.c src/lib/gate.h \
 	src/lib/lock.c src/lib/lock.h \
+	src/lib/obj.c src/lib/obj.h \
 	src/lib/owner.c src/lib/owner.h \
 	src/lib/parse.c src/lib/parse.h \
 	src/lib/queue.h \
@@ -21,8 +25,10 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/sem.c src/lib/sem.h \
 	src/lib/show.h src/lib/show-gate.c src/lib/show-event.c \
 	src/lib/show-queue.c src/lib/show-spawn.c \
+	src/lib/signals.c src/lib/signals.h \
 	src/lib/spawn.c src/lib/spawn.h \
 	src/lib/store.c src/lib/store.h \
+	src/lib/str.h \
 	src/lib/supervise.h \
 	src/lib/supervise-int.h \
 	src/lib/supervise-front.c \
@@ -31,7 +37,6 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/supervise-pool.c \
 	src/lib/supervise-sweep.c \
 	src/lib/supervise-workers.c \
-	src/lib/sync.c src/lib/sync.h \
 	src/lib/verbs.c src/lib/verbs.h
 
 # the queue as one unit, included by tests/unit/t-queue.c (see the file)

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "lock.h"
+#include "err.h"
 
 #include <errno.h>
 

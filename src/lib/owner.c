@@ -2,7 +2,7 @@
 #include "config.h"
 
 #include "owner.h"
-#include "sync.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,11 @@
 #include "config.h"
 
 #include "queue-int.h"
-#include "sync.h"
+#include "clock.h"
+#include "err.h"
+#include "futex.h"
+#include "obj.h"
+#include "signals.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -30,6 +30,8 @@
 #include <stdint.h>
 
 #include "queue.h"
+#include "err.h"
+#include "obj.h"
 #include "store.h"
 
 #define QREC_READY	0u

@@ -11,7 +11,11 @@
 #include "config.h"
 
 #include "queue-int.h"
-#include "sync.h"
+#include "clock.h"
+#include "err.h"
+#include "futex.h"
+#include "obj.h"
+#include "signals.h"
 
 #include <errno.h>
 

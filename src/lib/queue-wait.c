@@ -13,7 +13,11 @@
 
 #include "fault.h"
 #include "queue-int.h"
-#include "sync.h"
+#include "clock.h"
+#include "err.h"
+#include "futex.h"
+#include "obj.h"
+#include "signals.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -2,7 +2,9 @@
 #include "config.h"
 
 #include "sem.h"
-#include "sync.h"
+#include "err.h"
+#include "obj.h"
+#include "signals.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,9 +4,11 @@
 
 #include "show.h"
 #include "cli.h"
+#include "clock.h"
+#include "err.h"
 #include "gate.h"
+#include "obj.h"
 #include "parse.h"
-#include "sync.h"
 
 #include <errno.h>
 #include <stdlib.h>

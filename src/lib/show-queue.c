@@ -5,7 +5,11 @@
 #include "cli.h"
 #include "parse.h"
 #include "queue.h"
-#include "sync.h"
+#include "clock.h"
+#include "err.h"
+#include "futex.h"
+#include "obj.h"
+#include "signals.h"
 
 #include <stdio.h>
 

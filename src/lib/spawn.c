@@ -1,9 +1,12 @@
 /* spawn.c - the status table of a group of workers; see spawn.h. */
 #include "config.h"
 
+#include "clock.h"
+#include "err.h"
 #include "fault.h"
+#include "futex.h"
+#include "obj.h"
 #include "spawn.h"
-#include "sync.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,126 +1,15 @@
-/* store.h - the object store: a directory of object files, one per object.
+/* store.h - the store: the directory that holds the objects (obj.h).
  *
- * An object is the file DIR/KIND.NAME (e.g. lock.db).  It starts with a
- * struct mp_hdr and a kind-specific body, and is mapped MAP_SHARED by
- * every process that uses it.  Creation is atomic: the file is made
- * nameless (O_TMPFILE, or a dot-file where that is unsupported), allocated
- * with posix_fallocate (a full store fails now with -ENOSPC instead of
- * SIGBUS later), initialised, stamped with the magic last, and only then
- * linked under its name.  Opening checks, before anything is trusted:
- * no symlink (O_NOFOLLOW), a regular file owned by us (or by our group in a
- * group store), no write bits for others, size == header size, magic,
- * version, kind, ABI tag, and the kind's own bounds (mp_kind.validate).
- *
- * Errors (returned as -errno; the reason is in mp_errmsg()):
- *   -ENOENT      no such object (without MP_OPEN_CREATE)
- *   -EACCES      refused for safety or permission (symlink, foreign owner)
- *   -EBADMSG     corrupt or truncated object
- *   -EMEDIUMTYPE the file holds another kind of object
- *   -ENOSPC etc. creation failed (store full, read-only)
+ * One directory per user by default (/dev/shm/mptools-UID), or the one
+ * --dir or $MP_DIR names; a setgid directory of a group is a group store.
+ * Objects are files in it named KIND.NAME; this module checks the
+ * directory, lists its objects and removes them by name, and opens none
+ * but through obj.h.
  */
 #ifndef MP_STORE_H
 #define MP_STORE_H
 
-#include <limits.h>
-#include <pthread.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/types.h>
-
-#include "parse.h"
-
-#define MP_MAGIC	0x31534c4f4f54504dULL	/* "MPTOOLS1" little-endian */
-#define MP_VERSION	1
-#define MP_HDR_SIZE	256
-
-enum mp_kind_id {
-	MP_KIND_LOCK = 1,
-	MP_KIND_SEM = 2,
-	MP_KIND_EVENT = 3,
-	MP_KIND_QUEUE = 4,
-	MP_KIND_SPAWN = 5,
-};
-
-/* Page 0 of every object.  The layout is the on-disk format: append only. */
-struct mp_hdr {
-	uint64_t magic;		/* MP_MAGIC, stored last at creation */
-	uint32_t version;	/* MP_VERSION */
-	uint32_t hdr_size;	/* MP_HDR_SIZE: the body starts here */
-	uint32_t kind;		/* enum mp_kind_id */
-	uint32_t flags;
-	uint64_t total_size;	/* == file size, allocated at creation */
-	char abi[16];		/* libc, arch and mutex size, see mp_abi_tag() */
-	uint8_t boot_id[16];	/* boot the sync state below belongs to */
-	uint64_t generation;	/* bumped when the sync state is re-initialised */
-	int64_t created_ns;	/* CLOCK_REALTIME */
-	int64_t changed_ns;	/* CLOCK_REALTIME of the last change of state */
-	uint32_t seq;		/* futex word: bumped on every change of state */
-	uint32_t nwait;		/* processes sleeping on seq (a hint: may be high) */
-	uint32_t removed;	/* set by rm before the unlink: waiters leave */
-	uint32_t seq2;		/* second futex word for kinds that want one */
-	uint32_t nwait2;
-	uint32_t reserved[11];
-	pthread_mutex_t mu;	/* robust, process-shared; O(1) holds only */
-	uint8_t pad[MP_HDR_SIZE - 152 - sizeof(pthread_mutex_t)];
-};
-
-struct mp_obj;
-
-/* What a kind (lock, sem, ...) tells the store about its body. */
-struct mp_kind {
-	enum mp_kind_id id;
-	const char *name;	/* file prefix and user-visible kind: "lock" */
-	/* Bounds-checks the body of a mapped object whose size is known to be
-	 * total_size; copies the geometry it needs into o->geom so it is never
-	 * read from shared memory again.  Returns 0 or -EBADMSG. */
-	int (*validate)(struct mp_obj *o);
-	/* Called with the mutex held after EOWNERDEAD: finish or undo what the
-	 * dead holder was doing.  NULL if every mutation is one store. */
-	void (*repair)(struct mp_obj *o);
-	/* Called with the object re-initialised after a reboot (boot id
-	 * changed): drop every owner, waiter and in-flight mark. */
-	void (*reset)(struct mp_obj *o);
-};
-
-/* Kind-specific numbers copied out of shared memory at open (validated). */
-struct mp_geom {
-	uint64_t a, b, c, d;
-};
-
-struct mp_store_ops;
-
-/* An open object.  ops is its store's; the fields after it belong to the
- * shared-memory store. */
-struct mp_obj {
-	const struct mp_store_ops *ops;
-	int fd;
-	size_t size;
-	struct mp_hdr *hdr;
-	void *body;		/* (char *)hdr + MP_HDR_SIZE */
-	size_t body_size;
-	const struct mp_kind *kind;
-	struct mp_geom geom;
-	char name[MP_NAME_MAX + 1];
-	const char *dir;	/* the store's directory, for messages */
-	int volatile_fs;	/* the store's: no boot id check needed */
-};
-
-/* Small on purpose: a one-shot tool's whole data segment fits in a page
- * or two, and each page it touches is a page fault (~10 us on a VM). */
-struct mp_store {
-	const struct mp_store_ops *ops;	/* the store's implementation */
-	const char *dir;	/* dir_buf, or the caller's string (which must
-				 * outlive the store) */
-	int dirfd;
-	int group;		/* setgid group store: files 0660 */
-	gid_t gid;		/* the store directory's group */
-	int volatile_fs;	/* tmpfs/ramfs: cannot outlive a boot */
-	char dir_buf[32];	/* the default, /dev/shm/mptools-UID */
-};
-
-/* The path of o's file, for messages: "DIR/KIND.NAME".  The text is in a
- * buffer that the next call overwrites. */
-const char *mp_obj_path(const struct mp_obj *o);
+#include "obj.h"
 
 /* Resolves and checks the store: dir (from --dir) or $MP_DIR or
  * /dev/shm/mptools-UID.  The default is created mode 0700 and must then be
@@ -129,23 +18,6 @@ const char *mp_obj_path(const struct mp_obj *o);
  * missing; it must be a directory we own, or a setgid directory of one of
  * our groups (a group store).  Returns 0 or -errno. */
 int mp_store_open(struct mp_store *s, const char *dir);
-
-/* Opens object NAME of kind k.  With create != NULL the object is created
- * when missing: body_size bytes, initialised by create(body, arg) before it
- * becomes visible.  *created tells whether this call made it.  A file
- * still under the name but marked removed (an rm killed before its unlink)
- * counts as missing: its removal is finished first.
- * Returns 0 or -errno (see the top of this file). */
-int mp_obj_open(struct mp_store *s, const struct mp_kind *k, const char *name,
-		size_t body_size, void (*create)(void *body, size_t size, const void *arg),
-		const void *arg, int *created, struct mp_obj *o);
-
-/* Unmaps and closes. */
-void mp_obj_close(struct mp_obj *o);
-
-/* rm: marks the object removed (waiters wake and leave with -EIDRM), then
- * unlinks it.  Returns 0 or -errno. */
-int mp_obj_remove(struct mp_store *s, struct mp_obj *o);
 
 /* rm NAME: opens and removes object NAME of kind k as mp_obj_remove does;
  * a file under that name that is not a valid object of kind k (corrupt,
@@ -159,26 +31,15 @@ int mp_store_remove(struct mp_store *s, const struct mp_kind *k, const char *nam
 int mp_store_list(struct mp_store *s, const struct mp_kind *k,
 		  int (*fn)(const char *name, void *arg), void *arg);
 
-/* Re-initialises o's sync state if it was made in another boot (a disk
- * store after a reboot).  Called by mp_obj_lock(). Returns 0 or -errno. */
-int mp_obj_check_boot(struct mp_obj *o);
-
-/* The reason of the last failure of a library call, "" if none given. */
-const char *mp_errmsg(void);
-void mp_errmsg_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void mp_errmsg_clear(void);
-
-/* "glibc-x86_64-m40": objects made by another libc or arch are refused. */
-const char *mp_abi_tag(void);
-
 /* ---- the storage seam ----
  *
  * Everything a tool does to an object goes through its store's tables:
  * one per kind (struct mp_gate_ops in gate.h, mp_lock_ops, mp_sem_ops,
  * mp_event_ops, mp_queue_ops, mp_spawn_ops), each kind's public functions
  * calling the store's through o->ops or s->ops (seam.c).  mp_store_open()
- * chooses the store; the shared-memory store (this file, and each kind's
- * .c file) is mp_shm_store_ops.  A second store fills in its own tables. */
+ * chooses the store; the shared-memory store (obj.c, this file's store.c,
+ * and each kind's .c files) is mp_shm_store_ops.  A second store fills in
+ * its own tables. */
 struct mp_gate_ops;
 struct mp_lock_ops;
 struct mp_sem_ops;

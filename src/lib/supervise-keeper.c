@@ -15,7 +15,11 @@
 
 #include "supervise-int.h"
 #include "owner.h"
-#include "sync.h"
+#include "clock.h"
+#include "err.h"
+#include "futex.h"
+#include "obj.h"
+#include "signals.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -15,7 +15,11 @@
 #include "fault.h"
 #include "owner.h"
 #include "queue.h"
-#include "sync.h"
+#include "clock.h"
+#include "err.h"
+#include "futex.h"
+#include "obj.h"
+#include "signals.h"
 
 #include <errno.h>
 #include <fcntl.h>

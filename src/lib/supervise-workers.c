@@ -16,7 +16,11 @@
 #include "cli.h"
 #include "fault.h"
 #include "owner.h"
-#include "sync.h"
+#include "clock.h"
+#include "err.h"
+#include "futex.h"
+#include "obj.h"
+#include "signals.h"
 
 #include <errno.h>
 #include <fcntl.h>

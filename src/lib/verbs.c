@@ -3,6 +3,7 @@
 
 #include "verbs.h"
 #include "cli.h"
+#include "err.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "fuzz.h"
+#include "lib/err.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define HDR_MUTEX_OFF	152	/* offsetof(struct mp_hdr, mu), asserted in store.c */
+#define HDR_MUTEX_OFF	152	/* offsetof(struct mp_hdr, mu), asserted in obj.c */
 #define HDR_BOOT_OFF	offsetof(struct mp_hdr, boot_id)
 #define HDR_SIZE_OFF	offsetof(struct mp_hdr, total_size)
 

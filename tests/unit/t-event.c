@@ -30,9 +30,12 @@
 
 #include "mutex-word.h"
 #include "lib/cli.h"
+#include "lib/clock.h"
+#include "lib/err.h"
 #include "lib/event.h"
+#include "lib/obj.h"
+#include "lib/signals.h"
 #include "lib/store.h"
-#include "lib/sync.h"
 
 static struct mp_store s;
 

@@ -14,9 +14,10 @@
 #include <unistd.h>
 
 #include "mutex-word.h"
+#include "lib/err.h"
+#include "lib/obj.h"
 #include "lib/sem.h"
 #include "lib/store.h"
-#include "lib/sync.h"
 
 int main(int argc, char **argv)
 {

@@ -1,4 +1,4 @@
-/* t-store - drives src/lib/store.c and sync.c where the tools cannot.
+/* t-store - drives src/lib/store.c and obj.c where the tools cannot.
  *   t-store reboot NAME       makes lock NAME look as if it came from
  *                             another boot, with its mutex held by a thread
  *                             of that boot (a stale TID)
@@ -20,11 +20,12 @@
 #include <unistd.h>
 
 #include "mutex-word.h"
+#include "lib/err.h"
 #include "lib/gate.h"
 #include "lib/lock.h"
+#include "lib/obj.h"
 #include "lib/owner.h"
 #include "lib/store.h"
-#include "lib/sync.h"
 
 static void open_or_die(struct mp_store *s, struct mp_obj *o, const char *name)
 {

@@ -1,0 +1,21 @@
+/* clock.h - the clocks, in nanoseconds.
+ *
+ * Every deadline in the library is an absolute CLOCK_MONOTONIC time in ns
+ * (0: none); times shown to users or stored in objects are CLOCK_REALTIME.
+ */
+#ifndef MP_CLOCK_H
+#define MP_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* clock_gettime(id) in ns; the first reads by system call (see clock.c). */
+int64_t mp_clock_ns(clockid_t id);
+/* CLOCK_MONOTONIC and CLOCK_REALTIME in ns. */
+int64_t mp_now_ns(void);
+int64_t mp_realtime_ns(void);
+
+/* Deadline for a timeout: -1 → 0 (wait forever); else now + timeout. */
+int64_t mp_deadline(int64_t timeout_ns);
+
+#endif
