@@ -91,9 +91,11 @@ load helpers/common
 	done
 }
 
-@test "an object made by a build with the other C library is refused with 65; rm removes it" {
-	# glibc and musl lay out the internal mutex differently: a musl build
-	# must not lock a glibc build's object, nor the other way round
+@test "an object made by a build with another ABI tag is refused with 65; rm removes it" {
+	# The header's ABI tag names the C library, arch and mutex size: a
+	# build whose internal mutex is laid out differently (another libc,
+	# another arch) must not lock the object.  The tools are glibc-only
+	# now; a musl tag stands for any foreign build.
 	mplock create other
 	f=$MP_DIR/lock.other
 	off=$(grep -obaE '(glibc|musl)-[a-z0-9_]+-m[0-9]+' "$f" | head -n 1)
