@@ -10,6 +10,7 @@ AM_TESTS_ENVIRONMENT = \
 TESTS += \
 	tests/parse.bats \
 	tests/args.bats \
+	tests/common.bats \
 	tests/store.bats \
 	tests/owner.bats \
 	tests/hostile.bats \
