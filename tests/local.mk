@@ -24,4 +24,5 @@ tests_unit_t_store_LDADD = $(LIBMP)
 tests_unit_t_owner_SOURCES = tests/unit/t-owner.c
 tests_unit_t_owner_LDADD = $(LIBMP)
 
-EXTRA_DIST += $(TESTS) tests/helpers/common.bash tests/unit/mutex-word.h
+EXTRA_DIST += $(TESTS) tests/helpers/common.bash tests/helpers/posix-sem.py \
+	tests/unit/mutex-word.h
