@@ -617,10 +617,10 @@ wstate_is() {
 	[[ $stderr == *"not a spawn"* ]]
 }
 
-@test "a system error exits 71 and names the reason" {
+@test "a store under a regular file is unavailable: 69, naming the store" {
 	: >"$T/file"
-	run -71 --separate-stderr mpspawn --dir "$T/file/store" -j 1 true
-	[[ $stderr == *"Not a directory"* ]]
+	run -69 --separate-stderr mpspawn --dir "$T/file/store" -j 1 true
+	[[ $stderr == *"$T/file/store"* ]]
 }
 
 @test "no process can be started: 71" {
@@ -650,18 +650,18 @@ wstate_is() {
 	run -74 sh -c 'mpspawn -j 2 --tag -- echo hi >/dev/full'
 }
 
-@test "a store or record that others could write is refused with 77" {
+@test "a record that others could write is refused with 77" {
 	mpspawn -j 1 --name p true
 	chmod 0666 "$MP_DIR/spawn.p"
 	run -77 --separate-stderr mpspawn status p
 	[[ $stderr == *"writable by others"* ]]
 }
 
-@test "another user's store is refused with 77" {
+@test "another user's store is unavailable to them: 69" {
 	[ "$(id -u)" = 0 ] || skip "needs root to act as another uid"
 	mpspawn -j 1 --name mine true
 	chmod 755 "$T"
-	run -77 setpriv --reuid 65534 --regid 65534 --clear-groups \
+	run -69 setpriv --reuid 65534 --regid 65534 --clear-groups \
 		"$MP_TOP_BUILDDIR/src/mpspawn" status mine
 }
 

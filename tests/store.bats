@@ -11,27 +11,28 @@ load helpers/common
 	mplock rm "t$$-$BATS_TEST_NUMBER"
 }
 
-@test "a store directory that is not the user's own 0700 directory is refused" {
+@test "a store directory that is not the user's own 0700 directory is refused: 69" {
 	# The check for the default store is the same code with MP_DIR unset;
-	# here a chosen directory writable by everybody must be refused.
+	# here a chosen directory writable by everybody must be refused, as
+	# a store unavailable (DESIGN.md §4; tests/common.bats for every tool).
 	mkdir -m 0777 "$BATS_TEST_TMPDIR/open"
 	chmod 0777 "$BATS_TEST_TMPDIR/open"
-	run -77 --separate-stderr mplock --dir "$BATS_TEST_TMPDIR/open" create x
+	run -69 --separate-stderr mplock --dir "$BATS_TEST_TMPDIR/open" create x
 	[[ $stderr == *"writable by everybody"* ]]
 }
 
-@test "a default store squatted by another user or with the wrong mode is refused" {
+@test "a default store squatted by another user or with the wrong mode is refused: 69" {
 	[ "$(id -u)" = 0 ] || skip "needs root to fake another uid"
 	uid=$((40000 + RANDOM % 1000))
 	d=/dev/shm/mptools-$uid
 	rm -rf "$d"
 	mkdir -m 0755 "$d"
-	run -77 --separate-stderr setpriv --reuid "$uid" --regid "$uid" --clear-groups \
+	run -69 --separate-stderr setpriv --reuid "$uid" --regid "$uid" --clear-groups \
 		env -u MP_DIR "$MP_TOP_BUILDDIR/src/mplock" create x
 	[[ $stderr == *"not a directory owned by uid $uid with mode 0700"* ]]
 	rm -rf "$d"
 	ln -s /tmp "$d"
-	run -77 setpriv --reuid "$uid" --regid "$uid" --clear-groups \
+	run -69 setpriv --reuid "$uid" --regid "$uid" --clear-groups \
 		env -u MP_DIR "$MP_TOP_BUILDDIR/src/mplock" create x
 	rm -f "$d"
 }
