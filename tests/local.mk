@@ -14,6 +14,7 @@ TESTS += \
 	tests/store.bats \
 	tests/owner.bats \
 	tests/hostile.bats \
+	tests/examples.bats \
 	tests/docs.bats
 
 check_PROGRAMS += tests/unit/t-parse tests/unit/t-store tests/unit/t-owner
