@@ -98,7 +98,7 @@ tools() {
 }
 
 @test "mpqueue info, size, get -n and ls on every corrupt queue of the corpus end without a signal" {
-	tools queue mpqueue info info,--json size get,-n,-c,4 get,-n,--lease,--owner,none \
+	tools queue mpqueue info info,--json size get,-n,--count,4 get,-n,--lease,--owner,none \
 		ack,--force put,-n,m done join,-n close
 }
 

@@ -41,7 +41,7 @@ waiting() {
 	[ "$rc" = 66 ]
 }
 
-@test "another user cannot read, change, remove or list a user's default store" {
+@test "another user cannot read, change, remove or list a user's default store: 69" {
 	[ "$(id -u)" = 0 ] || skip "needs root to act as another uid"
 	unset MP_DIR
 	name=hostile-$$-$RANDOM
@@ -49,10 +49,11 @@ waiting() {
 	as_nobody() {
 		setpriv --reuid 65534 --regid 65534 --clear-groups env MP_DIR="/dev/shm/mptools-0" "$@"
 	}
-	run -77 as_nobody "$MP_TOP_BUILDDIR/src/mplock" info "$name"
-	run -77 as_nobody "$MP_TOP_BUILDDIR/src/mplock" rm "$name"
-	run -77 as_nobody "$MP_TOP_BUILDDIR/src/mplock" ls
-	run -77 as_nobody "$MP_TOP_BUILDDIR/src/mplock" -n run "$name" true
+	# to them it is a store they cannot use: 69 (DESIGN.md §4)
+	run -69 as_nobody "$MP_TOP_BUILDDIR/src/mplock" info "$name"
+	run -69 as_nobody "$MP_TOP_BUILDDIR/src/mplock" rm "$name"
+	run -69 as_nobody "$MP_TOP_BUILDDIR/src/mplock" ls
+	run -69 as_nobody "$MP_TOP_BUILDDIR/src/mplock" -n run "$name" true
 	run -0 mplock info "$name"
 	mplock rm "$name"
 }
@@ -67,9 +68,9 @@ waiting() {
 	[ "$(cat "$BATS_TEST_TMPDIR/target")" = precious ]
 }
 
-@test "a store directory that cannot be created exits 73" {
-	run -73 --separate-stderr mplock --dir "$BATS_TEST_TMPDIR/no/such/dir" create x
-	[[ $stderr == *"cannot create store"* ]]
+@test "a store directory that cannot be created, or a file in its place, is unavailable: 69" {
+	run -69 --separate-stderr mplock --dir /proc/nope/x create x
+	[[ $stderr == *"/proc/nope/x"* ]]
 	touch "$BATS_TEST_TMPDIR/file"
-	run -77 mplock --dir "$BATS_TEST_TMPDIR/file" create x
+	run -69 mplock --dir "$BATS_TEST_TMPDIR/file" create x
 }

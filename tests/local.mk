@@ -10,9 +10,11 @@ AM_TESTS_ENVIRONMENT = \
 TESTS += \
 	tests/parse.bats \
 	tests/args.bats \
+	tests/common.bats \
 	tests/store.bats \
 	tests/owner.bats \
 	tests/hostile.bats \
+	tests/examples.bats \
 	tests/docs.bats
 
 check_PROGRAMS += tests/unit/t-parse tests/unit/t-store tests/unit/t-owner
@@ -23,4 +25,5 @@ tests_unit_t_store_LDADD = $(LIBMP)
 tests_unit_t_owner_SOURCES = tests/unit/t-owner.c
 tests_unit_t_owner_LDADD = $(LIBMP)
 
-EXTRA_DIST += $(TESTS) tests/helpers/common.bash tests/unit/mutex-word.h
+EXTRA_DIST += $(TESTS) tests/helpers/common.bash tests/helpers/posix-sem.py \
+	tests/unit/mutex-word.h

@@ -136,7 +136,7 @@ exits_with() {
 	printf 'a\n\nb c\nlast' | mpqueue put q
 	run -0 mpqueue size q
 	[ "$output" = 4 ]
-	run -0 mpqueue get q -c 4
+	run -0 mpqueue get q --count 4
 	[ "$output" = $'a\n\nb c\nlast' ]
 }
 
@@ -236,14 +236,14 @@ exits_with() {
 	[ "$output" = 1 ]
 }
 
-@test "get -c N takes up to N messages and waits for the first only" {
+@test "get --count N takes up to N messages and waits for the first only" {
 	mpqueue put q a b
-	run -0 mpqueue get q -c 5
+	run -0 mpqueue get q --count 5
 	[ "$output" = $'a\nb' ]
 	mpqueue put q c d e
-	run -0 mpqueue get q -c 2
+	run -0 mpqueue get q --count 2
 	[ "$output" = $'c\nd' ]
-	start_bg bash -c "mpqueue get q -c 3 >/dev/null; mpqueue get q -c 3 >'$BATS_TEST_TMPDIR/out'"
+	start_bg bash -c "mpqueue get q --count 3 >/dev/null; mpqueue get q --count 3 >'$BATS_TEST_TMPDIR/out'"
 	wait_until 5 field_is q getters 1
 	mpqueue put q f
 	wait_until 5 file_has "$BATS_TEST_TMPDIR/out" f
@@ -256,9 +256,9 @@ exits_with() {
 	run -75 mpqueue get q --all -n
 }
 
-@test "get --raw -c writes the messages with nothing between them" {
+@test "get --raw --count writes the messages with nothing between them" {
 	mpqueue put q ab cd
-	run -0 mpqueue get q --raw -c 2
+	run -0 mpqueue get q --raw --count 2
 	[ "$output" = abcd ]
 }
 
@@ -274,7 +274,7 @@ exits_with() {
 	[ "$output" = 2 ]
 	run -0 mpqueue get q
 	[ "$output" = a ]
-	run -0 mpqueue get q -c 5
+	run -0 mpqueue get q --count 5
 	[ "$output" = b ]
 	run -2 mpqueue get q
 	run -2 mpqueue get q -n
@@ -421,7 +421,7 @@ exits_with() {
 	}
 	[ "$(cat "$d/st")" = 74 ]
 	grep -q "Broken pipe" "$d/err"
-	run -0 mpqueue get q -c 2
+	run -0 mpqueue get q --count 2
 	[ "$output" = $'first\nsecond' ]
 }
 
@@ -493,7 +493,7 @@ exits_with() {
 	run -0 qfield q in_flight
 	[ "$output" = 1 ]
 	kill9 "$consumer"
-	run -0 mpqueue get q -c 5 -n
+	run -0 mpqueue get q --count 5 -n
 	[ "$output" = $'m2\nm3' ]
 	run -0 qfield q redelivered
 	[ "$output" = 1 ]
@@ -548,9 +548,9 @@ exits_with() {
 	run -64 mpqueue ack q notanumber
 }
 
-@test "get -c N --lease leases the messages under one token" {
+@test "get --count N --lease leases the messages under one token" {
 	mpqueue put q a b c
-	run -0 bash -c 'mpqueue get q -c 2 --lease && mpqueue info q --json'
+	run -0 bash -c 'mpqueue get q --count 2 --lease && mpqueue info q --json'
 	[ "${lines[0]}" = a ]
 	[ "${lines[1]}" = b ]
 	[[ ${lines[2]} == *'"in_flight":2,'*'"messages":2,'* ]]
@@ -591,12 +591,12 @@ exits_with() {
 	run -0 mpqueue join q -t 0.1
 }
 
-@test "done -c N marks N messages done, and more dones than puts exit 1 changing nothing" {
+@test "done --count N marks N messages done, and more dones than puts exit 1 changing nothing" {
 	mpqueue put q a b c
-	run -0 mpqueue done q -c 2
+	run -0 mpqueue done q --count 2
 	run -0 qfield q unfinished
 	[ "$output" = 1 ]
-	run --separate-stderr -1 mpqueue done q -c 2
+	run --separate-stderr -1 mpqueue done q --count 2
 	[[ $stderr == *"only 1 message of 'q' is unfinished"* ]]
 	run -0 qfield q unfinished
 	[ "$output" = 1 ]
@@ -691,13 +691,20 @@ exits_with() {
 	run -64 --separate-stderr mpqueue ack q --owner abc
 	[[ $stderr == *"bad --owner 'abc'"* ]]
 	run -64 mpqueue get q --force
+	# one meaning per letter: -c is a command string in every tool, and
+	# mpqueue has none; the count is --count only
+	run -64 --separate-stderr mpqueue get q -c 2
+	[[ $stderr == *"invalid option -- 'c'"* ]]
+	run -64 mpqueue done q -c 2
 	run -0 mpqueue --help
+	[[ $output == *"--count=N"* ]]
+	[[ $output != *"-c, --count"* ]]
 	[[ $output == *"put NAME [MSG...]"* ]]
 }
 
 @test "messages that look like options go after --" {
 	mpqueue put q -- -n --all
-	run -0 mpqueue get q -c 2
+	run -0 mpqueue get q --count 2
 	[ "$output" = $'-n\n--all' ]
 }
 

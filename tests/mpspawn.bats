@@ -79,43 +79,43 @@ wstate_is() {
 
 # ---- starting and joining ----
 
-@test "mpspawn -n 4 -- sleep 1 runs the workers in parallel: about 1 s, not 4" {
+@test "mpspawn -j 4 -- sleep 1 runs the workers in parallel: about 1 s, not 4" {
 	local t0 t1
 	t0=$(date +%s%N)
-	run -0 mpspawn -n 4 -- sleep 1
+	run -0 mpspawn -j 4 -- sleep 1
 	t1=$(date +%s%N)
 	echo "took $(((t1 - t0) / 1000000)) ms"
 	[ $(((t1 - t0) / 1000000)) -lt 3000 ]
 }
 
 @test "each worker gets MP_WORKER_ID 0..N-1, MP_WORKERS and MP_SPAWN_NAME" {
-	run -0 mpspawn -n 5 --name env -- sh -c 'echo "$MP_WORKER_ID/$MP_WORKERS/$MP_SPAWN_NAME"'
+	run -0 mpspawn -j 5 --name env -- sh -c 'echo "$MP_WORKER_ID/$MP_WORKERS/$MP_SPAWN_NAME"'
 	[ "$(echo "$output" | sort)" = "$(printf '%s/5/env\n' 0 1 2 3 4)" ]
 }
 
 @test "the command keeps its own options after its first word, and -- starts it" {
-	run -0 mpspawn -n 1 echo -n hi
+	run -0 mpspawn -j 1 echo -n hi
 	[ "$output" = hi ]
-	run -0 mpspawn -n 1 -- echo -n hi
+	run -0 mpspawn -j 1 -- echo -n hi
 	[ "$output" = hi ]
 	# a command named like a verb, after --
 	run -0 mpspawn -- kill -0 $$
 }
 
 @test "-c STRING runs with /bin/sh -c" {
-	run -0 mpspawn -n 2 -c 'echo "a $MP_WORKER_ID"; echo b' --tag
+	run -0 mpspawn -j 2 -c 'echo "a $MP_WORKER_ID"; echo b' --tag
 	[ "$(echo "$output" | sort)" = "$(printf '[0] a 0\n[0] b\n[1] a 1\n[1] b')" ]
 }
 
 @test "the exit status is 0 when every worker exits 0" {
-	run -0 mpspawn -n 3 -- true
-	run -0 mpspawn -n 3 -c 'exit 0'
+	run -0 mpspawn -j 3 -- true
+	run -0 mpspawn -j 3 -c 'exit 0'
 }
 
 @test "the exit status is that of the first worker to fail" {
 	# worker 1 fails with 3 at once; worker 0 fails with 5 only once the
 	# status table shows worker 1's end
-	run -3 mpspawn -n 2 --name first -c '
+	run -3 mpspawn -j 2 --name first -c '
 		if [ "$MP_WORKER_ID" = 1 ]; then exit 3; fi
 		until mpspawn status first --json | grep -q "{\"id\":1,[^}]*\"status\":3"; do
 			sleep 0.02
@@ -127,18 +127,18 @@ wstate_is() {
 }
 
 @test "a worker killed by signal N makes the exit status 128+N" {
-	run -143 mpspawn -n 1 -c 'kill -TERM $$'
-	run -137 mpspawn -n 3 --name sig -c '[ "$MP_WORKER_ID" = 1 ] && kill -KILL $$; exit 0'
+	run -143 mpspawn -j 1 -c 'kill -TERM $$'
+	run -137 mpspawn -j 3 --name sig -c '[ "$MP_WORKER_ID" = 1 ] && kill -KILL $$; exit 0'
 	[ "$(wfield sig 1 state)" = killed ]
 	[ "$(wfield sig 1 status)" = 137 ]
 	[ "$(wfield sig 0 status)" = 0 ]
 }
 
 @test "a command that cannot be found exits 127, one that cannot run 126, and nothing starts" {
-	run -127 --separate-stderr mpspawn -n 3 no-such-command-xyz
+	run -127 --separate-stderr mpspawn -j 3 no-such-command-xyz
 	[[ $stderr == *"command not found"* ]]
 	: >"$T/notexec"
-	run -126 mpspawn -n 2 "$T/notexec"
+	run -126 mpspawn -j 2 "$T/notexec"
 	run -126 mpspawn "$T"
 	run -0 mpspawn ls
 	[ -z "$output" ]
@@ -147,12 +147,12 @@ wstate_is() {
 }
 
 @test "without --fail-fast a failure lets the other workers finish" {
-	run -7 mpspawn -n 2 -c '[ "$MP_WORKER_ID" = 0 ] && exit 7; sleep 0.3; echo finished'
+	run -7 mpspawn -j 2 -c '[ "$MP_WORKER_ID" = 0 ] && exit 7; sleep 0.3; echo finished'
 	[[ $output == *finished* ]]
 }
 
 @test "--fail-fast ends the other workers when one fails, with the failure's status" {
-	run -7 timeout 60 mpspawn -n 3 --fail-fast --name ff -c '
+	run -7 timeout 60 mpspawn -j 3 --fail-fast --name ff -c '
 		[ "$MP_WORKER_ID" = 0 ] && exit 7
 		echo $$ >>"$P"; exec sleep 300'
 	[ "$(wfield ff 1 status)" = 143 ]
@@ -162,21 +162,21 @@ wstate_is() {
 }
 
 @test "--timeout sends SIGTERM when the time is up and exits 124" {
-	run -124 timeout 60 mpspawn -n 2 -t 0.3 --name to -- sleep 300
+	run -124 timeout 60 mpspawn -j 2 -t 0.3 --name to -- sleep 300
 	[ "$(wfield to 0 status)" = 143 ]
 	[ "$(gfield to reason)" = "timed out" ]
 	# --signal chooses the signal
-	run -124 timeout 60 mpspawn -n 1 -t 0.2 -s INT --name to2 -- sleep 300
+	run -124 timeout 60 mpspawn -j 1 -t 0.2 --signal INT --name to2 -- sleep 300
 	[ "$(wfield to2 0 status)" = 130 ]
 }
 
 @test "--kill-after sends SIGKILL to a worker that ignores the ending signal" {
-	run -124 timeout 60 mpspawn -n 1 -t 0.2 -k 0.3 --name ka -c 'trap "" TERM; sleep 300'
+	run -124 timeout 60 mpspawn -j 1 -t 0.2 -k 0.3 --name ka -c 'trap "" TERM; sleep 300'
 	[ "$(wfield ka 0 status)" = 137 ]
 }
 
 @test "--restart on-failure restarts a failing worker until it succeeds" {
-	run -0 mpspawn -n 2 --restart on-failure --name rs -c '
+	run -0 mpspawn -j 2 --restart on-failure --name rs -c '
 		f=$P.$MP_WORKER_ID; n=$(cat "$f" 2>/dev/null || echo 0)
 		echo $((n + 1)) >"$f"; [ "$n" -ge 2 ]'
 	[ "$(wfield rs 0 restarts)" = 2 ]
@@ -185,7 +185,7 @@ wstate_is() {
 }
 
 @test "--max-restarts N gives up after N restarts with the last failure" {
-	run -4 mpspawn -n 1 --restart on-failure --max-restarts 2 --name mr -c 'echo x >>"$P.runs"; exit 4'
+	run -4 mpspawn -j 1 --restart on-failure --max-restarts 2 --name mr -c 'echo x >>"$P.runs"; exit 4'
 	[ "$(wc -l <"$P.runs")" = 3 ]
 	[ "$(wfield mr 0 restarts)" = 2 ]
 	[ "$(wfield mr 0 status)" = 4 ]
@@ -195,7 +195,7 @@ wstate_is() {
 # ---- signals, orphans, zombies ----
 
 @test "SIGTERM to mpspawn ends the workers and exits 143; SIGINT exits 130" {
-	start_bg mpspawn -n 2 --name term -c 'echo $$ >>"$P"; exec sleep 300'
+	start_bg mpspawn -j 2 --name term -c 'echo $$ >>"$P"; exec sleep 300'
 	local m=$BG_PID st=0
 	wait_until 10 lines "$P" 2
 	kill -TERM "$m"
@@ -205,7 +205,7 @@ wstate_is() {
 	[ "$(wfield term 0 status)" = 143 ]
 
 	: >"$P"
-	start_bg mpspawn -n 2 -c 'echo $$ >>"$P"; exec sleep 300'
+	start_bg mpspawn -j 2 -c 'echo $$ >>"$P"; exec sleep 300'
 	m=$BG_PID st=0
 	wait_until 10 lines "$P" 2
 	kill -INT "$m"
@@ -215,7 +215,7 @@ wstate_is() {
 }
 
 @test "a second SIGTERM to mpspawn sends SIGKILL at once to workers that ignore the first" {
-	start_bg mpspawn -n 1 -k 1h --name tt -c 'trap "" TERM; echo $$ >>"$P"; while :; do sleep 0.05; done'
+	start_bg mpspawn -j 1 -k 1h --name tt -c 'trap "" TERM; echo $$ >>"$P"; while :; do sleep 0.05; done'
 	local m=$BG_PID st=0
 	wait_until 10 lines "$P" 1
 	kill -TERM "$m"
@@ -228,7 +228,7 @@ wstate_is() {
 }
 
 @test "SIGTSTP to mpspawn stops the workers, SIGCONT resumes them" {
-	start_bg mpspawn -n 2 --name ts -c 'echo $$ >>"$P"; while :; do sleep 0.05; done'
+	start_bg mpspawn -j 2 --name ts -c 'echo $$ >>"$P"; while :; do sleep 0.05; done'
 	local m=$BG_PID p
 	wait_until 10 lines "$P" 2
 	kill -TSTP "$m"
@@ -243,7 +243,7 @@ wstate_is() {
 }
 
 @test "workers, their children and setsid'd grandchildren are gone after mpspawn is SIGKILLed" {
-	start_bg mpspawn -n 2 --name k9 -c '
+	start_bg mpspawn -j 2 --name k9 -c '
 		sleep 300 & echo $! >>"$P"
 		setsid sleep 301 & echo $! >>"$P"
 		echo $$ >>"$P"; wait'
@@ -256,7 +256,7 @@ wstate_is() {
 }
 
 @test "when the supervisor process is SIGKILLed, the workers and their children go too" {
-	start_bg mpspawn -n 2 --name kk -c 'sleep 300 & echo $! >>"$P"; echo $$ >>"$P"; wait'
+	start_bg mpspawn -j 2 --name kk -c 'sleep 300 & echo $! >>"$P"; echo $$ >>"$P"; wait'
 	local m=$BG_PID st=0
 	wait_until 10 lines "$P" 4
 	kill -KILL "$(gfield kk supervisor)"
@@ -267,7 +267,7 @@ wstate_is() {
 }
 
 @test "no zombie remains after a worker double-forks: mpspawn adopts and reaps the orphan" {
-	start_bg mpspawn -n 1 --name dz -c '
+	start_bg mpspawn -j 1 --name dz -c '
 		(sh -c "echo \$\$ >\"\$P.gc\"; exec sleep 300" &)
 		until [ -e "$P.go" ]; do sleep 0.02; done
 		kill "$(cat "$P.gc")"
@@ -285,7 +285,7 @@ wstate_is() {
 }
 
 @test "what a worker leaves running is ended when the group ends" {
-	run -0 timeout 60 mpspawn -n 2 -c '
+	run -0 timeout 60 mpspawn -j 2 -c '
 		sleep 300 & echo $! >>"$P"
 		(setsid sh -c "echo \$\$ >>\"\$P\"; exec sleep 301" &)
 		until [ "$(wc -l <"$P")" -ge $((2 * MP_WORKER_ID + 2)) ]; do sleep 0.02; done'
@@ -297,7 +297,7 @@ wstate_is() {
 
 @test "--daemon returns at once printing the name; the workers end soon after the calling shell exits" {
 	run -0 timeout 30 bash -c '
-		mpspawn --daemon -n 2 --name dm -c "echo \$\$ >>\"\$P\"; exec sleep 300" >"$P.name"
+		mpspawn --daemon -j 2 --name dm -c "echo \$\$ >>\"\$P\"; exec sleep 300" >"$P.name"
 		until [ "$(wc -l <"$P")" -ge 2 ]; do sleep 0.02; done
 		mpspawn is-alive dm'
 	[ "$(cat "$P.name")" = dm ]
@@ -309,7 +309,7 @@ wstate_is() {
 
 @test "--daemon inside \$(...) does not make the substitution wait for the workers" {
 	run -0 --separate-stderr timeout 20 bash -c '
-		name=$(mpspawn --daemon -n 1 -c "echo \$\$ >>\"\$P\"; echo noise; exec sleep 300")
+		name=$(mpspawn --daemon -j 1 -c "echo \$\$ >>\"\$P\"; echo noise; exec sleep 300")
 		echo "$name"
 		until [ -s "$P" ]; do sleep 0.02; done
 		mpspawn is-alive "$name"'
@@ -342,7 +342,7 @@ wstate_is() {
 
 @test "--tag: 4 workers printing 1,000 lines each, every line whole and prefixed" {
 	# awk writes to a pipe in 4 KiB blocks, cutting lines anywhere
-	run -0 --separate-stderr mpspawn -n 4 --tag -- awk -v id="" 'BEGIN {
+	run -0 --separate-stderr mpspawn -j 4 --tag -- awk -v id="" 'BEGIN {
 		id = ENVIRON["MP_WORKER_ID"]
 		for (i = 0; i < 1000; i++)
 			printf "worker %d line %d %s\n", id, i, "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz"
@@ -355,13 +355,13 @@ wstate_is() {
 }
 
 @test "--tag keeps stderr on stderr, prefixed too, and ends an unfinished last line" {
-	run -0 --separate-stderr mpspawn -n 1 --tag -c 'echo out; echo err >&2; printf partial'
+	run -0 --separate-stderr mpspawn -j 1 --tag -c 'echo out; echo err >&2; printf partial'
 	[ "$output" = $'[0] out\n[0] partial' ]
 	[ "$stderr" = "[0] err" ]
 }
 
 @test "without --tag the workers write to mpspawn's own stdout and stderr" {
-	run -0 --separate-stderr mpspawn -n 1 -c 'echo out; echo err >&2'
+	run -0 --separate-stderr mpspawn -j 1 -c 'echo out; echo err >&2'
 	[ "$output" = out ]
 	[ "$stderr" = err ]
 }
@@ -369,7 +369,7 @@ wstate_is() {
 # ---- the status table and its verbs ----
 
 @test "status shows per worker pid, state, start, runtime, restarts and exit status" {
-	start_bg mpspawn -n 2 --name st -c 'echo $$ >>"$P"; [ "$MP_WORKER_ID" = 0 ] && exit 2; exec sleep 300'
+	start_bg mpspawn -j 2 --name st -c 'echo $$ >>"$P"; [ "$MP_WORKER_ID" = 0 ] && exit 2; exec sleep 300'
 	wait_until 10 lines "$P" 2
 	wait_until 5 wstate_is st 0 exited
 	run -0 mpspawn status st
@@ -391,11 +391,11 @@ wstate_is() {
 }
 
 @test "ls lists the groups, and an unnamed group leaves no record when it ends" {
-	run -0 mpspawn -n 1 true
+	run -0 mpspawn -j 1 true
 	run -0 mpspawn ls
 	[ -z "$output" ]
-	mpspawn -n 2 --name a true
-	start_bg mpspawn -n 1 --name b -- sleep 300
+	mpspawn -j 2 --name a true
+	start_bg mpspawn -j 1 --name b -- sleep 300
 	wait_until 10 wstate_is b 0 running
 	run -0 mpspawn ls
 	[[ ${lines[0]} == "a "*"done"*"exit 0"* ]]
@@ -412,9 +412,10 @@ wstate_is() {
 }
 
 @test "wait NAME waits until the group ends and exits with its status" {
-	start_bg mpspawn -n 2 --name w -c 'until [ -e "$P.go" ]; do sleep 0.02; done; exit 6'
+	start_bg mpspawn -j 2 --name w -c 'until [ -e "$P.go" ]; do sleep 0.02; done; exit 6'
 	wait_until 10 wstate_is w 1 running
 	run -75 mpspawn wait w --nonblock
+	run -75 mpspawn wait w -n	# -n is --nonblock here as in every tool
 	run -124 mpspawn wait w -t 0.2
 	run -9 mpspawn wait w -t 0.1 -E 9
 	touch "$P.go"
@@ -423,7 +424,7 @@ wstate_is() {
 }
 
 @test "wait interrupted by SIGTERM exits 143" {
-	start_bg mpspawn -n 1 --name wi -- sleep 300
+	start_bg mpspawn -j 1 --name wi -- sleep 300
 	wait_until 10 wstate_is wi 0 running
 	start_bg mpspawn wait wi
 	local w=$BG_PID st=0
@@ -433,13 +434,13 @@ wstate_is() {
 	[ "$st" = 143 ]
 }
 
-@test "kill NAME ends the group with SIGTERM; kill -s SIG sends another signal" {
-	start_bg mpspawn -n 2 --name kl --restart on-failure -c '
+@test "kill NAME ends the group with SIGTERM; kill --signal SIG sends another signal" {
+	start_bg mpspawn -j 2 --name kl --restart on-failure -c '
 		trap "echo usr1 >>\"\$P.usr1\"" USR1
 		echo $$ >>"$P"
 		while :; do sleep 0.05; done'
 	wait_until 10 lines "$P" 2
-	run -0 mpspawn kill kl -s USR1
+	run -0 mpspawn kill kl --signal USR1
 	wait_until 5 lines "$P.usr1" 2
 	run -0 mpspawn is-alive kl
 	run -0 mpspawn kill kl
@@ -449,11 +450,11 @@ wstate_is() {
 	[ "$(wfield kl 0 restarts)" = 0 ]
 	run -1 --separate-stderr mpspawn kill kl
 	[[ $stderr == *"not running"* ]]
-	run -64 mpspawn kill kl -s NOSUCHSIG
+	run -64 mpspawn kill kl --signal NOSUCHSIG
 }
 
 @test "is-alive exits 0 while the group runs and 1 once it has ended" {
-	start_bg mpspawn -n 1 --name al -c 'until [ -e "$P.go" ]; do sleep 0.02; done'
+	start_bg mpspawn -j 1 --name al -c 'until [ -e "$P.go" ]; do sleep 0.02; done'
 	wait_until 10 wstate_is al 0 running
 	run -0 mpspawn is-alive al
 	touch "$P.go"
@@ -462,7 +463,7 @@ wstate_is() {
 }
 
 @test "--heartbeat: status reports the group stale (exit 1) when a worker stops calling beat" {
-	start_bg mpspawn -n 2 --name hb --heartbeat 0.5 -c '
+	start_bg mpspawn -j 2 --name hb --heartbeat 0.5 -c '
 		while [ ! -e "$P.stop$MP_WORKER_ID" ]; do mpspawn beat; sleep 0.05; done
 		exec sleep 300'
 	wait_until 10 beaten hb 1
@@ -480,13 +481,13 @@ wstate_is() {
 @test "beat outside a worker is a usage error; beat of an ended group exits 66" {
 	run -64 --separate-stderr env -u MP_SPAWN_NAME mpspawn beat
 	[[ $stderr == *"not in an mpspawn worker"* ]]
-	mpspawn -n 1 --name old -c 'env | grep ^MP_ >"$P.env"'
+	mpspawn -j 1 --name old -c 'env | grep ^MP_ >"$P.env"'
 	run -66 env $(cat "$P.env") mpspawn beat
 	run -66 env MP_SPAWN_NAME=nosuch MP_WORKER_ID=0 MP_SPAWN_RUN=1 mpspawn beat
 }
 
 @test "rm removes the record; status, wait, kill and rm of a missing group exit 66" {
-	mpspawn -n 1 --name gone true
+	mpspawn -j 1 --name gone true
 	run -0 mpspawn rm gone
 	run -66 --separate-stderr mpspawn status gone
 	[[ $stderr == *"no group named 'gone'"* ]]
@@ -497,7 +498,7 @@ wstate_is() {
 }
 
 @test "a waiter wakes with 66 when the record is removed" {
-	start_bg mpspawn -n 1 --name rmw -- sleep 300
+	start_bg mpspawn -j 1 --name rmw -- sleep 300
 	wait_until 10 wstate_is rmw 0 running
 	start_bg mpspawn wait rmw
 	local w=$BG_PID st=0
@@ -508,15 +509,15 @@ wstate_is() {
 }
 
 @test "the name of a running group cannot be taken (75); that of an ended one is reused" {
-	start_bg mpspawn -n 1 --name busy -- sleep 300
+	start_bg mpspawn -j 1 --name busy -- sleep 300
 	wait_until 10 wstate_is busy 0 running
-	run -75 --separate-stderr mpspawn -n 1 --name busy true
+	run -75 --separate-stderr mpspawn -j 1 --name busy true
 	[[ $stderr == *"is running"* ]]
-	mpspawn -n 2 --name re -- sh -c 'exit 1' || true
-	run -0 mpspawn -n 2 --name re true
+	mpspawn -j 2 --name re -- sh -c 'exit 1' || true
+	run -0 mpspawn -j 2 --name re true
 	[ "$(gfield re status)" = 0 ]
 	# another number of workers replaces the record
-	run -0 mpspawn -n 5 --name re true
+	run -0 mpspawn -j 5 --name re true
 	[ "$(gfield re nworkers)" = 5 ]
 }
 
@@ -525,7 +526,7 @@ wstate_is() {
 @test "pool: 200 messages, 4 workers: every message is processed exactly once" {
 	seq 200 | mpqueue put jobs
 	mpqueue close jobs
-	run -0 timeout 120 mpspawn -n 4 --queue jobs --name pool -c 'echo "$1 $MP_WORKER_ID" >>"$P.done"'
+	run -0 timeout 120 mpspawn -j 4 --queue jobs --name pool -c 'echo "$1 $MP_WORKER_ID" >>"$P.done"'
 	[ "$(cut -d' ' -f1 "$P.done" | sort -n | uniq -c | awk '$1 != 1' | wc -l)" = 0 ]
 	[ "$(cut -d' ' -f1 "$P.done" | sort -nu | wc -l)" = 200 ]
 	[ "$(gfield pool messages)" = 200 ]
@@ -537,7 +538,7 @@ wstate_is() {
 	seq 200 | mpqueue put jobs
 	mpqueue close jobs
 	# the worker handling message 50 is killed while it runs the command
-	run -137 timeout 120 mpspawn -n 4 --queue jobs --name pk -c '
+	run -137 timeout 120 mpspawn -j 4 --queue jobs --name pk -c '
 		if [ "$1" = 50 ] && mkdir "$P.killed" 2>/dev/null; then
 			kill -KILL $PPID; sleep 300
 		fi
@@ -551,14 +552,14 @@ wstate_is() {
 @test "pool: --stdin passes the message on standard input" {
 	mpqueue put q 'hello world' 'second one'
 	mpqueue close q
-	run -0 mpspawn -n 1 --queue q --stdin -- sh -c 'read -r x; echo "got[$x] args=$#"'
+	run -0 mpspawn -j 1 --queue q --stdin -- sh -c 'read -r x; echo "got[$x] args=$#"'
 	[ "$output" = $'got[hello world] args=0\ngot[second one] args=0' ]
 }
 
 @test "pool: failed messages are counted, listed on stderr, and the status is the first failure" {
 	mpqueue put q ok bad1 ok2
 	mpqueue close q
-	run -3 --separate-stderr mpspawn -n 1 --queue q --name pf -- sh -c 'case $1 in bad*) exit 3;; esac' sh
+	run -3 --separate-stderr mpspawn -j 1 --queue q --name pf -- sh -c 'case $1 in bad*) exit 3;; esac' sh
 	[[ $stderr == *"message failed with status 3: bad1"* ]]
 	[[ $stderr == *"1 of 3 messages failed"* ]]
 	[ "$(gfield pf failed)" = 1 ]
@@ -566,7 +567,7 @@ wstate_is() {
 }
 
 @test "pool: workers wait for messages until the queue is closed" {
-	start_bg mpspawn -n 2 --queue late --name pl -c 'echo "$1" >>"$P.done"'
+	start_bg mpspawn -j 2 --queue late --name pl -c 'echo "$1" >>"$P.done"'
 	local m=$BG_PID st=0
 	wait_until 10 wstate_is pl 1 running
 	mpqueue put late a b c
@@ -583,9 +584,16 @@ wstate_is() {
 
 @test "usage errors exit 64" {
 	run -64 mpspawn
-	run -64 mpspawn -n 0 true
-	run -64 mpspawn -n x true
-	run -64 mpspawn -n 65537 true
+	run -64 mpspawn -j 0 true
+	run -64 mpspawn -j x true
+	run -64 mpspawn -j 65537 true
+	run -64 mpspawn --jobs 0 true
+	# one meaning per letter: -n is --nonblock, not a count of workers;
+	# --signal has no short form (-s is --shared elsewhere)
+	run -127 mpspawn -n 2 true	# "2" is the command
+	run -64 --separate-stderr mpspawn kill x -s TERM
+	[[ $stderr == *"invalid option -- 's'"* ]]
+	run -64 mpspawn --workers 2 true
 	run -64 --separate-stderr mpspawn --name 'a/b' true
 	[[ $stderr == *"bad name"* ]]
 	run -64 mpspawn -c 'true' true
@@ -598,7 +606,7 @@ wstate_is() {
 }
 
 @test "a corrupt record or another kind's file exits 65" {
-	mpspawn -n 2 --name c true
+	mpspawn -j 2 --name c true
 	# nworkers, the first word of the body
 	printf '\377\377\377\377' | dd of="$MP_DIR/spawn.c" bs=1 seek=256 conv=notrunc status=none
 	run -65 --separate-stderr mpspawn status c
@@ -609,10 +617,10 @@ wstate_is() {
 	[[ $stderr == *"not a spawn"* ]]
 }
 
-@test "a system error exits 71 and names the reason" {
+@test "a store under a regular file is unavailable: 69, naming the store" {
 	: >"$T/file"
-	run -71 --separate-stderr mpspawn --dir "$T/file/store" -n 1 true
-	[[ $stderr == *"Not a directory"* ]]
+	run -69 --separate-stderr mpspawn --dir "$T/file/store" -j 1 true
+	[[ $stderr == *"$T/file/store"* ]]
 }
 
 @test "no process can be started: 71" {
@@ -621,7 +629,7 @@ wstate_is() {
 	d=$(mktemp -d)
 	chown 65534:65534 "$d"
 	run -71 --separate-stderr setpriv --reuid 65534 --regid 65534 --clear-groups \
-		env MP_DIR="$d/store" bash -c "ulimit -u 1; exec '$MP_TOP_BUILDDIR/src/mpspawn' -n 2 true"
+		env MP_DIR="$d/store" bash -c "ulimit -u 1; exec '$MP_TOP_BUILDDIR/src/mpspawn' -j 2 true"
 	rm -rf "$d"
 	[[ $stderr == *"cannot start"* ]]
 }
@@ -631,29 +639,29 @@ wstate_is() {
 	SMALL=$T/small
 	mkdir -p "$SMALL"
 	mount -t tmpfs -o size=64k,mode=0700 tmpfs "$SMALL"
-	run -73 mpspawn --dir "$SMALL" -n 60000 true
-	run -0 mpspawn --dir "$SMALL" -n 2 true
+	run -73 mpspawn --dir "$SMALL" -j 60000 true
+	run -0 mpspawn --dir "$SMALL" -j 2 true
 }
 
 @test "a failed write to stdout exits 74, for status and for --tag output" {
-	mpspawn -n 1 --name o true
+	mpspawn -j 1 --name o true
 	run -74 sh -c 'mpspawn status o >/dev/full'
 	run -74 sh -c 'mpspawn ls --json >/dev/full'
-	run -74 sh -c 'mpspawn -n 2 --tag -- echo hi >/dev/full'
+	run -74 sh -c 'mpspawn -j 2 --tag -- echo hi >/dev/full'
 }
 
-@test "a store or record that others could write is refused with 77" {
-	mpspawn -n 1 --name p true
+@test "a record that others could write is refused with 77" {
+	mpspawn -j 1 --name p true
 	chmod 0666 "$MP_DIR/spawn.p"
 	run -77 --separate-stderr mpspawn status p
 	[[ $stderr == *"writable by others"* ]]
 }
 
-@test "another user's store is refused with 77" {
+@test "another user's store is unavailable to them: 69" {
 	[ "$(id -u)" = 0 ] || skip "needs root to act as another uid"
-	mpspawn -n 1 --name mine true
+	mpspawn -j 1 --name mine true
 	chmod 755 "$T"
-	run -77 setpriv --reuid 65534 --regid 65534 --clear-groups \
+	run -69 setpriv --reuid 65534 --regid 65534 --clear-groups \
 		"$MP_TOP_BUILDDIR/src/mpspawn" status mine
 }
 
@@ -661,6 +669,8 @@ wstate_is() {
 	run -0 mpspawn --version
 	[[ $output == "mpspawn (mptools) "* ]]
 	run -0 mpspawn --help
-	[[ $output == *"--workers"* ]]
+	[[ $output == *"-j, --jobs=N"* ]]
+	[[ $output == *"-n, --nonblock"* ]]
+	[[ $output != *"-s, --signal"* ]]
 	[[ $output == *"status NAME"* ]]
 }

@@ -11,27 +11,28 @@ load helpers/common
 	mplock rm "t$$-$BATS_TEST_NUMBER"
 }
 
-@test "a store directory that is not the user's own 0700 directory is refused" {
+@test "a store directory that is not the user's own 0700 directory is refused: 69" {
 	# The check for the default store is the same code with MP_DIR unset;
-	# here a chosen directory writable by everybody must be refused.
+	# here a chosen directory writable by everybody must be refused, as
+	# a store unavailable (DESIGN.md §4; tests/common.bats for every tool).
 	mkdir -m 0777 "$BATS_TEST_TMPDIR/open"
 	chmod 0777 "$BATS_TEST_TMPDIR/open"
-	run -77 --separate-stderr mplock --dir "$BATS_TEST_TMPDIR/open" create x
+	run -69 --separate-stderr mplock --dir "$BATS_TEST_TMPDIR/open" create x
 	[[ $stderr == *"writable by everybody"* ]]
 }
 
-@test "a default store squatted by another user or with the wrong mode is refused" {
+@test "a default store squatted by another user or with the wrong mode is refused: 69" {
 	[ "$(id -u)" = 0 ] || skip "needs root to fake another uid"
 	uid=$((40000 + RANDOM % 1000))
 	d=/dev/shm/mptools-$uid
 	rm -rf "$d"
 	mkdir -m 0755 "$d"
-	run -77 --separate-stderr setpriv --reuid "$uid" --regid "$uid" --clear-groups \
+	run -69 --separate-stderr setpriv --reuid "$uid" --regid "$uid" --clear-groups \
 		env -u MP_DIR "$MP_TOP_BUILDDIR/src/mplock" create x
 	[[ $stderr == *"not a directory owned by uid $uid with mode 0700"* ]]
 	rm -rf "$d"
 	ln -s /tmp "$d"
-	run -77 setpriv --reuid "$uid" --regid "$uid" --clear-groups \
+	run -69 setpriv --reuid "$uid" --regid "$uid" --clear-groups \
 		env -u MP_DIR "$MP_TOP_BUILDDIR/src/mplock" create x
 	rm -f "$d"
 }
@@ -91,9 +92,11 @@ load helpers/common
 	done
 }
 
-@test "an object made by a build with the other C library is refused with 65; rm removes it" {
-	# glibc and musl lay out the internal mutex differently: a musl build
-	# must not lock a glibc build's object, nor the other way round
+@test "an object made by a build with another ABI tag is refused with 65; rm removes it" {
+	# The header's ABI tag names the C library, arch and mutex size: a
+	# build whose internal mutex is laid out differently (another libc,
+	# another arch) must not lock the object.  The tools are glibc-only
+	# now; a musl tag stands for any foreign build.
 	mplock create other
 	f=$MP_DIR/lock.other
 	off=$(grep -obaE '(glibc|musl)-[a-z0-9_]+-m[0-9]+' "$f" | head -n 1)

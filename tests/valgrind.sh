@@ -51,16 +51,16 @@ vg 1 mpevent is-set ready
 vg 0 mpevent ls
 
 vg 0 mpqueue put jobs a b c
-vg 0 mpqueue get jobs -c 2
+vg 0 mpqueue get jobs --count 2
 vg 0 mpqueue get jobs --lease --owner none
 vg 0 mpqueue ack jobs --force
 vg 0 mpqueue size jobs
 vg 0 mpqueue info jobs --json
-vg 0 mpqueue done jobs -c 3
+vg 0 mpqueue done jobs --count 3
 vg 0 mpqueue close jobs
 vg 2 mpqueue get jobs -n
 
-vg 0 mpspawn -n 2 --name grp --tag -- echo hi
+vg 0 mpspawn -j 2 --name grp --tag -- echo hi
 vg 0 mpspawn status grp
 vg 0 mpspawn ls --json
 

@@ -1,5 +1,5 @@
 /* fuzz-queue - arbitrary bytes as a queue object: open + validate, then
- * size/info, get -n -c 4 (reserve, write out, settle), get --lease -n and
+ * size/info, get -n --count 4 (reserve, write out, settle), get --lease -n and
  * ack, ack --force, put -n, done, join -n and close.  See fuzz.h. */
 #include "config.h"
 

@@ -366,7 +366,7 @@ static void spawn_op(struct client *c)
 	static const int ok[] = { 0, 1, 137, -1 };
 	uint64_t tag = SPAWN_TAG(__atomic_add_fetch(&S->next_tag, 1, __ATOMIC_SEQ_CST));
 	char n[16], tg[32], h[16];
-	char *argv[] = { (char *)tool_path("mpspawn"), "-n", n, "--", (char *)self_path(),
+	char *argv[] = { (char *)tool_path("mpspawn"), "-j", n, "--", (char *)self_path(),
 			 "worker", tg, h, "30", "30", NULL };
 	struct tres t;
 

@@ -182,7 +182,7 @@ static void consume(struct client *c)
 	static const int ok[] = { 0, 124, -1 }, ackok[] = { 0, 1, -1 };
 	char *mpq = (char *)tool_path("mpqueue"), file[64], path[PATH_MAX];
 	char *one[] = { mpq, "get", Q, "-t", "1", NULL };
-	char *some[] = { mpq, "get", Q, "-c", "5", "-t", "1", NULL };
+	char *some[] = { mpq, "get", Q, "--count", "5", "-t", "1", NULL };
 	char *all[] = { mpq, "get", Q, "--all", "-t", "1", NULL };
 	char *lease[] = { mpq, "get", Q, "--lease", "-t", "1", NULL };
 	char *ack[] = { mpq, "ack", Q, NULL };
@@ -230,7 +230,7 @@ static void pool(struct client *c)
 {
 	static const int ok[] = { 0, 124, 137, -1 };
 	char file[64], path[PATH_MAX];
-	char *argv[] = { (char *)tool_path("mpspawn"), "-n", "2", "--queue", Q, "-t", "1.5", "--",
+	char *argv[] = { (char *)tool_path("mpspawn"), "-j", "2", "--queue", Q, "-t", "1.5", "--",
 			 (char *)self_path(), "qwork", path, NULL };
 	struct tres t;
 

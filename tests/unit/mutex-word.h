@@ -1,7 +1,7 @@
 /* mutex-word.h - the word of a pthread mutex that holds its owner's thread
- * id, for tests that fake or read an owner.  It is the C library's private
- * layout: glibc keeps it in the first int (__data.__lock), musl in the
- * second (_m_lock); both mark a waiter and a dead owner in the top bits. */
+ * id, for tests that fake or read an owner.  It is glibc's private layout
+ * (the tools are built with glibc only): the first int, __data.__lock, with
+ * a waiter and a dead owner marked in the top bits. */
 #ifndef MP_TEST_MUTEX_WORD_H
 #define MP_TEST_MUTEX_WORD_H
 
@@ -9,11 +9,7 @@
 
 static inline volatile int *mutex_owner_word(pthread_mutex_t *m)
 {
-#if defined(__GLIBC__)
 	return (volatile int *)m;
-#else
-	return (volatile int *)m + 1;
-#endif
 }
 
 /* The thread id that holds m, 0 if none. */

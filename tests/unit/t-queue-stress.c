@@ -4,7 +4,7 @@
  *   t-queue-stress MPQUEUE NAME DIR PRODUCERS CONSUMERS SEED
  *
  * Runs PRODUCERS `mpqueue put NAME MSG...` (1-4 self-checking messages
- * each) and CONSUMERS `mpqueue get NAME -c K -t 0.5` (output to DIR/c.N),
+ * each) and CONSUMERS `mpqueue get NAME --count K -t 0.5` (output to DIR/c.N),
  * at most 12 at a time, interleaved.  About half of the processes are sent
  * SIGKILL after a random 0-3 ms, which lands anywhere: in exec, waiting,
  * inside the queue's mutex, between a get's write and its acknowledgement.
@@ -104,7 +104,7 @@ static pid_t launch(struct proc *pr, unsigned *seed)
 		argv[a++] = (char *)mpq;
 		argv[a++] = "get";
 		argv[a++] = (char *)qname;
-		argv[a++] = "-c";
+		argv[a++] = "--count";
 		argv[a++] = count;
 		argv[a++] = "-t";
 		argv[a++] = "0.5";
