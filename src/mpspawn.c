@@ -111,6 +111,32 @@ static void need_duration(struct argp_state *state, const char *what, const char
 		argp_error(state, "%s: %s", what, why);
 }
 
+/* The rules between options, once all are known. */
+static void check_options(struct argp_state *state)
+{
+	if (!opt.have_verb) {
+		opt.verb = V_SPAWN;
+		if (!opt.cmd && !opt.shell)
+			argp_error(state, "a command (or -c STRING) or a verb is needed");
+		if (opt.cmd && opt.shell)
+			argp_error(state, "give a command or -c STRING, not both");
+		if ((opt.seen & S_OWNER) && !opt.daemon)
+			argp_error(state, "--owner is for --daemon");
+		if ((opt.seen & S_STDIN) && !opt.queue)
+			argp_error(state, "--stdin is for --queue");
+		if (opt.max_restarts != UINT32_MAX && !opt.restart)
+			argp_error(state, "--max-restarts needs --restart on-failure");
+		return;
+	}
+	mp_verb_parse_end(&opt.line, state, "group");
+	opt.verb = opt.line.verb->id;
+	opt.name = opt.line.names[0];
+	if (opt.seen)
+		argp_error(state, "options for starting a group were given to a verb");
+	if (opt.have_sig && opt.verb != V_KILL)
+		argp_error(state, "--signal is for kill (or a group with --timeout)");
+}
+
 static int parse_opt(int key, char *arg, struct argp_state *state)
 {
 	char why[160];
@@ -203,27 +229,7 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 		state->next = state->argc;
 		break;
 	case ARGP_KEY_END:
-		if (!opt.have_verb) {
-			opt.verb = V_SPAWN;
-			if (!opt.cmd && !opt.shell)
-				argp_error(state, "a command (or -c STRING) or a verb is needed");
-			if (opt.cmd && opt.shell)
-				argp_error(state, "give a command or -c STRING, not both");
-			if ((opt.seen & S_OWNER) && !opt.daemon)
-				argp_error(state, "--owner is for --daemon");
-			if ((opt.seen & S_STDIN) && !opt.queue)
-				argp_error(state, "--stdin is for --queue");
-			if (opt.max_restarts != UINT32_MAX && !opt.restart)
-				argp_error(state, "--max-restarts needs --restart on-failure");
-			break;
-		}
-		mp_verb_parse_end(&opt.line, state, "group");
-		opt.verb = opt.line.verb->id;
-		opt.name = opt.line.names[0];
-		if (opt.seen)
-			argp_error(state, "options for starting a group were given to a verb");
-		if (opt.have_sig && opt.verb != V_KILL)
-			argp_error(state, "--signal is for kill (or a group with --timeout)");
+		check_options(state);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
