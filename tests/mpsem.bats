@@ -514,7 +514,7 @@ nlines() {
 
 @test "value, info, release and rm of a missing semaphore exit 66 and create nothing" {
 	run -66 --separate-stderr mpsem value nope
-	[[ $stderr == *"no sem named 'nope'"* ]]
+	[[ $stderr == *"no semaphore named 'nope'"* ]]
 	run -66 mpsem info nope
 	run -66 mpsem release nope --owner none
 	run -66 mpsem rm nope
