@@ -312,7 +312,10 @@ static void warn_failed_messages(const struct mp_sup_conf *c)
 
 int sup_keeper_main(const struct mp_sup_conf *c, pid_t front)
 {
-	struct keeper kk = { 0 }, *k = &kk;
+	/* static: what it points to stays reachable until the _exit that
+	 * follows the return (called once, in the keeper process) */
+	static struct keeper kk;
+	struct keeper *k = &kk;
 	int died, status;
 
 	if (keeper_setup(k, c, front) < 0)
