@@ -1,9 +1,12 @@
 # Benchmarks: not part of make check (no timed assertions in the tests).
 EXTRA_DIST += bench/run bench/README.md bench/floor.c bench/event_wake.c \
+	bench/libc-cost bench/libc-cost.c \
 	bench/results.md bench/results.svg
 
 bench: all
 	$(top_srcdir)/bench/run --bindir $(abs_top_builddir)/src --out $(abs_top_builddir)/bench
 bench-quick: all
 	$(top_srcdir)/bench/run --quick --bindir $(abs_top_builddir)/src --out $(abs_top_builddir)/bench
-.PHONY: bench bench-quick
+bench-libc: all
+	$(top_srcdir)/bench/libc-cost --out $(abs_top_builddir)/bench $(abs_top_builddir)/src
+.PHONY: bench bench-quick bench-libc
