@@ -5,7 +5,7 @@ src_mpevent_SOURCES = src/mpevent.c
 src_mpevent_LDADD = $(LIBMP)
 src_mpevent_LDFLAGS = $(STATIC_LINK)
 
-TESTS += tests/mpevent.bats
+TESTS += tests/mpevent.bats tests/mpevent.redis
 check_PROGRAMS += tests/unit/t-event
 tests_unit_t_event_SOURCES = tests/unit/t-event.c
 tests_unit_t_event_LDADD = $(LIBMP)

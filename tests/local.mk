@@ -1,8 +1,11 @@
 # bats-core suites, run through automake's TAP driver.
-TEST_EXTENSIONS = .bats
+TEST_EXTENSIONS = .bats .redis
 BATS_LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
 BATS_LOG_COMPILER = $(BATS)
 AM_BATS_LOG_FLAGS = --tap
+# the same suites on a Redis server of their own (tests/with-redis)
+REDIS_LOG_DRIVER = $(BATS_LOG_DRIVER)
+REDIS_LOG_COMPILER = $(SHELL) $(top_srcdir)/tests/with-redis
 AM_TESTS_ENVIRONMENT = \
 	MP_TOP_BUILDDIR='$(abs_top_builddir)'; export MP_TOP_BUILDDIR; \
 	MP_TOP_SRCDIR='$(abs_top_srcdir)'; export MP_TOP_SRCDIR;
@@ -25,5 +28,5 @@ tests_unit_t_store_LDADD = $(LIBMP)
 tests_unit_t_owner_SOURCES = tests/unit/t-owner.c
 tests_unit_t_owner_LDADD = $(LIBMP)
 
-EXTRA_DIST += $(TESTS) tests/helpers/common.bash tests/helpers/posix-sem.py \
+EXTRA_DIST += $(TESTS) tests/with-redis tests/helpers/common.bash tests/helpers/posix-sem.py \
 	tests/unit/mutex-word.h

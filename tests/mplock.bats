@@ -231,6 +231,7 @@ has_command_pid() {
 }
 
 @test "a recycled pid does not count as the owner: its start time differs" {
+	local_store_only	# plants a hold in the object's file
 	start_bg sleep 1000
 	t-store fake-owner L "$BG_PID" 0
 	run -75 mplock -n run L true

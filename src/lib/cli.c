@@ -21,9 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
-struct mp_cli mp_cli = { .timeout_ns = -1, .conflict_code = -1 };
+struct mp_cli mp_cli = { .timeout_ns = -1, .conflict_code = -1,
+			 .lease_ns = 10 * 1000000000LL };
 
-enum { OPT_DIR = 0x1000, OPT_JSON };
+enum { OPT_DIR = 0x1000, OPT_JSON, OPT_STORE, OPT_LEASE };
 
 static const struct argp_option common_options[] = {
 	{ "nonblock", 'n', 0, 0, "Do not wait: exit 75 if it would block", 10 },
@@ -33,6 +34,9 @@ static const struct argp_option common_options[] = {
 	{ "conflict-exit-code", 'E', "N", 0, "Exit N instead of 75 (busy) or 124 (timed out)", 10 },
 	{ "dir", OPT_DIR, "DIR", 0, "Use the store DIR (default $MP_DIR, else "
 	  "/dev/shm/mptools-UID)", 11 },
+	{ "store", OPT_STORE, "STORE", 0, "Use the store STORE: a directory, or a Redis "
+	  "server as redis://[USER:PASSWORD@]HOST[:PORT][/DB][?prefix=P] or "
+	  "unix:///PATH[?db=N&prefix=P] (default $MP_STORE, else --dir)", 11 },
 	{ "json", OPT_JSON, 0, 0, "Machine-readable output (info, ls)", 11 },
 	{ "quiet", 'q', 0, 0, "Print no messages for busy or timed out", 11 },
 	{ "verbose", 'v', 0, 0, "Say what happens, on stderr", 11 },
@@ -63,7 +67,8 @@ static int common_parse(int key, char *arg, struct argp_state *state)
 		mp_cli.conflict_code = (int)v;
 		break;
 	case OPT_DIR:
-		mp_cli.dir = arg;
+	case OPT_STORE:
+		mp_cli.dir = arg;	/* the last of --dir and --store wins */
 		break;
 	case OPT_JSON:
 		mp_cli.json = 1;
@@ -84,6 +89,28 @@ static int common_parse(int key, char *arg, struct argp_state *state)
 }
 
 const struct argp mp_cli_argp = { common_options, common_parse, NULL, NULL, NULL, NULL, NULL };
+
+static const struct argp_option lease_options[] = {
+	{ "lease", OPT_LEASE, "DURATION", 0, "On a Redis store: a hold lasts DURATION unless "
+	  "its holder renews it (default 10s); a holder's host that dies or is cut off "
+	  "loses it then", 12 },
+	{ 0 }
+};
+
+static int lease_parse(int key, char *arg, struct argp_state *state)
+{
+	char why[160];
+
+	if (key != OPT_LEASE)
+		return ARGP_ERR_UNKNOWN;
+	if (mp_parse_duration(arg, &mp_cli.lease_ns, why, sizeof why))
+		argp_error(state, "--lease: %s", why);
+	if (mp_cli.lease_ns < 100000000LL)
+		argp_error(state, "--lease: at least 100ms");
+	return 0;
+}
+
+const struct argp mp_cli_lease_argp = { lease_options, lease_parse, NULL, NULL, NULL, NULL, NULL };
 
 static char version_buf[64];
 
@@ -142,6 +169,9 @@ int mp_exit_status(int rc)
 	case -ENOENT:
 	case -EIDRM:
 		return MP_EXIT_NOINPUT;
+	case -ENOTCONN:
+	case -EPROTONOSUPPORT:
+		return MP_EXIT_UNAVAILABLE;
 	case -EACCES:
 	case -EPERM:
 		return MP_EXIT_NOPERM;
@@ -231,6 +261,7 @@ void mp_store_open_dir_or_exit(struct mp_store *s, const char *dir)
 {
 	int rc = mp_store_open(s, dir);
 
+	s->lease_ns = mp_cli.lease_ns;
 	/* One status whatever the cause (not ours, wrong mode, a file, cannot
 	 * be made): the script's one remedy is to fix the store it names. */
 	if (rc && mp_errmsg()[0])

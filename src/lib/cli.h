@@ -41,10 +41,14 @@ struct mp_cli {
 	int64_t timeout_ns;	/* -t/-w; -1: none */
 	int conflict_code;	/* -E; -1: none */
 	int quiet, verbose, json;
-	const char *dir;	/* --dir, else NULL ($MP_DIR or the default) */
+	const char *dir;	/* --dir or --store, else NULL ($MP_STORE, $MP_DIR or the
+				 * default) */
+	int64_t lease_ns;	/* --lease (holds on a Redis store) */
 };
 extern struct mp_cli mp_cli;
 extern const struct argp mp_cli_argp;
+/* --lease, for the tools whose verbs take holds (mplock, mpsem). */
+extern const struct argp mp_cli_lease_argp;
 
 /* Sets program name, version and the parser's usage error status (64), installs the
  * termination-signal flag handlers and the close-stdout check at exit. */

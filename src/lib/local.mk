@@ -21,6 +21,10 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/queue-lease.c \
 	src/lib/queue-ring.c \
 	src/lib/queue-wait.c \
+	src/lib/redis.h \
+	src/lib/redis.c \
+	src/lib/redis-event.c \
+	src/lib/redis-gate.c \
 	src/lib/seam.c \
 	src/lib/sem.c src/lib/sem.h \
 	src/lib/show.h src/lib/show-gate.c src/lib/show-event.c \
@@ -42,5 +46,5 @@ src_lib_libmp_a_SOURCES = \
 # the queue as one unit, included by tests/unit/t-queue.c (see the file)
 EXTRA_DIST += src/lib/queue.c
 
-LIBMP = src/lib/libmp.a
+LIBMP = src/lib/libmp.a $(HIREDIS_LIBS) -lpthread
 STATIC_LINK = $(STATIC_LDFLAGS)

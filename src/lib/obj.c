@@ -383,6 +383,11 @@ again:
 
 void mp_obj_close(struct mp_obj *o)
 {
+	/* an object of another store closes its own way */
+	if (o->close) {
+		o->close(o);
+		return;
+	}
 	if (o->hdr)
 		munmap(o->hdr, o->size);
 	if (o->fd >= 0)

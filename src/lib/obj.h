@@ -116,6 +116,8 @@ struct mp_obj {
 	char name[MP_NAME_MAX + 1];
 	const char *dir;	/* the store's directory, for messages */
 	int volatile_fs;	/* the store's: no boot id check needed */
+	void *impl;		/* another store's own state */
+	void (*close)(struct mp_obj *o);	/* another store's mp_obj_close */
 };
 
 /* The handle of an open store, filled by mp_store_open() (store.h).  It is
@@ -125,6 +127,8 @@ struct mp_obj {
  * or two, and each page it touches is a page fault (~10 us on a VM). */
 struct mp_store {
 	const struct mp_store_ops *ops;	/* the store's implementation */
+	void *impl;		/* another store's own state */
+	int64_t lease_ns;	/* --lease: holds on a shared server */
 	const char *dir;	/* dir_buf, or the caller's string (which must
 				 * outlive the store) */
 	int dirfd;

@@ -13,7 +13,52 @@
 #include "lock.h"
 #include "queue.h"
 #include "sem.h"
+#include "err.h"
+#include "redis.h"
 #include "store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the store ---- */
+
+/* A kind this store does not hold (yet): the store cannot serve it. */
+static int not_here(struct mp_store *s, const char *what)
+{
+	mp_errmsg_set("%s are not kept in %s stores yet (store %s)", what, s->ops->name, s->dir);
+	return -EPROTONOSUPPORT;
+}
+
+int mp_store_open(struct mp_store *s, const char *where)
+{
+	int rc;
+
+	if (!where || !*where)
+		where = getenv("MP_STORE");
+	if (where && (!strncmp(where, "redis://", 8) || !strncmp(where, "unix://", 7)))
+		return mp_redis_store_open(s, where);
+	rc = mp_shm_store_open(s, where);
+	s->ops = &mp_shm_store_ops;
+	return rc;
+}
+
+int mp_store_find(struct mp_store *s, const struct mp_kind *k, const char *name,
+		  struct mp_obj *o)
+{
+	return s->ops->find(s, k, name, o);
+}
+
+int mp_store_list(struct mp_store *s, const struct mp_kind *k,
+		  int (*fn)(const char *name, void *arg), void *arg)
+{
+	return s->ops->list(s, k, fn, arg);
+}
+
+int mp_store_remove(struct mp_store *s, const struct mp_kind *k, const char *name, int *damaged)
+{
+	return s->ops->remove(s, k, name, damaged);
+}
 
 /* ---- gate ---- */
 
@@ -100,8 +145,17 @@ int mp_event_info(struct mp_obj *o, struct mp_event_info *ei, struct mp_event_wa
 
 /* ---- the shared-memory store ---- */
 
+static int shm_find(struct mp_store *s, const struct mp_kind *k, const char *name,
+		    struct mp_obj *o)
+{
+	return mp_obj_open(s, k, name, 0, NULL, NULL, NULL, o);
+}
+
 const struct mp_store_ops mp_shm_store_ops = {
 	.name = "shm",
+	.find = shm_find,
+	.list = mp_shm_store_list,
+	.remove = mp_shm_store_remove,
 	.gate = &mp_shm_gate_ops,
 	.lock = &mp_shm_lock_ops,
 	.sem = &mp_shm_sem_ops,
@@ -114,11 +168,15 @@ const struct mp_store_ops mp_shm_store_ops = {
 
 int mp_spawn_claim(struct mp_store *s, const char *name, const struct mp_spawn_params *p, struct mp_obj *o, pid_t *busy_pid)
 {
+	if (!s->ops->spawn)
+		return not_here(s, "process groups");
 	return s->ops->spawn->claim(s, name, p, o, busy_pid);
 }
 
 int mp_spawn_open(struct mp_store *s, const char *name, struct mp_obj *o)
 {
+	if (!s->ops->spawn)
+		return not_here(s, "process groups");
 	return s->ops->spawn->open(s, name, o);
 }
 
@@ -196,6 +254,8 @@ void mp_spawn_post_request(struct mp_obj *o, int sig, enum mp_spawn_reason reaso
 
 int mp_queue_open(struct mp_store *s, const char *name, int create, const struct mp_queue_params *p, int *created, struct mp_obj *o)
 {
+	if (!s->ops->queue)
+		return not_here(s, "queues");
 	return s->ops->queue->open(s, name, create, p, created, o);
 }
 

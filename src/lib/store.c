@@ -73,13 +73,12 @@ static int open_dir(struct mp_store *s, int is_default)
 		      O_RDONLY | O_DIRECTORY | O_CLOEXEC | (is_default ? O_NOFOLLOW : 0));
 }
 
-int mp_store_open(struct mp_store *s, const char *dir)
+int mp_shm_store_open(struct mp_store *s, const char *dir)
 {
 	int is_default = 0, rc;
 	struct statfs sf;
 
 	memset(s, 0, sizeof *s);
-	s->ops = &mp_shm_store_ops;
 	s->dirfd = -1;
 	if (!dir || !*dir)
 		dir = getenv("MP_DIR");
@@ -134,7 +133,7 @@ int mp_store_open(struct mp_store *s, const char *dir)
 	return 0;
 }
 
-int mp_store_remove(struct mp_store *s, const struct mp_kind *k, const char *name, int *damaged)
+int mp_shm_store_remove(struct mp_store *s, const struct mp_kind *k, const char *name, int *damaged)
 {
 	char fname[MP_NAME_MAX + 16], why[MP_ERRMSG_MAX];
 	struct mp_obj o;
@@ -172,7 +171,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int mp_store_list(struct mp_store *s, const struct mp_kind *k,
+int mp_shm_store_list(struct mp_store *s, const struct mp_kind *k,
 		  int (*fn)(const char *name, void *arg), void *arg)
 {
 	size_t plen = strlen(k->name), n = 0, cap = 0;

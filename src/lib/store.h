@@ -18,6 +18,10 @@
  * missing; it must be a directory we own, or a setgid directory of one of
  * our groups (a group store).  Returns 0 or -errno. */
 int mp_store_open(struct mp_store *s, const char *dir);
+/* (where: a directory, or redis://[USER:PASSWORD@]HOST[:PORT][/DB][?prefix=P]
+ * or unix:///PATH[?db=N&prefix=P] for a Redis server, redis.h; NULL or "":
+ * $MP_STORE, else $MP_DIR, else the default.  A server that cannot be
+ * reached or refuses the login: -ENOTCONN.) */
 
 /* rm NAME: opens and removes object NAME of kind k as mp_obj_remove does;
  * a file under that name that is not a valid object of kind k (corrupt,
@@ -48,7 +52,16 @@ struct mp_queue_ops;
 struct mp_spawn_ops;
 
 struct mp_store_ops {
-	const char *name;	/* "shm" */
+	const char *name;	/* "shm", "redis" */
+	/* Opens object NAME of kind k if it exists (info, ls, rm): 0,
+	 * -ENOENT or -errno. */
+	int (*find)(struct mp_store *s, const struct mp_kind *k, const char *name,
+		    struct mp_obj *o);
+	int (*list)(struct mp_store *s, const struct mp_kind *k,
+		    int (*fn)(const char *name, void *arg), void *arg);
+	int (*remove)(struct mp_store *s, const struct mp_kind *k, const char *name,
+		      int *damaged);
+	void (*close)(struct mp_obj *o);
 	const struct mp_gate_ops *gate;
 	const struct mp_lock_ops *lock;
 	const struct mp_sem_ops *sem;
@@ -58,5 +71,18 @@ struct mp_store_ops {
 };
 
 extern const struct mp_store_ops mp_shm_store_ops;
+
+/* Opens object NAME of kind k without creating it, in whatever store s
+ * is: 0, -ENOENT or -errno (seam.c). */
+int mp_store_find(struct mp_store *s, const struct mp_kind *k, const char *name,
+		  struct mp_obj *o);
+
+/* The shared-memory store's own (store.c): what mp_store_open(),
+ * mp_store_list() and mp_store_remove() call for a directory. */
+int mp_shm_store_open(struct mp_store *s, const char *dir);
+int mp_shm_store_list(struct mp_store *s, const struct mp_kind *k,
+		      int (*fn)(const char *name, void *arg), void *arg);
+int mp_shm_store_remove(struct mp_store *s, const struct mp_kind *k, const char *name,
+			int *damaged);
 
 #endif

@@ -62,7 +62,7 @@ void mp_verb_open_or_exit(const struct mp_kind_cli *k, const char *name, struct 
 	int rc;
 
 	mp_store_open_or_exit(&mp_verb_store);
-	rc = mp_obj_open(&mp_verb_store, k->kind, name, 0, NULL, NULL, NULL, o);
+	rc = mp_store_find(&mp_verb_store, k->kind, name, o);
 	if (rc == -ENOENT)
 		mp_die(MP_EXIT_NOINPUT, "no %s named '%s' (in %s)", k->noun, name, mp_verb_store.dir);
 	if (rc)
@@ -108,7 +108,7 @@ static int list_one(const char *name, void *arg)
 	struct mp_obj o;
 	int rc;
 
-	rc = mp_obj_open(&mp_verb_store, c->k->kind, name, 0, NULL, NULL, NULL, &o);
+	rc = mp_store_find(&mp_verb_store, c->k->kind, name, &o);
 	if (rc == -ENOENT)
 		return 0;	/* removed meanwhile */
 	if (rc == 0) {

@@ -17,6 +17,11 @@ UNIT="$MP_TOP_BUILDDIR/tests/unit"
 
 mp_common_setup() {
 	export MP_DIR="$BATS_TEST_TMPDIR/store"
+	# The suite runs a second time on a Redis server (tests/with-redis):
+	# each test gets its own prefix there, as it gets its own MP_DIR here.
+	if [ -n "${MP_TEST_STORE:-}" ]; then
+		export MP_STORE="$MP_TEST_STORE?prefix=t$$-${BATS_TEST_NUMBER:-0}"
+	fi
 	BG_PIDS="$BATS_TEST_TMPDIR/bg.pids"
 	: >"$BG_PIDS"
 }
@@ -36,6 +41,17 @@ mp_common_teardown() {
 		[ -n "$p" ] && kill -KILL "$p" 2>/dev/null
 	done <"$BG_PIDS"
 	return 0
+}
+
+# local_store_only: skips a test that is about the local store (files,
+# modes, tmpfs, the mutex in shared memory) when the suite runs on Redis.
+local_store_only() {
+	[ -z "${MP_TEST_STORE:-}" ] || skip "about the local store only"
+}
+
+# redis_store_only: skips a test of the Redis store on the local one.
+redis_store_only() {
+	[ -n "${MP_TEST_STORE:-}" ] || skip "about the Redis store only"
 }
 
 # (Never a bare `wait` in a test: with BATS_TEST_TIMEOUT, bats' watchdog

@@ -1,0 +1,842 @@
+/* redis-gate.c - locks and semaphores on a Redis server; see redis.h.
+ *
+ * The gate of gate.h, kept in the keys of PREFIX:{lock|sem:NAME}: ":m"
+ * (kind, capacity, last token and ticket, counts), ":h" (a hold per
+ * token: "weight flags token since ttl_end lease_end host pid start
+ * helper_pid helper_start"), ":q" (the waiting tickets in order) and
+ * ":w" (each waiter: "weight alive_until host pid start since").
+ *
+ * Invariant: the state changes only inside one script, which first drops
+ * what is over (a TTL or lease that ran out, a waiter that stopped coming
+ * back), so a client killed anywhere leaves whole state.  A hold with a
+ * live owner has a lease: renewed by a thread of this process while it is
+ * the owner (run: the wrapper), else by a keeper process that watches the
+ * owner and releases when it dies (acquire).  Owners on this host are
+ * also judged from /proc by every waiter, so a dead local holder goes
+ * within a slice, not a lease.
+ */
+#include "config.h"
+
+#include "redis.h"
+#include "clock.h"
+#include "err.h"
+#include "gate.h"
+#include "lock.h"
+#include "owner.h"
+#include "sem.h"
+#include "signals.h"
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SLICE_NS	(250 * 1000000LL)	/* a waiter looks again at least this often */
+#define WAITER_MS	"3000"			/* a waiter not back by then is dropped */
+
+static const char *const gate_keys[] = { ":m", ":h", ":q", ":w", ":c" };
+
+#define LUA_PRELUDE \
+	"local M, H, Q, W, CH = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5] " \
+	"local function now() local t = redis.call('TIME') " \
+	"  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end " \
+	"local function dec(s) local v = {} for x in string.gmatch(s, '%S+') do v[#v+1] = x end " \
+	"  return {w=tonumber(v[1]), f=tonumber(v[2]), t=tonumber(v[3]), s=tonumber(v[4]), " \
+	"    x=tonumber(v[5]), l=tonumber(v[6]), h=v[7], p=tonumber(v[8]), st=v[9], " \
+	"    hp=tonumber(v[10]), hs=v[11], ns=v[12] or '0'} end " \
+	"local function enc(v) return table.concat({v.w, v.f, v.t, v.s, v.x, v.l, v.h, v.p, " \
+	"  v.st, v.hp, v.hs, v.ns}, ' ') end " \
+	"local function sweep(t) local used, n = 0, 0 " \
+	"  local h = redis.call('HGETALL', H) " \
+	"  for i = 1, #h, 2 do local v = dec(h[i+1]) " \
+	"    if (v.x > 0 and v.x <= t) or (v.l > 0 and v.l <= t) then " \
+	"      redis.call('HDEL', H, h[i]) n = n + 1 else used = used + v.w end end " \
+	"  if n > 0 then redis.call('HINCRBY', M, 'reaped', n) end " \
+	"  local w = redis.call('HGETALL', W) " \
+	"  for i = 1, #w, 2 do local a = tonumber(string.match(w[i+1], '^%S+ (%S+)')) " \
+	"    if a <= t then redis.call('HDEL', W, w[i]) redis.call('ZREM', Q, w[i]) n = n + 1 end end " \
+	"  if n > 0 then redis.call('PUBLISH', CH, 'f') end " \
+	"  return used end " \
+	"local function kind_ok(kind) local k = redis.call('HGET', M, 'kind') " \
+	"  if not k then return -2 end if k ~= kind then return -3 end return 0 end "
+
+/* ARGV: kind cap(0: do not create) ticket weight flags host pid start
+ *       ttl_ms lease_ms nonblock helper_pid helper_start self_pid self_start
+ *       pid_namespace
+ * → {1, token, ticket} granted, {2, 0, ticket} wait, {0, 0, 0} busy,
+ *   {-2} no such object, {-3} another kind, {-4} the owner's (or the
+ *   waiting process's own) holds leave no room: the wait could never end */
+static const struct mp_redis_script acquire_script = { LUA_PRELUDE
+	"local t0 = now() "
+	"if redis.call('EXISTS', M) == 0 then "
+	"  if tonumber(ARGV[2]) == 0 then return {-2} end "
+	"  redis.call('HSET', M, 'kind', ARGV[1], 'cap', ARGV[2], 'token', 0, 'ticket', 0, "
+	"    'reaped', 0, 'created', t0, 'changed', t0) end "
+	"local ok = kind_ok(ARGV[1]) if ok ~= 0 then return {ok} end "
+	"local used = sweep(t0) "
+	"local cap = tonumber(redis.call('HGET', M, 'cap')) "
+	"local w, pid = tonumber(ARGV[4]), tonumber(ARGV[7]) "
+	"local mine, me = 0, tonumber(ARGV[14]) local h = redis.call('HVALS', H) "
+	"for i = 1, #h do local v = dec(h[i]) "
+	"  if v.h == ARGV[6] and ((pid ~= 0 and v.p == pid and v.st == ARGV[8]) or "
+	"     (v.p == me and v.st == ARGV[15])) then mine = mine + v.w end end "
+	"if mine + w > cap then return {-4} end "
+	"local tk = tonumber(ARGV[3]) "
+	"if tk == 0 then tk = redis.call('HINCRBY', M, 'ticket', 1) end "
+	"redis.call('ZADD', Q, tk, tk) "
+	"redis.call('HSET', W, tk, table.concat({w, t0 + " WAITER_MS ", ARGV[6], pid, ARGV[8], t0}, ' ')) "
+	"local head = tonumber(redis.call('ZRANGE', Q, 0, 0)[1]) "
+	"if head == tk and used + w <= cap then "
+	"  local tok = redis.call('HINCRBY', M, 'token', 1) "
+	"  local ttl, lease = tonumber(ARGV[9]), tonumber(ARGV[10]) "
+	"  redis.call('HSET', H, tok, enc({w=w, f=tonumber(ARGV[5]), t=tok, s=t0, "
+	"    x=(ttl > 0) and (t0 + ttl) or 0, l=(lease > 0) and (t0 + lease) or 0, h=ARGV[6], "
+	"    p=pid, st=ARGV[8], hp=tonumber(ARGV[12]), hs=ARGV[13], ns=ARGV[16]})) "
+	"  redis.call('ZREM', Q, tk) redis.call('HDEL', W, tk) "
+	"  redis.call('HSET', M, 'changed', t0) redis.call('PUBLISH', CH, 'g') "
+	"  return {1, tok, tk} end "
+	"if tonumber(ARGV[11]) == 1 then redis.call('ZREM', Q, tk) redis.call('HDEL', W, tk) "
+	"  redis.call('PUBLISH', CH, 'q') return {0, 0, 0} end "
+	"return {2, 0, tk}", 5
+};
+
+/* ARGV: ticket → leaves the queue */
+static const struct mp_redis_script cancel_script = { LUA_PRELUDE
+	"redis.call('ZREM', Q, ARGV[1]) redis.call('HDEL', W, ARGV[1]) "
+	"redis.call('PUBLISH', CH, 'q') return 1", 5
+};
+
+/* ARGV: token [owner start] → 1 released, 0 no such hold (with a start:
+ * only if the hold's owner has that start time: the reaper's check) */
+static const struct mp_redis_script drop_script = { LUA_PRELUDE
+	"local s = redis.call('HGET', H, ARGV[1]) if not s then return 0 end "
+	"if ARGV[2] and dec(s).st ~= ARGV[2] then return 0 end "
+	"redis.call('HDEL', H, ARGV[1]) "
+	"if ARGV[2] then redis.call('HINCRBY', M, 'reaped', 1) end "
+	"redis.call('HSET', M, 'changed', now()) redis.call('PUBLISH', CH, 'f') return 1", 5
+};
+
+/* ARGV: token lease_ms → 1 renewed, 0 the hold is gone */
+static const struct mp_redis_script renew_script = { LUA_PRELUDE
+	"local s = redis.call('HGET', H, ARGV[1]) if not s then return 0 end "
+	"local v = dec(s) v.l = now() + tonumber(ARGV[2]) redis.call('HSET', H, ARGV[1], enc(v)) "
+	"return 1", 5
+};
+
+/* ARGV: token helper_pid helper_start → 1, or 0 gone */
+static const struct mp_redis_script helper_script = { LUA_PRELUDE
+	"local s = redis.call('HGET', H, ARGV[1]) if not s then return 0 end "
+	"local v = dec(s) v.hp = tonumber(ARGV[2]) v.hs = ARGV[3] "
+	"redis.call('HSET', H, ARGV[1], enc(v)) return 1", 5
+};
+
+/* ARGV: kind host pid start force any → {1, hold} released, {-1} held,
+ * but not by that owner, {-6} not held at all, {-2}/{-3} */
+static const struct mp_redis_script release_script = { LUA_PRELUDE
+	"local ok = kind_ok(ARGV[1]) if ok ~= 0 then return {ok} end "
+	"local t0 = now() sweep(t0) "
+	"local h = redis.call('HGETALL', H) "
+	"if #h == 0 then return {-6} end "
+	"local pick, anon, oldest = nil, nil, nil "
+	"for i = 1, #h, 2 do local v = dec(h[i+1]) "
+	"  if ARGV[6] == '0' and v.h == ARGV[2] and v.p == tonumber(ARGV[3]) and "
+	"     (v.p == 0 or v.st == ARGV[4]) and (not pick or v.t < pick.t) then pick = v end "
+	"  if v.p == 0 and (not anon or v.t < anon.t) then anon = v end "
+	"  if not oldest or v.t < oldest.t then oldest = v end end "
+	"if not pick and anon and ARGV[6] == '0' then pick = anon end "
+	"if not pick and ARGV[5] == '1' then pick = oldest end "
+	"if not pick then return {-1} end "
+	"redis.call('HDEL', H, pick.t) redis.call('HSET', M, 'changed', t0) "
+	"redis.call('PUBLISH', CH, 'f') return {1, enc(pick)}", 5
+};
+
+/* ARGV: kind → {used, cap, last_token, reaped, created, changed, now,
+ *   nwaiting, {holds...}, {waiters...}} or {-2}/{-3} */
+static const struct mp_redis_script info_script = { LUA_PRELUDE
+	"local ok = kind_ok(ARGV[1]) if ok ~= 0 then return {ok} end "
+	"local t0 = now() local used = sweep(t0) "
+	"local m = redis.call('HMGET', M, 'cap', 'token', 'reaped', 'created', 'changed') "
+	"return {used, tonumber(m[1]), tonumber(m[2]), tonumber(m[3]), tonumber(m[4]), "
+	"  tonumber(m[5]), t0, redis.call('ZCARD', Q), redis.call('HVALS', H), "
+	"  redis.call('HVALS', W)}", 5
+};
+
+/* ---- holds as the rest of the library sees them ---- */
+
+struct rhold {
+	uint32_t w, f;
+	uint64_t t;
+	int64_t s, x, l;
+	char h[160];
+	int p, hp;
+	uint64_t st, hs, ns;
+};
+
+static int parse_hold(const char *str, struct rhold *v)
+{
+	long long s, x, l;
+	int n = sscanf(str, "%" SCNu32 " %" SCNu32 " %" SCNu64 " %lld %lld %lld %159s %d %" SCNu64
+		       " %d %" SCNu64 " %" SCNu64, &v->w, &v->f, &v->t, &s, &x, &l, v->h, &v->p,
+		       &v->st, &v->hp, &v->hs, &v->ns);
+
+	v->s = s, v->x = x, v->l = l;
+	return n == 12 ? 0 : -EBADMSG;
+}
+
+static void hold_out(const struct rhold *v, int64_t server_ms, struct mp_hold *out)
+{
+	memset(out, 0, sizeof *out);
+	out->weight = v->w;
+	out->flags = v->f;
+	out->token = v->t;
+	out->since_ns = v->s * 1000000LL;
+	/* a TTL's end on the caller's clock */
+	if (v->x)
+		out->expires_ns = mp_now_ns() + (v->x - server_ms) * 1000000LL;
+	out->owner.pid = v->p;
+	out->owner.start = v->st;
+	out->helper.pid = v->hp;
+	out->helper.start = v->hs;
+}
+
+static struct mp_robj *robj(struct mp_obj *o)
+{
+	return o->impl;
+}
+
+static int eval(struct mp_obj *o, const struct mp_redis_script *sc, int nargs,
+		const char *const *args, redisReply **rep)
+{
+	if (!o->impl)
+		return -ENOMEM;
+	return mp_redis_eval(robj(o)->s, sc, robj(o)->base, gate_keys, nargs, args, rep);
+}
+
+static int removed(struct mp_obj *o)
+{
+	mp_errmsg_set("%s '%s' was removed", o->kind->name, o->name);
+	return -EIDRM;
+}
+
+/* ---- open ---- */
+
+static int gate_open(struct mp_store *s, const struct mp_kind *k, const char *name,
+		     uint32_t create_cap, int *created, struct mp_obj *o)
+{
+	static const struct mp_redis_script open_script = { LUA_PRELUDE
+		"if redis.call('EXISTS', M) == 0 then "
+		"  if tonumber(ARGV[2]) == 0 then return {-2} end local t0 = now() "
+		"  redis.call('HSET', M, 'kind', ARGV[1], 'cap', ARGV[2], 'token', 0, 'ticket', 0, "
+		"    'reaped', 0, 'created', t0, 'changed', t0) "
+		"  return {1, tonumber(ARGV[2])} end "
+		"local ok = kind_ok(ARGV[1]) if ok ~= 0 then return {ok} end "
+		"return {0, tonumber(redis.call('HGET', M, 'cap'))}", 5
+	};
+	char cap[16];
+	const char *args[2] = { k->name, cap };
+	redisReply *rep;
+	int rc;
+
+	snprintf(cap, sizeof cap, "%" PRIu32, create_cap);
+	mp_redis_obj_init(s, k, name, o);
+	rc = eval(o, &open_script, 2, args, &rep);
+	if (rc)
+		goto fail;
+	rc = (int)rep->element[0]->integer;
+	if (rc >= 0) {
+		if (created)
+			*created = rc;
+		robj(o)->cap = (uint32_t)rep->element[1]->integer;
+		rc = 0;
+	} else if (rc == -2) {
+		mp_errmsg_set("no %s named '%s' (in %s)", k->name, name, s->dir);
+		rc = -ENOENT;
+	} else {
+		mp_errmsg_set("'%s' in %s is not a %s", name, s->dir, k->name);
+		rc = -EMEDIUMTYPE;
+	}
+	freeReplyObject(rep);
+	if (!rc)
+		return 0;
+fail:
+	free(o->impl);
+	o->impl = NULL;
+	return rc;
+}
+
+static int redis_lock_open(struct mp_store *s, const char *name, int create, struct mp_obj *o)
+{
+	return gate_open(s, &mp_lock_kind, name, create ? MP_LOCK_MAX_SHARED : 0, NULL, o);
+}
+
+static int redis_sem_open(struct mp_store *s, const char *name, uint32_t create_slots,
+			  int *created, struct mp_obj *o)
+{
+	return gate_open(s, &mp_sem_kind, name, create_slots, created, o);
+}
+
+static uint32_t redis_sem_slots(const struct mp_obj *o)
+{
+	return o->impl ? ((const struct mp_robj *)o->impl)->cap : 0;
+}
+
+/* ---- owners of this host ---- */
+
+/* Drops the holds and waiters of this host whose processes are gone: a
+ * dead local holder goes within a slice, not a lease. */
+static void reap_local(struct mp_obj *o)
+{
+	const char *args[1] = { o->kind->name };
+	const char *me = mp_redis_host_id();
+	redisReply *rep;
+
+	if (eval(o, &info_script, 1, args, &rep))
+		return;
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 10) {
+		redisReply *h = rep->element[8];
+		for (size_t i = 0; i < h->elements; i++) {
+			struct rhold v;
+			struct mp_owner ow = { 0 }, hp = { 0 };
+			char tok[24], st[24];
+			const char *a[2] = { tok, st };
+			redisReply *r2;
+
+			if (parse_hold(h->element[i]->str, &v) || strcmp(v.h, me) || v.p == 0)
+				continue;
+			/* judged from /proc only in the holder's own pid namespace
+			 * (mp_owner_alive says "alive" for any other) */
+			ow.pid = v.p, ow.start = v.st, ow.pidns = v.ns;
+			hp.pid = v.hp, hp.start = v.hs, hp.pidns = v.ns;
+			if (mp_owner_alive(&ow) || (hp.pid && mp_owner_alive(&hp)))
+				continue;
+			snprintf(tok, sizeof tok, "%" PRIu64, v.t);
+			snprintf(st, sizeof st, "%" PRIu64, v.st);
+			if (!eval(o, &drop_script, 2, a, &r2))
+				freeReplyObject(r2);
+		}
+	}
+	freeReplyObject(rep);
+}
+
+/* ---- keeping a lease ---- */
+
+struct renewer {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop, running;
+	struct mp_store *s;
+	char base[MP_NAME_MAX + 96];
+	uint64_t token;
+	int64_t lease_ns;
+	pid_t helper;
+};
+
+static struct renewer renewer = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+/* Renews the hold on its own connection.  Returns 1 renewed, 0 gone,
+ * -1 the server could not be asked. */
+static int renew_once(struct mp_store *s, redisContext **c, const char *base, uint64_t token,
+		      int64_t lease_ns)
+{
+	char tok[24], ms[24];
+	const char *args[2] = { tok, ms };
+	redisReply *rep;
+	int rc;
+
+	if (!*c && !(*c = mp_redis_connect(s->impl)))
+		return -1;
+	snprintf(tok, sizeof tok, "%" PRIu64, token);
+	snprintf(ms, sizeof ms, "%lld", (long long)(lease_ns / 1000000));
+	rc = mp_redis_eval_on(s, *c, &renew_script, base, gate_keys, 2, args, &rep);
+	if (rc) {
+		redisFree(*c);
+		*c = NULL;
+		return -1;
+	}
+	rc = rep->integer ? 1 : 0;
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* The command no longer has what it was given: end it, then this
+ * process, with 69 (store unavailable). */
+static void lease_lost(pid_t helper)
+{
+	static const char msg[] = ": the lease could not be renewed: ending the command\n";
+	ssize_t w = write(2, program_invocation_short_name, strlen(program_invocation_short_name));
+
+	if (w >= 0)
+		w = write(2, msg, sizeof msg - 1);
+	(void)w;
+	if (helper > 0) {
+		kill(helper, SIGTERM);
+		for (int i = 0; i < 50 && kill(helper, 0) == 0 && waitpid(helper, NULL, WNOHANG) == 0; i++)
+			usleep(100000);
+		kill(helper, SIGKILL);
+	}
+	_exit(69);
+}
+
+static void *renewer_main(void *arg)
+{
+	struct renewer *r = arg;
+	redisContext *c = NULL;
+	int64_t ok_at = mp_now_ns();
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop) {
+		struct timespec ts;
+		int64_t at = mp_clock_ns(CLOCK_REALTIME) + r->lease_ns / 3;
+		int rc;
+
+		ts.tv_sec = at / 1000000000LL;
+		ts.tv_nsec = at % 1000000000LL;
+		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+		if (r->stop)
+			break;
+		pthread_mutex_unlock(&r->mu);
+		rc = renew_once(r->s, &c, r->base, r->token, r->lease_ns);
+		pthread_mutex_lock(&r->mu);
+		if (rc == 0)
+			break;		/* gone: removed or forced; the release says so */
+		if (rc > 0)
+			ok_at = mp_now_ns();
+		else if (mp_now_ns() - ok_at >= r->lease_ns)
+			lease_lost(r->helper);
+	}
+	pthread_mutex_unlock(&r->mu);
+	if (c)
+		redisFree(c);
+	return NULL;
+}
+
+static void renewer_start(struct mp_obj *o, uint64_t token)
+{
+	struct renewer *r = &renewer;
+	sigset_t all, old;
+
+	if (r->running)
+		return;
+	r->s = robj(o)->s;
+	snprintf(r->base, sizeof r->base, "%s", robj(o)->base);
+	r->token = token;
+	r->lease_ns = r->s->lease_ns;
+	r->stop = 0;
+	/* the thread takes no signal: they are the main thread's to handle */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r->running = pthread_create(&r->th, NULL, renewer_main, r) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void renewer_stop(uint64_t token)
+{
+	struct renewer *r = &renewer;
+
+	if (!r->running || r->token != token)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->stop = 1;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->th, NULL);
+	r->running = 0;
+}
+
+/* A process that outlives this one and keeps the hold of owner (a live
+ * process other than this one) while the owner lives: renews the lease,
+ * releases when the owner dies, and ends when the hold is gone. */
+static void keeper_loop(struct mp_store *s, const char *base, uint64_t token,
+			const struct mp_owner *owner)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, owner->pid, 0);
+	int64_t lease = s->lease_ns, ok_at = mp_now_ns();
+	redisContext *c = NULL;
+
+	for (;;) {
+		struct pollfd p = { .fd = pfd, .events = POLLIN };
+		int rc;
+
+		if (pfd >= 0)
+			poll(&p, 1, (int)(lease / 3000000));
+		else
+			usleep((useconds_t)(lease / 3000 > 1000000 ? 999999 : lease / 3000));
+		if (!mp_owner_alive(owner)) {
+			char tok[24];
+			const char *a[1] = { tok };
+			redisReply *rep;
+
+			snprintf(tok, sizeof tok, "%" PRIu64, token);
+			if ((c || (c = mp_redis_connect(s->impl))) &&
+			    !mp_redis_eval_on(s, c, &drop_script, base, gate_keys, 1, a, &rep))
+				freeReplyObject(rep);
+			_exit(0);
+		}
+		rc = renew_once(s, &c, base, token, lease);
+		if (rc == 0)
+			_exit(0);
+		if (rc > 0)
+			ok_at = mp_now_ns();
+		else if (mp_now_ns() - ok_at > 2 * lease)
+			_exit(0);	/* the server is gone; so is the hold by now */
+	}
+}
+
+static void keeper_start(struct mp_obj *o, uint64_t token, const struct mp_owner *owner)
+{
+	pid_t p = fork();
+
+	if (p == 0) {
+		int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		for (int i = 0; i < 3 && fd >= 0; i++)
+			dup2(fd, i);
+		/* nothing of the caller's stays open here: a pipe held by the
+		 * keeper would keep the caller's reader waiting for its end */
+		syscall(SYS_close_range, 3, ~0U, 0);
+		signal(SIGINT, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		keeper_loop(robj(o)->s, robj(o)->base, token, owner);
+		_exit(0);
+	}
+	if (p > 0)
+		waitpid(p, NULL, 0);
+}
+
+/* ---- the operations ---- */
+
+static int acquire_result(struct mp_obj *o, redisReply *rep, uint64_t *ticket, uint64_t *token)
+{
+	long long st = rep->element[0]->integer;
+
+	switch (st) {
+	case 1:
+		*token = (uint64_t)rep->element[1]->integer;
+		return 1;
+	case 2:
+		*ticket = (uint64_t)rep->element[2]->integer;
+		return 0;
+	case 0:
+		return -EAGAIN;
+	case -2:
+		return *ticket ? removed(o) : -ENOENT;
+	case -3:
+		mp_errmsg_set("'%s' is not a %s", o->name, o->kind->name);
+		return -EMEDIUMTYPE;
+	default:
+		return -EDEADLK;
+	}
+}
+
+static void cancel(struct mp_obj *o, uint64_t ticket)
+{
+	char tk[24];
+	const char *a[1] = { tk };
+	redisReply *rep;
+
+	snprintf(tk, sizeof tk, "%" PRIu64, ticket);
+	if (ticket && !eval(o, &cancel_script, 1, a, &rep))
+		freeReplyObject(rep);
+}
+
+/* One attempt: 1 granted, 0 wait, or -errno. */
+static int try_acquire(struct mp_obj *o, const struct mp_gate_req *r, int create, uint64_t *ticket,
+		       uint64_t *token)
+{
+	char cap[16], tk[24], w[16], f[16], pid[16], start[24], ttl[24], lease[24], hp[16], hs[24];
+	char mpid[16], mstart[24], ns[24];
+	const char *args[16] = { o->kind->name, cap, tk, w, f, mp_redis_host_id(), pid, start, ttl,
+				 lease, r->nonblock ? "1" : "0", hp, hs, mpid, mstart, ns };
+	static struct mp_owner self;
+	int64_t lease_ns = r->owner.pid ? robj(o)->s->lease_ns : 0;
+	redisReply *rep;
+	int rc;
+
+	snprintf(cap, sizeof cap, "%" PRIu32, create ? robj(o)->cap : 0);
+	snprintf(tk, sizeof tk, "%" PRIu64, *ticket);
+	snprintf(w, sizeof w, "%" PRIu32, r->weight);
+	snprintf(f, sizeof f, "%" PRIu32, r->flags);
+	snprintf(pid, sizeof pid, "%d", r->owner.pid);
+	snprintf(start, sizeof start, "%" PRIu64, r->owner.start);
+	snprintf(ttl, sizeof ttl, "%lld", (long long)(r->ttl_ns / 1000000));
+	snprintf(lease, sizeof lease, "%lld", (long long)(lease_ns / 1000000));
+	snprintf(hp, sizeof hp, "%d", r->helper.pid);
+	snprintf(hs, sizeof hs, "%" PRIu64, r->helper.start);
+	if (self.pid != getpid() && mp_owner_of(0, &self))
+		self.pid = 0;
+	snprintf(mpid, sizeof mpid, "%d", self.pid ? self.pid : -1);
+	snprintf(mstart, sizeof mstart, "%" PRIu64, self.start);
+	snprintf(ns, sizeof ns, "%" PRIu64, r->owner.pid ? r->owner.pidns : self.pidns);
+	rc = eval(o, &acquire_script, 16, args, &rep);
+	if (rc)
+		return rc;
+	rc = acquire_result(o, rep, ticket, token);
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* Sleeps until the gate changes (or a slice passes): 0, or -ETIMEDOUT,
+ * -EINTR, -EIDRM, -ENOTCONN. */
+static int gate_sleep(struct mp_obj *o, redisContext *sub, int64_t deadline_ns)
+{
+	const char *bases[1] = { robj(o)->base };
+	int64_t end = mp_now_ns() + SLICE_NS;
+	char msg[16];
+	int idx, rc;
+
+	if (deadline_ns && deadline_ns < end)
+		end = deadline_ns;
+	rc = mp_redis_next_message(sub, bases, 1, end, &idx, msg, sizeof msg);
+	if (rc == 1 && msg[0] == 'r')
+		return removed(o);
+	if (rc == 0 && deadline_ns && mp_now_ns() >= deadline_ns)
+		return -ETIMEDOUT;
+	return rc < 0 ? rc : 0;
+}
+
+static int waiter_connection(struct mp_obj *o, redisContext **sub)
+{
+	const char *bases[1] = { robj(o)->base };
+
+	*sub = mp_redis_connect(robj(o)->s->impl);
+	if (!*sub)
+		return -ENOTCONN;
+	return mp_redis_subscribe(robj(o)->s, *sub, bases, 1);
+}
+
+static void after_grant(struct mp_obj *o, const struct mp_gate_req *r, uint64_t token)
+{
+	if (!r->owner.pid || !robj(o)->s->lease_ns)
+		return;		/* --owner none: until released or its TTL */
+	if (r->owner.pid == getpid())
+		renewer_start(o, token);
+	else
+		keeper_start(o, token, &r->owner);
+}
+
+static int redis_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *token,
+			      int *idx)
+{
+	redisContext *sub = NULL;
+	uint64_t ticket = 0;
+	int rc, first = 1;
+
+	*idx = 0;
+	for (;;) {
+		rc = try_acquire(o, r, first, &ticket, token);
+		if (rc == -ENOENT && first)
+			rc = -EIDRM;
+		if (rc != 0)
+			break;
+		if (first) {
+			/* subscribed before the next look: no change is missed */
+			first = 0;
+			rc = waiter_connection(o, &sub);
+			if (rc)
+				break;
+			continue;
+		}
+		reap_local(o);
+		rc = gate_sleep(o, sub, r->deadline_ns);
+		if (rc)
+			break;
+	}
+	if (rc < 0)
+		cancel(o, ticket);
+	if (sub)
+		redisFree(sub);
+	if (rc == 1) {
+		after_grant(o, r, *token);
+		return 0;
+	}
+	return rc;
+}
+
+static int redis_gate_set_helper(struct mp_obj *o, int idx, uint64_t token,
+				 const struct mp_owner *helper)
+{
+	char tok[24], hp[16], hs[24];
+	const char *a[3] = { tok, hp, hs };
+	redisReply *rep;
+	int rc;
+
+	snprintf(tok, sizeof tok, "%" PRIu64, token);
+	snprintf(hp, sizeof hp, "%d", helper->pid);
+	snprintf(hs, sizeof hs, "%" PRIu64, helper->start);
+	if (renewer.running && renewer.token == token)
+		renewer.helper = helper->pid;
+	rc = eval(o, &helper_script, 3, a, &rep);
+	if (rc)
+		return rc;
+	rc = rep->integer ? 0 : -ENOENT;
+	freeReplyObject(rep);
+	return rc;
+}
+
+static int redis_gate_release_token(struct mp_obj *o, int idx, uint64_t token)
+{
+	char tok[24];
+	const char *a[1] = { tok };
+	redisReply *rep;
+	int rc;
+
+	renewer_stop(token);
+	snprintf(tok, sizeof tok, "%" PRIu64, token);
+	rc = eval(o, &drop_script, 1, a, &rep);
+	if (rc)
+		return rc;
+	rc = rep->integer ? 0 : -ENOENT;
+	freeReplyObject(rep);
+	return rc;
+}
+
+static int redis_gate_release(struct mp_obj *o, const struct mp_owner *who, int force,
+			      struct mp_hold *out)
+{
+	char pid[16], start[24];
+	const char *a[6] = { o->kind->name, mp_redis_host_id(), pid, start, force ? "1" : "0",
+			     who ? "0" : "1" };
+	redisReply *rep;
+	struct rhold v;
+	int rc;
+
+	snprintf(pid, sizeof pid, "%d", who ? who->pid : 0);
+	snprintf(start, sizeof start, "%" PRIu64, who ? who->start : 0);
+	rc = eval(o, &release_script, 6, a, &rep);
+	if (rc)
+		return rc;
+	switch (rep->element[0]->integer) {
+	case 1:
+		rc = parse_hold(rep->element[1]->str, &v);
+		if (!rc && out)
+			hold_out(&v, 0, out);
+		if (out)
+			out->expires_ns = 0;
+		break;
+	case -1:
+		rc = -EPERM;
+		break;
+	case -6:
+		rc = -ENOLCK;
+		break;
+	default:
+		rc = removed(o);
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+static int read_info(struct mp_obj *o, redisReply **rep)
+{
+	const char *a[1] = { o->kind->name };
+	int rc = eval(o, &info_script, 1, a, rep);
+
+	if (rc)
+		return rc;
+	if ((*rep)->type != REDIS_REPLY_ARRAY || (*rep)->elements != 10) {
+		rc = (*rep)->elements && (*rep)->element[0]->integer == -2 ? removed(o) : -EMEDIUMTYPE;
+		freeReplyObject(*rep);
+		return rc;
+	}
+	return 0;
+}
+
+static int redis_gate_drain(struct mp_obj *o, int64_t deadline_ns, int nonblock)
+{
+	redisContext *sub = NULL;
+	redisReply *rep;
+	int rc;
+
+	for (;;) {
+		long long used;
+
+		rc = read_info(o, &rep);
+		if (rc)
+			break;
+		used = rep->element[0]->integer;
+		freeReplyObject(rep);
+		if (used == 0)
+			break;
+		if (nonblock) {
+			rc = -EAGAIN;
+			break;
+		}
+		if (!sub) {
+			rc = waiter_connection(o, &sub);
+			if (rc)
+				break;
+			continue;
+		}
+		reap_local(o);
+		rc = gate_sleep(o, sub, deadline_ns);
+		if (rc)
+			break;
+	}
+	if (sub)
+		redisFree(sub);
+	return rc;
+}
+
+static int redis_gate_info(struct mp_obj *o, struct mp_gate_info *gi, struct mp_hold *holds,
+			   int max)
+{
+	redisReply *rep, *h;
+	int rc = read_info(o, &rep), n = 0;
+	int64_t server_ms;
+
+	if (rc)
+		return rc;
+	memset(gi, 0, sizeof *gi);
+	gi->used = (uint32_t)rep->element[0]->integer;
+	gi->capacity = (uint32_t)rep->element[1]->integer;
+	gi->last_token = (uint64_t)rep->element[2]->integer;
+	gi->reaped = (uint64_t)rep->element[3]->integer;
+	gi->created_ns = rep->element[4]->integer * 1000000LL;
+	gi->changed_ns = rep->element[5]->integer * 1000000LL;
+	server_ms = rep->element[6]->integer;
+	gi->nwaiting = (uint32_t)rep->element[7]->integer;
+	h = rep->element[8];
+	for (size_t i = 0; i < h->elements; i++) {
+		struct rhold v;
+
+		if (parse_hold(h->element[i]->str, &v))
+			continue;
+		if (n < max)
+			hold_out(&v, server_ms, &holds[n]);
+		n++;
+	}
+	gi->nholds_live = (uint32_t)n;
+	freeReplyObject(rep);
+	return n;
+}
+
+const struct mp_gate_ops mp_redis_gate_ops = {
+	.acquire = redis_gate_acquire,
+	.set_helper = redis_gate_set_helper,
+	.release_token = redis_gate_release_token,
+	.release = redis_gate_release,
+	.drain = redis_gate_drain,
+	.info = redis_gate_info,
+};
+
+const struct mp_lock_ops mp_redis_lock_ops = {
+	.open = redis_lock_open,
+};
+
+const struct mp_sem_ops mp_redis_sem_ops = {
+	.open = redis_sem_open,
+	.slots = redis_sem_slots,
+};
