@@ -183,6 +183,7 @@ now_ms() {
 }
 
 @test "a process killed holding the event's internal mutex does not wedge it" {
+	local_store_only
 	mpevent create held
 	start_bg mpevent wait held
 	wait_until 5 has_waiters held 1
@@ -194,6 +195,7 @@ now_ms() {
 }
 
 @test "a set killed halfway is finished by the next process that uses the event" {
+	local_store_only
 	mpevent create half
 	run -0 t-event die-mid-set half
 	run -0 mpevent is-set half
@@ -204,6 +206,7 @@ now_ms() {
 }
 
 @test "an event from an earlier boot keeps its flag and counts and forgets its waiters" {
+	local_store_only
 	mpevent set boot
 	run -0 t-event reboot boot $$
 	run -0 mpevent info boot --json
@@ -334,6 +337,7 @@ now_ms() {
 }
 
 @test "an event file deleted behind the waiters' backs wakes them with 66" {
+	local_store_only
 	local a b
 	mpevent create gone
 	start_bg mpevent wait gone
@@ -348,6 +352,7 @@ now_ms() {
 }
 
 @test "an event file truncated under a waiter makes it exit 65, not die by SIGBUS" {
+	local_store_only
 	mpevent create short
 	start_bg mpevent wait short
 	wait_until 5 has_waiters short 1
@@ -401,6 +406,7 @@ now_ms() {
 }
 
 @test "a corrupt, truncated or wrong-kind event file gives 65" {
+	local_store_only
 	mpevent create good
 	f=$MP_DIR/event.good
 	cp "$f" "$MP_DIR/event.trunc" && truncate -s 300 "$MP_DIR/event.trunc"
@@ -427,6 +433,7 @@ now_ms() {
 }
 
 @test "an event file writable by others, or a symlink, is refused with 77" {
+	local_store_only
 	mpevent create shared
 	chmod 0666 "$MP_DIR/event.shared"
 	run -77 --separate-stderr mpevent wait -n shared
@@ -436,6 +443,7 @@ now_ms() {
 }
 
 @test "a system call that fails for want of resources is a system error, 71" {
+	local_store_only
 	# One file descriptor left: the store opens, the event cannot.
 	run -71 --separate-stderr bash -c 'ulimit -n 4; exec mpevent set x' 3>&- 4>&-
 	[[ $stderr == *"Too many open files"* ]]
@@ -462,6 +470,7 @@ now_ms() {
 }
 
 @test "an event whose internal mutex is unrecoverable exits 70, not hangs" {
+	local_store_only
 	mpevent create wedged
 	run -0 t-event wedge wedged
 	run -70 --separate-stderr mpevent set wedged

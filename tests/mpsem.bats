@@ -548,6 +548,7 @@ nlines() {
 }
 
 @test "a corrupt object or another kind's file exits 65" {
+	local_store_only
 	mpsem create S -j 3
 	# the slot count (first word of the body) beyond the hold table
 	printf '\005' | dd of="$MP_DIR/sem.S" bs=1 seek=256 conv=notrunc status=none
@@ -563,6 +564,7 @@ nlines() {
 }
 
 @test "a process stopped inside the object for 10 s makes mpsem exit 70 (an internal error)" {
+	local_store_only
 	mpsem create S
 	start_bg t-sem stop-locked S
 	local s=$BG_PID
@@ -576,6 +578,7 @@ nlines() {
 }
 
 @test "a semaphore from an earlier boot (a disk store) has all its slots free again" {
+	local_store_only
 	mpsem acquire S -j 3 --owner none
 	mpsem acquire S --owner none
 	t-sem reboot S
@@ -586,6 +589,7 @@ nlines() {
 }
 
 @test "a system error exits 71 and names the reason" {
+	local_store_only
 	mpsem create S
 	# fds 0-3: the store opens, the semaphore cannot (a dynamic binary's
 	# loader needs fd 3 for a moment first, so 3 and 4 are closed)
@@ -609,6 +613,7 @@ nlines() {
 }
 
 @test "an object others may write is refused with 77" {
+	local_store_only
 	mpsem create S
 	chmod 0666 "$MP_DIR/sem.S"
 	run -77 --separate-stderr mpsem value S

@@ -207,13 +207,17 @@ static int satisfied(const struct ewait *w, int *fired)
 	return all && (w->flags & MP_EVENT_ALL);
 }
 
-/* Registers (or with leave, unregisters) the waiter on every event and
- * takes the level each has now. */
-static int look(struct ewait *w, int leave, int *fired)
+enum { LOOK_LISTED, LOOK_LEAVE, LOOK_ONLY };
+
+/* Takes the level of every event now and lists the waiter on each
+ * (LOOK_LISTED), takes it off (LOOK_LEAVE) or only looks (LOOK_ONLY: -n). */
+static int look(struct ewait *w, int how, int *fired)
 {
+	int leave = how == LOOK_LEAVE;
+
 	for (int i = 0; i < w->n; i++) {
 		redisReply *rep;
-		int rc = state(&w->objs[i], leave ? "" : w->rec, &rep);
+		int rc = state(&w->objs[i], how == LOOK_ONLY ? NULL : leave ? "" : w->rec, &rep);
 
 		if (rc) {
 			*fired = i;
@@ -258,7 +262,7 @@ static int wait_messages(struct ewait *w, redisContext *sub, int64_t deadline_ns
 
 			/* only to stay listed; a level seen now was a message */
 			memcpy(keep, w->sat, sizeof keep);
-			rc = look(w, 0, &f);
+			rc = look(w, LOOK_LISTED, &f);
 			memcpy(w->sat, keep, sizeof keep);
 			if (rc) {
 				*fired = f;
@@ -292,7 +296,7 @@ static int redis_event_wait(struct mp_obj *objs, int n, unsigned flags, int64_t 
 		if (rc)
 			goto out;
 	}
-	rc = look(w, nonblock, fired);
+	rc = look(w, nonblock ? LOOK_ONLY : LOOK_LISTED, fired);
 	if (rc)
 		goto out;
 	if (satisfied(w, fired))
@@ -303,7 +307,7 @@ static int redis_event_wait(struct mp_obj *objs, int n, unsigned flags, int64_t 
 		rc = wait_messages(w, sub, deadline_ns, fired);
 	if (!nonblock) {
 		int f;
-		look(w, 1, &f);
+		look(w, LOOK_LEAVE, &f);
 	}
 out:
 	if (sub)

@@ -52,9 +52,9 @@ static const char *const gate_keys[] = { ":m", ":h", ":q", ":w", ":c" };
 	"local function dec(s) local v = {} for x in string.gmatch(s, '%S+') do v[#v+1] = x end " \
 	"  return {w=tonumber(v[1]), f=tonumber(v[2]), t=tonumber(v[3]), s=tonumber(v[4]), " \
 	"    x=tonumber(v[5]), l=tonumber(v[6]), h=v[7], p=tonumber(v[8]), st=v[9], " \
-	"    hp=tonumber(v[10]), hs=v[11], ns=v[12] or '0'} end " \
+	"    hp=tonumber(v[10]), hs=v[11], ns=v[12] or '0', sl=tonumber(v[13] or 0)} end " \
 	"local function enc(v) return table.concat({v.w, v.f, v.t, v.s, v.x, v.l, v.h, v.p, " \
-	"  v.st, v.hp, v.hs, v.ns}, ' ') end " \
+	"  v.st, v.hp, v.hs, v.ns, v.sl}, ' ') end " \
 	"local function sweep(t) local used, n = 0, 0 " \
 	"  local h = redis.call('HGETALL', H) " \
 	"  for i = 1, #h, 2 do local v = dec(h[i+1]) " \
@@ -72,7 +72,7 @@ static const char *const gate_keys[] = { ":m", ":h", ":q", ":w", ":c" };
 /* ARGV: kind cap(0: do not create) ticket weight flags host pid start
  *       ttl_ms lease_ms nonblock helper_pid helper_start self_pid self_start
  *       pid_namespace
- * → {1, token, ticket} granted, {2, 0, ticket} wait, {0, 0, 0} busy,
+ * → {1, token, slot} granted (slot: the least number 0.. no other hold has), {2, 0, ticket} wait, {0, 0, 0} busy,
  *   {-2} no such object, {-3} another kind, {-4} the owner's (or the
  *   waiting process's own) holds leave no room: the wait could never end */
 static const struct mp_redis_script acquire_script = { LUA_PRELUDE
@@ -97,13 +97,16 @@ static const struct mp_redis_script acquire_script = { LUA_PRELUDE
 	"local head = tonumber(redis.call('ZRANGE', Q, 0, 0)[1]) "
 	"if head == tk and used + w <= cap then "
 	"  local tok = redis.call('HINCRBY', M, 'token', 1) "
+	"  local taken, sl = {}, 0 "
+	"  for i = 1, #h do taken[dec(h[i]).sl] = true end "
+	"  while taken[sl] do sl = sl + 1 end "
 	"  local ttl, lease = tonumber(ARGV[9]), tonumber(ARGV[10]) "
 	"  redis.call('HSET', H, tok, enc({w=w, f=tonumber(ARGV[5]), t=tok, s=t0, "
 	"    x=(ttl > 0) and (t0 + ttl) or 0, l=(lease > 0) and (t0 + lease) or 0, h=ARGV[6], "
-	"    p=pid, st=ARGV[8], hp=tonumber(ARGV[12]), hs=ARGV[13], ns=ARGV[16]})) "
+	"    p=pid, st=ARGV[8], hp=tonumber(ARGV[12]), hs=ARGV[13], ns=ARGV[16], sl=sl})) "
 	"  redis.call('ZREM', Q, tk) redis.call('HDEL', W, tk) "
 	"  redis.call('HSET', M, 'changed', t0) redis.call('PUBLISH', CH, 'g') "
-	"  return {1, tok, tk} end "
+	"  return {1, tok, sl} end "
 	"if tonumber(ARGV[11]) == 1 then redis.call('ZREM', Q, tk) redis.call('HDEL', W, tk) "
 	"  redis.call('PUBLISH', CH, 'q') return {0, 0, 0} end "
 	"return {2, 0, tk}", 5
@@ -177,7 +180,7 @@ struct rhold {
 	uint64_t t;
 	int64_t s, x, l;
 	char h[160];
-	int p, hp;
+	int p, hp, sl;
 	uint64_t st, hs, ns;
 };
 
@@ -185,11 +188,11 @@ static int parse_hold(const char *str, struct rhold *v)
 {
 	long long s, x, l;
 	int n = sscanf(str, "%" SCNu32 " %" SCNu32 " %" SCNu64 " %lld %lld %lld %159s %d %" SCNu64
-		       " %d %" SCNu64 " %" SCNu64, &v->w, &v->f, &v->t, &s, &x, &l, v->h, &v->p,
-		       &v->st, &v->hp, &v->hs, &v->ns);
+		       " %d %" SCNu64 " %" SCNu64 " %d", &v->w, &v->f, &v->t, &s, &x, &l, v->h, &v->p,
+		       &v->st, &v->hp, &v->hs, &v->ns, &v->sl);
 
 	v->s = s, v->x = x, v->l = l;
-	return n == 12 ? 0 : -EBADMSG;
+	return n == 13 ? 0 : -EBADMSG;
 }
 
 static void hold_out(const struct rhold *v, int64_t server_ms, struct mp_hold *out)
@@ -518,13 +521,15 @@ static void keeper_start(struct mp_obj *o, uint64_t token, const struct mp_owner
 
 /* ---- the operations ---- */
 
-static int acquire_result(struct mp_obj *o, redisReply *rep, uint64_t *ticket, uint64_t *token)
+static int acquire_result(struct mp_obj *o, redisReply *rep, uint64_t *ticket, uint64_t *token,
+			  int *slot)
 {
 	long long st = rep->element[0]->integer;
 
 	switch (st) {
 	case 1:
 		*token = (uint64_t)rep->element[1]->integer;
+		*slot = (int)rep->element[2]->integer;
 		return 1;
 	case 2:
 		*ticket = (uint64_t)rep->element[2]->integer;
@@ -554,7 +559,7 @@ static void cancel(struct mp_obj *o, uint64_t ticket)
 
 /* One attempt: 1 granted, 0 wait, or -errno. */
 static int try_acquire(struct mp_obj *o, const struct mp_gate_req *r, int create, uint64_t *ticket,
-		       uint64_t *token)
+		       uint64_t *token, int *slot)
 {
 	char cap[16], tk[24], w[16], f[16], pid[16], start[24], ttl[24], lease[24], hp[16], hs[24];
 	char mpid[16], mstart[24], ns[24];
@@ -583,7 +588,7 @@ static int try_acquire(struct mp_obj *o, const struct mp_gate_req *r, int create
 	rc = eval(o, &acquire_script, 16, args, &rep);
 	if (rc)
 		return rc;
-	rc = acquire_result(o, rep, ticket, token);
+	rc = acquire_result(o, rep, ticket, token, slot);
 	freeReplyObject(rep);
 	return rc;
 }
@@ -636,7 +641,7 @@ static int redis_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uin
 
 	*idx = 0;
 	for (;;) {
-		rc = try_acquire(o, r, first, &ticket, token);
+		rc = try_acquire(o, r, 0, &ticket, token, idx);
 		if (rc == -ENOENT && first)
 			rc = -EIDRM;
 		if (rc != 0)
