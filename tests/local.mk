@@ -28,5 +28,6 @@ tests_unit_t_store_LDADD = $(LIBMP)
 tests_unit_t_owner_SOURCES = tests/unit/t-owner.c
 tests_unit_t_owner_LDADD = $(LIBMP)
 
-EXTRA_DIST += $(TESTS) tests/with-redis tests/helpers/common.bash tests/helpers/posix-sem.py \
+TESTS += tests/redis.redis
+EXTRA_DIST += $(TESTS) tests/redis.bats tests/with-redis tests/helpers/common.bash tests/helpers/posix-sem.py \
 	tests/unit/mutex-word.h

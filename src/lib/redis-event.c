@@ -55,9 +55,11 @@ static const struct mp_redis_script change_script = { EV_PRELUDE
 	"redis.call('PUBLISH', CH, to == 1 and 's' or 'c') return 0", 3
 };
 
-/* ARGV: waiter id (host:pid), its record ("flags since"), or "" to leave
- * → {set, since, sets, clears, setms, clearms, created, gen, nwaiters,
- *    {waiter records}} or {-2}/{-3} */
+/* ARGV: waiter id (host:pid), its record ("flags since") or "" to leave
+ * (no id: only look), and "1" to list the waiters (info: then the stale
+ * ones go) → {set, since, sets, clears, setms, clearms, created, gen,
+ * nwaiters, {waiter records}} or {-2}/{-3}.  Only info reads the whole
+ * waiter table: a thousand waiters renewing their entries stay O(1) each. */
 static const struct mp_redis_script state_script = { EV_PRELUDE
 	"if redis.call('EXISTS', M) == 0 then return {-2} end "
 	"if redis.call('HGET', M, 'kind') ~= 'event' then return {-3} end "
@@ -65,9 +67,10 @@ static const struct mp_redis_script state_script = { EV_PRELUDE
 	"if ARGV[1] ~= '' then "
 	"  if ARGV[2] == '' then redis.call('HDEL', W, ARGV[1]) "
 	"  else redis.call('HSET', W, ARGV[1], ARGV[2] .. ' ' .. (t + 3000)) end end "
-	"local w = redis.call('HGETALL', W) local live = {} "
-	"for i = 1, #w, 2 do if tonumber(string.match(w[i+1], '(%S+)$')) <= t then "
-	"  redis.call('HDEL', W, w[i]) else live[#live+1] = w[i] .. ' ' .. w[i+1] end end "
+	"local live = {} "
+	"if ARGV[3] == '1' then local w = redis.call('HGETALL', W) "
+	"  for i = 1, #w, 2 do if tonumber(string.match(w[i+1], '(%S+)$')) <= t then "
+	"    redis.call('HDEL', W, w[i]) else live[#live+1] = w[i] .. ' ' .. w[i+1] end end end "
 	"local m = redis.call('HMGET', M, 'set', 'since', 'sets', 'clears', 'setms', 'clearms', "
 	"  'created', 'gen') "
 	"return {tonumber(m[1]), tonumber(m[2]), tonumber(m[3]), tonumber(m[4]), tonumber(m[5]), "
@@ -90,7 +93,8 @@ static int eval(const struct mp_obj *o, const struct mp_redis_script *sc, int na
 static int status_of(const struct mp_obj *o, long long v)
 {
 	if (v == -2) {
-		mp_errmsg_set("event '%s' was removed", o->name);
+		mp_errmsg_set("event '%s' is no longer on the server (removed, or the server "
+			      "restarted without persistence)", o->name);
 		return -EIDRM;
 	}
 	if (v == -3) {
@@ -147,18 +151,19 @@ static int redis_event_clear(struct mp_obj *o)
 	return change(o, 0);
 }
 
-/* The state, registering (rec != NULL, "" to leave) this waiter. */
-static int state(const struct mp_obj *o, const char *rec, redisReply **rep)
+/* The state, listing (rec != NULL, "" to leave) this waiter; with list,
+ * also the waiters. */
+static int state(const struct mp_obj *o, const char *rec, int list, redisReply **rep)
 {
 	char id[200];
-	const char *a[2] = { "", rec ? rec : "" };
+	const char *a[3] = { "", rec ? rec : "", list ? "1" : "0" };
 	int rc;
 
 	if (rec) {
 		snprintf(id, sizeof id, "%s:%d", mp_redis_host_id(), (int)getpid());
 		a[0] = id;
 	}
-	rc = eval(o, &state_script, 2, a, rep);
+	rc = eval(o, &state_script, 3, a, rep);
 	if (rc)
 		return rc;
 	if ((*rep)->elements != 10) {
@@ -172,7 +177,7 @@ static int state(const struct mp_obj *o, const char *rec, redisReply **rep)
 static int redis_event_is_set(struct mp_obj *o)
 {
 	redisReply *rep;
-	int rc = state(o, NULL, &rep);
+	int rc = state(o, NULL, 0, &rep);
 
 	if (rc)
 		return rc;
@@ -217,7 +222,7 @@ static int look(struct ewait *w, int how, int *fired)
 
 	for (int i = 0; i < w->n; i++) {
 		redisReply *rep;
-		int rc = state(&w->objs[i], how == LOOK_ONLY ? NULL : leave ? "" : w->rec, &rep);
+		int rc = state(&w->objs[i], how == LOOK_ONLY ? NULL : leave ? "" : w->rec, 0, &rep);
 
 		if (rc) {
 			*fired = i;
@@ -305,6 +310,22 @@ static int redis_event_wait(struct mp_obj *objs, int n, unsigned flags, int64_t 
 		rc = -EAGAIN;
 	else
 		rc = wait_messages(w, sub, deadline_ns, fired);
+	/* the server went away mid-wait: connect and look again until the
+	 * deadline (a set made while it was away is seen as a level only) */
+	while (rc == -ENOTCONN && !nonblock) {
+		rc = mp_redis_pause(deadline_ns);
+		if (rc == -ETIMEDOUT)
+			rc = -ENOTCONN;
+		if (rc)
+			break;
+		redisFree(sub);
+		sub = mp_redis_connect(robj(&objs[0])->s->impl);
+		rc = sub ? mp_redis_subscribe(robj(&objs[0])->s, sub, w->bases, n) : -ENOTCONN;
+		if (!rc)
+			rc = look(w, LOOK_LISTED, fired);
+		if (!rc)
+			rc = satisfied(w, fired) ? 0 : wait_messages(w, sub, deadline_ns, fired);
+	}
 	if (!nonblock) {
 		int f;
 		look(w, LOOK_LEAVE, &f);
@@ -320,7 +341,7 @@ static int redis_event_info(struct mp_obj *o, struct mp_event_info *ei, struct m
 			    int max)
 {
 	redisReply *rep, *live;
-	int rc = state(o, NULL, &rep), n;
+	int rc = state(o, NULL, 1, &rep), n;
 
 	if (rc)
 		return rc;

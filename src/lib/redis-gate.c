@@ -226,7 +226,8 @@ static int eval(struct mp_obj *o, const struct mp_redis_script *sc, int nargs,
 
 static int removed(struct mp_obj *o)
 {
-	mp_errmsg_set("%s '%s' was removed", o->kind->name, o->name);
+	mp_errmsg_set("%s '%s' is no longer on the server (removed, or the server restarted "
+		      "without persistence)", o->kind->name, o->name);
 	return -EIDRM;
 }
 
@@ -622,6 +623,26 @@ static int waiter_connection(struct mp_obj *o, redisContext **sub)
 	return mp_redis_subscribe(robj(o)->s, *sub, bases, 1);
 }
 
+/* A wait lost its connection: connects and subscribes again, pausing in
+ * between, until the deadline.  0, or -ENOTCONN once the deadline passed,
+ * -EINTR. */
+static int reconnect(struct mp_obj *o, redisContext **sub, int64_t deadline_ns)
+{
+	for (;;) {
+		int rc = mp_redis_pause(deadline_ns);
+
+		if (rc == -ETIMEDOUT)
+			return -ENOTCONN;
+		if (rc)
+			return rc;
+		if (*sub)
+			redisFree(*sub);
+		*sub = NULL;
+		if (waiter_connection(o, sub) == 0)
+			return 0;
+	}
+}
+
 static void after_grant(struct mp_obj *o, const struct mp_gate_req *r, uint64_t token)
 {
 	if (!r->owner.pid || !robj(o)->s->lease_ns)
@@ -642,8 +663,15 @@ static int redis_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uin
 	*idx = 0;
 	for (;;) {
 		rc = try_acquire(o, r, 0, &ticket, token, idx);
-		if (rc == -ENOENT && first)
-			rc = -EIDRM;
+		if (rc == -ENOENT)
+			rc = removed(o);
+		if (rc == -ENOTCONN && !first && !r->nonblock) {
+			/* the server went away mid-wait: keep trying until the
+			 * deadline; the ticket keeps our place if it comes back */
+			rc = reconnect(o, &sub, r->deadline_ns);
+			if (rc == 0)
+				continue;
+		}
 		if (rc != 0)
 			break;
 		if (first) {
@@ -656,6 +684,8 @@ static int redis_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uin
 		}
 		reap_local(o);
 		rc = gate_sleep(o, sub, r->deadline_ns);
+		if (rc == -ENOTCONN)
+			rc = reconnect(o, &sub, r->deadline_ns);
 		if (rc)
 			break;
 	}

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- the URL ---- */
@@ -169,7 +170,7 @@ static int command_ok(struct mp_redis *r, redisContext *c, int argc, const char 
 
 redisContext *mp_redis_connect(struct mp_redis *r)
 {
-	struct timeval tv = { 2, 0 };
+	struct timeval tv = { 3, 0 };
 	redisContext *c = r->path[0] ? redisConnectUnixWithTimeout(r->path, tv)
 				     : redisConnectWithTimeout(r->host, r->port, tv);
 	char db[16];
@@ -181,6 +182,9 @@ redisContext *mp_redis_connect(struct mp_redis *r)
 		return NULL;
 	}
 	fcntl(c->fd, F_SETFD, FD_CLOEXEC);
+	/* a stopped or unreachable server must not hold a call for ever:
+	 * a reply takes at most 3 s, then the call fails as "unavailable" */
+	redisSetTimeout(c, tv);
 	if (r->pass[0]) {
 		const char *a[3] = { "AUTH", r->user[0] ? r->user : r->pass, r->pass };
 		/* the reason is the server's: it never repeats the password */
@@ -549,6 +553,24 @@ int mp_redis_next_message(redisContext *c, const char *const *bases, int n, int6
 		if (p.revents & (POLLHUP | POLLERR))
 			return -ENOTCONN;
 	}
+}
+
+int mp_redis_pause(int64_t deadline_ns)
+{
+	int64_t end = mp_now_ns() + 200 * 1000000LL;
+	struct timespec ts;
+
+	if (deadline_ns && deadline_ns <= mp_now_ns())
+		return -ETIMEDOUT;
+	if (deadline_ns && deadline_ns < end)
+		end = deadline_ns;
+	while (!mp_signal_pending && mp_now_ns() < end) {
+		int64_t left = end - mp_now_ns();
+		ts.tv_sec = left / 1000000000LL;
+		ts.tv_nsec = left % 1000000000LL;
+		nanosleep(&ts, NULL);
+	}
+	return mp_signal_pending ? -EINTR : 0;
 }
 
 /* ---- the store ---- */

@@ -93,6 +93,11 @@ int mp_redis_subscribe(struct mp_store *s, redisContext *c, const char *const *b
 int mp_redis_next_message(redisContext *c, const char *const *bases, int n, int64_t slice_end_ns,
 			  int *idx, char *payload, size_t len);
 
+/* After a lost connection, in a wait: sleeps a little (200 ms, or to the
+ * deadline) before the caller connects again.  0, -ETIMEDOUT (the
+ * deadline passed: the caller reports the lost server), -EINTR. */
+int mp_redis_pause(int64_t deadline_ns);
+
 /* The ops tables of the kinds on Redis (redis-gate.c, redis-event.c). */
 extern const struct mp_gate_ops mp_redis_gate_ops;
 extern const struct mp_lock_ops mp_redis_lock_ops;
