@@ -200,3 +200,14 @@ holders_are() {
 	wait_until 30 none_alive "$BG_PIDS"
 	wait_until 10 bash -c "[ \"\$(redis-cli -s '$SOCK' info clients | sed -n 's/^connected_clients:\([0-9]*\).*/\1/p')\" -le $before ]"
 }
+
+@test "kill -9 torture on Redis: locks, reader/writer locks, semaphores and events keep their invariants" {
+	local k
+	for k in lock rwlock sem event; do
+		run "$MP_TOP_BUILDDIR/tests/torture/mptorture" --bin "$MP_TOP_BUILDDIR/src" \
+			-t "${MP_TORTURE_SECONDS:-6}" -k "$k" --dir "$BATS_TEST_TMPDIR/t-$k"
+		echo "$output" | tail -3
+		[ "$status" -eq 0 ]
+		[[ $output == *"violations 0"* ]]
+	done
+}

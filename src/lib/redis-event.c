@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "err.h"
 #include "event.h"
+#include "owner.h"
 #include "signals.h"
 #include "store.h"
 
@@ -44,6 +45,11 @@ static const struct mp_redis_script open_script = { EV_PRELUDE
 };
 
 /* ARGV: 1 set / 0 clear → 0, or -3 */
+/* ARGV: waiter id → forgets a waiter that is gone */
+static const struct mp_redis_script forget_script = { EV_PRELUDE
+	"return redis.call('HDEL', W, ARGV[1])", 3
+};
+
 static const struct mp_redis_script change_script = { EV_PRELUDE
 	"local t = now() local ok = make(t) if ok < 0 then return ok end "
 	"local to = tonumber(ARGV[1]) "
@@ -190,7 +196,7 @@ struct ewait {
 	struct mp_obj *objs;
 	int n;
 	unsigned flags;
-	char rec[64];
+	char rec[96];
 	const char *bases[MP_EVENT_WAIT_MAX];
 	unsigned char sat[MP_EVENT_WAIT_MAX];
 };
@@ -282,6 +288,7 @@ static int redis_event_wait(struct mp_obj *objs, int n, unsigned flags, int64_t 
 			    int nonblock, int *fired)
 {
 	struct ewait *w = calloc(1, sizeof *w);
+	struct mp_owner self;
 	redisContext *sub = NULL;
 	int rc;
 
@@ -291,8 +298,11 @@ static int redis_event_wait(struct mp_obj *objs, int n, unsigned flags, int64_t 
 	w->objs = objs;
 	w->n = n;
 	w->flags = flags;
-	snprintf(w->rec, sizeof w->rec, "%u %lld", flags & (MP_EVENT_CLEARED | MP_EVENT_NEXT),
-		 (long long)(mp_clock_ns(CLOCK_REALTIME) / 1000000));
+	if (mp_owner_of(0, &self))
+		memset(&self, 0, sizeof self);
+	snprintf(w->rec, sizeof w->rec, "%u %lld %" PRIu64 " %" PRIu64,
+		 flags & (MP_EVENT_CLEARED | MP_EVENT_NEXT),
+		 (long long)(mp_clock_ns(CLOCK_REALTIME) / 1000000), self.start, self.pidns);
 	for (int i = 0; i < n; i++)
 		w->bases[i] = robj(&objs[i])->base;
 	if (!nonblock) {
@@ -337,11 +347,36 @@ out:
 	return rc;
 }
 
+/* A listed waiter "HOST:PID flags since start pidns alive": 1 if it is a
+ * process of this host (and pid namespace) that is gone. */
+static int waiter_gone(const char *rec, struct mp_event_waiter *out, char *id, size_t idlen)
+{
+	const char *colon = strrchr(rec, ':'), *sp = strchr(rec, ' ');
+	struct mp_owner who = { 0 };
+	const char *me = mp_redis_host_id();
+	long long since = 0;
+	unsigned flags = 0;
+
+	if (!colon || !sp || sp < colon)
+		return 0;
+	snprintf(id, idlen, "%.*s", (int)(sp - rec), rec);
+	sscanf(colon + 1, "%d %u %lld %" SCNu64 " %" SCNu64, &who.pid, &flags, &since, &who.start,
+	       &who.pidns);
+	memset(out, 0, sizeof *out);
+	out->pid = who.pid;
+	out->flags = flags;
+	out->since_ns = since * 1000000LL;
+	out->start = who.start;
+	out->pidns = who.pidns;
+	return (size_t)(colon - rec) == strlen(me) && !strncmp(rec, me, strlen(me)) && who.pid > 0 &&
+	       !mp_owner_alive(&who);
+}
+
 static int redis_event_info(struct mp_obj *o, struct mp_event_info *ei, struct mp_event_waiter *wt,
 			    int max)
 {
 	redisReply *rep, *live;
-	int rc = state(o, NULL, 1, &rep), n;
+	int rc = state(o, NULL, 1, &rep), n = 0;
 
 	if (rc)
 		return rc;
@@ -354,22 +389,25 @@ static int redis_event_info(struct mp_obj *o, struct mp_event_info *ei, struct m
 	ei->st.clear_ns = rep->element[5]->integer * 1000000LL;
 	ei->created_ns = rep->element[6]->integer * 1000000LL;
 	ei->generation = (uint64_t)rep->element[7]->integer;
-	n = (int)rep->element[8]->integer;
-	ei->nwaiting = (uint32_t)n;
 	live = rep->element[9];
-	for (size_t i = 0; i < live->elements && (int)i < max; i++) {
-		unsigned flags = 0;
-		long long since = 0;
-		const char *colon = strrchr(live->element[i]->str, ':');
-		int pid = 0;
+	for (size_t i = 0; i < live->elements; i++) {
+		struct mp_event_waiter one;
+		char id[200];
 
-		if (colon)
-			sscanf(colon + 1, "%d %u %lld", &pid, &flags, &since);
-		memset(&wt[i], 0, sizeof wt[i]);
-		wt[i].pid = pid;
-		wt[i].flags = flags;
-		wt[i].since_ns = since * 1000000LL;
+		if (waiter_gone(live->element[i]->str, &one, id, sizeof id)) {
+			const char *a[1] = { id };
+			redisReply *r2;
+
+			/* gone from this host: forget it now, not in 3 s */
+			if (!eval(o, &forget_script, 1, a, &r2))
+				freeReplyObject(r2);
+			continue;
+		}
+		if (n < max)
+			wt[n] = one;
+		n++;
 	}
+	ei->nwaiting = (uint32_t)n;
 	freeReplyObject(rep);
 	return n;
 }

@@ -71,7 +71,7 @@ static const char *const gate_keys[] = { ":m", ":h", ":q", ":w", ":c" };
 
 /* ARGV: kind cap(0: do not create) ticket weight flags host pid start
  *       ttl_ms lease_ms nonblock helper_pid helper_start self_pid self_start
- *       pid_namespace
+ *       pid_namespace self_pid_namespace
  * → {1, token, slot} granted (slot: the least number 0.. no other hold has), {2, 0, ticket} wait, {0, 0, 0} busy,
  *   {-2} no such object, {-3} another kind, {-4} the owner's (or the
  *   waiting process's own) holds leave no room: the wait could never end */
@@ -93,7 +93,8 @@ static const struct mp_redis_script acquire_script = { LUA_PRELUDE
 	"local tk = tonumber(ARGV[3]) "
 	"if tk == 0 then tk = redis.call('HINCRBY', M, 'ticket', 1) end "
 	"redis.call('ZADD', Q, tk, tk) "
-	"redis.call('HSET', W, tk, table.concat({w, t0 + " WAITER_MS ", ARGV[6], pid, ARGV[8], t0}, ' ')) "
+	"redis.call('HSET', W, tk, table.concat({w, t0 + " WAITER_MS ", ARGV[6], me, ARGV[15], "
+	"  ARGV[17], t0}, ' ')) "
 	"local head = tonumber(redis.call('ZRANGE', Q, 0, 0)[1]) "
 	"if head == tk and used + w <= cap then "
 	"  local tok = redis.call('HINCRBY', M, 'token', 1) "
@@ -170,7 +171,7 @@ static const struct mp_redis_script info_script = { LUA_PRELUDE
 	"local m = redis.call('HMGET', M, 'cap', 'token', 'reaped', 'created', 'changed') "
 	"return {used, tonumber(m[1]), tonumber(m[2]), tonumber(m[3]), tonumber(m[4]), "
 	"  tonumber(m[5]), t0, redis.call('ZCARD', Q), redis.call('HVALS', H), "
-	"  redis.call('HVALS', W)}", 5
+	"  redis.call('HGETALL', W)}", 5
 };
 
 /* ---- holds as the rest of the library sees them ---- */
@@ -295,6 +296,27 @@ static uint32_t redis_sem_slots(const struct mp_obj *o)
 
 /* ---- owners of this host ---- */
 
+static void cancel(struct mp_obj *o, uint64_t ticket);
+
+/* Waiters of this host (and pid namespace) that are gone leave the queue
+ * now, not when their place runs out: w is {ticket, "weight alive host pid
+ * start pidns since", ...}. */
+static void reap_waiters(struct mp_obj *o, redisReply *w, const char *me)
+{
+	for (size_t i = 0; i + 1 < w->elements; i += 2) {
+		struct mp_owner who = { 0 };
+		char host[160];
+		long long alive;
+		unsigned weight;
+
+		if (sscanf(w->element[i + 1]->str, "%u %lld %159s %d %" SCNu64 " %" SCNu64, &weight,
+			   &alive, host, &who.pid, &who.start, &who.pidns) != 6 ||
+		    strcmp(host, me) || who.pid <= 0 || mp_owner_alive(&who))
+			continue;
+		cancel(o, strtoull(w->element[i]->str, NULL, 10));
+	}
+}
+
 /* Drops the holds and waiters of this host whose processes are gone: a
  * dead local holder goes within a slice, not a lease. */
 static void reap_local(struct mp_obj *o)
@@ -327,6 +349,7 @@ static void reap_local(struct mp_obj *o)
 			if (!eval(o, &drop_script, 2, a, &r2))
 				freeReplyObject(r2);
 		}
+		reap_waiters(o, rep->element[9], me);
 	}
 	freeReplyObject(rep);
 }
@@ -563,9 +586,9 @@ static int try_acquire(struct mp_obj *o, const struct mp_gate_req *r, int create
 		       uint64_t *token, int *slot)
 {
 	char cap[16], tk[24], w[16], f[16], pid[16], start[24], ttl[24], lease[24], hp[16], hs[24];
-	char mpid[16], mstart[24], ns[24];
-	const char *args[16] = { o->kind->name, cap, tk, w, f, mp_redis_host_id(), pid, start, ttl,
-				 lease, r->nonblock ? "1" : "0", hp, hs, mpid, mstart, ns };
+	char mpid[16], mstart[24], ns[24], mns[24];
+	const char *args[17] = { o->kind->name, cap, tk, w, f, mp_redis_host_id(), pid, start, ttl,
+				 lease, r->nonblock ? "1" : "0", hp, hs, mpid, mstart, ns, mns };
 	static struct mp_owner self;
 	int64_t lease_ns = r->owner.pid ? robj(o)->s->lease_ns : 0;
 	redisReply *rep;
@@ -586,7 +609,8 @@ static int try_acquire(struct mp_obj *o, const struct mp_gate_req *r, int create
 	snprintf(mpid, sizeof mpid, "%d", self.pid ? self.pid : -1);
 	snprintf(mstart, sizeof mstart, "%" PRIu64, self.start);
 	snprintf(ns, sizeof ns, "%" PRIu64, r->owner.pid ? r->owner.pidns : self.pidns);
-	rc = eval(o, &acquire_script, 16, args, &rep);
+	snprintf(mns, sizeof mns, "%" PRIu64, self.pidns);
+	rc = eval(o, &acquire_script, 17, args, &rep);
 	if (rc)
 		return rc;
 	rc = acquire_result(o, rep, ticket, token, slot);
@@ -829,8 +853,11 @@ static int redis_gate_info(struct mp_obj *o, struct mp_gate_info *gi, struct mp_
 			   int max)
 {
 	redisReply *rep, *h;
-	int rc = read_info(o, &rep), n = 0;
 	int64_t server_ms;
+	int rc, n = 0;
+
+	reap_local(o);		/* "reaps the dead, then copies the state" */
+	rc = read_info(o, &rep);
 
 	if (rc)
 		return rc;
