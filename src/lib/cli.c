@@ -35,8 +35,8 @@ static const struct argp_option common_options[] = {
 	{ "dir", OPT_DIR, "DIR", 0, "Use the store DIR (default $MP_DIR, else "
 	  "/dev/shm/mptools-UID)", 11 },
 	{ "store", OPT_STORE, "STORE", 0, "Use the store STORE: a directory, or a Redis "
-	  "server as redis://[USER:PASSWORD@]HOST[:PORT][/DB][?prefix=P] or "
-	  "unix:///PATH[?db=N&prefix=P] (default $MP_STORE, else --dir)", 11 },
+	  "server, redis://HOST[:PORT][/DB] or unix:///PATH (see mptools(7); default "
+	  "$MP_STORE, else --dir)", 11 },
 	{ "json", OPT_JSON, 0, 0, "Machine-readable output (info, ls)", 11 },
 	{ "quiet", 'q', 0, 0, "Print no messages for busy or timed out", 11 },
 	{ "verbose", 'v', 0, 0, "Say what happens, on stderr", 11 },
