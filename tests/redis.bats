@@ -129,6 +129,21 @@ holders_are() {
 	[ $(((t1 - t0) / 1000000)) -lt 2000 ]
 }
 
+@test "a keeper killed with SIGKILL: the hold goes when its lease runs out, not before" {
+	start_bg sleep 1000
+	owner=$BG_PID
+	mplock --lease 1.5s acquire K --owner "$owner"
+	keeper=$(pgrep -f "mplock --lease 1.5s acquire K --owner $owner" | head -1)
+	[ -n "$keeper" ]
+	echo "$keeper" >>"$BG_PIDS"
+	kill -KILL "$keeper"
+	t0=$(date +%s%N)
+	run -0 env MP_HOST_ID=elsewhere mplock -t 10 run K true
+	t1=$(date +%s%N)
+	echo "taken $(((t1 - t0) / 1000000)) ms after the keeper's death"
+	[ $(((t1 - t0) / 1000000)) -ge 300 ]
+}
+
 @test "--owner none has no lease: it lasts until released" {
 	mplock --lease 0.3s acquire L --owner none
 	run -124 env MP_HOST_ID=elsewhere mplock -t 1 run L true
