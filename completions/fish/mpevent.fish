@@ -1,21 +1,26 @@
 # fish completion for mpevent(1)
 #
-# Event names are read from the store: --dir, else $MP_DIR, else
-# /dev/shm/mptools-UID (files event.NAME).  "wait" takes several names.
+# Event names are read from the store: --dir or --store, else $MP_STORE,
+# else $MP_DIR, else /dev/shm/mptools-UID (files event.NAME).  "wait" takes
+# several names.
 
 function __mpevent_store
     set -l tokens (commandline -opc)
     set -l dir
     for i in (seq (count $tokens))
         switch $tokens[$i]
-            case --dir
+            case --dir --store
                 set dir $tokens[(math $i + 1)]
             case '--dir=*'
                 set dir (string replace -- --dir= '' $tokens[$i])
+            case '--store=*'
+                set dir (string replace -- --store= '' $tokens[$i])
         end
     end
     if test -z "$dir"
-        if set -q MP_DIR; and test -n "$MP_DIR"
+        if set -q MP_STORE; and test -n "$MP_STORE"
+            set dir $MP_STORE
+        else if set -q MP_DIR; and test -n "$MP_DIR"
             set dir $MP_DIR
         else
             set dir /dev/shm/mptools-(id -u)
@@ -42,7 +47,7 @@ function __mpevent_verb
             continue
         end
         switch $t
-            case -t -w -E --timeout --wait --conflict-exit-code --dir
+            case -t -w -E --timeout --wait --conflict-exit-code --dir --store
                 set skip 1
             case '-*'
             case '*'
@@ -72,7 +77,7 @@ function __mpevent_wants_name
             continue
         end
         switch $t
-            case -t -w -E --timeout --wait --conflict-exit-code --dir
+            case -t -w -E --timeout --wait --conflict-exit-code --dir --store
                 set skip 1
             case '-*'
             case '*'
@@ -114,6 +119,7 @@ complete -c mpevent -n $info_cond -l json -d 'machine-readable output'
 
 # common options
 complete -c mpevent -l dir -x -a '(__fish_complete_directories)' -d 'use the store DIR'
+complete -c mpevent -l store -x -a '(__fish_complete_directories) redis:// unix:///' -d 'use the store STORE: a directory or a Redis server URL'
 complete -c mpevent -s q -l quiet -d 'no message when a wait times out or would block'
 complete -c mpevent -s v -l verbose -d 'say what happens on stderr'
 complete -c mpevent -s h -l help -d 'show help and exit'

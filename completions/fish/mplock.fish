@@ -1,9 +1,10 @@
 # fish completion for mplock(1)
 #
-# Lock names are read from the store: --dir, else $MP_DIR, else
-# /dev/shm/mptools-UID (files lock.NAME).  After the lock name of "run" (or
-# of the flock-style short form "mplock NAME CMD..."), the rest of the line
-# is the wrapped command and is completed as a command line of its own.
+# Lock names are read from the store: --dir or --store, else $MP_STORE, else
+# $MP_DIR, else /dev/shm/mptools-UID (files lock.NAME).  After the lock name
+# of "run" (or of the flock-style short form "mplock NAME CMD..."), the rest
+# of the line is the wrapped command and is completed as a command line of
+# its own.
 
 # Prints five lines about the words before the cursor: the verb ("flock"
 # for the short form, "-" if none yet), the lock name ("-" if none yet),
@@ -17,12 +18,13 @@ function __mplock_scan
     set -l cmd 0
     set -l cstring 0
     set -l dir $MP_DIR
+    set -q MP_STORE; and test -n "$MP_STORE"; and set dir $MP_STORE
     set -l skip 0
     set -l argof
     for i in (seq 2 (count $tokens))
         set -l w $tokens[$i]
         if test $skip = 1
-            test "$argof" = --dir; and set dir $w
+            contains -- "$argof" --dir --store; and set dir $w
             set skip 0
             continue
         end
@@ -34,7 +36,9 @@ function __mplock_scan
                 end
             case '--dir=*'
                 set dir (string replace -- --dir= '' $w)
-            case -t -w -E -c --timeout --wait --conflict-exit-code --command --owner --ttl --dir
+            case '--store=*'
+                set dir (string replace -- --store= '' $w)
+            case -t -w -E -c --timeout --wait --conflict-exit-code --command --owner --ttl --dir --store --lease
                 set skip 1
                 set argof $w
                 contains -- $w -c --command; and set cstring 1
@@ -128,7 +132,7 @@ complete -c mplock -n __mplock_in_command -a '(__mplock_complete_command)'
 
 # Options.  Spelled out for scripts that check this file against
 # mplock --help (fish writes them as "-l name"):
-# --shared --exclusive --nonblock --timeout --wait --conflict-exit-code --command --owner --ttl --force --json --dir --quiet --verbose --help --usage --version
+# --shared --exclusive --nonblock --timeout --wait --conflict-exit-code --command --owner --ttl --force --json --dir --store --lease --quiet --verbose --help --usage --version
 complete -c mplock -n '__mplock_verb - run flock acquire' -s s -l shared -d 'Shared (read) lock: coexists with other shared holders'
 complete -c mplock -n '__mplock_verb - run flock acquire' -s x -l exclusive -d 'Exclusive lock (default)'
 complete -c mplock -n '__mplock_verb - run flock acquire' -s n -l nonblock -d 'Do not wait: exit 75 if busy'
@@ -141,6 +145,8 @@ complete -c mplock -n '__mplock_verb - acquire' -l ttl -x -d 'Release an acquire
 complete -c mplock -n '__mplock_verb - release' -l force -d 'Release even when the caller is not the owner'
 complete -c mplock -n '__mplock_verb - info ls' -l json -d 'Machine-readable output'
 complete -c mplock -n '__mplock_verb - run flock acquire release is-locked create info ls rm' -l dir -x -a '(__fish_complete_directories)' -d 'Use the store DIR'
+complete -c mplock -n '__mplock_verb - run flock acquire release is-locked create info ls rm' -l store -x -a '(__fish_complete_directories) redis:// unix:///' -d 'Use the store STORE: a directory or a Redis server URL'
+complete -c mplock -n '__mplock_verb - run flock acquire' -l lease -x -d 'On a Redis store: a hold ends unless renewed within DURATION (default 10s)'
 complete -c mplock -n '__mplock_verb - run flock acquire release is-locked create info ls rm' -s q -l quiet -d 'No messages on stderr except errors'
 complete -c mplock -n '__mplock_verb - run flock acquire release is-locked create info ls rm' -s v -l verbose -d 'Say what happens on stderr'
 complete -c mplock -n '__mplock_verb - run flock acquire release is-locked create info ls rm' -s h -l help -d 'Show help and exit'

@@ -1,22 +1,26 @@
 # fish completion for mpqueue(1)
 #
-# Queue names are read from the store: --dir, else $MP_DIR, else
-# /dev/shm/mptools-UID (files queue.NAME).  After the name of "put",
-# words are messages: nothing is offered for them.
+# Queue names are read from the store: --dir or --store, else $MP_STORE,
+# else $MP_DIR, else /dev/shm/mptools-UID (files queue.NAME).  After the name
+# of "put", words are messages: nothing is offered for them.
 
 function __mpqueue_store
     set -l tokens (commandline -opc)
     set -l dir
     for i in (seq (count $tokens))
         switch $tokens[$i]
-            case --dir
+            case --dir --store
                 set dir $tokens[(math $i + 1)]
             case '--dir=*'
                 set dir (string replace -- --dir= '' $tokens[$i])
+            case '--store=*'
+                set dir (string replace -- --store= '' $tokens[$i])
         end
     end
     if test -z "$dir"
-        if set -q MP_DIR; and test -n "$MP_DIR"
+        if set -q MP_STORE; and test -n "$MP_STORE"
+            set dir $MP_STORE
+        else if set -q MP_DIR; and test -n "$MP_DIR"
             set dir $MP_DIR
         else
             set dir /dev/shm/mptools-(id -u)
@@ -43,7 +47,7 @@ function __mpqueue_words
             continue
         end
         switch $t
-            case -t -w -E --timeout --wait --conflict-exit-code --count --dir \
+            case -t -w -E --timeout --wait --conflict-exit-code --count --dir --store \
                 --owner --ttl --max-items --max-bytes --max-msg
                 set skip 1
             case '-*'
@@ -122,6 +126,7 @@ complete -c mpqueue -n $info_cond -l json -d 'machine-readable output'
 
 # common options
 complete -c mpqueue -l dir -x -a '(__fish_complete_directories)' -d 'use the store DIR'
+complete -c mpqueue -l store -x -a '(__fish_complete_directories) redis:// unix:///' -d 'use the store STORE: a directory or a Redis server URL'
 complete -c mpqueue -s q -l quiet -d 'no messages for busy, timed out or closed'
 complete -c mpqueue -s v -l verbose -d 'say what happens on stderr'
 complete -c mpqueue -s h -l help -d 'show help and exit'

@@ -1,10 +1,10 @@
 # fish completion for mpsem(1)
 #
-# Semaphore names are read from the store: --dir, else $MP_DIR, else
-# /dev/shm/mptools-UID (files sem.NAME); with --posix, the system's named
-# POSIX semaphores (/dev/shm/sem.NAME).  After the semaphore name of "run",
-# the rest of the line is the wrapped command and is completed as a
-# command line of its own.
+# Semaphore names are read from the store: --dir or --store, else $MP_STORE,
+# else $MP_DIR, else /dev/shm/mptools-UID (files sem.NAME); with --posix,
+# the system's named POSIX semaphores (/dev/shm/sem.NAME).  After the
+# semaphore name of "run", the rest of the line is the wrapped command and
+# is completed as a command line of its own.
 
 # Prints five lines about the words before the cursor: the verb ("-" if
 # none yet), the semaphore name ("-" if none yet), the index where the
@@ -18,12 +18,13 @@ function __mpsem_scan
     set -l cstring 0
     set -l posix 0
     set -l dir $MP_DIR
+    set -q MP_STORE; and test -n "$MP_STORE"; and set dir $MP_STORE
     set -l skip 0
     set -l argof
     for i in (seq 2 (count $tokens))
         set -l w $tokens[$i]
         if test $skip = 1
-            test "$argof" = --dir; and set dir $w
+            contains -- "$argof" --dir --store; and set dir $w
             set skip 0
             continue
         end
@@ -35,9 +36,11 @@ function __mpsem_scan
                 end
             case '--dir=*'
                 set dir (string replace -- --dir= '' $w)
+            case '--store=*'
+                set dir (string replace -- --store= '' $w)
             case --posix
                 set posix 1
-            case -t -w -E -c -j --timeout --wait --conflict-exit-code --command --jobs --owner --ttl --dir
+            case -t -w -E -c -j --timeout --wait --conflict-exit-code --command --jobs --owner --ttl --dir --store --lease
                 set skip 1
                 set argof $w
                 contains -- $w -c --command; and set cstring 1
@@ -132,7 +135,7 @@ complete -c mpsem -n __mpsem_in_command -a '(__mpsem_complete_command)'
 
 # Options.  Spelled out for scripts that check this file against
 # mpsem --help (fish writes them as "-l name"):
-# --jobs --command --bg --owner --ttl --force --posix --nonblock --timeout --wait --conflict-exit-code --json --dir --quiet --verbose --help --usage --version
+# --jobs --command --bg --owner --ttl --force --posix --nonblock --timeout --wait --conflict-exit-code --json --dir --store --lease --quiet --verbose --help --usage --version
 complete -c mpsem -n '__mpsem_verb - run acquire create' -s j -l jobs -x -d 'Number of slots, fixed at creation (default 1)'
 complete -c mpsem -n '__mpsem_verb - run' -s c -l command -x -d 'Run STRING with /bin/sh -c'
 complete -c mpsem -n '__mpsem_verb - run' -l bg -d 'Start the command in the background holding a slot, and return'
@@ -146,6 +149,8 @@ complete -c mpsem -n '__mpsem_verb - release' -l force -d 'Release another owner
 complete -c mpsem -n '__mpsem_verb - acquire release value create rm' -l posix -d 'Use the named POSIX semaphore /NAME (no owners)'
 complete -c mpsem -n '__mpsem_verb - info ls' -l json -d 'Machine-readable output'
 complete -c mpsem -n '__mpsem_verb - run acquire release value drain create info ls rm' -l dir -x -a '(__fish_complete_directories)' -d 'Use the store DIR'
+complete -c mpsem -n '__mpsem_verb - run acquire release value drain create info ls rm' -l store -x -a '(__fish_complete_directories) redis:// unix:///' -d 'Use the store STORE: a directory or a Redis server URL'
+complete -c mpsem -n '__mpsem_verb - run acquire' -l lease -x -d 'On a Redis store: a hold ends unless renewed within DURATION (default 10s)'
 complete -c mpsem -n '__mpsem_verb - run acquire release value drain create info ls rm' -s q -l quiet -d 'No messages on stderr except errors'
 complete -c mpsem -n '__mpsem_verb - run acquire release value drain create info ls rm' -s v -l verbose -d 'Say what happens on stderr; run --bg: print the pid'
 complete -c mpsem -n '__mpsem_verb - run acquire release value drain create info ls rm' -s h -l help -d 'Show help and exit'

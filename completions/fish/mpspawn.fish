@@ -1,10 +1,10 @@
 # fish completion for mpspawn(1)
 #
 # Group names (files spawn.NAME) and queue names (files queue.NAME) are read
-# from the store: --dir, else $MP_DIR, else /dev/shm/mptools-UID.  The first
-# word that is not an option or a verb, or the word after "--", starts the
-# workers' command; the rest of the line is completed as a command line of
-# its own.
+# from the store: --dir or --store, else $MP_STORE, else $MP_DIR, else
+# /dev/shm/mptools-UID.  The first word that is not an option or a verb, or
+# the word after "--", starts the workers' command; the rest of the line is
+# completed as a command line of its own.
 
 # Prints four lines about the words before the cursor: the verb ("-" if
 # none yet), the group name ("-" if none yet), the index where the workers'
@@ -16,12 +16,13 @@ function __mpspawn_scan
     set -l name -
     set -l cmd 0
     set -l dir $MP_DIR
+    set -q MP_STORE; and test -n "$MP_STORE"; and set dir $MP_STORE
     set -l skip 0
     set -l argof
     for i in (seq 2 (count $tokens))
         set -l w $tokens[$i]
         if test $skip = 1
-            test "$argof" = --dir; and set dir $w
+            contains -- "$argof" --dir --store; and set dir $w
             set skip 0
             continue
         end
@@ -33,7 +34,9 @@ function __mpspawn_scan
                 end
             case '--dir=*'
                 set dir (string replace -- --dir= '' $w)
-            case -j -c -t -w -k -E --jobs --name --command --timeout --wait --kill-after --signal --restart --max-restarts --heartbeat --owner --queue --dir --conflict-exit-code
+            case '--store=*'
+                set dir (string replace -- --store= '' $w)
+            case -j -c -t -w -k -E --jobs --name --command --timeout --wait --kill-after --signal --restart --max-restarts --heartbeat --owner --queue --dir --store --conflict-exit-code
                 set skip 1
                 set argof $w
             case '-*'
@@ -106,7 +109,7 @@ complete -c mpspawn -n __mpspawn_in_command -a '(__mpspawn_complete_command)'
 
 # Options.  Spelled out for scripts that check this file against
 # mpspawn --help (fish writes them as "-l name"):
-# --jobs --name --command --tag --fail-fast --kill-after --signal --restart --max-restarts --heartbeat --daemon --owner --queue --stdin --nonblock --timeout --wait --conflict-exit-code --json --dir --quiet --verbose --help --usage --version
+# --jobs --name --command --tag --fail-fast --kill-after --signal --restart --max-restarts --heartbeat --daemon --owner --queue --stdin --nonblock --timeout --wait --conflict-exit-code --json --dir --store --quiet --verbose --help --usage --version
 set -l start '__mpspawn_verb -'
 complete -c mpspawn -n $start -s j -l jobs -x -d 'Start N workers (default 1)'
 complete -c mpspawn -n $start -l name -x -a '(__mpspawn_names spawn)' -d 'Name of the group (default spawn-PID)'
@@ -129,6 +132,7 @@ complete -c mpspawn -n '__mpspawn_verb - wait' -s E -l conflict-exit-code -x -d 
 complete -c mpspawn -n '__mpspawn_verb - status info ls' -l json -d 'Machine-readable output'
 set -l any '__mpspawn_verb - ls status info wait kill is-alive rm beat'
 complete -c mpspawn -n $any -l dir -x -a '(__fish_complete_directories)' -d 'Use the store DIR'
+complete -c mpspawn -n $any -l store -x -a '(__fish_complete_directories) redis:// unix:///' -d 'Use the store STORE: a directory or a Redis server URL'
 complete -c mpspawn -n $any -s q -l quiet -d 'No messages for a group not running or still running'
 complete -c mpspawn -n $any -s v -l verbose -d 'Say on stderr when workers fail or restart'
 complete -c mpspawn -n $any -s h -l help -d 'Show help and exit'
