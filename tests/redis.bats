@@ -59,6 +59,41 @@ holders_are() {
 	[[ $stderr == *"select the database"* ]]
 	run -69 --separate-stderr mplock --store "redis://host:notaport/0" info L
 	[[ $stderr == *"port"* ]]
+	# a URL that does not parse is shown without its password
+	run -69 --separate-stderr mplock --store "redis://u:hunter2@host/x" info L
+	[[ $stderr == *"not a number"* ]]
+	[[ $stderr != *"hunter2"* ]]
+	run -69 --separate-stderr mplock --store "rediss://127.0.0.1:6380/0" info L
+	[[ $stderr == *"TLS is not supported"* ]]
+}
+
+@test "queues and process groups are not kept in Redis stores yet: every verb says so with 69" {
+	local v
+	for v in "put q a" "get q -n" "info q" "ls" "rm q" "size q" "create q"; do
+		run -69 --separate-stderr mpqueue $v
+		[[ $stderr == *"not kept in redis stores yet"* ]]
+	done
+	for v in "ls" "status g" "rm g" "wait g"; do
+		run -69 --separate-stderr mpspawn $v
+		[[ $stderr == *"not kept in redis stores yet"* ]]
+	done
+	run -69 --separate-stderr mpspawn -- true
+}
+
+@test "a wrapper paused past its lease, whose lock another host took, ends its command and exits 69" {
+	start_bg mplock --lease 0.5s run L sh -c 'echo $$ >"$1"; exec sleep 1000' sh "$BATS_TEST_TMPDIR/cmd"
+	wrapper=$BG_PID
+	wait_until 10 test -s "$BATS_TEST_TMPDIR/cmd"
+	cmd=$(cat "$BATS_TEST_TMPDIR/cmd")
+	kill -STOP "$wrapper" "$cmd"
+	run -0 env MP_HOST_ID=elsewhere mplock -t 10 acquire L --owner none
+	kill -CONT "$wrapper" "$cmd"
+	wait_until 15 dead "$cmd"
+	wait_until 15 dead "$wrapper"
+	wait "$wrapper" 2>/dev/null && st=0 || st=$?
+	[ "$st" = 69 ]
+	# the other host's hold was not disturbed
+	run -0 mplock release L --owner none
 }
 
 @test "--store beats MP_STORE, which beats MP_DIR" {

@@ -32,8 +32,8 @@ static const struct argp_option common_options[] = {
 	  "then exit 124; 0 is -n", 10 },
 	{ "wait", 'w', "DURATION", 0, "Alias of --timeout (as in flock)", 10 },
 	{ "conflict-exit-code", 'E', "N", 0, "Exit N instead of 75 (busy) or 124 (timed out)", 10 },
-	{ "dir", OPT_DIR, "DIR", 0, "Use the store DIR (default $MP_DIR, else "
-	  "/dev/shm/mptools-UID)", 11 },
+	{ "dir", OPT_DIR, "DIR", 0, "Use the store DIR (default $MP_STORE, else $MP_DIR, else "
+	  "/dev/shm/mptools-UID; the last of --dir and --store wins)", 11 },
 	{ "store", OPT_STORE, "STORE", 0, "Use the store STORE: a directory, or a Redis "
 	  "server, redis://HOST[:PORT][/DB] or unix:///PATH (see mptools(7); default "
 	  "$MP_STORE, else --dir)", 11 },

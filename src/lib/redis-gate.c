@@ -129,10 +129,12 @@ static const struct mp_redis_script drop_script = { LUA_PRELUDE
 	"redis.call('HSET', M, 'changed', now()) redis.call('PUBLISH', CH, 'f') return 1", 5
 };
 
-/* ARGV: token lease_ms → 1 renewed, 0 the hold is gone */
+/* ARGV: token lease_ms → 1 renewed, 0 the hold is gone (a lease that ran
+ * out is never brought back: another host may hold the lock by now) */
 static const struct mp_redis_script renew_script = { LUA_PRELUDE
+	"local t = now() sweep(t) "
 	"local s = redis.call('HGET', H, ARGV[1]) if not s then return 0 end "
-	"local v = dec(s) v.l = now() + tonumber(ARGV[2]) redis.call('HSET', H, ARGV[1], enc(v)) "
+	"local v = dec(s) v.l = t + tonumber(ARGV[2]) redis.call('HSET', H, ARGV[1], enc(v)) "
 	"return 1", 5
 };
 
@@ -385,6 +387,8 @@ static int renew_once(struct mp_store *s, redisContext **c, const char *base, ui
 	snprintf(tok, sizeof tok, "%" PRIu64, token);
 	snprintf(ms, sizeof ms, "%lld", (long long)(lease_ns / 1000000));
 	rc = mp_redis_eval_on(s, *c, &renew_script, base, gate_keys, 2, args, &rep);
+	if (rc == -ETIME)
+		rc = -ENOTCONN;
 	if (rc) {
 		redisFree(*c);
 		*c = NULL;
@@ -399,7 +403,8 @@ static int renew_once(struct mp_store *s, redisContext **c, const char *base, ui
  * process, with 69 (store unavailable). */
 static void lease_lost(pid_t helper)
 {
-	static const char msg[] = ": the lease could not be renewed: ending the command\n";
+	static const char msg[] = ": the hold was lost (its lease could not be renewed, or it was "
+				  "taken back): ending the command\n";
 	ssize_t w = write(2, program_invocation_short_name, strlen(program_invocation_short_name));
 
 	if (w >= 0)
@@ -435,7 +440,8 @@ static void *renewer_main(void *arg)
 		rc = renew_once(r->s, &c, r->base, r->token, r->lease_ns);
 		pthread_mutex_lock(&r->mu);
 		if (rc == 0)
-			break;		/* gone: removed or forced; the release says so */
+			lease_lost(r->helper);	/* ran out, forced or removed: CMD has
+						 * no lock any more */
 		if (rc > 0)
 			ok_at = mp_now_ns();
 		else if (mp_now_ns() - ok_at >= r->lease_ns)

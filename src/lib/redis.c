@@ -25,8 +25,16 @@
 
 static int bad_url(const char *url, const char *why)
 {
-	mp_errmsg_set("store '%.200s': %s (redis://[USER:PASSWORD@]HOST[:PORT][/DB]"
-		      "[?prefix=P] or unix:///PATH[?db=N&prefix=P])", url, why);
+	const char *at = strrchr(url, '@'), *scheme = strstr(url, "://");
+	int head = scheme ? (int)(scheme - url) + 3 : 0;
+
+	/* never the password: the part before '@' is shown as *** */
+	if (at && scheme && at > scheme)
+		mp_errmsg_set("store '%.*s***%.200s': %s (redis://[USER:PASSWORD@]HOST[:PORT][/DB]"
+			      "[?prefix=P] or unix:///PATH[?db=N&prefix=P])", head, url, at, why);
+	else
+		mp_errmsg_set("store '%.200s': %s (redis://[USER:PASSWORD@]HOST[:PORT][/DB]"
+			      "[?prefix=P] or unix:///PATH[?db=N&prefix=P])", url, why);
 	return -EINVAL;
 }
 
@@ -123,6 +131,9 @@ static int parse_url(struct mp_redis *r, const char *url)
 	q = strchr(buf, '?');
 	if (q)
 		*q++ = 0;
+	if (!strncmp(buf, "rediss://", 9))
+		return bad_url(url, "TLS is not supported by this build (hiredis without TLS): "
+			       "use a Unix socket or a tunnel");
 	if (!strncmp(buf, "unix://", 7)) {
 		if (buf[7] != '/' || strlen(buf + 7) >= sizeof r->path)
 			return bad_url(url, "unix:// needs an absolute path");
@@ -256,6 +267,10 @@ int mp_redis_eval_on(struct mp_store *s, redisContext *c, const struct mp_redis_
 	for (int i = 0; i < nargs && argc < 40; i++)
 		argv[argc++] = args[i];
 	rep = redisCommandArgv(c, argc, argv, NULL);
+	if (!rep && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		unavailable(s->impl, "no reply within 3 s", NULL);
+		return -ETIME;	/* told apart from a dropped connection: no retry */
+	}
 	if (!rep)
 		return unavailable(s->impl, "lost the connection", c->errstr);
 	if (rep->type == REDIS_REPLY_ERROR) {
@@ -277,6 +292,13 @@ int mp_redis_eval(struct mp_store *s, const struct mp_redis_script *sc, const ch
 	if (!r->c && !(r->c = mp_redis_connect(r)))
 		return -ENOTCONN;
 	rc = mp_redis_eval_on(s, r->c, sc, base, suffixes, nargs, args, out);
+	if (rc == -ETIME) {
+		/* the server is there but does not answer (stopped, swamped):
+		 * this connection's reply may still come; start afresh later */
+		redisFree(r->c);
+		r->c = NULL;
+		return -ENOTCONN;
+	}
 	if (rc == -ENOTCONN) {
 		/* One reconnection: the server restarted, or dropped us. */
 		redisFree(r->c);
@@ -284,7 +306,7 @@ int mp_redis_eval(struct mp_store *s, const struct mp_redis_script *sc, const ch
 		if (r->c)
 			rc = mp_redis_eval_on(s, r->c, sc, base, suffixes, nargs, args, out);
 	}
-	return rc;
+	return rc == -ETIME ? -ENOTCONN : rc;
 }
 
 /* ---- hosts ---- */
@@ -358,13 +380,24 @@ static const struct mp_redis_script find_script = {
 
 static const char *const m_suffix[] = { ":m" };
 
+/* The kinds a Redis store holds today. */
+static int kind_here(struct mp_store *s, const struct mp_kind *k)
+{
+	if (k->id == MP_KIND_LOCK || k->id == MP_KIND_SEM || k->id == MP_KIND_EVENT)
+		return 0;
+	mp_errmsg_set("%ss are not kept in redis stores yet (store %s)", k->name, s->dir);
+	return -EPROTONOSUPPORT;
+}
+
 static int redis_find(struct mp_store *s, const struct mp_kind *k, const char *name,
 		      struct mp_obj *o)
 {
 	const char *args[1] = { k->name };
 	redisReply *rep;
-	int rc;
+	int rc = kind_here(s, k);
 
+	if (rc)
+		return rc;
 	mp_redis_obj_init(s, k, name, o);
 	if (!o->impl)
 		return -ENOMEM;
@@ -419,8 +452,10 @@ static int redis_list(struct mp_store *s, const struct mp_kind *k,
 	char head[128], match[160], cursor[32] = "0";
 	char **names = NULL;
 	size_t n = 0, cap = 0;
-	int rc = 0;
+	int rc = kind_here(s, k);
 
+	if (rc)
+		return rc;
 	snprintf(head, sizeof head, "%s:{%s:", r->prefix, k->name);
 	snprintf(match, sizeof match, "%s*}:m", head);
 	do {
@@ -467,9 +502,11 @@ static int redis_remove(struct mp_store *s, const struct mp_kind *k, const char 
 	struct mp_redis *r = s->impl;
 	char base[MP_NAME_MAX + 96];
 	redisReply *rep;
-	int rc;
+	int rc = kind_here(s, k);
 
 	*damaged = 0;
+	if (rc)
+		return rc;
 	snprintf(base, sizeof base, "%s:{%s:%s}", r->prefix, k->name, name);
 	rc = mp_redis_eval(s, &remove_script, base, sfx, 1, args, &rep);
 	if (rc)

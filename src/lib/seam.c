@@ -36,7 +36,8 @@ int mp_store_open(struct mp_store *s, const char *where)
 
 	if (!where || !*where)
 		where = getenv("MP_STORE");
-	if (where && (!strncmp(where, "redis://", 8) || !strncmp(where, "unix://", 7)))
+	if (where && (!strncmp(where, "redis://", 8) || !strncmp(where, "rediss://", 9) ||
+		      !strncmp(where, "unix://", 7)))
 		return mp_redis_store_open(s, where);
 	rc = mp_shm_store_open(s, where);
 	s->ops = &mp_shm_store_ops;
