@@ -16,4 +16,4 @@ dist_man_MANS += man/mpsem.1
 dist_bashcomp_DATA += completions/bash/mpsem
 dist_zshcomp_DATA += completions/zsh/_mpsem
 dist_fishcomp_DATA += completions/fish/mpsem.fish
-EXTRA_DIST += examples/ktv.sh
+dist_examples_SCRIPTS += examples/ktv.sh
