@@ -15,7 +15,8 @@ TESTS += \
 	tests/owner.bats \
 	tests/hostile.bats \
 	tests/examples.bats \
-	tests/docs.bats
+	tests/docs.bats \
+	tests/install.bats
 
 check_PROGRAMS += tests/unit/t-parse tests/unit/t-store tests/unit/t-owner
 tests_unit_t_parse_SOURCES = tests/unit/t-parse.c
@@ -26,4 +27,5 @@ tests_unit_t_owner_SOURCES = tests/unit/t-owner.c
 tests_unit_t_owner_LDADD = $(LIBMP)
 
 EXTRA_DIST += $(TESTS) tests/helpers/common.bash tests/helpers/posix-sem.py \
+	tests/helpers/complete \
 	tests/unit/mutex-word.h
