@@ -27,5 +27,5 @@ tests_unit_t_owner_SOURCES = tests/unit/t-owner.c
 tests_unit_t_owner_LDADD = $(LIBMP)
 
 EXTRA_DIST += $(TESTS) tests/helpers/common.bash tests/helpers/posix-sem.py \
-	tests/helpers/complete \
+	tests/helpers/complete tests/valgrind.sh \
 	tests/unit/mutex-word.h
