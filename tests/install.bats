@@ -68,6 +68,8 @@ configured_prefix() {
 
 @test "a new bash completes the installed tools' verbs and options from the installed files" {
 	local t dir
+	[ -r /usr/share/bash-completion/bash_completion ] ||
+		skip "bash-completion is not installed (apt-get install bash-completion)"
 	dir=$(installed_dir '*/bash-completion/completions/mplock')
 	for t in $TOOLS; do
 		run -0 complete_with bash "$t " "$D$dir"
