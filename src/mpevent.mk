@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # mpevent: everything the build knows about it (program, library module,
 # tests, man page, completions).  Included from Makefile.am.
 bin_PROGRAMS += src/mpevent

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The command line of every tool: glibc's argp, parsed with ARGP_IN_ORDER
 # so that the first word of a wrapped command ends the tool's options
 # (DESIGN.md §3).  What argp prints (--help, --usage, --version, its error

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Objects changed behind the tools' backs, and other users.
 load helpers/common
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # make install (into a DESTDIR): the tools, man pages, examples and
 # completions land where configure said, a new bash, zsh and fish complete
 # the installed tools from the installed files, and with the default

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # bats-core suites, run through automake's TAP driver.
 TEST_EXTENSIONS = .bats
 BATS_LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
@@ -16,7 +17,8 @@ TESTS += \
 	tests/hostile.bats \
 	tests/examples.bats \
 	tests/docs.bats \
-	tests/install.bats
+	tests/install.bats \
+	tests/licence.bats
 
 check_PROGRAMS += tests/unit/t-parse tests/unit/t-store tests/unit/t-owner
 tests_unit_t_parse_SOURCES = tests/unit/t-parse.c

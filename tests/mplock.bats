@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # mplock: wrap mode, acquire/release across invocations, owners, exit statuses.
 load helpers/common
 

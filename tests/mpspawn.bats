@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # mpspawn: worker groups, exit statuses, supervision (no orphans, no
 # zombies), --tag, --daemon, pools, the status table and its verbs.
 load helpers/common

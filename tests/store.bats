@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The store: directory checks, atomic objects, validation (src/lib/store.c, src/lib/obj.c).
 load helpers/common
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* cli.c - shared command-line conventions; see cli.h. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Shared by every .bats file: load it with `load helpers/common`.
 #
 # - Puts the build's src/ first in PATH (MP_TOP_BUILDDIR from make check,
