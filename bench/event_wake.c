@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* event_wake - how long a blocked mpevent waiter takes to wake, inside the
  * library (no process start), next to a pipe as the physical reference.
  *

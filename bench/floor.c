@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * floor -- time fork+execve+wait of one or more commands, N times.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libc-cost -- what a static binary's C library costs at start-up, on this
  * machine: the parts of bench/libc-cost that a shell cannot measure.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # daemon.sh - a daemon process that says "I am alive" for the main program,
 # as in Python's multiprocessing examples with daemon = True: it runs in the
 # background while the main program works, and ends when the main program

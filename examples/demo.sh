@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # demo.sh - a one-minute tour of mptools, in a throw-away store.
 # Run from a build tree (uses ./src/ when present) or with the tools in PATH.
 set -eu

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # joinable.sh - Python's JoinableQueue with mpqueue: workers mark each job
 # done (task_done), and the main script waits in `mpqueue join` until
 # every job put has been marked done, while the workers keep waiting for

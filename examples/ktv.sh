@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # ktv.sh - the classic multiprocessing.Semaphore example with mpsem: a KTV
 # (karaoke) room has 3 seats and 10 people want to sing.  Never more than
 # 3 are inside at once, and everybody gets in.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # producer-consumer.sh - Python's multiprocessing producer/consumer with a
 # bounded Queue(3), with mpqueue: two producers make six items each, three
 # consumers take them.  Where Python puts one None sentinel per consumer,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # traffic-light.sh - the traffic light of Python's multiprocessing.Event
 # examples, with mpevent: a light process turns the event green (set) and
 # red (clear) in turns; cars wait for green; a police car waits at most a

@@ -1,1 +1,2 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 dist_man_MANS += man/mptools.7

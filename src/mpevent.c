@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mpevent - a named, level-triggered event for shell scripts.
  *
  *   mpevent [OPTION...] set|clear|is-set NAME

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # mpevent: everything the build knows about it (program, library module,
 # tests, man page, completions).  Included from Makefile.am.
 bin_PROGRAMS += src/mpevent
@@ -14,4 +15,5 @@ dist_man_MANS += man/mpevent.1
 dist_bashcomp_DATA += completions/bash/mpevent
 dist_zshcomp_DATA += completions/zsh/_mpevent
 dist_fishcomp_DATA += completions/fish/mpevent.fish
-EXTRA_DIST += examples/traffic-light.sh bench/event_wake.c
+dist_examples_SCRIPTS += examples/traffic-light.sh
+EXTRA_DIST += bench/event_wake.c

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mplock - a named mutex / reader-writer lock for shell scripts.
  *
  *   mplock [OPTION...] run NAME [-s|-x] [-n|-t D] (-c STRING | [--] CMD...)

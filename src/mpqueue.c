@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mpqueue - a bounded, binary-safe message queue for shell scripts.
  *
  *   mpqueue [OPTION...] create NAME [--max-items N] [--max-bytes SIZE] [--max-msg SIZE]

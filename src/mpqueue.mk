@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # mpqueue: everything the build knows about it (program, library module,
 # tests, man page, completions).  Included from Makefile.am.
 bin_PROGRAMS += src/mpqueue
@@ -15,4 +16,4 @@ dist_man_MANS += man/mpqueue.1
 dist_bashcomp_DATA += completions/bash/mpqueue
 dist_zshcomp_DATA += completions/zsh/_mpqueue
 dist_fishcomp_DATA += completions/fish/mpqueue.fish
-EXTRA_DIST += examples/producer-consumer.sh examples/joinable.sh
+dist_examples_SCRIPTS += examples/producer-consumer.sh examples/joinable.sh

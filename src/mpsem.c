@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mpsem - named counting semaphores for shell scripts.
  *
  *   mpsem [OPTION...] run NAME [-j N] [--bg] [-n|-t D] (-c STRING | [--] CMD...)

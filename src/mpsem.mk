@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # mpsem: everything the build knows about it (program, library module,
 # tests, man page, completions).  Included from Makefile.am.
 bin_PROGRAMS += src/mpsem
@@ -16,4 +17,4 @@ dist_man_MANS += man/mpsem.1
 dist_bashcomp_DATA += completions/bash/mpsem
 dist_zshcomp_DATA += completions/zsh/_mpsem
 dist_fishcomp_DATA += completions/fish/mpsem.fish
-EXTRA_DIST += examples/ktv.sh
+dist_examples_SCRIPTS += examples/ktv.sh

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mpspawn - start, join and supervise worker processes from shell scripts.
  *
  *   mpspawn [OPTION...] [-j N] [--name NAME] (-c STRING | [--] CMD...)

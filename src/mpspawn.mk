@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # mpspawn: everything the build knows about it (program, library module,
 # tests, man page, completions).  Included from Makefile.am.
 bin_PROGRAMS += src/mpspawn
@@ -9,4 +10,4 @@ dist_man_MANS += man/mpspawn.1
 dist_bashcomp_DATA += completions/bash/mpspawn
 dist_zshcomp_DATA += completions/zsh/_mpspawn
 dist_fishcomp_DATA += completions/fish/mpspawn.fish
-EXTRA_DIST += examples/pool.sh examples/daemon.sh
+dist_examples_SCRIPTS += examples/pool.sh examples/daemon.sh

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The command line of every tool: glibc's argp, parsed with ARGP_IN_ORDER
 # so that the first word of a wrapped command ends the tool's options
 # (DESIGN.md §3).  What argp prints (--help, --usage, --version, its error
@@ -79,16 +80,29 @@ try_line() {
 	done
 }
 
-@test "--version and -V print 'TOOL (mptools) VERSION' and exit 0" {
+@test "--version and -V print 'TOOL (mptools) VERSION', the copyright, licence and bug address, and exit 0" {
 	local t v
 	v=$(version)
 	[ -n "$v" ]
 	for t in $TOOLS; do
 		run -0 --separate-stderr "$t" --version
-		[ "$output" = "$t (mptools) $v" ]
+		[ "${lines[0]}" = "$t (mptools) $v" ]
+		[[ ${lines[1]} == "Copyright (C) "[0-9][0-9][0-9][0-9]" The mptools authors." ]]
+		[[ $output == *"License LGPL-2.1-or-later: GNU LGPL version 2.1 or later"* ]]
+		[[ $output == *"There is NO WARRANTY, to the extent permitted by law."* ]]
+		[[ ${lines[-1]} == "Report bugs to "*. ]]
 		[ -z "$stderr" ]
 		run -0 "$t" -V
-		[ "$output" = "$t (mptools) $v" ]
+		[ "${lines[0]}" = "$t (mptools) $v" ]
+	done
+}
+
+@test "--help ends with where to report bugs, as --version says" {
+	local t bug
+	for t in $TOOLS; do
+		bug=$("$t" --version | tail -n 1)
+		run -0 "$t" --help
+		[ "${lines[-1]}" = "$bug" ]
 	done
 }
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The verbs every tool has (DESIGN.md §1: create, info, ls, rm) and the
 # exit statuses they share (§4), checked the same way in all five tools:
 # rm clears whatever lies under an object's name, an unusable store is 69

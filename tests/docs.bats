@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Every long option a tool prints in --help is documented in its man page
 # and offered by its bash, zsh and fish completions.
 load helpers/common

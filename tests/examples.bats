@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The scripts of examples/ (the multiprocessing tutorials' scenarios and
 # README's demo) run to the end with the tools as they are, and do what
 # they say.  ktv.sh and traffic-light.sh are checked in tests/mpsem.bats

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The fuzz corpus (tests/fuzz/corpus/TARGET/) as a regression suite: each
 # input goes through its target (a libFuzzer binary with --enable-fuzzing,
 # else a plain driver: tests/fuzz/fuzz.h), and every object of the corpus

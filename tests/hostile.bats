@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Objects changed behind the tools' backs, and other users.
 load helpers/common
 
@@ -46,14 +47,15 @@ waiting() {
 	unset MP_DIR
 	name=hostile-$$-$RANDOM
 	mplock create "$name"
+	tools_for_uid 65534
 	as_nobody() {
 		setpriv --reuid 65534 --regid 65534 --clear-groups env MP_DIR="/dev/shm/mptools-0" "$@"
 	}
 	# to them it is a store they cannot use: 69 (DESIGN.md §4)
-	run -69 as_nobody "$MP_TOP_BUILDDIR/src/mplock" info "$name"
-	run -69 as_nobody "$MP_TOP_BUILDDIR/src/mplock" rm "$name"
-	run -69 as_nobody "$MP_TOP_BUILDDIR/src/mplock" ls
-	run -69 as_nobody "$MP_TOP_BUILDDIR/src/mplock" -n run "$name" true
+	run -69 as_nobody "$OTHER_BIN/mplock" info "$name"
+	run -69 as_nobody "$OTHER_BIN/mplock" rm "$name"
+	run -69 as_nobody "$OTHER_BIN/mplock" ls
+	run -69 as_nobody "$OTHER_BIN/mplock" -n run "$name" true
 	run -0 mplock info "$name"
 	mplock rm "$name"
 }

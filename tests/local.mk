@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # bats-core suites, run through automake's TAP driver.
 TEST_EXTENSIONS = .bats .redis
 BATS_LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
@@ -18,7 +19,9 @@ TESTS += \
 	tests/owner.bats \
 	tests/hostile.bats \
 	tests/examples.bats \
-	tests/docs.bats
+	tests/docs.bats \
+	tests/install.bats \
+	tests/licence.bats
 
 check_PROGRAMS += tests/unit/t-parse tests/unit/t-store tests/unit/t-owner
 tests_unit_t_parse_SOURCES = tests/unit/t-parse.c
@@ -30,4 +33,5 @@ tests_unit_t_owner_LDADD = $(LIBMP)
 
 TESTS += tests/redis.redis
 EXTRA_DIST += $(TESTS) tests/redis.bats tests/with-redis tests/helpers/common.bash tests/helpers/posix-sem.py \
+	tests/helpers/complete tests/valgrind.sh \
 	tests/unit/mutex-word.h

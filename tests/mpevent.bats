@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # mpevent: level-triggered events that wake every waiter (src/mpevent.c,
 # src/lib/event.c).
 load helpers/common

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # mplock: wrap mode, acquire/release across invocations, owners, exit statuses.
 load helpers/common
 
@@ -356,8 +357,9 @@ has_command_pid() {
 	[ "$(id -u)" = 0 ] || skip "needs root to act as another uid"
 	mplock create mine
 	chmod 755 "$BATS_TEST_TMPDIR"
+	tools_for_uid 65534
 	run -69 setpriv --reuid 65534 --regid 65534 --clear-groups \
-		"$MP_TOP_BUILDDIR/src/mplock" info mine
+		"$OTHER_BIN/mplock" info mine
 }
 
 @test "a failed write to stdout exits 74" {

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # mpqueue: a bounded, binary-safe, crash-safe message queue.
 load helpers/common
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # mpsem: counting semaphores with owners (DESIGN §5), and --posix.
 load helpers/common
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # mpspawn: worker groups, exit statuses, supervision (no orphans, no
 # zombies), --tag, --daemon, pools, the status table and its verbs.
 load helpers/common
@@ -628,8 +629,9 @@ wstate_is() {
 	local d
 	d=$(mktemp -d)
 	chown 65534:65534 "$d"
+	tools_for_uid 65534
 	run -71 --separate-stderr setpriv --reuid 65534 --regid 65534 --clear-groups \
-		env MP_DIR="$d/store" bash -c "ulimit -u 1; exec '$MP_TOP_BUILDDIR/src/mpspawn' -j 2 true"
+		env MP_DIR="$d/store" bash -c "ulimit -u 1; exec '$OTHER_BIN/mpspawn' -j 2 true"
 	rm -rf "$d"
 	[[ $stderr == *"cannot start"* ]]
 }
@@ -661,8 +663,9 @@ wstate_is() {
 	[ "$(id -u)" = 0 ] || skip "needs root to act as another uid"
 	mpspawn -j 1 --name mine true
 	chmod 755 "$T"
+	tools_for_uid 65534
 	run -69 setpriv --reuid 65534 --regid 65534 --clear-groups \
-		"$MP_TOP_BUILDDIR/src/mpspawn" status mine
+		"$OTHER_BIN/mpspawn" status mine
 }
 
 @test "--version and --help print on stdout and exit 0" {

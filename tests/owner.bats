@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Owner identity and liveness (src/lib/owner.c).
 load helpers/common
 

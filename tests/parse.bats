@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The grammars of names, durations, sizes and counts (src/lib/parse.c).
 load helpers/common
 

@@ -261,3 +261,22 @@ holders_are() {
 		[[ $output == *"violations 0"* ]]
 	done
 }
+
+@test "a server restarted without persistence mid-wait: the waiter says the lock is gone (66), no hang, no crash" {
+	local dir
+	dir=$(dirname "$SOCK")
+	mplock acquire L --owner none
+	start_bg mplock -t 30 run L true
+	waiter=$BG_PID
+	wait_until 10 waiters_are L 1
+	kill -TERM "$SERVER_PID"
+	wait_until 10 test ! -S "$SOCK"
+	redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --save '' --appendonly no \
+		--daemonize yes --pidfile "$dir/pid" --logfile "$dir/log" --dir "$dir" \
+		--maxclients 4000 >/dev/null
+	wait_until 10 test -S "$SOCK"
+	SERVER_PID=$(cat "$dir/pid")
+	wait_until 20 dead "$waiter"
+	wait "$waiter" 2>/dev/null && st=0 || st=$?
+	[ "$st" = 66 ]
+}

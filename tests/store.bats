@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The store: directory checks, atomic objects, validation (src/lib/store.c, src/lib/obj.c).
 load helpers/common
 
@@ -24,16 +25,17 @@ load helpers/common
 @test "a default store squatted by another user or with the wrong mode is refused: 69" {
 	[ "$(id -u)" = 0 ] || skip "needs root to fake another uid"
 	uid=$((40000 + RANDOM % 1000))
+	tools_for_uid "$uid"
 	d=/dev/shm/mptools-$uid
 	rm -rf "$d"
 	mkdir -m 0755 "$d"
 	run -69 --separate-stderr setpriv --reuid "$uid" --regid "$uid" --clear-groups \
-		env -u MP_DIR "$MP_TOP_BUILDDIR/src/mplock" create x
+		env -u MP_DIR "$OTHER_BIN/mplock" create x
 	[[ $stderr == *"not a directory owned by uid $uid with mode 0700"* ]]
 	rm -rf "$d"
 	ln -s /tmp "$d"
 	run -69 setpriv --reuid "$uid" --regid "$uid" --clear-groups \
-		env -u MP_DIR "$MP_TOP_BUILDDIR/src/mplock" create x
+		env -u MP_DIR "$OTHER_BIN/mplock" create x
 	rm -f "$d"
 }
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The short kill -9 torture (make torture runs the long one): for a few
 # seconds per kind, clients run the real tools while random clients and
 # tools are SIGKILLed (and, in a build configured with

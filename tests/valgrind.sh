@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # valgrind.sh BUILDDIR - memcheck on a run of each tool's main verbs (.ci/run).
 #
 # BUILDDIR must be a dynamic build (--disable-static-binaries): valgrind

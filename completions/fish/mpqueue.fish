@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # fish completion for mpqueue(1)
 #
 # Queue names are read from the store: --dir or --store, else $MP_STORE,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # fish completion for mpspawn(1)
 #
 # Group names (files spawn.NAME) and queue names (files queue.NAME) are read

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* cli.c - shared command-line conventions; see cli.h. */
 #include "config.h"
 
@@ -114,9 +115,19 @@ const struct argp mp_cli_lease_argp = { lease_options, lease_parse, NULL, NULL, 
 
 static char version_buf[64];
 
+/* As GNU tools print it: name, copyright, licence, no warranty, where
+ * bugs go (configure.ac's AC_INIT, also argp's line at the end of --help). */
 static void print_version(FILE *f, struct argp_state *state)
 {
-	fprintf(f, "%s (mptools) %s\n", program_invocation_short_name, version_buf);
+	fprintf(f, "%s (mptools) %s\n"
+		"Copyright (C) 2026 The mptools authors.\n"
+		"License LGPL-2.1-or-later: GNU LGPL version 2.1 or later\n"
+		"<https://gnu.org/licenses/old-licenses/lgpl-2.1.html>.\n"
+		"This is free software: you are free to change and redistribute it.\n"
+		"There is NO WARRANTY, to the extent permitted by law.\n"
+		"\n"
+		"Report bugs to %s.\n",
+		program_invocation_short_name, version_buf, PACKAGE_BUGREPORT);
 }
 
 static void on_sigbus(int sig)
@@ -145,6 +156,7 @@ void mp_cli_init(const char *version)
 	/* not snprintf: stdio's frame would cost this call two stack pages */
 	strncpy(version_buf, version, sizeof version_buf - 1);
 	argp_program_version_hook = print_version;
+	argp_program_bug_address = PACKAGE_BUGREPORT;
 	argp_err_exit_status = MP_EXIT_USAGE;
 	mp_signals_install();
 	atexit(mp_close_stdout);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* cli.h - what every tool shares at the command line: the exit statuses of
  * DESIGN.md §4, the common options, error messages, the close of stdout,
  * JSON strings, and running a wrapped command.

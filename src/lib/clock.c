@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* clock.c - the clocks; see clock.h. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* clock.h - the clocks, in nanoseconds.
  *
  * Every deadline in the library is an absolute CLOCK_MONOTONIC time in ns

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* err.c - the error channel; see err.h. */
 #include "config.h"
 

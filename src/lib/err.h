@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* err.h - the error channel: why the last library call failed.
  *
  * A library function returns 0 or -errno and never prints; where it has

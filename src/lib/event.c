@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* event.c - the event kind; see event.h. */
 #include "config.h"
 

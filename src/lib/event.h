@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* event.h - the event kind: a level-triggered flag that wakes every waiter.
  *
  * An event is set or clear.  `set` and `clear` change it and wake every

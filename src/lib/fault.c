@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fault.c - test-only fault points; see fault.h.  Empty in a normal build. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fault.h - test-only fault points: SIGKILL this process at a named place.
  *
  *   MP_FAULT_POINT("gate.take");

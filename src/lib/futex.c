@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* futex.c - sleeping on a shared word; see futex.h. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* futex.h - sleeping on a 32-bit word shared between processes.
  *
  * FUTEX_WAIT_BITSET with an absolute CLOCK_MONOTONIC deadline and no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gate.c - weighted FIFO gate with owned holds; see gate.h. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gate.h - a weighted, FIFO-fair counting gate whose holds have owners.
  *
  * The one mechanism behind mplock and mpsem.  A gate has `capacity` units.

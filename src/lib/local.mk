@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # libmp: every piece of shared logic, never installed, linked into every
 # tool, test driver and fuzz target.  The one list of its sources.
 noinst_LIBRARIES += src/lib/libmp.a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* lock.c - the lock kind; see lock.h. */
 #include "config.h"
 

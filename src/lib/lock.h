@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* lock.h - the lock kind: an exclusive/shared lock on a gate.
  *
  * A lock is a gate of MP_LOCK_MAX_SHARED units: a shared hold takes one

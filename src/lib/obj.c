@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* obj.c - an object's file: atomic creation, validated open, removal, and
  * its sync state: robust mutex, waits, re-initialisation after a reboot;
  * see obj.h. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* obj.h - an object: one file of the store, and the sync state in its header.
  *
  * An object is the file DIR/KIND.NAME (e.g. lock.db).  It starts with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* owner.c - process identity and liveness from /proc; see owner.h. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* owner.h - who holds something: a process named by pid + start time.
  *
  * A pid alone is recycled; the start time (field 22 of /proc/PID/stat,

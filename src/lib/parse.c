@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* parse.c - see parse.h for the grammars. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* parse.h - the grammars of the command line: names, durations, sizes, counts.
  *
  * Every parser returns 0 on success or -EINVAL, and on failure writes a

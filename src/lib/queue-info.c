@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* queue-info.c - the state of a queue as shm_queue_info() reports it.
  *
  * Invariant: what it reports is one consistent state, read under the lock

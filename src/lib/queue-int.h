@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* queue-int.h - what the parts of the queue kind share: the layout of its
  * body in shared memory, the accessors of that layout, and the internal
  * calls from one part to another.  Never included outside src/lib/queue*.c.

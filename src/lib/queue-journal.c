@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* queue-journal.c - the queue's transactions: how shared state changes.
  *
  * Invariant: the shared state (Q(o)->st, the slots, the record marks)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* queue-kind.c - the queue kind: its geometry, the checks that make a
  * mapped queue trustworthy, the kind's hooks, opening.
  *

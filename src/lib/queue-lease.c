@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* queue-lease.c - reservations and leases: the slots that own messages in
  * flight.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* queue-ring.c - the byte ring: records appended beyond tail, runs of
  * records copied out for a reservation.
  *

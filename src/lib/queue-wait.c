@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* queue-wait.c - locking, waking, and the verbs that wait: put, get (take
  * and get_lease), join; done and close, which wake them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* queue.c - the whole queue kind in one translation unit, for the white-box
  * driver tests/unit/t-queue.c, which includes this file to reach the
  * internals (slots, records, state_ok()).  The library does not compile

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* queue.h - the queue kind: a bounded FIFO of binary messages whose
  * deliveries are reservations, so a consumer killed at any instruction
  * loses nothing.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* seam.c - the storage seam: every operation of every kind, reached
  * through the store an object was opened in (store.h: struct
  * mp_store_ops).  The tools call the functions here; each calls the

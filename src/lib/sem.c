@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sem.c - the semaphore kind and POSIX named semaphores; see sem.h. */
 #include "config.h"
 

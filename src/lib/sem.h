@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sem.h - the semaphore kind (a counting gate with owned slots), and the
  * system's named POSIX semaphores for `mpsem --posix`.
  *

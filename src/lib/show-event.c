@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* show-event.c - info and ls of events; see show.h. */
 #include "config.h"
 

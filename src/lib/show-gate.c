@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* show-gate.c - info and ls of the kinds built on a gate: locks and
  * semaphores; see show.h. */
 #include "config.h"

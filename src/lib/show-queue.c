@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* show-queue.c - info and ls of queues; see show.h. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* show-spawn.c - status and ls of process groups; see show.h. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* show.h - what info and ls print for each kind, as text or JSON, on
  * stdout: the print functions of the kinds' struct mp_kind_cli (verbs.h).
  * Part of the cli layer: it prints, but never exits.  Each returns 0 or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* signals.c - the signals that end waits; see signals.h. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* signals.h - the termination signals that end a wait.
  *
  * A tool that blocks installs flag-setting handlers without SA_RESTART, so

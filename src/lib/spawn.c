@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* spawn.c - the status table of a group of workers; see spawn.h. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* spawn.h - the spawn kind: the status table of a group of workers.
  *
  * One object per group (spawn.NAME).  The supervisor of the group (the

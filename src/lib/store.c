@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* store.c - the store directory: open and check it, list and remove its
  * objects by name; see store.h. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* store.h - the store: the directory that holds the objects (obj.h).
  *
  * One directory per user by default (/dev/shm/mptools-UID), or the one

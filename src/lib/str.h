@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* str.h - building short strings without stdio.
  *
  * The one-shot tools' hot path stays out of stdio: vfprintf's frame alone

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* supervise-front.c - the front: mp_sup_run starts the keeper, forwards
  * INT, TERM, HUP, TSTP and CONT to it, watches the caller (--daemon), and
  * sweeps what the keeper leaves.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* supervise-int.h - what the parts of the supervisor share (see
  * supervise.h for the two processes and the invariant they keep).
  * Included only by src/lib/supervise-*.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* supervise-keeper.c - the keeper's life: set-up, the main loop (signals,
  * timers, restarts, output, the leftovers), the group's exit status.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* supervise-output.c - --tag: the keeper reads each worker's stdout and
  * stderr through a pipe and writes whole lines, each prefixed "[ID] ".
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* supervise-pool.c - --queue: a pool's worker takes messages with a lease
  * and runs the command once per message.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* supervise-sweep.c - every process below this one: list the children,
  * signal them, SIGKILL them round by round until none is left.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* supervise-workers.c - the keeper's workers: start, reap, restart, stop,
  * signal.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* supervise.h - start, watch and end a group of worker processes.
  *
  * Two processes supervise a group:

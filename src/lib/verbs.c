@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* verbs.c - the verbs every kind shares; see verbs.h. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* verbs.h - the verbs every kind shares, written once: create, info, ls
  * and rm, the verb table lookup and the "VERB NAME" part of parsing.
  *

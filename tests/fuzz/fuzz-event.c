@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-event - arbitrary bytes as an event object: open + validate, then
  * is-set, info, wait -n (set, --cleared, --next), set and clear.  See
  * fuzz.h. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-lock - arbitrary bytes as a lock object: open + validate, then
  * is-locked, info (text and JSON), ls, and the non-blocking changes
  * (acquire -n shared and exclusive, release --force).  See fuzz.h. */

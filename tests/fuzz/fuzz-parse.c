@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-parse - the command-line grammars of parse.h (names, durations,
  * sizes, counts) and the formatters of what they read (durations, times,
  * JSON strings).  Besides "no crash", each parser's promise is checked:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-queue - arbitrary bytes as a queue object: open + validate, then
  * size/info, get -n --count 4 (reserve, write out, settle), get --lease -n and
  * ack, ack --force, put -n, done, join -n and close.  See fuzz.h. */

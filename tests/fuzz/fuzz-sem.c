@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-sem - arbitrary bytes as a semaphore object: open + validate, then
  * value, info (text and JSON), ls, and the non-blocking changes (acquire
  * -n, release --force, drain -n).  See fuzz.h. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-spawn - arbitrary bytes as a spawn group's record: open +
  * validate, then status (the snapshot and everything status shows of it),
  * wait -n, a worker's heartbeat and the keeper's request check.  Nothing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz.h - what the fuzz targets share (tests/fuzz/harness.c).
  *
  * Each target defines LLVMFuzzerTestOneInput().  Built with --enable-fuzzing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* harness.c - the private store, the exact-size mappings and the plain
  * driver shared by the fuzz targets; see fuzz.h. */
 #include "config.h"

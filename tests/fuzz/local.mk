@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Fuzz targets (see tests/fuzz/fuzz.h).  make check builds them: libFuzzer
 # binaries with --enable-fuzzing, plain drivers that replay files
 # otherwise; tests/fuzz.bats replays the corpus through them.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Shared by every .bats file: load it with `load helpers/common`.
 #
 # - Puts the build's src/ first in PATH (MP_TOP_BUILDDIR from make check,
@@ -36,6 +37,7 @@ teardown() {
 
 mp_common_teardown() {
 	local p
+	[ -n "${OTHER_BIN:-}" ] && rm -rf "$OTHER_BIN"
 	[ -f "${BG_PIDS:-}" ] || return 0
 	while read -r p; do
 		[ -n "$p" ] && kill -KILL "$p" 2>/dev/null
@@ -102,4 +104,21 @@ file_has() {
 # inline "$(wc -l <FILE)" would be expanded once, before the first poll.)
 lines_are() {
 	[ -f "$1" ] && [ "$(wc -l <"$1")" = "$2" ]
+}
+
+# tools_for_uid UID: copies the build's tools to a new directory that
+# every user can enter and sets OTHER_BIN to it (removed in teardown).
+# Tests that run a tool as another user (setpriv --reuid) run it from
+# there: the build tree may be where that user cannot go (a checkout in
+# /root).  Skips the test, saying why, when UID cannot run them even
+# there (a /tmp mounted noexec).
+tools_for_uid() {
+	local f
+	OTHER_BIN=$(mktemp -d /tmp/mptools-bin.XXXXXX)
+	chmod 0755 "$OTHER_BIN"
+	for f in "$MP_TOP_BUILDDIR"/src/mp*; do
+		[ -f "$f" ] && [ -x "$f" ] && cp "$f" "$OTHER_BIN/"
+	done
+	setpriv --reuid "$1" --regid "$1" --clear-groups "$OTHER_BIN/mplock" --version >/dev/null 2>&1 ||
+		skip "uid $1 cannot run the tools even from $OTHER_BIN"
 }

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """posix-sem.py - Python calling glibc's sem_open(3) through ctypes, as a
 Python program would without mptools (posix_ipc does the same calls), to
 show that `mpsem --posix` works on the same named semaphores.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* events.c - mptorture's event clients and checks.
  *
  * Client 0 of the kind conducts: clear, a pause, `info --json` (the

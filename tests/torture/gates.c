@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gates.c - mptorture's lock, rwlock, sem and spawn clients and checks. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The test-only fault points (src/lib/fault.h, compiled in by
 # --enable-fault-injection) and the kill -9 torture harness.
 check_PROGRAMS += tests/torture/mptorture

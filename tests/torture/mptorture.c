@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mptorture - a kill -9 torture harness for the mptools.
  *
  *   mptorture [-t SECONDS] [-k KIND,...] [-j CLIENTS] [--bin DIR] [--dir DIR]

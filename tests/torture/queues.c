@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* queues.c - mptorture's queue clients and checks.
  *
  * Producers put messages whose content follows from their id (so any

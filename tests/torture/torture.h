@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* torture.h - the parts of mptorture shared by the driver and the kinds. */
 #ifndef MPT_TORTURE_H
 #define MPT_TORTURE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mutex-word.h - the word of a pthread mutex that holds its owner's thread
  * id, for tests that fake or read an owner.  It is glibc's private layout
  * (the tools are built with glibc only): the first int, __data.__lock, with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* t-event - drives src/lib/event.c where mpevent cannot.
  *   t-event die-locked NAME    a child takes event NAME's internal mutex and
  *                              is SIGKILLed holding it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* t-owner - drives src/lib/owner.c.
  *   t-owner alive PID [START]     prints 1 or 0 (START: override start time)
  *   t-owner zombie                forks a child that exits unreaped; prints

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* t-parse - drives the parsers of src/lib/parse.c from the command line.
  *   t-parse name|duration|size|count STRING
  * Prints the parsed value (ns, bytes, number; "ok" for names) and exits 0,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* t-posix-sem - a plain sem_open(3) program, to show that `mpsem --posix`
  * works on the same named semaphores as C programs do.  It uses only libc
  * (not libmp), as a program written without mptools would.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* t-queue-stress - SIGKILLs mpqueue producers and consumers at random
  * points and checks that the queue loses, corrupts and duplicates nothing.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* t-queue - drives the queue module directly, for tests/mpqueue.bats.
  *
  *   t-queue check NAME          walk the ring and check every invariant

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* t-sem - drives the semaphore kind where mpsem cannot.
  *   t-sem reboot NAME       makes semaphore NAME look as if it came from
  *                           another boot, its mutex held by a thread of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* t-store - drives src/lib/store.c and obj.c where the tools cannot.
  *   t-store reboot NAME       makes lock NAME look as if it came from
  *                             another boot, with its mutex held by a thread
