@@ -3,7 +3,8 @@
  * library (no process start), next to a pipe as the physical reference.
  *
  *   cc -O2 -I src -I BUILD bench/event_wake.c BUILD/src/lib/libmp.a -o event_wake
- *   ./event_wake [-n ROUNDS] [-c same|cross]
+ *   cc -O2 -I src -I BUILD bench/event_wake.c BUILD/src/lib/libmp.a -lhiredis -o event_wake
+ *   ./event_wake [-n ROUNDS] [-c same|cross] [-s STORE]
  *
  * Each round: a child blocks in mp_event_wait() on a clear event; once it
  * is asleep in the kernel (registered, and /proc/PID/stat says S), the
@@ -16,6 +17,17 @@
  * -c pins both processes to CPU 0 (same) or to CPUs 0 and 1 (cross);
  * default: wherever the scheduler puts them.
  * The event lives in a private store under /dev/shm, removed at the end.
+ *
+ * -s STORE (redis://HOST:PORT/DB or unix:///PATH) puts the event on that
+ * Redis server instead (bench/run's redis section).  The child then opens
+ * the store and the event on a connection of its own after the fork, and
+ * the parent calls mp_event_set() only once mp_event_info() lists the
+ * child as a waiter (it has subscribed and registered) and /proc says the
+ * child sleeps.  What is timed is the same: from just before
+ * mp_event_set() (one script on the server, which publishes) until
+ * mp_event_wait() has returned in the child, which includes its reading
+ * the published message and taking itself off the waiter list (one more
+ * round trip).  The event (mpbench-wake-PID) is removed at the end.
  */
 #include "config.h"
 
@@ -96,9 +108,21 @@ static void wait_done(struct shared *sh, int r)
 		sched_yield();
 }
 
+/* Whether the waiter is registered: on the local store, the header's
+ * count of sleepers; on Redis, the event's waiter list (one round trip). */
+static int registered(struct mp_obj *ev, int redis)
+{
+	struct mp_event_info ei;
+
+	if (!redis)
+		return __atomic_load_n(&ev->hdr->nwait, __ATOMIC_ACQUIRE) != 0;
+	return mp_event_info(ev, &ei, NULL, 0) > 0 && ei.nwaiting > 0;
+}
+
 int main(int argc, char **argv)
 {
-	char dir[] = "/dev/shm/mptools-bench-XXXXXX";
+	char dir[] = "/dev/shm/mptools-bench-XXXXXX", name[64] = "wake";
+	const char *url = NULL;
 	struct mp_store store;
 	struct mp_obj ev;
 	struct shared *sh;
@@ -106,24 +130,31 @@ int main(int argc, char **argv)
 	int p2c[2], c2p[2], opt, rc, fired;
 	pid_t pid;
 
-	while ((opt = getopt(argc, argv, "n:c:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:c:s:")) != -1) {
 		if (opt == 'n')
 			rounds = atoi(optarg);
 		else if (opt == 'c')
 			pin = !strcmp(optarg, "cross");
+		else if (opt == 's')
+			url = optarg;
 		else {
-			fprintf(stderr, "usage: event_wake [-n ROUNDS] [-c same|cross]\n");
+			fprintf(stderr, "usage: event_wake [-n ROUNDS] [-c same|cross] [-s STORE]\n");
 			return 2;
 		}
 	}
 	if (rounds < 10)
 		rounds = 10;
-	if (!mkdtemp(dir))
-		die("mkdtemp", errno);
-	rc = mp_store_open(&store, dir);
+	if (url) {
+		snprintf(name, sizeof name, "mpbench-wake-%d", (int)getpid());
+		rc = mp_store_open(&store, url);
+	} else {
+		if (!mkdtemp(dir))
+			die("mkdtemp", errno);
+		rc = mp_store_open(&store, dir);
+	}
 	if (rc)
 		die("store", rc);
-	rc = mp_event_open(&store, "wake", 1, &ev);
+	rc = mp_event_open(&store, name, 1, &ev);
 	if (rc)
 		die("event", rc);
 	sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -134,16 +165,22 @@ int main(int argc, char **argv)
 
 	pid = fork();
 	if (pid == 0) {
+		struct mp_store cstore;
+		struct mp_obj cev;
 		char b;
 
 		if (pin >= 0)
 			pin_to(pin);
+		/* never share the parent's connection */
+		if (url && ((rc = mp_store_open(&cstore, url)) ||
+			    (rc = mp_event_open(&cstore, name, 0, &cev))))
+			die("child's store", rc);
 		/* event rounds, then pipe rounds, then ping-pong */
 		for (int r = 0; r < rounds; r++) {
 			while (sh->round != r)
 				sched_yield();
 			sh->ready = r;
-			rc = mp_event_wait(&ev, 1, 0, 0, 0, &fired);
+			rc = mp_event_wait(url ? &cev : &ev, 1, 0, 0, 0, &fired);
 			sh->t1 = mp_now_ns();
 			if (rc)
 				die("wait", rc);
@@ -174,7 +211,7 @@ int main(int argc, char **argv)
 		sh->round = r;
 		while (sh->ready != r)
 			sched_yield();
-		while (!__atomic_load_n(&ev.hdr->nwait, __ATOMIC_ACQUIRE))
+		while (!registered(&ev, url != NULL))
 			sched_yield();
 		until_asleep(pid);
 		t0 = mp_now_ns();
@@ -183,7 +220,8 @@ int main(int argc, char **argv)
 		wait_done(sh, r);
 		lat[r] = sh->t1 - t0;
 	}
-	report("mp_event_set -> mp_event_wait", lat, rounds);
+	report(url ? "mp_event_set -> mp_event_wait (redis)" : "mp_event_set -> mp_event_wait",
+	       lat, rounds);
 
 	for (int r = rounds; r < 2 * rounds; r++) {
 		int64_t t0;
@@ -211,8 +249,15 @@ int main(int argc, char **argv)
 	report("pipe ping-pong round trip", lat, rounds);
 
 	waitpid(pid, NULL, 0);
-	mp_obj_remove(&store, &ev);
-	mp_obj_close(&ev);
-	rmdir(dir);
+	if (url) {
+		int damaged;
+
+		mp_obj_close(&ev);
+		mp_store_remove(&store, &mp_event_kind, name, &damaged);
+	} else {
+		mp_obj_remove(&store, &ev);
+		mp_obj_close(&ev);
+		rmdir(dir);
+	}
 	return 0;
 }
