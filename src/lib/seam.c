@@ -62,6 +62,11 @@ int mp_sem_open(struct mp_store *s, const char *name, uint32_t create_slots, int
 	return s->ops->sem->open(s, name, create_slots, created, o);
 }
 
+int mp_sem_open_value(struct mp_store *s, const char *name, uint32_t create_slots, uint32_t create_free, int *created, struct mp_obj *o)
+{
+	return s->ops->sem->open_value(s, name, create_slots, create_free, created, o);
+}
+
 uint32_t mp_sem_slots(const struct mp_obj *o)
 {
 	return o->ops->sem->slots(o);
