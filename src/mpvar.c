@@ -366,8 +366,12 @@ static char *read_stdin(size_t *len)
 	ssize_t r;
 
 	for (;;) {
-		if (n == cap && !(buf = realloc(buf, cap *= 2)))
-			mp_fail(-ENOMEM, "cannot read stdin");
+		if (n == cap) {
+			char *more = realloc(buf, cap *= 2);
+			if (!more)
+				mp_fail(-ENOMEM, "cannot read stdin");
+			buf = more;
+		}
 		r = read(0, buf + n, cap - n);
 		if (r < 0 && errno == EINTR && !mp_signal_pending)
 			continue;
@@ -544,9 +548,14 @@ static int dump_one(const char *name, void *arg)
 	if (rc == -ENOENT)
 		return 0;	/* removed meanwhile */
 	if (rc == 0 && mp_var_max_size(&o) > c->cap) {
-		c->cap = (size_t)mp_var_max_size(&o);
-		c->buf = realloc(c->buf, c->cap);
-		rc = c->buf ? 0 : -ENOMEM;
+		void *more = realloc(c->buf, (size_t)mp_var_max_size(&o));
+		if (more) {
+			c->buf = more;
+			c->cap = (size_t)mp_var_max_size(&o);
+		}
+		if (!more)
+			mp_obj_close(&o);
+		rc = more ? 0 : -ENOMEM;
 	}
 	if (rc == 0) {
 		rc = mp_var_get(&o, c->buf, c->cap, &len);
