@@ -391,12 +391,13 @@ static int do_set(int nx)
 {
 	const char *v = opt.args[0];
 	size_t len = strlen(v);
+	char *input = NULL;
 	struct mp_obj o;
 	sigset_t old;
 	int rc = -EIDRM;
 
 	if (!strcmp(v, "-"))
-		v = read_stdin(&len);
+		v = input = read_stdin(&len);
 	mp_signals_block(&old);
 	/* Removed between our open and our change: the name now stands for
 	 * a new variable, so change that one. */
@@ -407,8 +408,10 @@ static int do_set(int nx)
 		if (rc == -EIDRM)
 			mp_obj_close(&o);
 	}
+	free(input);
 	if (rc < 0)
 		var_fail(rc);
+	mp_obj_close(&o);
 	mp_info(rc ? "'%s' was set already" : "set '%s'", opt.name);
 	return rc ? MP_EXIT_NO : 0;
 }
@@ -440,6 +443,8 @@ static int do_get(void)
 		write_or_exit(opt.def, strlen(opt.def), !opt.raw);
 	else
 		write_or_exit(buf, len, !opt.raw);
+	free(buf);
+	mp_obj_close(&o);
 	return 0;
 }
 
@@ -489,6 +494,8 @@ static int do_cas(void)
 		var_fail(rc);
 	if (rc == 1 && opt.print && curset)
 		write_or_exit(cur, curlen, 1);
+	free(cur);
+	mp_obj_close(&o);
 	mp_info(rc ? "'%s' was not swapped" : "swapped '%s'", opt.name);
 	return rc ? MP_EXIT_NO : 0;
 }
