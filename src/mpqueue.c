@@ -7,7 +7,7 @@
  *                           [--lease [--ttl D] [--owner PID|none]]
  *   mpqueue [OPTION...] ack NAME [TOKEN] [--owner PID|none] [--force]
  *   mpqueue [OPTION...] done NAME [--count N]      mpqueue join NAME [-n|-t D]
- *   mpqueue [OPTION...] close|size|info|rm NAME      mpqueue ls
+ *   mpqueue [OPTION...] close|size|is-empty|is-full|info|rm NAME      mpqueue ls
  *
  * Guarantee: a message leaves the queue only once it was written to
  * standard output.  get reserves what it takes for itself (pid + start
@@ -44,13 +44,14 @@
 #include "lib/signals.h"
 #include "lib/verbs.h"
 
-enum { V_PUT = MP_VERB_TOOL, V_GET, V_ACK, V_DONE, V_JOIN, V_CLOSE, V_SIZE };
+enum { V_PUT = MP_VERB_TOOL, V_GET, V_ACK, V_DONE, V_JOIN, V_CLOSE, V_SIZE, V_IS_EMPTY, V_IS_FULL };
 
 static const struct mp_verb verbs[] = {
 	{ "put", V_PUT, MP_VERB_NAME_REST }, { "get", V_GET, MP_VERB_ONE_NAME },
 	{ "ack", V_ACK, MP_VERB_NAME_REST }, { "done", V_DONE, MP_VERB_ONE_NAME },
 	{ "join", V_JOIN, MP_VERB_ONE_NAME }, { "close", V_CLOSE, MP_VERB_ONE_NAME },
 	{ "size", V_SIZE, MP_VERB_ONE_NAME },
+	{ "is-empty", V_IS_EMPTY, MP_VERB_ONE_NAME }, { "is-full", V_IS_FULL, MP_VERB_ONE_NAME },
 	MP_VERB_CREATE_ENTRY, MP_VERB_INFO_ENTRY, MP_VERB_LS_ENTRY, MP_VERB_RM_ENTRY,
 };
 
@@ -209,6 +210,8 @@ static const char doc[] =
 	"  join NAME            wait until every message put is marked done\n"
 	"  close NAME           no more puts; getters drain the rest, then exit 2\n"
 	"  size NAME            print the number of messages waiting\n"
+	"  is-empty NAME        exit 0 if no message is waiting, 1 if one is\n"
+	"  is-full NAME         exit 0 if a put would wait for room, 1 if not\n"
 	"  info NAME            show state and limits (--json)\n"
 	"  ls                   list the queues of the store (--json)\n"
 	"  rm NAME              remove it; waiters exit 66\n"
@@ -226,7 +229,7 @@ static const struct argp argp = {
 	"ack NAME [TOKEN] [--owner PID|none] [--force]\n"
 	"done NAME [--count N]\n"
 	"join NAME [-n|-t D]\n"
-	"close|size|info|rm NAME\n"
+	"close|size|is-empty|is-full|info|rm NAME\n"
 	"ls",
 	doc, children, NULL, NULL
 };
@@ -663,6 +666,27 @@ static int do_size(void)
 	return 0;
 }
 
+/* Queue.empty() and Queue.full(): "full" is when a put of a one-byte
+ * message would wait (for an item, for bytes, or for room in the ring). */
+static int do_is(int verb)
+{
+	struct mp_queue_info qi;
+	struct mp_obj o;
+	int n, yes;
+
+	open_queue(&o, 0);
+	n = mp_queue_info(&o, &qi, NULL, 0);
+	if (n < 0)
+		mp_fail(n, "queue '%s'", opt.name);
+	if (verb == V_IS_EMPTY)
+		yes = qi.items == 0;
+	else
+		yes = qi.items + qi.in_flight >= qi.params.max_items ||
+		      qi.bytes + qi.in_flight_bytes >= qi.params.max_bytes ||
+		      qi.ring_used + 16 > qi.ring_size;
+	return yes ? MP_EXIT_OK : MP_EXIT_NO;
+}
+
 int main(int argc, char **argv)
 {
 	struct mp_obj o;
@@ -696,6 +720,9 @@ int main(int argc, char **argv)
 		return 0;
 	case V_SIZE:
 		return do_size();
+	case V_IS_EMPTY:
+	case V_IS_FULL:
+		return do_is(opt.verb);
 	default:
 		return mp_verb_common(&queue_cli, opt.verb, opt.name);
 	}

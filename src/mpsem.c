@@ -4,7 +4,7 @@
  *   mpsem [OPTION...] run NAME [-j N] [--bg] [-n|-t D] (-c STRING | [--] CMD...)
  *   mpsem [OPTION...] acquire NAME [-j N] [--owner PID|none] [--ttl D]
  *   mpsem [OPTION...] release NAME [--owner PID|none] [--force]
- *   mpsem [OPTION...] value|drain|info|rm NAME    mpsem create NAME [-j N]
+ *   mpsem [OPTION...] value|drain|info|rm NAME    mpsem create NAME [-j N] [--value V]
  *   mpsem [OPTION...] ls
  *   mpsem --posix acquire|release|value|create|rm NAME [-j N]
  *
@@ -65,15 +65,19 @@ static struct {
 	char **cmd;
 	const char *shell;
 	uint64_t slots;		/* -j; 0: not given */
+	uint64_t value;		/* --value: free slots at creation */
+	int have_value;
 	int bg, posix;
 	struct mp_hold_opts hold;
 } opt;
 
-enum { OPT_BG = MP_OPT_TOOL, OPT_POSIX };
+enum { OPT_BG = MP_OPT_TOOL, OPT_POSIX, OPT_VALUE };
 
 static const struct argp_option options[] = {
 	{ "jobs", 'j', "N", 0, "Number of slots, fixed when the semaphore is created "
 	  "(default 1); an existing one must have N slots", 1 },
+	{ "value", OPT_VALUE, "V", 0, "create: only V slots free at first (0 allowed); the "
+	  "others are held with no owner until released", 1 },
 	{ "command", 'c', "STRING", 0, "run: run STRING with /bin/sh -c", 1 },
 	{ "bg", OPT_BG, 0, 0, "run: start the command in the background holding a slot "
 	  "and return (-v: print its pid)", 1 },
@@ -103,6 +107,10 @@ static void check_options(struct argp_state *state)
 		argp_error(state, "--bg is for run");
 	if (opt.slots && v != V_RUN && v != V_ACQUIRE && v != MP_VERB_CREATE)
 		argp_error(state, "-j is for run, acquire and create");
+	if (opt.have_value && v != MP_VERB_CREATE)
+		argp_error(state, "--value is for create");
+	if (opt.have_value && opt.value > (opt.slots ? opt.slots : MP_SEM_DEFAULT_SLOTS))
+		argp_error(state, "--value: at most the number of slots (-j)");
 	if (v != V_ACQUIRE && opt.hold.ttl_ns)
 		argp_error(state, "--ttl is for acquire");
 	if (v != V_ACQUIRE && v != V_RELEASE && opt.hold.have_owner)
@@ -134,6 +142,11 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'c':
 		opt.shell = arg;
+		break;
+	case OPT_VALUE:
+		if (mp_parse_count(arg, 0, SEM_VALUE_MAX, &opt.value, why, sizeof why))
+			argp_error(state, "--value: %s", why);
+		opt.have_value = 1;
 		break;
 	case OPT_BG:
 		opt.bg = 1;
@@ -175,7 +188,7 @@ static const char doc[] =
 	"  release NAME         give it back\n"
 	"  value NAME           print the number of free slots\n"
 	"  drain NAME           wait until every slot is free\n"
-	"  create NAME -j N     create it now with N slots\n"
+	"  create NAME -j N     create it now with N slots (--value V: V of them free)\n"
 	"  info NAME            show holders and waiters (--json)\n"
 	"  ls                   list the semaphores of the store (--json)\n"
 	"  rm NAME              remove it; waiters exit 66\n"
@@ -192,7 +205,7 @@ static const struct argp argp = {
 	"acquire NAME [-j N] [-n|-t D] [--owner PID|none] [--ttl D]\n"
 	"release NAME [--owner PID|none] [--force]\n"
 	"value|drain|info|rm NAME\n"
-	"create NAME [-j N]\n"
+	"create NAME [-j N] [--value V]\n"
 	"ls\n"
 	"--posix acquire|release|value|create|rm NAME [-j N] [-n|-t D]",
 	doc, children, NULL, NULL
@@ -202,16 +215,17 @@ static const struct argp argp = {
  * is set) and refuses one whose size differs from an explicit -j. */
 static int open_sem_in(struct mp_store *s, const char *name, int create, struct mp_obj *o)
 {
+	uint32_t n = create ? (opt.slots ? (uint32_t)opt.slots : MP_SEM_DEFAULT_SLOTS) : 0;
 	int rc, created;
 
-	rc = mp_sem_open(s, name, create ? (opt.slots ? (uint32_t)opt.slots
-							      : MP_SEM_DEFAULT_SLOTS) : 0,
-			 &created, o);
+	rc = mp_sem_open_value(s, name, n, opt.have_value ? (uint32_t)opt.value : n, &created, o);
 	if (rc)
 		return rc;
 	if (created)
 		mp_info("created semaphore '%s' with %u slot%s", name, mp_sem_slots(o),
 			mp_sem_slots(o) == 1 ? "" : "s");
+	else if (opt.have_value)
+		mp_info("semaphore '%s' exists already: --value applies at creation only", name);
 	if (opt.slots && mp_sem_slots(o) != opt.slots)
 		mp_die(MP_EXIT_DATAERR, "semaphore '%s' has %u slot%s, not %llu (the number is "
 		       "fixed at creation; rm it to change it)", name, mp_sem_slots(o),
@@ -560,7 +574,8 @@ static int do_posix(void)
 		return 0;
 	}
 	rc = mp_psem_open(opt.name, opt.verb == V_ACQUIRE || opt.verb == MP_VERB_CREATE,
-			  opt.slots ? (unsigned)opt.slots : MP_SEM_DEFAULT_SLOTS, &sem);
+			  opt.have_value ? (unsigned)opt.value
+			  : opt.slots ? (unsigned)opt.slots : MP_SEM_DEFAULT_SLOTS, &sem);
 	if (rc)
 		mp_fail(rc, "POSIX semaphore '/%s'", opt.name);
 	mp_errmsg_clear();

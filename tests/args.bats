@@ -6,7 +6,7 @@
 # messages and their "Try ..." line) and the status of a usage error, 64.
 load helpers/common
 
-TOOLS="mplock mpsem mpevent mpqueue mpspawn"
+TOOLS="mplock mpsem mpevent mpqueue mpspawn mpvar"
 
 # the verbs each tool's --help must list
 verbs_of() {
@@ -14,8 +14,9 @@ verbs_of() {
 	mplock) echo run acquire release is-locked create info ls rm ;;
 	mpsem) echo run acquire release value drain create info ls rm ;;
 	mpevent) echo set clear is-set wait create info ls rm ;;
-	mpqueue) echo create put get ack done join close size info ls rm ;;
+	mpqueue) echo create put get ack done join close size is-empty is-full info ls rm ;;
 	mpspawn) echo ls status wait kill is-alive rm beat ;;
+	mpvar) echo set setnx get incr decr cas unset wait dump create info ls rm ;;
 	esac
 }
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The verbs every tool has (DESIGN.md §1: create, info, ls, rm) and the
-# exit statuses they share (§4), checked the same way in all five tools:
+# exit statuses they share (§4), checked the same way in all six tools:
 # rm clears whatever lies under an object's name, an unusable store is 69
 # everywhere, missing objects are 66, --json is JSON.
 load helpers/common
 
-TOOLS="mplock mpsem mpevent mpqueue mpspawn"
+TOOLS="mplock mpsem mpevent mpqueue mpspawn mpvar"
 
 # kind_of TOOL: the kind of TOOL's objects, the prefix of their files
 # in the store ($MP_DIR/KIND.NAME)
@@ -17,6 +17,7 @@ kind_of() {
 	mpevent) echo event ;;
 	mpqueue) echo queue ;;
 	mpspawn) echo spawn ;;
+	mpvar) echo var ;;
 	esac
 }
 
@@ -69,7 +70,7 @@ print(d[sys.argv[1]])' "$1"
 		make_obj "$t" obj
 		[ -f "$MP_DIR/$k.obj" ]
 	done
-	[ "$(ls -A "$MP_DIR" | sort | tr '\n' ' ')" = "event.obj lock.obj queue.obj sem.obj spawn.obj " ]
+	[ "$(ls -A "$MP_DIR" | sort | tr '\n' ' ')" = "event.obj lock.obj queue.obj sem.obj spawn.obj var.obj " ]
 }
 
 # ---- rm of whatever lies under an object's name ----
@@ -225,7 +226,7 @@ store_unavailable() {
 		make_obj "$t" "one-$t"
 		run -0 "$t" ls --json
 		json=$output
-		# one object each: the store holds the other four kinds' too
+		# one object each: the store holds the other five kinds' too
 		run -0 json_list_len <<<"$json"
 		[ "$output" = 1 ]
 		run -0 json_field name <<<"$json"

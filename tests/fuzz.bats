@@ -50,6 +50,10 @@ replay() {
 	replay spawn
 }
 
+@test "fuzz-var replays the variable corpus without a crash or a sanitizer report" {
+	replay var
+}
+
 @test "fuzz-parse replays the parser corpus without a crash or a broken promise" {
 	replay parse
 }
@@ -107,9 +111,14 @@ tools() {
 	tools spawn mpspawn status status,--json is-alive
 }
 
+@test "mpvar get, info, incr, wait -n and ls on every corrupt variable of the corpus end without a signal" {
+	tools var mpvar get get,--raw info info,--json incr decr,--init,3 unset wait,-n,--ge,5 \
+		wait,-n,--eq,x
+}
+
 @test "the committed corpus stays small: at most 80 inputs of at most 16 KiB per target" {
 	local t n big bad=0
-	for t in lock sem event queue spawn parse; do
+	for t in lock sem event queue spawn var parse; do
 		n=$(find "$CORPUS/$t" -type f | wc -l)
 		big=$(find "$CORPUS/$t" -type f -size +16k | wc -l)
 		echo "$t: $n inputs, $big over 16 KiB"

@@ -764,3 +764,38 @@ exits_with() {
 	umount "$tiny"
 	[[ $stderr == *"cannot allocate"* ]]
 }
+
+# ---- is-empty, is-full (Queue.empty(), Queue.full()) ----
+
+@test "is-empty and is-full answer 0 yes and 1 no as messages come and go" {
+	mpqueue create q --max-items 2
+	run -0 mpqueue is-empty q
+	run -1 mpqueue is-full q
+	mpqueue put q a
+	run -1 mpqueue is-empty q
+	run -1 mpqueue is-full q
+	mpqueue put q b
+	run -0 mpqueue is-full q
+	run -75 mpqueue put -n q c
+	mpqueue get q
+	run -1 mpqueue is-full q
+	mpqueue get q
+	run -0 mpqueue is-empty q
+}
+
+@test "is-full counts bytes too, and a leased message still takes its room" {
+	mpqueue create q --max-items 10 --max-bytes 8 --max-msg 8
+	mpqueue put q 12345678
+	run -0 mpqueue is-full q
+	mpqueue get q --lease --owner none >/dev/null
+	run -0 mpqueue is-empty q
+	run -0 mpqueue is-full q
+	mpqueue ack q --owner none
+	run -1 mpqueue is-full q
+}
+
+@test "is-empty and is-full of a missing queue exit 66 and create nothing" {
+	run -66 mpqueue is-empty nope
+	run -66 mpqueue is-full nope
+	[ ! -e "$MP_DIR/queue.nope" ]
+}

@@ -757,6 +757,62 @@ pysem() {
 	run -64 mpsem --posix release S --force
 }
 
+# ---- create --value: a semaphore that starts with fewer free slots ----
+
+@test "create -j 3 --value 0 starts with no free slot; release --owner none posts one, never past 3" {
+	mpsem create S -j 3 --value 0
+	run -0 mpsem value S
+	[ "$output" = 0 ]
+	run -75 mpsem acquire -n S --owner none
+	run -0 mpsem release S --owner none
+	run -0 mpsem value S
+	[ "$output" = 1 ]
+	mpsem release S --owner none
+	mpsem release S --owner none
+	run -0 mpsem value S
+	[ "$output" = 3 ]
+	# every slot is free: a fourth post is refused and changes nothing
+	run -1 mpsem release S --owner none
+	run -0 mpsem value S
+	[ "$output" = 3 ]
+}
+
+@test "a semaphore made with --value 0 is a signal: a waiting acquire goes when another process releases" {
+	mpsem create sig --value 0
+	start_bg mpsem acquire sig --owner none -t 20
+	local w=$BG_PID
+	wait_until 5 bash -c 'mpsem info sig | grep -q "waiters:  1"'
+	alive "$w"
+	mpsem release sig --owner none
+	wait_until 5 dead "$w"
+	wait "$w"
+	run -0 mpsem value sig
+	[ "$output" = 0 ]
+}
+
+@test "create --value V keeps V free and holds the rest with no owner, as info shows" {
+	mpsem create S -j 4 --value 1
+	run -0 mpsem value S
+	[ "$output" = 1 ]
+	run -0 mpsem info S --json
+	[[ $output == *'"free":1,'* ]]
+	[ "$(grep -o '"owner_pid":0,' <<<"$output" | wc -l)" = 3 ]
+	# the held slots have no owner: no reaping gives them back
+	run -0 mpsem acquire -n S --owner none
+	run -75 mpsem acquire -n S --owner none
+}
+
+@test "--value is for create, at most -j, and applies only when create makes the semaphore" {
+	run -64 mpsem acquire S --value 1
+	run -64 mpsem create S -j 2 --value 3
+	run -64 mpsem create S --value 2
+	run -64 mpsem create S --value x
+	mpsem create S -j 2
+	run -0 mpsem create S -j 2 --value 0
+	run -0 mpsem value S
+	[ "$output" = 2 ]
+}
+
 # ---- the example ----
 
 @test "the KTV example: 10 people, never more than 3 in the room, everybody sings" {

@@ -60,13 +60,18 @@ torture() {
 	[[ "$output" =~ event:\ [1-9][0-9]*\ sets ]]
 }
 
+@test "a variable is never torn and its counter loses and doubles no incr under kill -9" {
+	torture var
+	[[ "$output" =~ var:\ [1-9][0-9]*\ gets\ of\ whole\ values ]]
+}
+
 @test "the checkers report violations when every kind is sabotaged on purpose" {
 	# Longer than the others: an event is caught only after a waiter slept
 	# through a sabotaged set for 1.5 s, and a sanitized build runs few
 	# clients at once, on a machine that may be loaded.
 	run -1 "$TORTURE" -t 12 --sabotage --dir "$BATS_TEST_TMPDIR/t"
 	echo "$output"
-	for k in lock rwlock sem queue event spawn; do
+	for k in lock rwlock sem queue event spawn var; do
 		[ "$(column $k 7)" -gt 0 ]
 	done
 }
@@ -126,6 +131,35 @@ torture() {
 	run -0 mpqueue get -n q
 	[ "$output" = first ]
 	run -75 mpqueue get -n q
+}
+
+@test "fault build: a variable's change killed at any step leaves the old value or the new one, whole" {
+	fault_build || skip "not configured with --enable-fault-injection"
+	mpvar set v old
+	# the new value copied beside the old one, not yet published: old
+	run -137 env MP_FAULT=var.replace.copied mpvar set v new
+	run -0 mpvar get v
+	[ "$output" = old ]
+	# published in the journal, or halfway applied: the next process
+	# finishes it
+	run -137 env MP_FAULT=var.commit.journal mpvar set v new
+	run -0 mpvar get v
+	[ "$output" = new ]
+	run -137 env MP_FAULT=var.apply mpvar set v "a longer value"
+	run -0 mpvar get v
+	[ "$output" = "a longer value" ]
+	mpvar set n 41
+	run -137 env MP_FAULT=var.apply mpvar incr n
+	run -0 mpvar incr n
+	[ "$output" = 43 ]
+	run -137 env MP_FAULT=mpvar.changed mpvar incr n
+	run -0 mpvar get n
+	[ "$output" = 44 ]
+	run -0 mpvar info v --json
+	[[ $output == *'"version":3,'* ]]
+	# a waiter killed in its sleep leaves the others working
+	run -137 env MP_FAULT=var.wait.sleep mpvar wait n --ge 100
+	run -0 mpvar wait -t 1 n --ge 44
 }
 
 @test "fault build: a set killed after its journal is finished by the next process" {

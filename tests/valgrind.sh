@@ -50,6 +50,19 @@ vg 0 mpevent info ready --json
 vg 0 mpevent clear ready
 vg 1 mpevent is-set ready
 vg 0 mpevent ls
+vg 0 mpvar set v hello
+vg 0 mpvar get v
+vg 1 mpvar setnx v x
+vg 0 mpvar incr n 5
+vg 65 mpvar incr v
+vg 1 mpvar cas v x y -p
+vg 0 mpvar wait n --ge 5 -t 1
+vg 124 mpvar wait n --gt 5 -t 0.1
+vg 0 mpvar dump --json
+vg 0 mpvar info v --json
+vg 0 mpvar ls
+vg 0 mpvar unset v
+vg 0 mpvar rm v
 
 vg 0 mpqueue put jobs a b c
 vg 0 mpqueue get jobs --count 2

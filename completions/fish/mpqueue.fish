@@ -80,6 +80,8 @@ complete -c mpqueue -n 'not __mpqueue_verb' -a done -d 'mark a message processed
 complete -c mpqueue -n 'not __mpqueue_verb' -a join -d 'wait until every message put is marked done'
 complete -c mpqueue -n 'not __mpqueue_verb' -a close -d 'no more puts; getters drain, then exit 2'
 complete -c mpqueue -n 'not __mpqueue_verb' -a size -d 'print the number of messages waiting'
+complete -c mpqueue -n 'not __mpqueue_verb' -a is-empty -d 'exit 0 if no message is waiting'
+complete -c mpqueue -n 'not __mpqueue_verb' -a is-full -d 'exit 0 if a put would wait for room'
 complete -c mpqueue -n 'not __mpqueue_verb' -a info -d 'show the state and limits of the queue'
 complete -c mpqueue -n 'not __mpqueue_verb' -a ls -d 'list the queues in the store'
 complete -c mpqueue -n 'not __mpqueue_verb' -a rm -d 'remove the queue (waiters exit 66)'

@@ -41,7 +41,7 @@ function __mpsem_scan
                 set dir (string replace -- --store= '' $w)
             case --posix
                 set posix 1
-            case -t -w -E -c -j --timeout --wait --conflict-exit-code --command --jobs --owner --ttl --dir --store --lease
+            case -t -w -E -c -j --timeout --wait --conflict-exit-code --command --jobs --value --owner --ttl --dir --store --lease
                 set skip 1
                 set argof $w
                 contains -- $w -c --command; and set cstring 1
@@ -136,8 +136,9 @@ complete -c mpsem -n __mpsem_in_command -a '(__mpsem_complete_command)'
 
 # Options.  Spelled out for scripts that check this file against
 # mpsem --help (fish writes them as "-l name"):
-# --jobs --command --bg --owner --ttl --force --posix --nonblock --timeout --wait --conflict-exit-code --json --dir --store --lease --quiet --verbose --help --usage --version
+# --jobs --value --command --bg --owner --ttl --force --posix --nonblock --timeout --wait --conflict-exit-code --json --dir --store --lease --quiet --verbose --help --usage --version
 complete -c mpsem -n '__mpsem_verb - run acquire create' -s j -l jobs -x -d 'Number of slots, fixed at creation (default 1)'
+complete -c mpsem -n '__mpsem_verb - create' -l value -x -d 'Slots free at first (0 to N); the others held with no owner'
 complete -c mpsem -n '__mpsem_verb - run' -s c -l command -x -d 'Run STRING with /bin/sh -c'
 complete -c mpsem -n '__mpsem_verb - run' -l bg -d 'Start the command in the background holding a slot, and return'
 complete -c mpsem -n '__mpsem_verb - run acquire drain' -s n -l nonblock -d 'Do not wait: exit 75 if busy'

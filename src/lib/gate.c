@@ -47,6 +47,19 @@ void mp_gate_init(void *body, uint32_t capacity, uint32_t nholds, uint32_t nwait
 	g->nwaiters = nwaiters;
 }
 
+void mp_gate_init_held(void *body, uint32_t n)
+{
+	struct mp_gate *g = body;
+	struct mp_hold *h = (struct mp_hold *)((char *)body + sizeof(struct mp_gate));
+	int64_t now = mp_realtime_ns();
+
+	for (uint32_t i = 0; i < n && i < g->capacity && i < g->nholds; i++) {
+		h[i].token = ++g->last_token;
+		h[i].since_ns = now;
+		h[i].weight = 1;
+	}
+}
+
 int mp_gate_validate(struct mp_obj *o)
 {
 	struct mp_gate *g = G(o);

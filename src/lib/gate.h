@@ -63,6 +63,11 @@ size_t mp_gate_size(uint32_t nholds, uint32_t nwaiters);
 /* Initialises a gate body (for mp_obj_open's create callback). */
 void mp_gate_init(void *body, uint32_t capacity, uint32_t nholds, uint32_t nwaiters);
 
+/* Records n (<= capacity, <= nholds) holds of one unit with no owner in a
+ * gate body just initialised, as n `acquire --owner none` would (for
+ * mp_obj_open's create callback: the object is not visible yet). */
+void mp_gate_init_held(void *body, uint32_t n);
+
 /* mp_kind.validate and .reset for kinds built on a gate. */
 int mp_gate_validate(struct mp_obj *o);
 void mp_gate_reset(struct mp_obj *o);

@@ -33,6 +33,8 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/signals.c src/lib/signals.h \
 	src/lib/spawn.c src/lib/spawn.h \
 	src/lib/store.c src/lib/store.h \
+	src/lib/var.c src/lib/var.h \
+	src/lib/show-var.c \
 	src/lib/str.h \
 	src/lib/supervise.h \
 	src/lib/supervise-int.h \

@@ -272,9 +272,10 @@ static int validate(struct mp_store *s, const struct mp_kind *k, struct mp_obj *
 		return -EBADMSG;
 	}
 	if (h.kind != (uint32_t)k->id) {
-		static const char *names[] = { "?", "lock", "sem", "event", "queue", "spawn" };
+		static const char *names[] = { "?", "lock", "sem", "event", "queue", "spawn",
+					       "var" };
 		mp_errmsg_set("'%s' is a %s object, not a %s", mp_obj_path(o),
-			      h.kind < 6 ? names[h.kind] : "unknown", k->name);
+			      h.kind < 7 ? names[h.kind] : "unknown", k->name);
 		return -EMEDIUMTYPE;
 	}
 	if (h.total_size != (uint64_t)st.st_size || h.total_size > (1ULL << 41)) {

@@ -53,6 +53,7 @@ enum mp_kind_id {
 	MP_KIND_EVENT = 3,
 	MP_KIND_QUEUE = 4,
 	MP_KIND_SPAWN = 5,
+	MP_KIND_VAR = 6,
 };
 
 /* Page 0 of every object.  The layout is the on-disk format: append only. */

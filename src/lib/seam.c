@@ -17,6 +17,7 @@
 #include "err.h"
 #include "redis.h"
 #include "store.h"
+#include "var.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -108,6 +109,11 @@ int mp_sem_open(struct mp_store *s, const char *name, uint32_t create_slots, int
 	return s->ops->sem->open(s, name, create_slots, created, o);
 }
 
+int mp_sem_open_value(struct mp_store *s, const char *name, uint32_t create_slots, uint32_t create_free, int *created, struct mp_obj *o)
+{
+	return s->ops->sem->open_value(s, name, create_slots, create_free, created, o);
+}
+
 uint32_t mp_sem_slots(const struct mp_obj *o)
 {
 	return o->ops->sem->slots(o);
@@ -164,6 +170,7 @@ const struct mp_store_ops mp_shm_store_ops = {
 	.event = &mp_shm_event_ops,
 	.queue = &mp_shm_queue_ops,
 	.spawn = &mp_shm_spawn_ops,
+	.var = &mp_shm_var_ops,
 };
 
 /* ---- spawn ---- */
@@ -319,4 +326,51 @@ int mp_queue_settle(struct mp_obj *o, struct mp_queue_batch *b, uint32_t written
 int mp_queue_ack_owner(struct mp_obj *o, const struct mp_owner *who, uint64_t token, int force, struct mp_queue_lease_info *out)
 {
 	return o->ops->queue->ack_owner(o, who, token, force, out);
+}
+
+/* ---- var ---- */
+
+int mp_var_open(struct mp_store *s, const char *name, int create, uint64_t max_size, int *created, struct mp_obj *o)
+{
+	return s->ops->var->open(s, name, create, max_size, created, o);
+}
+
+uint64_t mp_var_max_size(const struct mp_obj *o)
+{
+	return o->ops->var->max_size(o);
+}
+
+int mp_var_get(struct mp_obj *o, void *buf, size_t cap, size_t *len)
+{
+	return o->ops->var->get(o, buf, cap, len);
+}
+
+int mp_var_set(struct mp_obj *o, const void *v, size_t len, int nx)
+{
+	return o->ops->var->set(o, v, len, nx);
+}
+
+int mp_var_unset(struct mp_obj *o)
+{
+	return o->ops->var->unset(o);
+}
+
+int mp_var_add(struct mp_obj *o, int64_t delta, const int64_t *init, int64_t *result)
+{
+	return o->ops->var->add(o, delta, init, result);
+}
+
+int mp_var_cas(struct mp_obj *o, const void *old, size_t oldlen, const void *nv, size_t newlen, void *cur, size_t cap, size_t *curlen, int *curset)
+{
+	return o->ops->var->cas(o, old, oldlen, nv, newlen, cur, cap, curlen, curset);
+}
+
+int mp_var_wait(struct mp_obj *o, const struct mp_var_cond *c, int64_t deadline_ns, int nonblock)
+{
+	return o->ops->var->wait(o, c, deadline_ns, nonblock);
+}
+
+int mp_var_info(struct mp_obj *o, struct mp_var_info *vi, void *buf, size_t cap)
+{
+	return o->ops->var->info(o, vi, buf, cap);
 }

@@ -40,22 +40,35 @@ const struct mp_kind mp_sem_kind = {
 
 static void init_sem(void *body, size_t size, const void *arg)
 {
-	uint32_t n = *(const uint32_t *)arg;
+	const uint32_t *n = arg;	/* slots, free */
 
-	mp_gate_init(body, n, n, MP_SEM_WAITERS);
+	mp_gate_init(body, n[0], n[0], MP_SEM_WAITERS);
+	mp_gate_init_held(body, n[0] - n[1]);
 }
 
-static int shm_sem_open(struct mp_store *s, const char *name, uint32_t create_slots, int *created,
-		struct mp_obj *o)
+static int shm_sem_open_value(struct mp_store *s, const char *name, uint32_t create_slots,
+			      uint32_t create_free, int *created, struct mp_obj *o)
 {
+	uint32_t n[2] = { create_slots, create_free };
+
 	if (create_slots > MP_SEM_MAX_SLOTS) {
 		mp_errmsg_set("%u slots is more than the %u a semaphore can have", create_slots,
 			      MP_SEM_MAX_SLOTS);
 		return -EINVAL;
 	}
+	if (create_free > create_slots) {
+		mp_errmsg_set("%u free slots is more than the %u slots", create_free, create_slots);
+		return -EINVAL;
+	}
 	return mp_obj_open(s, &mp_sem_kind, name,
 			   create_slots ? mp_gate_size(create_slots, MP_SEM_WAITERS) : 0,
-			   create_slots ? init_sem : NULL, &create_slots, created, o);
+			   create_slots ? init_sem : NULL, n, created, o);
+}
+
+static int shm_sem_open(struct mp_store *s, const char *name, uint32_t create_slots, int *created,
+		struct mp_obj *o)
+{
+	return shm_sem_open_value(s, name, create_slots, create_slots, created, o);
 }
 
 static uint32_t shm_sem_slots(const struct mp_obj *o)
@@ -186,4 +199,5 @@ void mp_psem_close(sem_t *sem)
 const struct mp_sem_ops mp_shm_sem_ops = {
 	.open = shm_sem_open,
 	.slots = shm_sem_slots,
+	.open_value = shm_sem_open_value,
 };

@@ -34,6 +34,12 @@ extern const struct mp_kind mp_sem_kind;
 int mp_sem_open(struct mp_store *s, const char *name, uint32_t create_slots, int *created,
 		struct mp_obj *o);
 
+/* As mp_sem_open, and a semaphore this call creates starts with only
+ * create_free (<= create_slots) slots free: the others are held with no
+ * owner, as after `acquire --owner none`, until released. */
+int mp_sem_open_value(struct mp_store *s, const char *name, uint32_t create_slots,
+		      uint32_t create_free, int *created, struct mp_obj *o);
+
 /* The number of slots of an open semaphore (validated at open). */
 uint32_t mp_sem_slots(const struct mp_obj *o);
 
@@ -70,6 +76,7 @@ void mp_psem_close(sem_t *sem);
 struct mp_sem_ops {
 	int (*open)(struct mp_store *s, const char *name, uint32_t create_slots, int *created, struct mp_obj *o);
 	uint32_t (*slots)(const struct mp_obj *o);
+	int (*open_value)(struct mp_store *s, const char *name, uint32_t create_slots, uint32_t create_free, int *created, struct mp_obj *o);
 };
 
 extern const struct mp_sem_ops mp_shm_sem_ops;

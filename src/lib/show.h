@@ -9,6 +9,8 @@
 #ifndef MP_SHOW_H
 #define MP_SHOW_H
 
+#include <stddef.h>
+
 #include "store.h"
 
 int mp_show_lock_info(struct mp_obj *o, int json);
@@ -24,5 +26,14 @@ int mp_show_spawn_info(struct mp_obj *o, int json);
  * late. */
 int mp_show_spawn_status(struct mp_obj *o, int json, int *stale);
 int mp_show_spawn_row(struct mp_obj *o, int json, const char *lead);
+int mp_show_var_info(struct mp_obj *o, int json);
+int mp_show_var_row(struct mp_obj *o, int json, const char *lead);
+/* A variable's value as JSON on stdout: null when unset, a number when it
+ * is a canonical integer, else a string (bytes that are not UTF-8 as
+ * \u00XX). */
+void mp_show_var_json_value(int is_set, const void *v, size_t len);
+/* The value on one line of stdout: printable ASCII as it is, \n, \t, \\
+ * and \xHH for the rest. */
+void mp_show_var_text_value(const void *v, size_t len);
 
 #endif

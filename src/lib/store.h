@@ -40,7 +40,7 @@ int mp_store_list(struct mp_store *s, const struct mp_kind *k,
  *
  * Everything a tool does to an object goes through its store's tables:
  * one per kind (struct mp_gate_ops in gate.h, mp_lock_ops, mp_sem_ops,
- * mp_event_ops, mp_queue_ops, mp_spawn_ops), each kind's public functions
+ * mp_event_ops, mp_queue_ops, mp_spawn_ops, mp_var_ops), each kind's public functions
  * calling the store's through o->ops or s->ops (seam.c).  mp_store_open()
  * chooses the store; the shared-memory store (obj.c, this file's store.c,
  * and each kind's .c files) is mp_shm_store_ops.  A second store fills in
@@ -51,6 +51,7 @@ struct mp_sem_ops;
 struct mp_event_ops;
 struct mp_queue_ops;
 struct mp_spawn_ops;
+struct mp_var_ops;
 
 struct mp_store_ops {
 	const char *name;	/* "shm", "redis" */
@@ -69,6 +70,7 @@ struct mp_store_ops {
 	const struct mp_event_ops *event;
 	const struct mp_queue_ops *queue;
 	const struct mp_spawn_ops *spawn;
+	const struct mp_var_ops *var;
 };
 
 extern const struct mp_store_ops mp_shm_store_ops;

@@ -32,6 +32,7 @@ int mp_verb_parse_arg(struct mp_verb_line *l, const struct mp_verb *table, int n
 		argp_error(state, "%s takes no name: unexpected argument '%s'", l->verb->name, arg);
 		break;
 	case MP_VERB_ONE_NAME:
+	case MP_VERB_OPT_NAME:
 		if (l->n == 1)
 			argp_error(state, "unexpected argument '%s'", arg);
 		break;
@@ -54,7 +55,8 @@ void mp_verb_parse_end(const struct mp_verb_line *l, struct argp_state *state, c
 {
 	if (!l->verb)
 		argp_error(state, "a verb is needed");
-	if (l->verb->args != MP_VERB_NO_NAME && l->verb->args != MP_VERB_REST && l->n == 0)
+	if (l->verb->args != MP_VERB_NO_NAME && l->verb->args != MP_VERB_OPT_NAME &&
+	    l->verb->args != MP_VERB_REST && l->n == 0)
 		argp_error(state, "%s needs a %s name", l->verb->name, noun);
 }
 
@@ -100,6 +102,7 @@ static int verb_info(const struct mp_kind_cli *k, const char *name)
 
 struct list_ctx {
 	const struct mp_kind_cli *k;
+	const char *prefix;
 	int count, rc;
 };
 
@@ -109,6 +112,8 @@ static int list_one(const char *name, void *arg)
 	struct mp_obj o;
 	int rc;
 
+	if (c->prefix && strncmp(name, c->prefix, strlen(c->prefix)))
+		return 0;
 	rc = mp_store_find(&mp_verb_store, c->k->kind, name, &o);
 	if (rc == -ENOENT)
 		return 0;	/* removed meanwhile */
@@ -125,9 +130,9 @@ static int list_one(const char *name, void *arg)
 	return 0;
 }
 
-static int verb_ls(const struct mp_kind_cli *k)
+static int verb_ls(const struct mp_kind_cli *k, const char *prefix)
 {
-	struct list_ctx c = { k, 0, 0 };
+	struct list_ctx c = { k, prefix, 0, 0 };
 	int rc;
 
 	mp_store_open_or_exit(&mp_verb_store);
@@ -164,7 +169,7 @@ int mp_verb_common(const struct mp_kind_cli *k, int id, const char *name)
 	case MP_VERB_INFO:
 		return verb_info(k, name);
 	case MP_VERB_LS:
-		return verb_ls(k);
+		return verb_ls(k, name);
 	case MP_VERB_RM:
 		return verb_rm(k, name);
 	default:

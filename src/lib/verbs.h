@@ -20,6 +20,7 @@ enum { MP_VERB_NONE, MP_VERB_CREATE, MP_VERB_INFO, MP_VERB_LS, MP_VERB_RM, MP_VE
 /* What a verb takes after it. */
 enum mp_verb_args {
 	MP_VERB_NO_NAME,	/* ls */
+	MP_VERB_OPT_NAME,	/* mpvar ls [PREFIX]: at most one */
 	MP_VERB_ONE_NAME,	/* info NAME */
 	MP_VERB_NAMES,		/* mpevent wait NAME... */
 	MP_VERB_NAME_REST,	/* run NAME CMD..., put NAME MSG...: the tool takes the rest */
@@ -82,11 +83,12 @@ extern struct mp_store mp_verb_store;
  * creating it, or exits: 66 if missing, 65 if damaged, ... */
 void mp_verb_open_or_exit(const struct mp_kind_cli *k, const char *name, struct mp_obj *o);
 
-/* Runs common verb id (MP_VERB_CREATE ... MP_VERB_RM) on NAME (NULL for
- * ls) and returns the exit status, or exits with it:
+/* Runs common verb id (MP_VERB_CREATE ... MP_VERB_RM) on NAME (for ls: a
+ * prefix, or NULL) and returns the exit status, or exits with it:
  *   create  k->create; 0
  *   info    k->info, with mp_cli.json; 66 missing
- *   ls      k->row for each object of the kind, sorted by name, with a
+ *   ls      k->row for each object of the kind (whose name starts with
+ *           NAME, if not NULL), sorted by name, with a
  *           line each; an object that cannot
  *           be read is skipped with a message, and its status is returned;
  *           --json: one JSON array

@@ -11,6 +11,7 @@ FUZZ_TARGETS = \
 	tests/fuzz/fuzz-event \
 	tests/fuzz/fuzz-queue \
 	tests/fuzz/fuzz-spawn \
+	tests/fuzz/fuzz-var \
 	tests/fuzz/fuzz-parse
 check_PROGRAMS += $(FUZZ_TARGETS)
 
@@ -32,6 +33,9 @@ tests_fuzz_fuzz_queue_LDFLAGS = $(FUZZ_LINK)
 tests_fuzz_fuzz_spawn_SOURCES = tests/fuzz/fuzz-spawn.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_spawn_LDADD = $(LIBMP)
 tests_fuzz_fuzz_spawn_LDFLAGS = $(FUZZ_LINK)
+tests_fuzz_fuzz_var_SOURCES = tests/fuzz/fuzz-var.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_var_LDADD = $(LIBMP)
+tests_fuzz_fuzz_var_LDFLAGS = $(FUZZ_LINK)
 tests_fuzz_fuzz_parse_SOURCES = tests/fuzz/fuzz-parse.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_parse_LDADD = $(LIBMP)
 tests_fuzz_fuzz_parse_LDFLAGS = $(FUZZ_LINK)

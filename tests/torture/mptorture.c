@@ -26,6 +26,9 @@
  *                 a missed wake cannot hide behind a kill
  *   spawn         no worker outlives its mpspawn by more than a second,
  *                 even when mpspawn is SIGKILLed
+ *   var           every get that exits 0 prints a whole value, never one
+ *                 torn between two sets; a counter lies between the incr
+ *                 that exited 0 and those tried (none lost, none doubled)
  *
  * A tool that exits with a status it should never give (70 internal
  * error, 65 corrupt object, ...) is a violation too.  At the end it prints
@@ -651,7 +654,8 @@ int expect(struct client *c, const struct tres *r, char *const argv[], const int
 
 /* ---- clients and the killer ---- */
 
-extern const struct kind kind_lock, kind_rwlock, kind_sem, kind_spawn, kind_queue, kind_event;
+extern const struct kind kind_lock, kind_rwlock, kind_sem, kind_spawn, kind_queue, kind_event,
+	kind_var;
 
 void kinds_register(const struct kind **t)
 {
@@ -661,6 +665,7 @@ void kinds_register(const struct kind **t)
 	t[K_SPAWN] = &kind_spawn;
 	t[K_QUEUE] = &kind_queue;
 	t[K_EVENT] = &kind_event;
+	t[K_VAR] = &kind_var;
 }
 
 static const struct kind *kinds[NKINDS];

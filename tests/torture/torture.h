@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum { K_LOCK, K_RWLOCK, K_SEM, K_QUEUE, K_EVENT, K_SPAWN, NKINDS };
+enum { K_LOCK, K_RWLOCK, K_SEM, K_QUEUE, K_EVENT, K_SPAWN, K_VAR, NKINDS };
 
 #define MAXSLOTS	64	/* concurrent clients, all kinds */
 #define NWIT		8	/* witness tables */
