@@ -111,6 +111,8 @@ int mp_sem_open(struct mp_store *s, const char *name, uint32_t create_slots, int
 
 int mp_sem_open_value(struct mp_store *s, const char *name, uint32_t create_slots, uint32_t create_free, int *created, struct mp_obj *o)
 {
+	if (!s->ops->sem->open_value)
+		return not_here(s, "semaphores with --value");
 	return s->ops->sem->open_value(s, name, create_slots, create_free, created, o);
 }
 
@@ -332,6 +334,8 @@ int mp_queue_ack_owner(struct mp_obj *o, const struct mp_owner *who, uint64_t to
 
 int mp_var_open(struct mp_store *s, const char *name, int create, uint64_t max_size, int *created, struct mp_obj *o)
 {
+	if (!s->ops->var)
+		return not_here(s, "shared values");
 	return s->ops->var->open(s, name, create, max_size, created, o);
 }
 
