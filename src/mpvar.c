@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mpvar - named shared values and counters for shell scripts.
  *
  *   mpvar [OPTION...] set|setnx NAME VALUE|-      mpvar get NAME [--default V] [--raw]

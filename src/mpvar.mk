@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # mpvar: everything the build knows about it (program, tests, man page,
 # completions).  Included from Makefile.am.
 bin_PROGRAMS += src/mpvar

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # mpvar: shared values and counters (src/mpvar.c, src/lib/var.c).
 # The 4 x 10,000 incr test makes 40,000 calls: minutes on a loaded 2-core
 # machine, so this suite's tests may run longer than the others'.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The Redis store (DESIGN §7): what only a store shared by several hosts
 # has — URLs, logins, hosts, leases, keepers, a server that stops.  Run by
 # tests/redis.redis on a redis-server of its own (tests/with-redis); every

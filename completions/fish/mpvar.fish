@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # fish completion for mpvar(1)
 #
 # Variable names are read from the store: --dir, else $MP_DIR, else

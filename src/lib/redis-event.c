@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* redis-event.c - events on a Redis server; see redis.h.
  *
  * PREFIX:{event:NAME}:m holds the flag and its counts; every set and clear

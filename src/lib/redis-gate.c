@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* redis-gate.c - locks and semaphores on a Redis server; see redis.h.
  *
  * The gate of gate.h, kept in the keys of PREFIX:{lock|sem:NAME}: ":m"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* redis.c - the Redis store: its URL, connections, scripts, names and
  * the store-level operations (find, list, remove); see redis.h. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* redis.h - the Redis store (DESIGN §7): the second implementation of the
  * storage seam (store.h), for scripts on several hosts.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* show-var.c - info, ls and dump of variables; see show.h. */
 #include "config.h"
 

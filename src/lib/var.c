@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* var.c - the var kind; see var.h. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* var.h - the var kind: one shared value (a Manager().dict entry, a
  * Value), set, read, added to and waited on by unrelated processes.
  *

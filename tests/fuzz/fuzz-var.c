@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-var - arbitrary bytes as a variable object: open + validate, then
  * get, info, the waits that do not sleep (every condition, -n), and the
  * changes: set, setnx, incr (from 0 and from an --init), cas and unset.

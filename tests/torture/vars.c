@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vars.c - mptorture's variable clients and checks.
  *
  * Two variables.  "vv" holds self-describing values, TAG:LEN:PAYLOAD,
