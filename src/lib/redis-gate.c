@@ -237,26 +237,32 @@ static int removed(struct mp_obj *o)
 
 /* ---- open ---- */
 
+/* Opens (create_cap > 0: creating with that many units, of which
+ * create_held start held with no owner) gate NAME of kind k. */
 static int gate_open(struct mp_store *s, const struct mp_kind *k, const char *name,
-		     uint32_t create_cap, int *created, struct mp_obj *o)
+		     uint32_t create_cap, uint32_t create_held, int *created, struct mp_obj *o)
 {
 	static const struct mp_redis_script open_script = { LUA_PRELUDE
 		"if redis.call('EXISTS', M) == 0 then "
 		"  if tonumber(ARGV[2]) == 0 then return {-2} end local t0 = now() "
 		"  redis.call('HSET', M, 'kind', ARGV[1], 'cap', ARGV[2], 'token', 0, 'ticket', 0, "
 		"    'reaped', 0, 'created', t0, 'changed', t0) "
+		"  for i = 1, tonumber(ARGV[3]) do local tok = redis.call('HINCRBY', M, 'token', 1) "
+		"    redis.call('HSET', H, tok, enc({w=1, f=0, t=tok, s=t0, x=0, l=0, h=ARGV[4], p=0, "
+		"      st='0', hp=0, hs='0', ns='0', sl=i-1})) end "
 		"  return {1, tonumber(ARGV[2])} end "
 		"local ok = kind_ok(ARGV[1]) if ok ~= 0 then return {ok} end "
 		"return {0, tonumber(redis.call('HGET', M, 'cap'))}", 5
 	};
-	char cap[16];
-	const char *args[2] = { k->name, cap };
+	char cap[16], held[16];
+	const char *args[4] = { k->name, cap, held, mp_redis_host_id() };
 	redisReply *rep;
 	int rc;
 
 	snprintf(cap, sizeof cap, "%" PRIu32, create_cap);
+	snprintf(held, sizeof held, "%" PRIu32, create_held);
 	mp_redis_obj_init(s, k, name, o);
-	rc = eval(o, &open_script, 2, args, &rep);
+	rc = eval(o, &open_script, 4, args, &rep);
 	if (rc)
 		goto fail;
 	rc = (int)rep->element[0]->integer;
@@ -283,13 +289,20 @@ fail:
 
 static int redis_lock_open(struct mp_store *s, const char *name, int create, struct mp_obj *o)
 {
-	return gate_open(s, &mp_lock_kind, name, create ? MP_LOCK_MAX_SHARED : 0, NULL, o);
+	return gate_open(s, &mp_lock_kind, name, create ? MP_LOCK_MAX_SHARED : 0, 0, NULL, o);
 }
 
 static int redis_sem_open(struct mp_store *s, const char *name, uint32_t create_slots,
 			  int *created, struct mp_obj *o)
 {
-	return gate_open(s, &mp_sem_kind, name, create_slots, created, o);
+	return gate_open(s, &mp_sem_kind, name, create_slots, 0, created, o);
+}
+
+static int redis_sem_open_value(struct mp_store *s, const char *name, uint32_t create_slots,
+				uint32_t create_free, int *created, struct mp_obj *o)
+{
+	return gate_open(s, &mp_sem_kind, name, create_slots,
+			 create_free < create_slots ? create_slots - create_free : 0, created, o);
 }
 
 static uint32_t redis_sem_slots(const struct mp_obj *o)
@@ -907,5 +920,6 @@ const struct mp_lock_ops mp_redis_lock_ops = {
 
 const struct mp_sem_ops mp_redis_sem_ops = {
 	.open = redis_sem_open,
+	.open_value = redis_sem_open_value,
 	.slots = redis_sem_slots,
 };

@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +162,27 @@ static int parse_url(struct mp_redis *r, const char *url)
 
 /* ---- connections ---- */
 
+/* redisCommandArgv without SIGPIPE: a server that went away must be a
+ * failed call (69), not a process killed by the signal. */
+static redisReply *command(redisContext *c, int argc, const char **argv)
+{
+	static const struct timespec now = { 0, 0 };
+	sigset_t pipe, old;
+	redisReply *rep;
+	int e;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, &old);
+	rep = redisCommandArgv(c, argc, argv, NULL);
+	e = errno;
+	if (!rep && !sigismember(&old, SIGPIPE))
+		sigtimedwait(&pipe, NULL, &now);	/* the one this call raised */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+	return rep;
+}
+
 static int unavailable(struct mp_redis *r, const char *what, const char *why)
 {
 	mp_errmsg_set("store %s unavailable: %s%s%s", r->url, what, why ? ": " : "", why ? why : "");
@@ -169,7 +192,7 @@ static int unavailable(struct mp_redis *r, const char *what, const char *why)
 static int command_ok(struct mp_redis *r, redisContext *c, int argc, const char **argv,
 		      const char *what)
 {
-	redisReply *rep = redisCommandArgv(c, argc, argv, NULL);
+	redisReply *rep = command(c, argc, argv);
 	int rc = 0;
 
 	if (!rep)
@@ -267,7 +290,7 @@ int mp_redis_eval_on(struct mp_store *s, redisContext *c, const struct mp_redis_
 	}
 	for (int i = 0; i < nargs && argc < 40; i++)
 		argv[argc++] = args[i];
-	rep = redisCommandArgv(c, argc, argv, NULL);
+	rep = command(c, argc, argv);
 	if (!rep && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		unavailable(s->impl, "no reply within 3 s", NULL);
 		return -ETIME;	/* told apart from a dropped connection: no retry */
@@ -461,7 +484,7 @@ static int redis_list(struct mp_store *s, const struct mp_kind *k,
 	snprintf(match, sizeof match, "%s*}:m", head);
 	do {
 		const char *argv[6] = { "SCAN", cursor, "MATCH", match, "COUNT", "1000" };
-		redisReply *rep = redisCommandArgv(r->c, 6, argv, NULL);
+		redisReply *rep = command(r->c, 6, argv);
 
 		if (!rep)
 			return unavailable(r, "lost the connection", r->c->errstr);
@@ -531,7 +554,7 @@ int mp_redis_subscribe(struct mp_store *s, redisContext *c, const char *const *b
 		redisReply *rep;
 
 		snprintf(ch, sizeof ch, "%s:c", bases[i]);
-		rep = redisCommandArgv(c, 2, argv, NULL);
+		rep = command(c, 2, argv);
 		if (!rep)
 			return unavailable(s->impl, "lost the connection", c->errstr);
 		freeReplyObject(rep);

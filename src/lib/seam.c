@@ -111,6 +111,9 @@ int mp_sem_open(struct mp_store *s, const char *name, uint32_t create_slots, int
 
 int mp_sem_open_value(struct mp_store *s, const char *name, uint32_t create_slots, uint32_t create_free, int *created, struct mp_obj *o)
 {
+	/* a store without it still opens semaphores that start all free */
+	if (!s->ops->sem->open_value && create_free == create_slots)
+		return s->ops->sem->open(s, name, create_slots, created, o);
 	if (!s->ops->sem->open_value)
 		return not_here(s, "semaphores with --value");
 	return s->ops->sem->open_value(s, name, create_slots, create_free, created, o);
