@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Benchmarks: not part of make check (no timed assertions in the tests).
-EXTRA_DIST += bench/run bench/README.md bench/floor.c bench/event_wake.c \
+EXTRA_DIST += bench/.gitignore bench/run bench/README.md bench/floor.c bench/event_wake.c \
 	bench/redis-lock \
 	bench/libc-cost bench/libc-cost.c \
 	bench/results.md bench/results.svg

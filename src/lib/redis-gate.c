@@ -19,6 +19,7 @@
 #include "config.h"
 
 #include "redis.h"
+#include "redis-gate.h"
 #include "clock.h"
 #include "err.h"
 #include "gate.h"
@@ -42,140 +43,6 @@
 #include <unistd.h>
 
 #define SLICE_NS	(250 * 1000000LL)	/* a waiter looks again at least this often */
-#define WAITER_MS	"3000"			/* a waiter not back by then is dropped */
-
-static const char *const gate_keys[] = { ":m", ":h", ":q", ":w", ":c" };
-
-#define LUA_PRELUDE \
-	"local M, H, Q, W, CH = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5] " \
-	"local function now() local t = redis.call('TIME') " \
-	"  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end " \
-	"local function dec(s) local v = {} for x in string.gmatch(s, '%S+') do v[#v+1] = x end " \
-	"  return {w=tonumber(v[1]), f=tonumber(v[2]), t=tonumber(v[3]), s=tonumber(v[4]), " \
-	"    x=tonumber(v[5]), l=tonumber(v[6]), h=v[7], p=tonumber(v[8]), st=v[9], " \
-	"    hp=tonumber(v[10]), hs=v[11], ns=v[12] or '0', sl=tonumber(v[13] or 0)} end " \
-	"local function enc(v) return table.concat({v.w, v.f, v.t, v.s, v.x, v.l, v.h, v.p, " \
-	"  v.st, v.hp, v.hs, v.ns, v.sl}, ' ') end " \
-	"local function sweep(t) local used, n = 0, 0 " \
-	"  local h = redis.call('HGETALL', H) " \
-	"  for i = 1, #h, 2 do local v = dec(h[i+1]) " \
-	"    if (v.x > 0 and v.x <= t) or (v.l > 0 and v.l <= t) then " \
-	"      redis.call('HDEL', H, h[i]) n = n + 1 else used = used + v.w end end " \
-	"  if n > 0 then redis.call('HINCRBY', M, 'reaped', n) end " \
-	"  local w = redis.call('HGETALL', W) " \
-	"  for i = 1, #w, 2 do local a = tonumber(string.match(w[i+1], '^%S+ (%S+)')) " \
-	"    if a <= t then redis.call('HDEL', W, w[i]) redis.call('ZREM', Q, w[i]) n = n + 1 end end " \
-	"  if n > 0 then redis.call('PUBLISH', CH, 'f') end " \
-	"  return used end " \
-	"local function kind_ok(kind) local k = redis.call('HGET', M, 'kind') " \
-	"  if not k then return -2 end if k ~= kind then return -3 end return 0 end "
-
-/* ARGV: kind cap(0: do not create) ticket weight flags host pid start
- *       ttl_ms lease_ms nonblock helper_pid helper_start self_pid self_start
- *       pid_namespace self_pid_namespace
- * → {1, token, slot} granted (slot: the least number 0.. no other hold has), {2, 0, ticket} wait, {0, 0, 0} busy,
- *   {-2} no such object, {-3} another kind, {-4} the owner's (or the
- *   waiting process's own) holds leave no room: the wait could never end */
-static const struct mp_redis_script acquire_script = { LUA_PRELUDE
-	"local t0 = now() "
-	"if redis.call('EXISTS', M) == 0 then "
-	"  if tonumber(ARGV[2]) == 0 then return {-2} end "
-	"  redis.call('HSET', M, 'kind', ARGV[1], 'cap', ARGV[2], 'token', 0, 'ticket', 0, "
-	"    'reaped', 0, 'created', t0, 'changed', t0) end "
-	"local ok = kind_ok(ARGV[1]) if ok ~= 0 then return {ok} end "
-	"local used = sweep(t0) "
-	"local cap = tonumber(redis.call('HGET', M, 'cap')) "
-	"local w, pid = tonumber(ARGV[4]), tonumber(ARGV[7]) "
-	"local mine, me = 0, tonumber(ARGV[14]) local h = redis.call('HVALS', H) "
-	"for i = 1, #h do local v = dec(h[i]) "
-	"  if v.h == ARGV[6] and ((pid ~= 0 and v.p == pid and v.st == ARGV[8]) or "
-	"     (v.p == me and v.st == ARGV[15])) then mine = mine + v.w end end "
-	"if mine + w > cap then return {-4} end "
-	"local tk = tonumber(ARGV[3]) "
-	"if tk == 0 then tk = redis.call('HINCRBY', M, 'ticket', 1) end "
-	"redis.call('ZADD', Q, tk, tk) "
-	"redis.call('HSET', W, tk, table.concat({w, t0 + " WAITER_MS ", ARGV[6], me, ARGV[15], "
-	"  ARGV[17], t0}, ' ')) "
-	"local head = tonumber(redis.call('ZRANGE', Q, 0, 0)[1]) "
-	"if head == tk and used + w <= cap then "
-	"  local tok = redis.call('HINCRBY', M, 'token', 1) "
-	"  local taken, sl = {}, 0 "
-	"  for i = 1, #h do taken[dec(h[i]).sl] = true end "
-	"  while taken[sl] do sl = sl + 1 end "
-	"  local ttl, lease = tonumber(ARGV[9]), tonumber(ARGV[10]) "
-	"  redis.call('HSET', H, tok, enc({w=w, f=tonumber(ARGV[5]), t=tok, s=t0, "
-	"    x=(ttl > 0) and (t0 + ttl) or 0, l=(lease > 0) and (t0 + lease) or 0, h=ARGV[6], "
-	"    p=pid, st=ARGV[8], hp=tonumber(ARGV[12]), hs=ARGV[13], ns=ARGV[16], sl=sl})) "
-	"  redis.call('ZREM', Q, tk) redis.call('HDEL', W, tk) "
-	"  redis.call('HSET', M, 'changed', t0) redis.call('PUBLISH', CH, 'g') "
-	"  return {1, tok, sl} end "
-	"if tonumber(ARGV[11]) == 1 then redis.call('ZREM', Q, tk) redis.call('HDEL', W, tk) "
-	"  redis.call('PUBLISH', CH, 'q') return {0, 0, 0} end "
-	"return {2, 0, tk}", 5
-};
-
-/* ARGV: ticket → leaves the queue */
-static const struct mp_redis_script cancel_script = { LUA_PRELUDE
-	"redis.call('ZREM', Q, ARGV[1]) redis.call('HDEL', W, ARGV[1]) "
-	"redis.call('PUBLISH', CH, 'q') return 1", 5
-};
-
-/* ARGV: token [owner start] → 1 released, 0 no such hold (with a start:
- * only if the hold's owner has that start time: the reaper's check) */
-static const struct mp_redis_script drop_script = { LUA_PRELUDE
-	"local s = redis.call('HGET', H, ARGV[1]) if not s then return 0 end "
-	"if ARGV[2] and dec(s).st ~= ARGV[2] then return 0 end "
-	"redis.call('HDEL', H, ARGV[1]) "
-	"if ARGV[2] then redis.call('HINCRBY', M, 'reaped', 1) end "
-	"redis.call('HSET', M, 'changed', now()) redis.call('PUBLISH', CH, 'f') return 1", 5
-};
-
-/* ARGV: token lease_ms → 1 renewed, 0 the hold is gone (a lease that ran
- * out is never brought back: another host may hold the lock by now) */
-static const struct mp_redis_script renew_script = { LUA_PRELUDE
-	"local t = now() sweep(t) "
-	"local s = redis.call('HGET', H, ARGV[1]) if not s then return 0 end "
-	"local v = dec(s) v.l = t + tonumber(ARGV[2]) redis.call('HSET', H, ARGV[1], enc(v)) "
-	"return 1", 5
-};
-
-/* ARGV: token helper_pid helper_start → 1, or 0 gone */
-static const struct mp_redis_script helper_script = { LUA_PRELUDE
-	"local s = redis.call('HGET', H, ARGV[1]) if not s then return 0 end "
-	"local v = dec(s) v.hp = tonumber(ARGV[2]) v.hs = ARGV[3] "
-	"redis.call('HSET', H, ARGV[1], enc(v)) return 1", 5
-};
-
-/* ARGV: kind host pid start force any → {1, hold} released, {-1} held,
- * but not by that owner, {-6} not held at all, {-2}/{-3} */
-static const struct mp_redis_script release_script = { LUA_PRELUDE
-	"local ok = kind_ok(ARGV[1]) if ok ~= 0 then return {ok} end "
-	"local t0 = now() sweep(t0) "
-	"local h = redis.call('HGETALL', H) "
-	"if #h == 0 then return {-6} end "
-	"local pick, anon, oldest = nil, nil, nil "
-	"for i = 1, #h, 2 do local v = dec(h[i+1]) "
-	"  if ARGV[6] == '0' and v.h == ARGV[2] and v.p == tonumber(ARGV[3]) and "
-	"     (v.p == 0 or v.st == ARGV[4]) and (not pick or v.t < pick.t) then pick = v end "
-	"  if v.p == 0 and (not anon or v.t < anon.t) then anon = v end "
-	"  if not oldest or v.t < oldest.t then oldest = v end end "
-	"if not pick and anon and ARGV[6] == '0' then pick = anon end "
-	"if not pick and ARGV[5] == '1' then pick = oldest end "
-	"if not pick then return {-1} end "
-	"redis.call('HDEL', H, pick.t) redis.call('HSET', M, 'changed', t0) "
-	"redis.call('PUBLISH', CH, 'f') return {1, enc(pick)}", 5
-};
-
-/* ARGV: kind → {used, cap, last_token, reaped, created, changed, now,
- *   nwaiting, {holds...}, {waiters...}} or {-2}/{-3} */
-static const struct mp_redis_script info_script = { LUA_PRELUDE
-	"local ok = kind_ok(ARGV[1]) if ok ~= 0 then return {ok} end "
-	"local t0 = now() local used = sweep(t0) "
-	"local m = redis.call('HMGET', M, 'cap', 'token', 'reaped', 'created', 'changed') "
-	"return {used, tonumber(m[1]), tonumber(m[2]), tonumber(m[3]), tonumber(m[4]), "
-	"  tonumber(m[5]), t0, redis.call('ZCARD', Q), redis.call('HVALS', H), "
-	"  redis.call('HGETALL', W)}", 5
-};
 
 /* ---- holds as the rest of the library sees them ---- */
 
@@ -225,7 +92,7 @@ static int eval(struct mp_obj *o, const struct mp_redis_script *sc, int nargs,
 {
 	if (!o->impl)
 		return -ENOMEM;
-	return mp_redis_eval(robj(o)->s, sc, robj(o)->base, gate_keys, nargs, args, rep);
+	return mp_redis_eval(robj(o)->s, sc, robj(o)->base, mp_redis_gate_keys, nargs, args, rep);
 }
 
 static int removed(struct mp_obj *o)
@@ -242,18 +109,6 @@ static int removed(struct mp_obj *o)
 static int gate_open(struct mp_store *s, const struct mp_kind *k, const char *name,
 		     uint32_t create_cap, uint32_t create_held, int *created, struct mp_obj *o)
 {
-	static const struct mp_redis_script open_script = { LUA_PRELUDE
-		"if redis.call('EXISTS', M) == 0 then "
-		"  if tonumber(ARGV[2]) == 0 then return {-2} end local t0 = now() "
-		"  redis.call('HSET', M, 'kind', ARGV[1], 'cap', ARGV[2], 'token', 0, 'ticket', 0, "
-		"    'reaped', 0, 'created', t0, 'changed', t0) "
-		"  for i = 1, tonumber(ARGV[3]) do local tok = redis.call('HINCRBY', M, 'token', 1) "
-		"    redis.call('HSET', H, tok, enc({w=1, f=0, t=tok, s=t0, x=0, l=0, h=ARGV[4], p=0, "
-		"      st='0', hp=0, hs='0', ns='0', sl=i-1})) end "
-		"  return {1, tonumber(ARGV[2])} end "
-		"local ok = kind_ok(ARGV[1]) if ok ~= 0 then return {ok} end "
-		"return {0, tonumber(redis.call('HGET', M, 'cap'))}", 5
-	};
 	char cap[16], held[16];
 	const char *args[4] = { k->name, cap, held, mp_redis_host_id() };
 	redisReply *rep;
@@ -262,7 +117,7 @@ static int gate_open(struct mp_store *s, const struct mp_kind *k, const char *na
 	snprintf(cap, sizeof cap, "%" PRIu32, create_cap);
 	snprintf(held, sizeof held, "%" PRIu32, create_held);
 	mp_redis_obj_init(s, k, name, o);
-	rc = eval(o, &open_script, 4, args, &rep);
+	rc = eval(o, &mp_redis_gate_open_script, 4, args, &rep);
 	if (rc)
 		goto fail;
 	rc = (int)rep->element[0]->integer;
@@ -341,7 +196,7 @@ static void reap_local(struct mp_obj *o)
 	const char *me = mp_redis_host_id();
 	redisReply *rep;
 
-	if (eval(o, &info_script, 1, args, &rep))
+	if (eval(o, &mp_redis_gate_info_script, 1, args, &rep))
 		return;
 	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 10) {
 		redisReply *h = rep->element[8];
@@ -362,205 +217,12 @@ static void reap_local(struct mp_obj *o)
 				continue;
 			snprintf(tok, sizeof tok, "%" PRIu64, v.t);
 			snprintf(st, sizeof st, "%" PRIu64, v.st);
-			if (!eval(o, &drop_script, 2, a, &r2))
+			if (!eval(o, &mp_redis_drop_script, 2, a, &r2))
 				freeReplyObject(r2);
 		}
 		reap_waiters(o, rep->element[9], me);
 	}
 	freeReplyObject(rep);
-}
-
-/* ---- keeping a lease ---- */
-
-struct renewer {
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int stop, running;
-	struct mp_store *s;
-	char base[MP_NAME_MAX + 96];
-	uint64_t token;
-	int64_t lease_ns;
-	pid_t helper;
-};
-
-static struct renewer renewer = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
-
-/* Renews the hold on its own connection.  Returns 1 renewed, 0 gone,
- * -1 the server could not be asked. */
-static int renew_once(struct mp_store *s, redisContext **c, const char *base, uint64_t token,
-		      int64_t lease_ns)
-{
-	char tok[24], ms[24];
-	const char *args[2] = { tok, ms };
-	redisReply *rep;
-	int rc;
-
-	if (!*c && !(*c = mp_redis_connect(s->impl)))
-		return -1;
-	snprintf(tok, sizeof tok, "%" PRIu64, token);
-	snprintf(ms, sizeof ms, "%lld", (long long)(lease_ns / 1000000));
-	rc = mp_redis_eval_on(s, *c, &renew_script, base, gate_keys, 2, args, &rep);
-	if (rc == -ETIME)
-		rc = -ENOTCONN;
-	if (rc) {
-		redisFree(*c);
-		*c = NULL;
-		return -1;
-	}
-	rc = rep->integer ? 1 : 0;
-	freeReplyObject(rep);
-	return rc;
-}
-
-/* The command no longer has what it was given: end it, then this
- * process, with 69 (store unavailable). */
-static void lease_lost(pid_t helper)
-{
-	static const char msg[] = ": the hold was lost (its lease could not be renewed, or it was "
-				  "taken back): ending the command\n";
-	ssize_t w = write(2, program_invocation_short_name, strlen(program_invocation_short_name));
-
-	if (w >= 0)
-		w = write(2, msg, sizeof msg - 1);
-	(void)w;
-	if (helper > 0) {
-		kill(helper, SIGTERM);
-		for (int i = 0; i < 50 && kill(helper, 0) == 0 && waitpid(helper, NULL, WNOHANG) == 0; i++)
-			usleep(100000);
-		kill(helper, SIGKILL);
-	}
-	_exit(69);
-}
-
-static void *renewer_main(void *arg)
-{
-	struct renewer *r = arg;
-	redisContext *c = NULL;
-	int64_t ok_at = mp_now_ns();
-
-	pthread_mutex_lock(&r->mu);
-	while (!r->stop) {
-		struct timespec ts;
-		int64_t at = mp_clock_ns(CLOCK_REALTIME) + r->lease_ns / 3;
-		int rc;
-
-		ts.tv_sec = at / 1000000000LL;
-		ts.tv_nsec = at % 1000000000LL;
-		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-		if (r->stop)
-			break;
-		pthread_mutex_unlock(&r->mu);
-		rc = renew_once(r->s, &c, r->base, r->token, r->lease_ns);
-		pthread_mutex_lock(&r->mu);
-		if (rc == 0)
-			lease_lost(r->helper);	/* ran out, forced or removed: CMD has
-						 * no lock any more */
-		if (rc > 0)
-			ok_at = mp_now_ns();
-		else if (mp_now_ns() - ok_at >= r->lease_ns)
-			lease_lost(r->helper);
-	}
-	pthread_mutex_unlock(&r->mu);
-	if (c)
-		redisFree(c);
-	return NULL;
-}
-
-static void renewer_start(struct mp_obj *o, uint64_t token)
-{
-	struct renewer *r = &renewer;
-	sigset_t all, old;
-
-	if (r->running)
-		return;
-	r->s = robj(o)->s;
-	snprintf(r->base, sizeof r->base, "%s", robj(o)->base);
-	r->token = token;
-	r->lease_ns = r->s->lease_ns;
-	r->stop = 0;
-	/* the thread takes no signal: they are the main thread's to handle */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r->running = pthread_create(&r->th, NULL, renewer_main, r) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-static void renewer_stop(uint64_t token)
-{
-	struct renewer *r = &renewer;
-
-	if (!r->running || r->token != token)
-		return;
-	pthread_mutex_lock(&r->mu);
-	r->stop = 1;
-	pthread_cond_signal(&r->cv);
-	pthread_mutex_unlock(&r->mu);
-	pthread_join(r->th, NULL);
-	r->running = 0;
-}
-
-/* A process that outlives this one and keeps the hold of owner (a live
- * process other than this one) while the owner lives: renews the lease,
- * releases when the owner dies, and ends when the hold is gone. */
-static void keeper_loop(struct mp_store *s, const char *base, uint64_t token,
-			const struct mp_owner *owner)
-{
-	int pfd = (int)syscall(SYS_pidfd_open, owner->pid, 0);
-	int64_t lease = s->lease_ns, ok_at = mp_now_ns();
-	redisContext *c = NULL;
-
-	for (;;) {
-		struct pollfd p = { .fd = pfd, .events = POLLIN };
-		int rc;
-
-		if (pfd >= 0)
-			poll(&p, 1, (int)(lease / 3000000));
-		else
-			usleep((useconds_t)(lease / 3000 > 1000000 ? 999999 : lease / 3000));
-		if (!mp_owner_alive(owner)) {
-			char tok[24];
-			const char *a[1] = { tok };
-			redisReply *rep;
-
-			snprintf(tok, sizeof tok, "%" PRIu64, token);
-			if ((c || (c = mp_redis_connect(s->impl))) &&
-			    !mp_redis_eval_on(s, c, &drop_script, base, gate_keys, 1, a, &rep))
-				freeReplyObject(rep);
-			_exit(0);
-		}
-		rc = renew_once(s, &c, base, token, lease);
-		if (rc == 0)
-			_exit(0);
-		if (rc > 0)
-			ok_at = mp_now_ns();
-		else if (mp_now_ns() - ok_at > 2 * lease)
-			_exit(0);	/* the server is gone; so is the hold by now */
-	}
-}
-
-static void keeper_start(struct mp_obj *o, uint64_t token, const struct mp_owner *owner)
-{
-	pid_t p = fork();
-
-	if (p == 0) {
-		int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-		setsid();
-		if (fork() != 0)
-			_exit(0);
-		for (int i = 0; i < 3 && fd >= 0; i++)
-			dup2(fd, i);
-		/* nothing of the caller's stays open here: a pipe held by the
-		 * keeper would keep the caller's reader waiting for its end */
-		syscall(SYS_close_range, 3, ~0U, 0);
-		signal(SIGINT, SIG_IGN);
-		signal(SIGHUP, SIG_IGN);
-		keeper_loop(robj(o)->s, robj(o)->base, token, owner);
-		_exit(0);
-	}
-	if (p > 0)
-		waitpid(p, NULL, 0);
 }
 
 /* ---- the operations ---- */
@@ -597,7 +259,7 @@ static void cancel(struct mp_obj *o, uint64_t ticket)
 	redisReply *rep;
 
 	snprintf(tk, sizeof tk, "%" PRIu64, ticket);
-	if (ticket && !eval(o, &cancel_script, 1, a, &rep))
+	if (ticket && !eval(o, &mp_redis_gate_cancel_script, 1, a, &rep))
 		freeReplyObject(rep);
 }
 
@@ -630,7 +292,7 @@ static int try_acquire(struct mp_obj *o, const struct mp_gate_req *r, int create
 	snprintf(mstart, sizeof mstart, "%" PRIu64, self.start);
 	snprintf(ns, sizeof ns, "%" PRIu64, r->owner.pid ? r->owner.pidns : self.pidns);
 	snprintf(mns, sizeof mns, "%" PRIu64, self.pidns);
-	rc = eval(o, &acquire_script, 17, args, &rep);
+	rc = eval(o, &mp_redis_gate_acquire_script, 17, args, &rep);
 	if (rc)
 		return rc;
 	rc = acquire_result(o, rep, ticket, token, slot);
@@ -692,9 +354,9 @@ static void after_grant(struct mp_obj *o, const struct mp_gate_req *r, uint64_t 
 	if (!r->owner.pid || !robj(o)->s->lease_ns)
 		return;		/* --owner none: until released or its TTL */
 	if (r->owner.pid == getpid())
-		renewer_start(o, token);
+		mp_redis_renewer_start(o, token);
 	else
-		keeper_start(o, token, &r->owner);
+		mp_redis_keeper_start(o, token, &r->owner);
 }
 
 static int redis_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *token,
@@ -755,9 +417,8 @@ static int redis_gate_set_helper(struct mp_obj *o, int idx, uint64_t token,
 	snprintf(tok, sizeof tok, "%" PRIu64, token);
 	snprintf(hp, sizeof hp, "%d", helper->pid);
 	snprintf(hs, sizeof hs, "%" PRIu64, helper->start);
-	if (renewer.running && renewer.token == token)
-		renewer.helper = helper->pid;
-	rc = eval(o, &helper_script, 3, a, &rep);
+	mp_redis_renewer_helper(token, helper->pid);
+	rc = eval(o, &mp_redis_gate_helper_script, 3, a, &rep);
 	if (rc)
 		return rc;
 	rc = rep->integer ? 0 : -ENOENT;
@@ -772,9 +433,9 @@ static int redis_gate_release_token(struct mp_obj *o, int idx, uint64_t token)
 	redisReply *rep;
 	int rc;
 
-	renewer_stop(token);
+	mp_redis_renewer_stop(token);
 	snprintf(tok, sizeof tok, "%" PRIu64, token);
-	rc = eval(o, &drop_script, 1, a, &rep);
+	rc = eval(o, &mp_redis_drop_script, 1, a, &rep);
 	if (rc)
 		return rc;
 	rc = rep->integer ? 0 : -ENOENT;
@@ -794,7 +455,7 @@ static int redis_gate_release(struct mp_obj *o, const struct mp_owner *who, int 
 
 	snprintf(pid, sizeof pid, "%d", who ? who->pid : 0);
 	snprintf(start, sizeof start, "%" PRIu64, who ? who->start : 0);
-	rc = eval(o, &release_script, 6, a, &rep);
+	rc = eval(o, &mp_redis_gate_release_script, 6, a, &rep);
 	if (rc)
 		return rc;
 	switch (rep->element[0]->integer) {
@@ -821,7 +482,7 @@ static int redis_gate_release(struct mp_obj *o, const struct mp_owner *who, int 
 static int read_info(struct mp_obj *o, redisReply **rep)
 {
 	const char *a[1] = { o->kind->name };
-	int rc = eval(o, &info_script, 1, a, rep);
+	int rc = eval(o, &mp_redis_gate_info_script, 1, a, rep);
 
 	if (rc)
 		return rc;
