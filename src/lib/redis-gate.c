@@ -323,30 +323,14 @@ static int waiter_connection(struct mp_obj *o, redisContext **sub)
 {
 	const char *bases[1] = { robj(o)->base };
 
-	*sub = mp_redis_connect(robj(o)->s->impl);
-	if (!*sub)
-		return -ENOTCONN;
-	return mp_redis_subscribe(robj(o)->s, *sub, bases, 1);
+	return mp_redis_waiter(robj(o)->s, sub, bases, 1);
 }
 
-/* A wait lost its connection: connects and subscribes again, pausing in
- * between, until the deadline.  0, or -ENOTCONN once the deadline passed,
- * -EINTR. */
 static int reconnect(struct mp_obj *o, redisContext **sub, int64_t deadline_ns)
 {
-	for (;;) {
-		int rc = mp_redis_pause(deadline_ns);
+	const char *bases[1] = { robj(o)->base };
 
-		if (rc == -ETIMEDOUT)
-			return -ENOTCONN;
-		if (rc)
-			return rc;
-		if (*sub)
-			redisFree(*sub);
-		*sub = NULL;
-		if (waiter_connection(o, sub) == 0)
-			return 0;
-	}
+	return mp_redis_rewait(robj(o)->s, sub, bases, 1, deadline_ns);
 }
 
 static void after_grant(struct mp_obj *o, const struct mp_gate_req *r, uint64_t token)
