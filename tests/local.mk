@@ -18,6 +18,7 @@ TESTS += \
 	tests/store.bats \
 	tests/owner.bats \
 	tests/hostile.bats \
+	tests/stopped.bats \
 	tests/examples.bats \
 	tests/docs.bats \
 	tests/install.bats \

@@ -210,3 +210,16 @@ int64_t mp_owner_start_realtime_ns(uint64_t start_ticks)
 		return INT64_MAX;
 	return t;
 }
+
+int mp_owner_stopped(const struct mp_owner *o)
+{
+	char st;
+	uint64_t start;
+
+	if (o->pid == 0)
+		return 0;
+	probe_proc();
+	if (!proc_ok || o->pidns != self_pidns || mp_proc_stat(o->pid, &st, &start))
+		return 0;
+	return start == o->start && (st == 'T' || st == 't');
+}
