@@ -72,3 +72,111 @@ sem_waiters() {
 	run -0 mpsem value S
 	[ "$output" = 1 ]
 }
+
+sleeping() {
+	[ "$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null)" = S ]
+}
+
+# exits_with STATUS PID: waits for background process PID (a child of this
+# shell: never call it in a subshell), which must exit with STATUS.
+exits_with() {
+	local st=0
+	wait "$2" || st=$?
+	[ "$st" = "$1" ] || {
+		echo "pid $2 exited $st, not $1"
+		return 1
+	}
+}
+
+@test "a process stopped inside a queue's internal section: -n exits 75, -t 124, INT 130, and the rest wait for it" {
+	local_store_only
+	mpqueue put Q first
+	start_bg t-store stop-locked queue Q
+	local s=$BG_PID
+	wait_until 20 stopped "$s"
+	run -75 --separate-stderr mpqueue get Q -n
+	[[ $stderr == *"stopped"* ]]
+	[[ $stderr == *"$s"* ]]
+	run -75 mpqueue put Q -n x
+	run -75 mpqueue size Q -n
+	run -124 mpqueue get Q -t 0.2
+	run -124 mpqueue put Q -t 0.2 x
+	run -124 mpqueue size Q -t 0.2
+	# Ctrl-C on a call that waits for it
+	start_bg mpqueue size Q
+	local w=$BG_PID
+	wait_until 20 sleeping "$w"
+	kill -INT "$w"
+	exits_with 130 "$w"
+	# a call with no -n or -t waits until the stopped process goes on
+	mpqueue get Q >"$BATS_TEST_TMPDIR/out" 3>&- &
+	local g=$!
+	wait_until 20 sleeping "$g"
+	kill -CONT "$s"
+	exits_with 0 "$g"
+	[ "$(cat "$BATS_TEST_TMPDIR/out")" = first ]
+}
+
+@test "a process stopped inside a lock's or a semaphore's internal section: -n exits 75 and -t 124" {
+	local_store_only
+	mplock create L
+	mpsem create S
+	start_bg t-store stop-locked lock L
+	local l=$BG_PID
+	start_bg t-store stop-locked sem S
+	local s=$BG_PID
+	wait_until 20 stopped "$l"
+	wait_until 20 stopped "$s"
+	run -75 mplock acquire L -n
+	run -75 mplock is-locked L -n
+	run -124 mplock run L -t 0.2 true
+	run -75 mpsem acquire S -n
+	run -124 mpsem value S -t 0.2
+	kill -CONT "$l" "$s"
+	run -0 mplock run L -n true
+	run -0 mpsem value S -n
+	[ "$output" = 1 ]
+}
+
+@test "rm removes an object at once when a stopped process is inside it or its mutex is stuck" {
+	local_store_only
+	local t k
+	for t in mplock mpsem mpevent mpqueue mpvar; do
+		k=${t#mp}
+		case $k in
+		lock) mplock create X ;;
+		sem) mpsem create X ;;
+		event) mpevent create X ;;
+		queue) mpqueue create X ;;
+		var) mpvar set X 1 ;;
+		esac
+		start_bg t-store stop-locked "$k" X
+		wait_until 20 stopped "$BG_PID"
+		run -0 timeout 5 "$t" rm X
+		[ ! -e "$MP_DIR/$k.X" ]
+		kill -KILL "$BG_PID"
+		case $k in
+		lock) mplock create X ;;
+		sem) mpsem create X ;;
+		event) mpevent create X ;;
+		queue) mpqueue create X ;;
+		var) mpvar set X 1 ;;
+		esac
+		t-store stuck-mutex "$k" X
+		run -0 timeout 5 "$t" rm X
+		[ ! -e "$MP_DIR/$k.X" ]
+	done
+}
+
+@test "rm of an object with a stopped process inside wakes its waiters, which exit 66" {
+	local_store_only
+	mpqueue create Q
+	start_bg mpqueue get Q
+	local g=$BG_PID
+	wait_until 20 sleeping "$g"
+	start_bg t-store stop-locked queue Q
+	local s=$BG_PID
+	wait_until 20 stopped "$s"
+	run -0 timeout 5 mpqueue rm Q
+	exits_with 66 "$g"
+}
