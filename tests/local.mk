@@ -19,6 +19,7 @@ TESTS += \
 	tests/owner.bats \
 	tests/hostile.bats \
 	tests/stopped.bats \
+	tests/spawn-records.bats \
 	tests/examples.bats \
 	tests/docs.bats \
 	tests/install.bats \

@@ -349,13 +349,18 @@ static int shm_spawn_beat(struct mp_obj *o, uint64_t run, uint32_t id)
 	return 0;
 }
 
-static void shm_spawn_count_message(struct mp_obj *o, uint32_t id, int failed)
+static void shm_spawn_count_message(struct mp_obj *o, uint32_t id, int status)
 {
+	int32_t none = 0;
+
 	if (id >= NWORKERS(o))
 		return;
 	__atomic_add_fetch(&W(o)[id].done, 1, __ATOMIC_RELAXED);
-	if (failed)
+	if (status) {
 		__atomic_add_fetch(&W(o)[id].failed, 1, __ATOMIC_RELAXED);
+		__atomic_compare_exchange_n(&G(o)->msg_status, &none, status, 0,
+					    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	}
 }
 
 /* ---- readers ---- */

@@ -100,7 +100,9 @@ struct mp_spawn_group {
 	int32_t kill_sig;	/* the signal of the last request */
 	uint32_t kill_reason;	/* enum mp_spawn_reason of the last request */
 	uint32_t max_restarts;
-	uint64_t reserved[8];
+	int32_t msg_status;	/* pool: status of the first failed message; 0: none */
+	uint32_t pad;
+	uint64_t reserved[7];
 	char command[MP_SPAWN_CMD_MAX];	/* for display; NUL-terminated */
 	char queue[MP_NAME_MAX + 8];	/* pool: the queue's name */
 	/* struct mp_spawn_worker w[nworkers]; */
@@ -167,8 +169,9 @@ int mp_spawn_take_request(struct mp_obj *o, uint32_t *seen, int *sig, enum mp_sp
  * (no such worker id) or -errno. */
 int mp_spawn_beat(struct mp_obj *o, uint64_t run, uint32_t id);
 
-/* Pool mode: counts one message of worker id (failed or not). */
-void mp_spawn_count_message(struct mp_obj *o, uint32_t id, int failed);
+/* Pool mode: counts one message of worker id, which the command ended with
+ * status (0: success); the first failure's status is the group's. */
+void mp_spawn_count_message(struct mp_obj *o, uint32_t id, int status);
 
 /* ---- read by the verbs ---- */
 
@@ -233,7 +236,7 @@ struct mp_spawn_ops {
 	void (*finish)(struct mp_obj *o, int status, enum mp_spawn_reason reason, int sig);
 	int (*take_request)(struct mp_obj *o, uint32_t *seen, int *sig, enum mp_spawn_reason *reason);
 	int (*beat)(struct mp_obj *o, uint64_t run, uint32_t id);
-	void (*count_message)(struct mp_obj *o, uint32_t id, int failed);
+	void (*count_message)(struct mp_obj *o, uint32_t id, int status);
 	int (*snapshot)(struct mp_obj *o, struct mp_spawn_snap *s);
 	int (*wait)(struct mp_obj *o, int64_t deadline_ns, int nonblock, int *status);
 	int (*kill_request)(struct mp_obj *o, int sig, enum mp_spawn_reason reason);
