@@ -4,6 +4,23 @@
 # restarts, fronts killed, records from other pid namespaces, damaged ones.
 load helpers/common
 
+# gfield NAME FIELD: a field of the group from status --json.
+gfield() {
+	mpspawn status "$1" --json | sed 's/,"workers":\[.*//' |
+		sed -n "s/.*\"$2\":\(\"[^\"]*\"\|[^,}]*\).*/\1/p" | tr -d '"'
+}
+
+gstate_is() {
+	[ "$(gfield "$1" state)" = "$2" ]
+}
+
+# records: how many group records the store holds.
+records() {
+	local n
+	n=$(find "$MP_DIR" -name 'spawn.*' | wc -l)
+	[ "$n" = "$1" ]
+}
+
 @test "a pool's status is that of its first failed message, with or without --restart" {
 	local_store_only
 	local r
@@ -19,4 +36,47 @@ load helpers/common
 		[[ $output == *"exit status 5"* ]]
 		run -5 mpspawn wait G
 	done
+}
+
+@test "mpspawn SIGKILLed: the reason says mpspawn was killed, not its supervisor" {
+	local_store_only
+	start_bg mpspawn --name G -c 'echo $$ >"$BATS_TEST_TMPDIR/w"; exec sleep 300'
+	wait_until 20 test -s "$BATS_TEST_TMPDIR/w"
+	kill -KILL "$BG_PID"
+	wait_until 20 gstate_is G done
+	[ "$(gfield G reason)" = "mpspawn killed" ]
+	run -137 mpspawn wait G
+	run -0 mpspawn status G
+	[[ $output == *"mpspawn killed"* ]]
+}
+
+@test "the record of an unnamed group goes when its mpspawn is SIGKILLed" {
+	local_store_only
+	local i
+	for i in 1 2 3; do
+		rm -f "$BATS_TEST_TMPDIR/w"
+		start_bg mpspawn -c 'echo $$ >"$BATS_TEST_TMPDIR/w"; exec sleep 300'
+		wait_until 20 test -s "$BATS_TEST_TMPDIR/w"
+		records 1
+		kill -KILL "$BG_PID"
+		wait_until 20 records 0
+		wait_until 20 dead "$(cat "$BATS_TEST_TMPDIR/w")"
+	done
+}
+
+@test "records of unnamed groups whose mpspawn and supervisor were both SIGKILLed are swept by the next unnamed group" {
+	local_store_only
+	start_bg mpspawn -c 'echo $$ >"$BATS_TEST_TMPDIR/w"; exec sleep 300'
+	local m=$BG_PID name
+	wait_until 20 test -s "$BATS_TEST_TMPDIR/w"
+	name=spawn-$m
+	kill -KILL "$m" "$(gfield "$name" supervisor)"
+	wait_until 20 dead "$(cat "$BATS_TEST_TMPDIR/w")"
+	records 1
+	# a named group's record stays: it is the user's
+	mpspawn --name kept true
+	records 2
+	run -0 mpspawn true
+	records 1
+	[ -e "$MP_DIR/spawn.kept" ]
 }

@@ -8,6 +8,7 @@
 #include "futex.h"
 #include "obj.h"
 #include "spawn.h"
+#include "store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -149,6 +150,30 @@ static int remove_locked(struct mp_store *s, struct mp_obj *o)
 		return -errno;
 	}
 	return 0;
+}
+
+static int sweep_one(const char *name, void *arg)
+{
+	struct mp_store *s = arg;
+	struct mp_obj o;
+
+	if (strncmp(name, "spawn-", 6) ||
+	    mp_obj_open(s, &mp_spawn_kind, name, 0, NULL, NULL, NULL, &o))
+		return 0;
+	if (mp_obj_lock(&o) == 0) {
+		if (!o.hdr->removed && (G(&o)->flags & MP_SPAWN_F_UNNAMED) && over(&o))
+			remove_locked(s, &o);
+		mp_obj_unlock(&o);
+		mp_obj_wake(&o);
+		mp_futex_wake(&o.hdr->seq2);
+	}
+	mp_obj_close(&o);
+	return 0;
+}
+
+void mp_spawn_sweep_unnamed(struct mp_store *s)
+{
+	mp_shm_store_list(s, &mp_spawn_kind, sweep_one, s);
 }
 
 static int shm_spawn_claim(struct mp_store *s, const char *name, const struct mp_spawn_params *p,
@@ -401,7 +426,7 @@ static int shm_spawn_snapshot(struct mp_obj *o, struct mp_spawn_snap *s)
 	s->g.command[sizeof s->g.command - 1] = 0;
 	s->g.queue[sizeof s->g.queue - 1] = 0;
 	if (s->g.nworkers != n || s->g.state < MP_SPAWN_G_RUNNING || s->g.state > MP_SPAWN_G_DONE ||
-	    s->g.reason > MP_SPAWN_R_LOST) {
+	    s->g.reason > MP_SPAWN_R_FRONT) {
 		mp_errmsg_set("'%s' is corrupt: bad group state", mp_obj_path(o));
 		mp_spawn_snap_free(s);
 		return -EBADMSG;
@@ -456,7 +481,7 @@ const char *mp_spawn_wstate_name(uint32_t state)
 const char *mp_spawn_reason_name(uint32_t reason)
 {
 	static const char *names[] = { "ended", "failed (--fail-fast)", "signal", "timed out",
-				       "caller exited", "supervisor killed" };
+				       "caller exited", "supervisor killed", "mpspawn killed" };
 
 	return reason < sizeof names / sizeof *names ? names[reason] : "?";
 }

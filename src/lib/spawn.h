@@ -49,6 +49,7 @@ enum mp_spawn_reason {
 	MP_SPAWN_R_TIMEOUT = 3,		/* --timeout */
 	MP_SPAWN_R_CALLER = 4,		/* --daemon: the calling process exited */
 	MP_SPAWN_R_LOST = 5,		/* the supervisor was killed */
+	MP_SPAWN_R_FRONT = 6,		/* mpspawn (the front) was killed */
 };
 
 enum mp_spawn_wstate {
@@ -65,6 +66,7 @@ enum mp_spawn_wstate {
 #define MP_SPAWN_F_POOL		0x04u
 #define MP_SPAWN_F_RESTART	0x08u
 #define MP_SPAWN_F_FAILFAST	0x10u
+#define MP_SPAWN_F_UNNAMED	0x20u	/* spawn-PID: removed when it ends */
 
 struct mp_spawn_worker {
 	int32_t pid;		/* current (or last) process; 0: never started */
@@ -168,6 +170,11 @@ int mp_spawn_take_request(struct mp_obj *o, uint32_t *seen, int *sig, enum mp_sp
  * Returns 0, -ESTALE (the group is over or the name was reused), -ERANGE
  * (no such worker id) or -errno. */
 int mp_spawn_beat(struct mp_obj *o, uint64_t run, uint32_t id);
+
+/* Removes the records of unnamed groups (MP_SPAWN_F_UNNAMED) that are
+ * over: their mpspawn was killed before it could remove them.  The
+ * shared-memory store's only (groups live there). */
+void mp_spawn_sweep_unnamed(struct mp_store *s);
 
 /* Pool mode: counts one message of worker id, which the command ended with
  * status (0: success); the first failure's status is the group's. */

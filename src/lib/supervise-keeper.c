@@ -125,7 +125,9 @@ static int keeper_emergency(struct keeper *k)
 	k->stopping = 1;
 	sup_call_off_restarts(k);
 	sup_sweep(k);
-	mp_spawn_finish(k->c->obj, 128 + SIGKILL, MP_SPAWN_R_LOST, SIGKILL);
+	mp_spawn_finish(k->c->obj, 128 + SIGKILL, MP_SPAWN_R_FRONT, SIGKILL);
+	if (k->c->remove_at_end)
+		mp_obj_remove(k->c->store, k->c->obj);
 	return 128 + SIGKILL;
 }
 
