@@ -483,6 +483,8 @@ static int do_wait(void)
 
 	open_group(&o);
 	rc = mp_spawn_wait(&o, mp_cli_deadline(), mp_cli.nonblock, &status);
+	if (rc == -EXDEV)
+		mp_die(MP_EXIT_NOPERM, "%s", mp_errmsg());
 	if (rc == -EAGAIN) {
 		if (!mp_cli.quiet)
 			mp_warn("group '%s' is still running", opt.name);
@@ -500,6 +502,8 @@ static int do_kill(void)
 
 	open_group(&o);
 	rc = mp_spawn_kill_request(&o, opt.sig, MP_SPAWN_R_SIGNAL);
+	if (rc == -EXDEV)
+		mp_die(MP_EXIT_NOPERM, "%s", mp_errmsg());
 	if (rc == -ESRCH) {
 		if (!mp_cli.quiet)
 			mp_warn("group '%s' is not running", opt.name);
@@ -524,6 +528,10 @@ static int do_is_alive(void)
 		mp_fail(rc, "group '%s'", opt.name);
 	alive = !s.lost && s.g.state != MP_SPAWN_G_DONE;
 	mp_spawn_snap_free(&s);
+	if (s.foreign)
+		mp_die(MP_EXIT_NOPERM, "group '%s' runs in another pid namespace: whether it "
+		       "is alive cannot be judged from this one; use mpspawn in that namespace",
+		       opt.name);
 	return alive ? 0 : MP_EXIT_NO;
 }
 

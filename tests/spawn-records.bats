@@ -80,3 +80,39 @@ records() {
 	records 1
 	[ -e "$MP_DIR/spawn.kept" ]
 }
+
+# in_pidns CMD...: runs CMD in a new pid namespace (root only).
+in_pidns() {
+	unshare -pf --mount-proc "$@"
+}
+
+@test "kill, is-alive and wait from another pid namespace signal nothing and exit 77, saying why" {
+	local_store_only
+	[ "$(id -u)" = 0 ] || skip "needs root (unshare -p)"
+	in_pidns true || skip "cannot make a pid namespace here"
+	start_bg mpspawn --name G -c 'echo $$ >"$BATS_TEST_TMPDIR/w"; exec sleep 300'
+	wait_until 20 test -s "$BATS_TEST_TMPDIR/w"
+	# a decoy for every low pid of the new namespace: kill must hit none
+	run -77 --separate-stderr in_pidns sh -c '
+		pids=
+		for i in 1 2 3 4 5 6 7 8; do sleep 300 & pids="$pids $!"; done
+		mpspawn kill G; st=$?
+		for p in $pids; do
+			grep -q "^State:.*[SR]" "/proc/$p/status" || { echo "decoy $p was killed" >&2; exit 99; }
+		done
+		exit "$st"'
+	[[ $stderr == *"another pid namespace"* ]]
+	run -77 --separate-stderr in_pidns mpspawn is-alive G
+	[[ $stderr == *"another pid namespace"* ]]
+	run -77 --separate-stderr in_pidns mpspawn wait G
+	[[ $stderr == *"another pid namespace"* ]]
+	run -0 in_pidns mpspawn status G
+	[[ $output == *"another pid namespace"* ]]
+	# the group was not touched, and here it is judged as before
+	run -0 mpspawn is-alive G
+	mpspawn kill G
+	run -143 mpspawn wait G
+	# an ended group is no namespace's business any more
+	run -143 in_pidns mpspawn wait G
+	run -1 in_pidns mpspawn is-alive G
+}

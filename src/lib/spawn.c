@@ -125,6 +125,30 @@ static int alive(const struct mp_owner *who)
 	return who->pid != 0 && mp_owner_alive(who);
 }
 
+/* Was g started in another pid namespace than ours (its supervisor's, or
+ * before it exists its front's)?  Then its pids are not ours.  Unknown
+ * namespaces (0) count as ours. */
+static int foreign(const struct mp_spawn_group *g)
+{
+	const struct mp_owner *who = g->keeper.pid ? &g->keeper : &g->front;
+	struct mp_owner me;
+
+	if (!who->pid || !who->pidns || mp_owner_of(0, &me) || !me.pidns)
+		return 0;
+	return who->pidns != me.pidns;
+}
+
+static int foreign_error(struct mp_obj *o)
+{
+	const struct mp_spawn_group *g = G(o);
+
+	mp_errmsg_set("group '%s' runs in another pid namespace (supervisor pid %d there, "
+		      "not here): it cannot be signalled or judged from this one; "
+		      "use mpspawn in that namespace", o->name,
+		      (int)(g->keeper.pid ? g->keeper.pid : g->front.pid));
+	return -EXDEV;
+}
+
 /* Called locked: the group that has the object has ended. */
 static int over(struct mp_obj *o)
 {
@@ -437,8 +461,10 @@ static int shm_spawn_snapshot(struct mp_obj *o, struct mp_spawn_snap *s)
 			mp_spawn_snap_free(s);
 			return -EBADMSG;
 		}
-	if (s->g.state != MP_SPAWN_G_DONE)
-		s->lost = !alive(&s->g.front) && !alive(&s->g.keeper);
+	if (s->g.state != MP_SPAWN_G_DONE) {
+		s->foreign = foreign(&s->g);
+		s->lost = !s->foreign && !alive(&s->g.front) && !alive(&s->g.keeper);
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t st = s->w[i].state;
 		if (!s->lost && s->g.state != MP_SPAWN_G_DONE &&
@@ -509,6 +535,10 @@ static int shm_spawn_wait(struct mp_obj *o, int64_t deadline_ns, int nonblock, i
 			rc = 0;
 			break;
 		}
+		if (foreign(g)) {
+			rc = foreign_error(o);
+			break;
+		}
 		if (!alive(&g->front) && !alive(&g->keeper)) {
 			/* killed with its supervisor: the workers got SIGKILL */
 			*status = 128 + SIGKILL;
@@ -570,9 +600,15 @@ static int shm_spawn_kill_request(struct mp_obj *o, int sig, enum mp_spawn_reaso
 
 	if (rc)
 		return rc;
-	if (o->hdr->removed || over(o)) {
+	if (o->hdr->removed || (!foreign(g) && over(o))) {
 		mp_obj_unlock(o);
 		return -ESRCH;
+	}
+	if (foreign(g)) {
+		/* a pid of another namespace names another process here */
+		rc = g->state == MP_SPAWN_G_DONE ? -ESRCH : foreign_error(o);
+		mp_obj_unlock(o);
+		return rc;
 	}
 	g->kill_sig = sig;
 	g->kill_reason = reason;

@@ -186,6 +186,9 @@ struct mp_spawn_snap {
 	struct mp_spawn_group g;	/* strings NUL-terminated */
 	struct mp_spawn_worker *w;	/* g.nworkers entries (malloc'd) */
 	int lost;		/* marked running, but front and keeper are dead */
+	int foreign;		/* marked running by a supervisor of another pid
+				 * namespace: its pids are not ours, its
+				 * liveness cannot be judged from here */
 	int stale;		/* --heartbeat: a running worker has not beaten in time */
 	uint32_t nrunning;	/* workers running or about to restart */
 	int64_t now_ns, now_mono_ns;	/* when the snapshot was taken */
@@ -206,13 +209,16 @@ const char *mp_spawn_reason_name(uint32_t reason);
 
 /* Waits until the group is over (done, or lost).  Returns 0 with *status
  * the group's exit status, -ETIMEDOUT, -EAGAIN (nonblock and running),
+ * -EXDEV (running, started in another pid namespace: see mp_spawn_kill_request),
  * -EINTR, -EIDRM (removed meanwhile) or -errno. */
 int mp_spawn_wait(struct mp_obj *o, int64_t deadline_ns, int nonblock, int *status);
 
 /* Asks the keeper of a running group to send sig to every worker (and,
  * for a signal that ends the group (mp_spawn_sig_ends_group), to end it:
  * no restarts, SIGKILL after --kill-after).  Returns 0, -ESRCH (the group
- * is not running) or -errno. */
+ * is not running), -EXDEV (its supervisor was started in another pid
+ * namespace: its pid names another process here, or none; nothing is
+ * signalled) or -errno. */
 int mp_spawn_kill_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason);
 
 /* Posts a request for the keeper without signalling it, even when the
