@@ -141,7 +141,7 @@ exits_with() {
 @test "rm removes an object at once when a stopped process is inside it or its mutex is stuck" {
 	local_store_only
 	local t k
-	for t in mplock mpsem mpevent mpqueue mpvar; do
+	for t in mplock mpsem mpevent mpqueue mpspawn mpvar; do
 		k=${t#mp}
 		case $k in
 		lock) mplock create X ;;
@@ -149,6 +149,7 @@ exits_with() {
 		event) mpevent create X ;;
 		queue) mpqueue create X ;;
 		var) mpvar set X 1 ;;
+		spawn) mpspawn --name X true ;;
 		esac
 		start_bg t-store stop-locked "$k" X
 		wait_until 20 stopped "$BG_PID"
@@ -161,6 +162,7 @@ exits_with() {
 		event) mpevent create X ;;
 		queue) mpqueue create X ;;
 		var) mpvar set X 1 ;;
+		spawn) mpspawn --name X true ;;
 		esac
 		t-store stuck-mutex "$k" X
 		run -0 timeout 5 "$t" rm X
