@@ -3,6 +3,10 @@
 # Objects changed behind the tools' backs, and other users.
 load helpers/common
 
+sleeping_pid() {
+	[ "$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null)" = S ]
+}
+
 waiting() {
 	mplock info "$1" --json | grep -q "\"waiters\":$2"
 }
@@ -75,4 +79,37 @@ waiting() {
 	[[ $stderr == *"/proc/nope/x"* ]]
 	touch "$BATS_TEST_TMPDIR/file"
 	run -69 mplock --dir "$BATS_TEST_TMPDIR/file" create x
+}
+
+@test "an object overwritten with garbage while processes wait on it makes them exit 65, not 66" {
+	local f size p st
+	mplock acquire L --owner none
+	mpsem acquire S --owner none
+	start_bg mplock run L true
+	local w1=$BG_PID
+	start_bg mpsem run S true
+	local w2=$BG_PID
+	start_bg mpqueue get Q
+	local w3=$BG_PID
+	start_bg mpevent wait E
+	local w4=$BG_PID
+	start_bg mpvar wait V --set
+	local w5=$BG_PID
+	wait_until 20 waiting L 1
+	wait_until 20 test -e "$MP_DIR/queue.Q"
+	wait_until 20 test -e "$MP_DIR/event.E"
+	wait_until 20 test -e "$MP_DIR/var.V"
+	for p in $w1 $w2 $w3 $w4 $w5; do
+		wait_until 20 sleeping_pid "$p"
+	done
+	for f in lock.L sem.S queue.Q event.E var.V; do
+		size=$(stat -c %s "$MP_DIR/$f")
+		head -c "$size" /dev/urandom | dd of="$MP_DIR/$f" conv=notrunc status=none
+	done
+	for p in $w1 $w2 $w3 $w4 $w5; do
+		st=0
+		wait "$p" || st=$?
+		echo "pid $p exited $st"
+		[ "$st" = 65 ]
+	done
 }

@@ -116,3 +116,26 @@ in_pidns() {
 	run -143 in_pidns mpspawn wait G
 	run -1 in_pidns mpspawn is-alive G
 }
+
+@test "wait (with or without -n), is-alive and kill of a record with an impossible state exit 65, saying so" {
+	local_store_only
+	mpspawn --name C true
+	# the group's state word (after the worker count at the body's start)
+	printf '\011' | dd of="$MP_DIR/spawn.C" bs=1 seek=260 conv=notrunc status=none
+	run -65 --separate-stderr mpspawn status C
+	[[ $stderr == *corrupt* ]]
+	run -65 --separate-stderr mpspawn wait --nonblock C
+	[[ $stderr == *corrupt* ]]
+	run -65 --separate-stderr mpspawn wait C
+	[[ $stderr == *corrupt* ]]
+	run -65 mpspawn is-alive C
+	run -65 --separate-stderr mpspawn kill C
+	[[ $stderr == *corrupt* ]]
+	run -0 mpspawn rm C
+}
+
+@test "--tag output cut short by its reader exits 74, as the table says, not 141" {
+	run -74 --separate-stderr bash -c 'set -o pipefail
+		mpspawn --tag -j 2 -- sh -c "i=0; while [ \$i -lt 100000 ]; do echo line \$i; i=\$((i+1)); done" | head -n 1 >/dev/null'
+	[[ $stderr == *"cannot write the workers' output to standard output"* ]]
+}

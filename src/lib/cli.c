@@ -71,6 +71,8 @@ static int common_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_DIR:
 	case OPT_STORE:
+		if (!*arg)
+			argp_error(state, "--%s: must not be empty", key == OPT_DIR ? "dir" : "store");
 		mp_cli.dir = arg;	/* the last of --dir and --store wins */
 		break;
 	case OPT_JSON:

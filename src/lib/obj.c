@@ -589,6 +589,8 @@ static int lock_patiently(pthread_mutex_t *mu, const uint32_t *removed, int *tid
 	}
 }
 
+static int hdr_intact(struct mp_obj *o);
+
 int mp_obj_lock(struct mp_obj *o)
 {
 	int rc, tid = 0;
@@ -630,6 +632,8 @@ int mp_obj_lock(struct mp_obj *o)
 	case EINTR:
 		return -EINTR;
 	case EIDRM:
+		if (!hdr_intact(o))
+			return -EBADMSG;
 		mp_errmsg_set("'%s' was removed", mp_obj_path(o));
 		return -EIDRM;
 	case EINVAL:
@@ -659,10 +663,26 @@ void mp_obj_wake(struct mp_obj *o)
 		mp_futex_wake(&o->hdr->seq);
 }
 
+/* Is the header still the one validated at open?  Garbage written over
+ * the file (its size unchanged) would otherwise read as "removed". */
+static int hdr_intact(struct mp_obj *o)
+{
+	const struct mp_hdr *h = o->hdr;
+
+	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == MP_MAGIC &&
+	    h->version == MP_VERSION && h->hdr_size == MP_HDR_SIZE &&
+	    h->kind == (uint32_t)o->kind->id && h->total_size == (uint64_t)o->size)
+		return 1;
+	mp_errmsg_set("'%s' was overwritten while in use: it is corrupt", mp_obj_path(o));
+	return 0;
+}
+
 int mp_obj_check_file(struct mp_obj *o)
 {
 	struct stat st;
 
+	if (!hdr_intact(o))
+		return -EBADMSG;
 	if (fstat(o->fd, &st) < 0)
 		return 0;
 	if ((size_t)st.st_size != o->size) {

@@ -138,6 +138,18 @@ static int foreign(const struct mp_spawn_group *g)
 	return who->pidns != me.pidns;
 }
 
+/* Says why g (a copy, or the record itself, locked) is impossible, and
+ * returns 1; 0 if it is sane. */
+static int group_corrupt(struct mp_obj *o, const struct mp_spawn_group *g)
+{
+	if (g->state < MP_SPAWN_G_RUNNING || g->state > MP_SPAWN_G_DONE ||
+	    g->reason > MP_SPAWN_R_FRONT) {
+		mp_errmsg_set("'%s' is corrupt: bad group state", mp_obj_path(o));
+		return 1;
+	}
+	return 0;
+}
+
 static int foreign_error(struct mp_obj *o)
 {
 	const struct mp_spawn_group *g = G(o);
@@ -449,9 +461,7 @@ static int shm_spawn_snapshot(struct mp_obj *o, struct mp_spawn_snap *s)
 
 	s->g.command[sizeof s->g.command - 1] = 0;
 	s->g.queue[sizeof s->g.queue - 1] = 0;
-	if (s->g.nworkers != n || s->g.state < MP_SPAWN_G_RUNNING || s->g.state > MP_SPAWN_G_DONE ||
-	    s->g.reason > MP_SPAWN_R_FRONT) {
-		mp_errmsg_set("'%s' is corrupt: bad group state", mp_obj_path(o));
+	if (s->g.nworkers != n || group_corrupt(o, &s->g)) {
 		mp_spawn_snap_free(s);
 		return -EBADMSG;
 	}
@@ -523,6 +533,10 @@ static int shm_spawn_wait(struct mp_obj *o, int64_t deadline_ns, int nonblock, i
 	for (;;) {
 		if (o->hdr->removed) {
 			rc = -EIDRM;
+			break;
+		}
+		if (group_corrupt(o, g)) {
+			rc = -EBADMSG;
 			break;
 		}
 		if (g->state == MP_SPAWN_G_DONE) {
@@ -600,6 +614,10 @@ static int shm_spawn_kill_request(struct mp_obj *o, int sig, enum mp_spawn_reaso
 
 	if (rc)
 		return rc;
+	if (group_corrupt(o, g)) {
+		mp_obj_unlock(o);
+		return -EBADMSG;
+	}
 	if (o->hdr->removed || (!foreign(g) && over(o))) {
 		mp_obj_unlock(o);
 		return -ESRCH;

@@ -293,6 +293,8 @@ static int keeper_status(const struct keeper *k, int msg_status)
 		return 124;	/* DESIGN §4: timed out, as timeout(1) */
 	if (k->reason == MP_SPAWN_R_CALLER)
 		return 128 + SIGTERM;
+	if (k->out_error_first)
+		return 74;	/* the workers' SIGPIPE (141) came of it */
 	if (msg_status)
 		return msg_status;
 	if (k->first_fail >= 0)

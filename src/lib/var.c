@@ -388,7 +388,7 @@ static int shm_var_wait(struct mp_obj *o, const struct mp_var_cond *c, int64_t d
 		MP_FAULT_POINT("var.wait.sleep");
 		rc = mp_obj_wait(o, &o->hdr->seq, &o->hdr->nwait, deadline_ns, MP_VAR_CHECK_NS,
 				 &slice_over);
-		if (__atomic_load_n(&o->hdr->removed, __ATOMIC_ACQUIRE)) {
+		if (rc != -EBADMSG && __atomic_load_n(&o->hdr->removed, __ATOMIC_ACQUIRE)) {
 			mp_errmsg_set("variable '%s' was removed", o->name);
 			rc = -EIDRM;
 			break;
