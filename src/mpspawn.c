@@ -467,6 +467,7 @@ static int do_status(void)
 	struct mp_obj o;
 	int rc, stale;
 
+	mp_obj_allow_readonly(1);	/* a read-only store can be looked at */
 	open_group(&o);
 	rc = mp_show_spawn_status(&o, mp_cli.json, &stale);
 	if (rc)

@@ -143,9 +143,19 @@ static void *map_hint(size_t size)
 	return (void *)at;
 }
 
+static int allow_readonly;
+
+void mp_obj_allow_readonly(int allow)
+{
+	allow_readonly = allow;
+}
+
 static int map_fd(struct mp_obj *o, size_t size)
 {
-	void *p = mmap(map_hint(size), size, PROT_READ | PROT_WRITE, MAP_SHARED, o->fd, 0);
+	/* a read-only object: a private copy, whose writes (the lock's,
+	 * a reaping) never reach the file */
+	void *p = mmap(map_hint(size), size, PROT_READ | PROT_WRITE,
+		       o->readonly ? MAP_PRIVATE : MAP_SHARED, o->fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	o->hdr = p;
@@ -184,8 +194,7 @@ static int create_obj(struct mp_store *s, const struct mp_kind *k, const char *f
 		mp_errmsg_set("cannot create '%s' in '%s': %s", fname, s->dir, strerror(errno));
 		return rc;
 	}
-	if (s->group)
-		fchmod(fd, mode);	/* umask may have taken the group bits */
+	fchmod(fd, mode);	/* umask may have taken bits (0277: even ours) */
 	rc = posix_fallocate(fd, 0, (off_t)size);
 	if (rc) {
 		mp_errmsg_set("cannot allocate %zu bytes for '%s' in '%s': %s", size, fname,
@@ -336,6 +345,10 @@ int mp_obj_open(struct mp_store *s, const struct mp_kind *k, const char *name,
 again:
 	for (tries = 0; tries < 5; tries++) {
 		o->fd = openat(s->dirfd, fname, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (o->fd < 0 && errno == EROFS && allow_readonly && !create) {
+			o->fd = openat(s->dirfd, fname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+			o->readonly = o->fd >= 0;
+		}
 		if (o->fd >= 0)
 			break;
 		if (errno == ELOOP) {
@@ -462,7 +475,7 @@ int mp_obj_check_boot(struct mp_obj *o)
 {
 	uint8_t now[16];
 
-	if (o->volatile_fs)
+	if (o->volatile_fs || o->readonly)
 		return 0;
 	read_boot_id(now);
 	if (!memcmp(now, o->hdr->boot_id, 16))
@@ -595,6 +608,8 @@ int mp_obj_lock(struct mp_obj *o)
 {
 	int rc, tid = 0;
 
+	if (o->readonly)
+		return 0;	/* a private copy: nobody else locks it */
 	rc = mp_obj_check_boot(o);
 	if (rc)
 		return rc;
@@ -648,6 +663,8 @@ int mp_obj_lock(struct mp_obj *o)
 
 void mp_obj_unlock(struct mp_obj *o)
 {
+	if (o->readonly)
+		return;
 	pthread_mutex_unlock(&o->hdr->mu);
 }
 

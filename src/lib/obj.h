@@ -120,6 +120,8 @@ struct mp_obj {
 	int volatile_fs;	/* the store's: no boot id check needed */
 	void *impl;		/* another store's own state */
 	void (*close)(struct mp_obj *o);	/* another store's mp_obj_close */
+	int readonly;		/* a private copy of a file on a read-only
+				 * filesystem (mp_obj_allow_readonly) */
 };
 
 /* The handle of an open store, filled by mp_store_open() (store.h).  It is
@@ -153,6 +155,12 @@ const char *mp_obj_path(const struct mp_obj *o);
 int mp_obj_open(struct mp_store *s, const struct mp_kind *k, const char *name,
 		size_t body_size, void (*create)(void *body, size_t size, const void *arg),
 		const void *arg, int *created, struct mp_obj *o);
+
+/* For the verbs that only show (info, ls, status): a later mp_obj_open()
+ * without create of an object on a read-only filesystem maps a private
+ * copy of it (o->readonly) instead of failing with -EROFS; its lock is a
+ * no-op and nothing it changes reaches the file. */
+void mp_obj_allow_readonly(int allow);
 
 /* Unmaps and closes. */
 void mp_obj_close(struct mp_obj *o);
