@@ -113,3 +113,54 @@ waiting() {
 		[ "$st" = 65 ]
 	done
 }
+
+getters_are() {
+	mpqueue info "$1" --json | grep -q "\"getters\":$2,"
+}
+
+var_waiters_are() {
+	mpvar info "$1" --json | grep -q "\"waiters\":$2,"
+}
+
+@test "waiters SIGKILLed in their sleep are not counted as waiting for good" {
+	local p pids=
+	mpqueue create Q
+	mpvar set V 0
+	for p in 1 2 3; do
+		start_bg mpqueue get Q
+		pids="$pids $BG_PID"
+		start_bg mpvar wait V --eq 5
+		pids="$pids $BG_PID"
+	done
+	wait_until 20 getters_are Q 3
+	wait_until 20 var_waiters_are V 3
+	# shellcheck disable=SC2086
+	kill -KILL $pids
+	wait_until 20 getters_are Q 0
+	wait_until 20 var_waiters_are V 0
+	mpqueue close Q
+	run -0 mpqueue info Q
+	[[ $output == *"waiters:     0 to get or join, 0 to put"* ]]
+}
+
+json_has() {
+	mplock info "$1" --json | grep -qF -- "$2"
+}
+
+@test "info says when a lock's waiting line is full and more may wait outside it" {
+	local_store_only
+	local i pids=
+	mplock acquire L --owner none
+	for i in $(seq 130); do
+		start_bg mplock run L true
+		pids="$pids $BG_PID"
+	done
+	wait_until 60 waiting L 128
+	run -0 mplock info L
+	[[ $output == *"waiters:  128 or more"* ]]
+	run -0 mplock info L --json
+	[[ $output == *'"waiters_or_more":true'* ]]
+	# shellcheck disable=SC2086
+	kill -KILL $pids
+	wait_until 20 json_has L '"waiters":0,"waiters_or_more":false'
+}

@@ -138,8 +138,7 @@ static int reap(struct mp_obj *o, int deep, int64_t *next_expiry)
 		/* a stopped waiter leaves the queue too: it would keep everyone
 		 * behind it waiting; it queues again when it runs (acquire) */
 		for (uint32_t i = 0; i < NWAITERS(o); i++) {
-			if (w[i].ticket &&
-			    (!mp_owner_alive(&w[i].who) || mp_owner_stopped(&w[i].who))) {
+			if (w[i].ticket && !mp_owner_waiting(&w[i].who)) {
 				__atomic_store_n(&w[i].ticket, 0, __ATOMIC_RELEASE);
 				MP_FAULT_POINT("gate.reap.waiter");
 				n++;
@@ -183,7 +182,7 @@ static int drop_stuck_head(struct mp_obj *o, int self, uint64_t ticket)
 			if (head < 0 || w[i].ticket < w[head].ticket)
 				head = (int)i;
 		}
-		if (head < 0 || (mp_owner_alive(&w[head].who) && !mp_owner_stopped(&w[head].who)))
+		if (head < 0 || mp_owner_waiting(&w[head].who))
 			return dropped;
 		__atomic_store_n(&w[head].ticket, 0, __ATOMIC_RELEASE);
 		MP_FAULT_POINT("gate.reap.waiter");
@@ -475,6 +474,8 @@ static int shm_gate_info(struct mp_obj *o, struct mp_gate_info *gi, struct mp_ho
 	for (uint32_t i = 0; i < NWAITERS(o); i++)
 		if (w[i].ticket)
 			gi->nwaiting++;
+	/* Beyond the table's entries, waiters wait unqueued, uncounted */
+	gi->nwaiting_more = gi->nwaiting == NWAITERS(o);
 	gi->nholds_live = (uint32_t)n;
 	gi->last_token = G(o)->last_token;
 	gi->reaped = G(o)->reaped;

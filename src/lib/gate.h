@@ -113,6 +113,7 @@ int mp_gate_drain(struct mp_obj *o, int64_t deadline_ns, int nonblock);
 
 struct mp_gate_info {
 	uint32_t capacity, used, nholds_live, nwaiting;
+	uint32_t nwaiting_more;	/* the waiter table is full: there may be more */
 	uint64_t last_token, reaped, generation;
 	int64_t created_ns, changed_ns;
 };

@@ -211,15 +211,23 @@ int64_t mp_owner_start_realtime_ns(uint64_t start_ticks)
 	return t;
 }
 
-int mp_owner_stopped(const struct mp_owner *o)
+int mp_owner_waiting(const struct mp_owner *o)
 {
 	char st;
 	uint64_t start;
+	int rc;
 
 	if (o->pid == 0)
-		return 0;
+		return 1;
 	probe_proc();
-	if (!proc_ok || o->pidns != self_pidns || mp_proc_stat(o->pid, &st, &start))
+	if (!proc_ok || o->pidns != self_pidns)
+		return 1;
+	rc = mp_proc_stat(o->pid, &st, &start);
+	if (rc == -ESRCH)
 		return 0;
-	return start == o->start && (st == 'T' || st == 't');
+	if (rc)
+		return 1;	/* cannot tell: as mp_owner_alive() */
+	if (start != o->start || st == 'Z' || st == 'X' || st == 'T' || st == 't')
+		return 0;
+	return 1;
 }

@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "err.h"
 #include "fault.h"
+#include "futex.h"
 #include "obj.h"
 #include "signals.h"
 
@@ -426,7 +427,11 @@ static int shm_var_info(struct mp_obj *o, struct mp_var_info *vi, void *buf, siz
 	memset(vi, 0, sizeof *vi);
 	vi->st = v->st;
 	vi->max_size = MAXSIZE(o);
-	vi->nwaiting = o->hdr->nwait;
+	/* the sleepers, not the hint: a waiter killed asleep stays in that */
+	{
+		int n = mp_futex_sleepers(&o->hdr->seq);
+		vi->nwaiting = n >= 0 ? (uint32_t)n : o->hdr->nwait;
+	}
 	vi->generation = o->hdr->generation;
 	vi->created_ns = o->hdr->created_ns;
 	if (buf && v->st.len)
