@@ -138,32 +138,30 @@ exits_with() {
 	[ "$output" = 1 ]
 }
 
+# make_x KIND: makes object X of KIND.
+make_x() {
+	case $1 in
+	lock) mplock create X ;;
+	sem) mpsem create X ;;
+	event) mpevent create X ;;
+	queue) mpqueue create X ;;
+	var) mpvar set X 1 ;;
+	spawn) mpspawn --name X true ;;
+	esac
+}
+
 @test "rm removes an object at once when a stopped process is inside it or its mutex is stuck" {
 	local_store_only
 	local t k
 	for t in mplock mpsem mpevent mpqueue mpspawn mpvar; do
 		k=${t#mp}
-		case $k in
-		lock) mplock create X ;;
-		sem) mpsem create X ;;
-		event) mpevent create X ;;
-		queue) mpqueue create X ;;
-		var) mpvar set X 1 ;;
-		spawn) mpspawn --name X true ;;
-		esac
+		make_x "$k"
 		start_bg t-store stop-locked "$k" X
 		wait_until 20 stopped "$BG_PID"
 		run -0 timeout 5 "$t" rm X
 		[ ! -e "$MP_DIR/$k.X" ]
 		kill -KILL "$BG_PID"
-		case $k in
-		lock) mplock create X ;;
-		sem) mpsem create X ;;
-		event) mpevent create X ;;
-		queue) mpqueue create X ;;
-		var) mpvar set X 1 ;;
-		spawn) mpspawn --name X true ;;
-		esac
+		make_x "$k"
 		t-store stuck-mutex "$k" X
 		run -0 timeout 5 "$t" rm X
 		[ ! -e "$MP_DIR/$k.X" ]

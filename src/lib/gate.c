@@ -135,10 +135,8 @@ static int reap(struct mp_obj *o, int deep, int64_t *next_expiry)
 		}
 	}
 	if (deep) {
-		/* a stopped waiter leaves the queue too: it would keep everyone
-		 * behind it waiting; it queues again when it runs (acquire) */
 		for (uint32_t i = 0; i < NWAITERS(o); i++) {
-			if (w[i].ticket && !mp_owner_waiting(&w[i].who)) {
+			if (w[i].ticket && !mp_owner_alive(&w[i].who)) {
 				__atomic_store_n(&w[i].ticket, 0, __ATOMIC_RELEASE);
 				MP_FAULT_POINT("gate.reap.waiter");
 				n++;

@@ -16,10 +16,11 @@
  * whose TTL ran out, and queue entries of dead waiters are reaped by the
  * next process that would otherwise wait: on its first attempt and then
  * every MP_REAP_SLICE_NS while it waits.  A stopped waiter (SIGSTOP,
- * Ctrl-Z) leaves the queue the same way, and sooner: a waiter that could go
- * but finds the queue's head would, and does not, looks at the head at
- * once.  It queues again, at the back, when it runs again; so no query
- * (is-locked, value) says "free" while an acquire would wait.
+ * Ctrl-Z) loses its place: a waiter that could go but finds that the
+ * queue's head would, and does not, looks at the head at once and drops
+ * it if it is stopped (or dead).  It queues again, at the back, when it
+ * runs again; so no query (is-locked, value) says "free" while an acquire
+ * would wait behind a stopped process.
  */
 #ifndef MP_GATE_H
 #define MP_GATE_H

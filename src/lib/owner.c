@@ -215,19 +215,12 @@ int mp_owner_waiting(const struct mp_owner *o)
 {
 	char st;
 	uint64_t start;
-	int rc;
 
-	if (o->pid == 0)
-		return 1;
-	probe_proc();
-	if (!proc_ok || o->pidns != self_pidns)
-		return 1;
-	rc = mp_proc_stat(o->pid, &st, &start);
-	if (rc == -ESRCH)
+	if (!mp_owner_alive(o))
 		return 0;
-	if (rc)
-		return 1;	/* cannot tell: as mp_owner_alive() */
-	if (start != o->start || st == 'Z' || st == 'X' || st == 'T' || st == 't')
-		return 0;
-	return 1;
+	/* alive, and judged here: stopped? */
+	if (o->pid == 0 || !proc_ok || o->pidns != self_pidns ||
+	    mp_proc_stat(o->pid, &st, &start))
+		return 1;
+	return !(start == o->start && (st == 'T' || st == 't'));
 }

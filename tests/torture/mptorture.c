@@ -759,19 +759,30 @@ static void prune_groups(int kind)
 	ngroups[kind] = j;
 }
 
-static void kill_one(void)
-{
-	int cand[MAXSLOTS], n = 0, i, k;
-	int64_t now = now_ns();
-	pid_t target;
+static pid_t stop_pid[MAXSLOTS];	/* --stop-every: stopped now */
 
-	for (i = 0; i < MAXSLOTS; i++)
+/* A random slot whose client the killer (or the stopper: not one stopped
+ * already) may touch now, or -1. */
+static int pick_slot(int for_stop)
+{
+	int cand[MAXSLOTS], n = 0;
+	int64_t now = now_ns();
+
+	for (int i = 0; i < MAXSLOTS; i++)
 		if (S->slots[i].client > 0 && !S->paused[S->slots[i].kind] &&
+		    !(for_stop && stop_pid[i]) &&
 		    __atomic_load_n(&S->slots[i].spare_until, __ATOMIC_SEQ_CST) <= now)
 			cand[n++] = i;
-	if (!n)
+	return n ? cand[rnd_below((uint32_t)n)] : -1;
+}
+
+static void kill_one(void)
+{
+	int i = pick_slot(0), k;
+	pid_t target;
+
+	if (i < 0)
 		return;
-	i = cand[rnd_below((uint32_t)n)];
 	k = S->slots[i].kind;
 	if (rnd_below(100) < 80) {
 		/* the tool the client runs: announce, then look, then kill */
@@ -791,24 +802,18 @@ static void kill_one(void)
 	}
 }
 
-/* --stop-every: the tools stopped now, each until a time. */
-static pid_t stop_pid[MAXSLOTS];
+/* --stop-every: until when each stopped tool stays stopped. */
 static int64_t stop_until[MAXSLOTS];
 
 /* SIGSTOPs the tool of a random client, for up to 300 ms. */
 static void stop_one(void)
 {
-	int cand[MAXSLOTS], n = 0, i, k;
+	int i = pick_slot(1), k;
 	int64_t now = now_ns();
 	pid_t target;
 
-	for (i = 0; i < MAXSLOTS; i++)
-		if (S->slots[i].client > 0 && !S->paused[S->slots[i].kind] && !stop_pid[i] &&
-		    __atomic_load_n(&S->slots[i].spare_until, __ATOMIC_SEQ_CST) <= now)
-			cand[n++] = i;
-	if (!n)
+	if (i < 0)
 		return;
-	i = cand[rnd_below((uint32_t)n)];
 	k = S->slots[i].kind;
 	target = __atomic_load_n(&S->slots[i].tool, __ATOMIC_SEQ_CST);
 	if (target <= 0 || kill(target, SIGSTOP) < 0)
