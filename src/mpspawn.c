@@ -455,6 +455,9 @@ static int do_spawn(void)
 	c.remove_at_end = !opt.name && !opt.daemon;
 	c.warn = mp_warn;
 	c.info = mp_info;
+	/* -t is the group's --timeout here, not a bound on waiting for a
+	 * record's mutex (the supervisor updates it to the end) */
+	mp_obj_patience(0, 0);
 	if (opt.daemon)
 		return start_daemon(&c, &o);
 	return mp_sup_run(&c);
