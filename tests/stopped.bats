@@ -180,3 +180,38 @@ make_x() {
 	run -0 timeout 5 mpqueue rm Q
 	exits_with 66 "$g"
 }
+
+# stop_rounds SIG N: N times, stops the streaming put ($put) and get ($get)
+# with SIG and counts the rounds in which a call on the queue was busy.
+stop_rounds() {
+	local sig=$1 n=$2 i p busy=0
+	for ((i = 0; i < n; i++)); do
+		for p in $put $get; do
+			kill "-$sig" "$p"
+			wait_until 20 stopped "$p"
+		done
+		mpqueue size Q -n >/dev/null || busy=$((busy + 1))
+		kill -CONT $put $get
+	done
+	echo "$busy"
+}
+
+queue_grows() {
+	[ "$(mpqueue size "$1")" -gt 100 ]
+}
+
+@test "Ctrl-Z (SIGTSTP) never stops a streaming put or get --follow inside the queue" {
+	local_store_only
+	mpqueue create Q --max-items 100000
+	start_bg sh -c 'yes "a line of the stream" | mpqueue put Q'
+	local sh=$BG_PID
+	wait_until 20 pgrep -P "$sh" -x mpqueue >/dev/null
+	put=$(pgrep -P "$sh" -x mpqueue)
+	start_bg sh -c 'exec mpqueue get Q --follow >/dev/null'
+	get=$BG_PID
+	wait_until 20 queue_grows Q
+	run -0 stop_rounds TSTP 60
+	[ "$output" = 0 ]
+	# (SIGSTOP cannot be caught: there a call is busy now and then, -n 75)
+	kill -KILL "$put" "$get"
+}

@@ -56,6 +56,32 @@ static struct {
 	int nonblock;
 } patience;
 
+/* mp_obj_defer_tstp: inside a section (mutex held) a Ctrl-Z waits for
+ * the unlock. */
+static volatile sig_atomic_t in_section, stop_deferred;
+
+static void on_tstp(int sig)
+{
+	(void)sig;
+	if (in_section)
+		stop_deferred = 1;
+	else
+		raise(SIGSTOP);	/* the job stops, as by SIGTSTP's default */
+}
+
+void mp_obj_defer_tstp(void)
+{
+	struct sigaction sa, old;
+
+	if (sigaction(SIGTSTP, NULL, &old) < 0 || old.sa_handler == SIG_IGN)
+		return;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_tstp;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTSTP, &sa, NULL);
+}
+
 const char *mp_abi_tag(void)
 {
 	/* a constant: no page of data is touched to compare it */
@@ -631,6 +657,7 @@ int mp_obj_lock(struct mp_obj *o)
 		MP_FAULT_POINT("sync.locked");
 	switch (rc) {
 	case 0:
+		in_section++;
 		return 0;
 	case ETIME:
 		mp_errmsg_set("the internal lock of '%s' has been held for 10 s "
@@ -666,6 +693,10 @@ void mp_obj_unlock(struct mp_obj *o)
 	if (o->readonly)
 		return;
 	pthread_mutex_unlock(&o->hdr->mu);
+	if (in_section && !--in_section && stop_deferred) {
+		stop_deferred = 0;
+		raise(SIGSTOP);	/* the Ctrl-Z that came inside */
+	}
 }
 
 void mp_obj_changed(struct mp_obj *o)

@@ -188,6 +188,12 @@ const char *mp_abi_tag(void);
  * -ENOTRECOVERABLE, -EBADMSG (the mutex's words are garbage). */
 int mp_obj_lock(struct mp_obj *o);
 
+/* Makes a Ctrl-Z (SIGTSTP) that comes while this process holds an
+ * object's mutex stop it only once it unlocks: for the tools that stream
+ * (put from stdin, get --follow), which hold it often.  Does nothing when
+ * SIGTSTP is ignored. */
+void mp_obj_defer_tstp(void);
+
 /* Sets how long mp_obj_lock() waits for a stopped holder: until
  * deadline_ns (CLOCK_MONOTONIC, 0: no deadline); nonblock: not at all.
  * The CLI sets it from -n/-t. */
