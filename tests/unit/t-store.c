@@ -9,6 +9,10 @@
  *   t-store fake-owner NAME PID DELTA
  *                             takes lock NAME for PID with its start time
  *                             shifted by DELTA ticks (DELTA 0: the real one)
+ *   t-store fill-waiters NAME PID
+ *                             fills every free entry of lock NAME's waiting
+ *                             line with process PID, as if that many
+ *                             processes waited
  *   t-store stop-locked KIND NAME
  *                             takes the internal mutex of object NAME of
  *                             KIND (lock, sem, event, queue, spawn, var),
@@ -106,6 +110,27 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
+	if (argc == 4 && !strcmp(argv[1], "fill-waiters")) {
+		struct mp_gate *g;
+		struct mp_waiter *w;
+
+		open_or_die(&s, &o, argv[2]);
+		g = o.body;
+		w = (struct mp_waiter *)((char *)o.body + sizeof *g +
+					 g->nholds * sizeof(struct mp_hold));
+		if (mp_obj_lock(&o))
+			return 2;
+		for (uint32_t i = 0; i < g->nwaiters; i++) {
+			if (w[i].ticket)
+				continue;
+			if (mp_owner_of(atoi(argv[3]), &w[i].who))
+				return 2;
+			w[i].weight = 1;
+			w[i].ticket = ++g->last_ticket;
+		}
+		mp_obj_unlock(&o);
+		return 0;
+	}
 	if (argc == 4 && (!strcmp(argv[1], "stop-locked") || !strcmp(argv[1], "stuck-mutex"))) {
 		static const struct mp_kind *kinds[] = { &mp_lock_kind, &mp_sem_kind,
 			&mp_event_kind, &mp_queue_kind, &mp_spawn_kind, &mp_var_kind };
@@ -137,6 +162,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	fprintf(stderr, "usage: t-store reboot|die-locked NAME | fake-owner NAME PID DELTA | "
-		"stop-locked|stuck-mutex KIND NAME\n");
+		"stop-locked|stuck-mutex KIND NAME | fill-waiters NAME PID\n");
 	return 2;
 }
