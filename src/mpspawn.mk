@@ -10,4 +10,4 @@ dist_man_MANS += man/mpspawn.1
 dist_bashcomp_DATA += completions/bash/mpspawn
 dist_zshcomp_DATA += completions/zsh/_mpspawn
 dist_fishcomp_DATA += completions/fish/mpspawn.fish
-dist_examples_SCRIPTS += examples/pool.sh examples/daemon.sh
+dist_examples_SCRIPTS += examples/pool.sh examples/daemon.sh examples/tcp-server.sh
