@@ -387,6 +387,13 @@ static void taken(struct keeper *k, const struct report *r, int fd)
 	}
 	m->fd = fd;
 	o->cur[r->worker] = m;
+	if (k->out_dead[1]) {
+		/* nobody reads our output: the command gets SIGPIPE, as it
+		 * would writing there itself */
+		close(fd);
+		m->fd = -1;
+		return;
+	}
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	if (sup_add_stream(k, fd, r->worker, 1) < 0)
 		goto oom;
