@@ -146,6 +146,12 @@ int64_t sup_restart_due(struct keeper *k, int64_t now);
 void sup_call_off_restarts(struct keeper *k);
 /* Sends sig to the process group of every running worker. */
 void sup_signal_workers(struct keeper *k, int sig);
+/* The group is stopping (for reason, by sig): in the keeper and the record. */
+void sup_set_stopping(struct keeper *k, int sig, enum mp_spawn_reason reason);
+/* SIGKILL to every worker now (none pending). */
+void sup_kill_now(struct keeper *k);
+/* SIGCONT to every worker, and SIGKILL after --kill-after (now if 0). */
+void sup_kill_later(struct keeper *k);
 /* Ends the group (sig, no more restarts, SIGKILL after --kill-after). */
 void sup_stop(struct keeper *k, int sig, enum mp_spawn_reason reason);
 /* Child pid ended with wait status wst: if a worker, decides what next. */

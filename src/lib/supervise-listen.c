@@ -143,11 +143,7 @@ void sup_listen_terminate(struct keeper *k)
 	k->terminating = 1;
 	k->t_drain = 0;
 	sup_signal_workers(k, c->timeout_sig);
-	sup_signal_workers(k, SIGCONT);	/* a stopped handler must see it */
-	if (c->kill_after_ns > 0)
-		k->t_kill = mp_now_ns() + c->kill_after_ns;
-	else
-		sup_signal_workers(k, SIGKILL);
+	sup_kill_later(k);
 }
 
 void sup_listen_stop(struct keeper *k, int sig, enum mp_spawn_reason reason)
@@ -156,24 +152,18 @@ void sup_listen_stop(struct keeper *k, int sig, enum mp_spawn_reason reason)
 
 	listen_close(k);
 	if (sig == SIGKILL) {
-		k->t_kill = 0;
 		k->terminating = 1;
-		sup_signal_workers(k, SIGKILL);
+		sup_kill_now(k);
 	}
 	if (k->stopping) {
 		/* asked again: the handlers are ended now */
 		if (!k->terminating)
 			sup_listen_terminate(k);
-		else if (reason == MP_SPAWN_R_SIGNAL) {
-			k->t_kill = 0;
-			sup_signal_workers(k, SIGKILL);
-		}
+		else if (reason == MP_SPAWN_R_SIGNAL)
+			sup_kill_now(k);
 		return;
 	}
-	k->stopping = 1;
-	k->reason = reason;
-	k->stop_sig = sig;
-	mp_spawn_stopping(c->obj, reason, sig);
+	sup_set_stopping(k, sig, reason);
 	if (!k->terminating && c->timeout_ns == 0)
 		sup_listen_terminate(k);
 	else if (!k->terminating && c->timeout_ns > 0)

@@ -343,37 +343,48 @@ void sup_signal_workers(struct keeper *k, int sig)
 			kill(-k->w[i].pgid, sig);
 }
 
+void sup_set_stopping(struct keeper *k, int sig, enum mp_spawn_reason reason)
+{
+	k->stopping = 1;
+	k->reason = reason;
+	k->stop_sig = sig;
+	mp_spawn_stopping(k->c->obj, reason, sig);
+}
+
+void sup_kill_now(struct keeper *k)
+{
+	k->t_kill = 0;
+	sup_signal_workers(k, SIGKILL);
+}
+
+void sup_kill_later(struct keeper *k)
+{
+	sup_signal_workers(k, SIGCONT);	/* a stopped worker must see its signal */
+	if (k->c->kill_after_ns > 0)
+		k->t_kill = mp_now_ns() + k->c->kill_after_ns;
+	else
+		sup_kill_now(k);
+}
+
 /* Ends the group: sig to every worker, no more restarts, SIGKILL after
  * --kill-after.  A second INT/TERM/HUP while stopping means "now". */
 void sup_stop(struct keeper *k, int sig, enum mp_spawn_reason reason)
 {
-	const struct mp_sup_conf *c = k->c;
-
-	if (c->listen_fd >= 0) {
+	if (k->c->listen_fd >= 0) {
 		sup_listen_stop(k, sig, reason);
 		return;
 	}
 	if (k->stopping) {
-		if (reason == MP_SPAWN_R_SIGNAL || sig == SIGKILL) {
-			k->t_kill = 0;
-			sup_signal_workers(k, SIGKILL);
-		}
+		if (reason == MP_SPAWN_R_SIGNAL || sig == SIGKILL)
+			sup_kill_now(k);
 		return;
 	}
-	k->stopping = 1;
-	k->reason = reason;
-	k->stop_sig = sig;
-	mp_spawn_stopping(c->obj, reason, sig);
+	sup_set_stopping(k, sig, reason);
 	/* pending restarts are off: their last failure stands */
 	sup_call_off_restarts(k);
 	sup_signal_workers(k, sig);
-	if (sig == SIGKILL)
-		return;
-	sup_signal_workers(k, SIGCONT);	/* a stopped worker must see it */
-	if (c->kill_after_ns > 0)
-		k->t_kill = mp_now_ns() + c->kill_after_ns;
-	else
-		sup_signal_workers(k, SIGKILL);
+	if (sig != SIGKILL)
+		sup_kill_later(k);
 }
 
 void sup_worker_reaped(struct keeper *k, pid_t pid, int wst)
