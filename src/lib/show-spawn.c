@@ -173,7 +173,8 @@ static void print_status_text(struct mp_obj *o, const struct mp_spawn_snap *s)
 	else if (s->lost)
 		printf(": mpspawn was killed; its workers were killed with it\n");
 	else
-		printf(", %u of %u workers running\n", s->nrunning, g->nworkers);
+		printf(", %u of %u %s\n", s->nrunning, g->nworkers,
+		       g->flags & MP_SPAWN_F_LISTEN ? "handlers busy" : "workers running");
 	printf("command:   %s\n", g->command);
 	printf("pid:       %d (supervisor %d)%s\n", g->front.pid, g->keeper.pid,
 	       g->flags & MP_SPAWN_F_DAEMON ? ", daemon" : "");
