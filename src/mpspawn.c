@@ -300,7 +300,8 @@ static const char doc[] =
 	"Exit: 0 all workers exited 0, else the status of the first that failed (128+N\n"
 	"for signal N); 124 timed out; 126/127 command cannot run / not found;\n"
 	"64 usage; 65 corrupt record; 66 no such group; 69 store unavailable;\n"
-	"75 the name is in use.  See mpspawn(1).";
+	"75 the name is in use.  A server (--listen) exits 0 once stopped; 71 its\n"
+	"address is in use, 77 not permitted.  See mpspawn(1).";
 
 static const struct argp argp = {
 	options, parse_opt,
