@@ -9,6 +9,7 @@ setup() {
 	mp_common_setup
 	T=$BATS_TEST_TMPDIR
 	export T
+	command -v python3 >/dev/null || skip "python3 is not installed (the test client)"
 }
 
 # client ADDR [DATA]: connects to ADDR (HOST:PORT, [V6]:PORT or

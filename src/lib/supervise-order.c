@@ -122,8 +122,11 @@ int sup_order_init(struct keeper *k)
 	o->cur = calloc(k->c->nworkers, sizeof *o->cur);
 	take_lock_fd = tmpfile_fd();
 	if (!o->cur || take_lock_fd < 0 ||
-	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		free(o->cur);
+		free(o);
 		return -1;
+	}
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	o->sock = sv[0];
 	report_fd = sv[1];
