@@ -3,6 +3,7 @@
 EXTRA_DIST += bench/.gitignore bench/run bench/README.md bench/floor.c bench/event_wake.c \
 	bench/redis-lock \
 	bench/libc-cost bench/libc-cost.c \
+	bench/listen bench/connect.c \
 	bench/results.md bench/results.svg
 
 bench: all
@@ -11,4 +12,6 @@ bench-quick: all
 	$(top_srcdir)/bench/run --quick --bindir $(abs_top_builddir)/src --out $(abs_top_builddir)/bench
 bench-libc: all
 	$(top_srcdir)/bench/libc-cost --out $(abs_top_builddir)/bench $(abs_top_builddir)/src
-.PHONY: bench bench-quick bench-libc
+bench-listen: all
+	$(top_srcdir)/bench/listen --bindir $(abs_top_builddir)/src
+.PHONY: bench bench-quick bench-libc bench-listen

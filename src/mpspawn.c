@@ -3,7 +3,8 @@
  *
  *   mpspawn [OPTION...] [-j N] [--name NAME] (-c STRING | [--] CMD...)
  *   mpspawn [OPTION...] --daemon [--owner PID|none] ... CMD...
- *   mpspawn [OPTION...] -j N --queue QNAME [--stdin] ... CMD...
+ *   mpspawn [OPTION...] -j N --queue QNAME [--stdin] [--keep-order] ... CMD...
+ *   mpspawn [OPTION...] --listen [HOST:]PORT|unix:PATH [-j N] [--backlog N] ... CMD...
  *   mpspawn ls | status NAME | wait NAME [-t D] | kill NAME [--signal SIG]
  *   mpspawn is-alive NAME | rm NAME | beat
  *
@@ -12,12 +13,14 @@
  * group ends: normally, by a signal, or when mpspawn is SIGKILLed (see
  * lib/supervise.h for how, and what still escapes).  The group's record
  * in the store says, per worker, its pid, state, start, restarts and exit
- * status; it is never wrong about a group being alive.
+ * status; it is never wrong about a group being alive.  A server
+ * (--listen) is such a group whose workers are its connections' handlers.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +32,7 @@
 
 #include "lib/cli.h"
 #include "lib/err.h"
+#include "lib/listen.h"
 #include "lib/obj.h"
 #include "lib/owner.h"
 #include "lib/parse.h"
@@ -54,7 +58,7 @@ static const struct mp_verb verbs[] = {
 /* Options that only make sense when starting a group. */
 enum { S_WORKERS = 1, S_NAME = 2, S_TAG = 4, S_KILLAFTER = 8, S_RESTART = 16,
        S_FAILFAST = 32, S_DAEMON = 64, S_OWNER = 128, S_HEARTBEAT = 256, S_QUEUE = 512,
-       S_STDIN = 1024, S_COMMAND = 2048 };
+       S_STDIN = 1024, S_COMMAND = 2048, S_LISTEN = 4096, S_BACKLOG = 8192, S_ORDER = 16384 };
 
 static struct {
 	struct mp_verb_line line;
@@ -71,12 +75,17 @@ static struct {
 	struct mp_owner owner;
 	int have_owner;
 	const char *queue;
+	const char *listen;
+	struct mp_listen_addr addr;
+	uint32_t backlog;
+	int keep_order;
 	unsigned seen;
 } opt = { .workers = 1, .max_restarts = UINT32_MAX, .kill_after_ns = 5000000000LL,
-	  .sig = SIGTERM };
+	  .sig = SIGTERM, .backlog = 4096 };
 
 enum { OPT_NAME = 0x2000, OPT_TAG, OPT_RESTART, OPT_MAX_RESTARTS, OPT_FAIL_FAST, OPT_DAEMON,
-       OPT_OWNER, OPT_HEARTBEAT, OPT_QUEUE, OPT_STDIN, OPT_SIGNAL };
+       OPT_OWNER, OPT_HEARTBEAT, OPT_QUEUE, OPT_STDIN, OPT_SIGNAL, OPT_LISTEN, OPT_BACKLOG,
+       OPT_KEEP_ORDER };
 
 static const struct argp_option options[] = {
 	{ "jobs", 'j', "N", 0, "Start N workers (default 1)", 1 },
@@ -100,6 +109,12 @@ static const struct argp_option options[] = {
 	{ "queue", OPT_QUEUE, "QNAME", 0, "A pool: each worker runs CMD once per message of "
 	  "queue QNAME, the message as its last argument", 3 },
 	{ "stdin", OPT_STDIN, 0, 0, "--queue: give the message on standard input instead", 3 },
+	{ "keep-order", OPT_KEEP_ORDER, 0, 0, "--queue: print each message's output in the "
+	  "order the messages were taken", 3 },
+	{ "listen", OPT_LISTEN, "ADDR", 0, "A server: run CMD once per connection to ADDR "
+	  "([HOST:]PORT, [IPV6]:PORT or unix:PATH), at most -j at once", 4 },
+	{ "backlog", OPT_BACKLOG, "N", 0, "--listen: connections waiting to be accepted "
+	  "(default 4096)", 4 },
 	{ 0 }
 };
 
@@ -127,6 +142,13 @@ static void check_options(struct argp_state *state)
 			argp_error(state, "--stdin is for --queue");
 		if (opt.max_restarts != UINT32_MAX && !opt.restart)
 			argp_error(state, "--max-restarts needs --restart on-failure");
+		if ((opt.seen & S_ORDER) && !opt.queue)
+			argp_error(state, "--keep-order is for --queue");
+		if ((opt.seen & S_BACKLOG) && !opt.listen)
+			argp_error(state, "--backlog is for --listen");
+		if (opt.listen && (opt.seen & (S_QUEUE | S_RESTART | S_FAILFAST | S_HEARTBEAT)))
+			argp_error(state, "--listen does not go with --queue, --restart, "
+				   "--fail-fast or --heartbeat");
 		return;
 	}
 	mp_verb_parse_end(&opt.line, state, "group");
@@ -214,6 +236,22 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 		opt.use_stdin = 1;
 		opt.seen |= S_STDIN;
 		break;
+	case OPT_KEEP_ORDER:
+		opt.keep_order = 1;
+		opt.seen |= S_ORDER;
+		break;
+	case OPT_LISTEN:
+		if (mp_listen_parse(arg, &opt.addr, why, sizeof why))
+			argp_error(state, "--listen: %s", why);
+		opt.listen = arg;
+		opt.seen |= S_LISTEN;
+		break;
+	case OPT_BACKLOG:
+		if (mp_parse_count(arg, 1, 65535, &v, why, sizeof why))
+			argp_error(state, "--backlog: %s", why);
+		opt.backlog = (uint32_t)v;
+		opt.seen |= S_BACKLOG;
+		break;
 	case ARGP_KEY_ARG:
 		if (!opt.cmd && !(opt.line.verb == NULL && state->next >= 2 &&
 				  !strcmp(state->argv[state->next - 2], "--")) &&
@@ -246,6 +284,7 @@ static const char doc[] =
 	"Start, join and supervise worker processes; no orphans, no zombies.\n\n"
 	"Verbs:\n"
 	"  [--] CMD...          start the workers and wait for all of them\n"
+	"  --listen ADDR CMD... serve: CMD once per connection (stdin and stdout)\n"
 	"  ls                   list the groups of the store (--json)\n"
 	"  status NAME          each worker's pid, state, start, runtime, restarts and\n"
 	"                       exit status (--json); exit 1 if the group is stale\n"
@@ -254,16 +293,21 @@ static const char doc[] =
 	"  is-alive NAME        exit 0 if the group is running, 1 if not\n"
 	"  rm NAME              remove the record of a group\n"
 	"  beat                 (in a worker) report that it is alive\n"
-	"\vEach worker gets MP_WORKER_ID (0..N-1), MP_WORKERS and MP_SPAWN_NAME.\n"
+	"\vEach worker gets MP_WORKER_ID (0..N-1), MP_WORKERS and MP_SPAWN_NAME; with\n"
+	"--listen, MP_WORKER_ID is the connection's number and tcpserver's PROTO,\n"
+	"TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP, TCPLOCALPORT (or UNIXREMOTEUID, ...).\n"
+	"Port 0 picks a free port and prints HOST:PORT first.\n"
 	"Exit: 0 all workers exited 0, else the status of the first that failed (128+N\n"
 	"for signal N); 124 timed out; 126/127 command cannot run / not found;\n"
 	"64 usage; 65 corrupt record; 66 no such group; 69 store unavailable;\n"
-	"75 the name is in use.  See mpspawn(1).";
+	"75 the name is in use.  A server (--listen) exits 0 once stopped; 71 its\n"
+	"address is in use, 77 not permitted.  See mpspawn(1).";
 
 static const struct argp argp = {
 	options, parse_opt,
 	"[-j N] [--name NAME] [--tag] [-t D] [--daemon] (-c STRING | [--] CMD [ARG...])\n"
-	"-j N --queue QNAME [--stdin] [--] CMD [ARG...]\n"
+	"-j N --queue QNAME [--stdin] [--keep-order] [--] CMD [ARG...]\n"
+	"--listen [HOST:]PORT|unix:PATH [-j N] [--backlog N] [--] CMD [ARG...]\n"
 	"ls\n"
 	"status|wait|kill|is-alive|rm NAME\n"
 	"beat",
@@ -380,15 +424,46 @@ static int start_daemon(struct mp_sup_conf *c, struct mp_obj *o)
 	mp_die(MP_EXIT_SOFTWARE, "group '%s' did not start", c->name);
 }
 
+/* --listen: the socket, before anything starts (64 was the parser's). */
+static int open_listener(char *shown, size_t len)
+{
+	int fd = -1, rc;
+
+	if (!(opt.seen & S_WORKERS)) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		opt.workers = (uint32_t)(n > 0 && n < MP_SPAWN_MAX_WORKERS / 4 ? n * 4 : 4);
+	}
+	rc = mp_listen_open(&opt.addr, (int)opt.backlog, &fd);
+	if (rc)
+		mp_die(rc == -EACCES || rc == -EPERM ? MP_EXIT_NOPERM : MP_EXIT_OSERR, "%s",
+		       mp_errmsg());
+	mp_listen_local(fd, shown, len);
+	return fd;
+}
+
+/* Port 0: the port the kernel picked, before the first connection. */
+static void print_address(const char *shown)
+{
+	const struct sockaddr_in *in = (const void *)&opt.addr.sa;
+	const struct sockaddr_in6 *in6 = (const void *)&opt.addr.sa;
+
+	if ((opt.addr.family == AF_INET && in->sin_port == 0) ||
+	    (opt.addr.family == AF_INET6 && in6->sin6_port == 0)) {
+		printf("%s\n", shown);
+		if (fflush(stdout) != 0)
+			mp_die(MP_EXIT_IOERR, "cannot write the address to stdout: %s", strerror(errno));
+	}
+}
+
 static int do_spawn(void)
 {
 	struct mp_spawn_params p = { 0 };
 	struct mp_sup_conf c = { 0 };
 	struct mp_cmd cmd;
 	struct mp_obj o;
-	char name[MP_NAME_MAX + 1], desc[MP_SPAWN_CMD_MAX];
+	char name[MP_NAME_MAX + 1], desc[MP_SPAWN_CMD_MAX], shown[160] = "";
 	pid_t busy = 0;
-	int rc;
+	int rc, lfd = -1;
 
 	if (opt.queue)
 		mp_check_name_or_exit(opt.queue);
@@ -396,6 +471,8 @@ static int do_spawn(void)
 	mp_cmd_prepare(&cmd, opt.cmd, opt.shell);
 	if (!cmd.path)
 		return mp_cmd_start(&cmd);
+	if (opt.listen)
+		lfd = open_listener(shown, sizeof shown);
 	mp_store_open_or_exit(&mp_verb_store);
 	if (opt.name)
 		snprintf(name, sizeof name, "%s", opt.name);
@@ -406,13 +483,15 @@ static int do_spawn(void)
 	p.nworkers = opt.workers;
 	p.flags = (opt.daemon ? MP_SPAWN_F_DAEMON : 0) | (opt.tag ? MP_SPAWN_F_TAG : 0) |
 		  (opt.queue ? MP_SPAWN_F_POOL : 0) | (opt.restart ? MP_SPAWN_F_RESTART : 0) |
-		  (opt.fail_fast ? MP_SPAWN_F_FAILFAST : 0) |
+		  (opt.fail_fast ? MP_SPAWN_F_FAILFAST : 0) | (opt.listen ? MP_SPAWN_F_LISTEN : 0) |
+		  (opt.keep_order ? MP_SPAWN_F_ORDER : 0) |
 		  (!opt.name && !opt.daemon ? MP_SPAWN_F_UNNAMED : 0);
 	p.max_restarts = opt.max_restarts;
 	p.heartbeat_ns = opt.heartbeat_ns;
 	p.timeout_ns = mp_cli.timeout_ns > 0 ? mp_cli.timeout_ns : 0;
 	p.command = desc;
 	p.queue = opt.queue;
+	p.listen = opt.listen ? shown : NULL;
 	rc = mp_owner_of(0, &p.front);
 	if (rc)
 		mp_fail(rc, "cannot read /proc/self/stat");
@@ -441,7 +520,8 @@ static int do_spawn(void)
 	c.fail_fast = opt.fail_fast;
 	c.restart = opt.restart;
 	c.max_restarts = opt.max_restarts;
-	c.timeout_ns = p.timeout_ns;
+	/* --listen: how long handlers may go on after a stop (-t 0: none) */
+	c.timeout_ns = opt.listen ? mp_cli.timeout_ns : p.timeout_ns;
 	c.timeout_sig = opt.sig;
 	c.kill_after_ns = opt.kill_after_ns;
 	c.caller_pidfd = -1;
@@ -449,6 +529,9 @@ static int do_spawn(void)
 	sigprocmask(SIG_SETMASK, NULL, &c.child_mask);
 	c.queue = opt.queue;
 	c.use_stdin = opt.use_stdin;
+	c.keep_order = opt.keep_order;
+	c.listen_fd = lfd;
+	c.listen_path = opt.addr.family == AF_UNIX ? opt.addr.path : NULL;
 	c.store = &mp_verb_store;
 	c.obj = &o;
 	c.name = name;
@@ -458,6 +541,8 @@ static int do_spawn(void)
 	/* -t is the group's --timeout here, not a bound on waiting for a
 	 * record's mutex (the supervisor updates it to the end) */
 	mp_obj_patience(0, 0);
+	if (opt.listen)
+		print_address(shown);
 	if (opt.daemon)
 		return start_daemon(&c, &o);
 	return mp_sup_run(&c);

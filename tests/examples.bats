@@ -23,6 +23,23 @@ ex() {
 	[ -z "$output" ]
 }
 
+@test "tcp-server.sh: four clients at once, eight rounds each, a process per connection; the server stops cleanly" {
+	run -0 --separate-stderr timeout 60 bash "$(ex tcp-server.sh)"
+	[[ ${lines[0]} =~ ^server\ listening\ on\ 127\.0\.0\.1:[0-9]+$ ]]
+	local c r
+	for c in 0 1 2 3; do
+		for r in 1 2 3 4 5 6 7 8; do
+			[ "$(grep -c "^\[$c\] we received your message: hello from client $c, round $r\$" <<<"$output")" = 1 ]
+		done
+	done
+	[ "$(grep -c 'we received' <<<"$output")" = 32 ]
+	[[ $output == *": 4 connections ended (0 failed), 0 live, at most 8"* ]]
+	[ "${lines[-1]}" = "server stopped" ]
+	# the server is gone, and so is its record
+	run -0 mpspawn ls
+	[ -z "$output" ]
+}
+
 @test "joinable.sh: join returns once the nine jobs are done, and close ends the workers" {
 	run -0 timeout 60 sh "$(ex joinable.sh)"
 	local j

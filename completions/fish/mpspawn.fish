@@ -37,7 +37,7 @@ function __mpspawn_scan
                 set dir (string replace -- --dir= '' $w)
             case '--store=*'
                 set dir (string replace -- --store= '' $w)
-            case -j -c -t -w -k -E --jobs --name --command --timeout --wait --kill-after --signal --restart --max-restarts --heartbeat --owner --queue --dir --store --conflict-exit-code
+            case -j -c -t -w -k -E --jobs --name --command --timeout --wait --kill-after --signal --restart --max-restarts --heartbeat --owner --queue --dir --store --conflict-exit-code --listen --backlog
                 set skip 1
                 set argof $w
             case '-*'
@@ -110,7 +110,7 @@ complete -c mpspawn -n __mpspawn_in_command -a '(__mpspawn_complete_command)'
 
 # Options.  Spelled out for scripts that check this file against
 # mpspawn --help (fish writes them as "-l name"):
-# --jobs --name --command --tag --fail-fast --kill-after --signal --restart --max-restarts --heartbeat --daemon --owner --queue --stdin --nonblock --timeout --wait --conflict-exit-code --json --dir --store --quiet --verbose --help --usage --version
+# --jobs --name --command --tag --fail-fast --kill-after --signal --restart --max-restarts --heartbeat --daemon --owner --queue --stdin --keep-order --listen --backlog --nonblock --timeout --wait --conflict-exit-code --json --dir --store --quiet --verbose --help --usage --version
 set -l start '__mpspawn_verb -'
 complete -c mpspawn -n $start -s j -l jobs -x -d 'Start N workers (default 1)'
 complete -c mpspawn -n $start -l name -x -a '(__mpspawn_names spawn)' -d 'Name of the group (default spawn-PID)'
@@ -128,6 +128,9 @@ complete -c mpspawn -n $start -l daemon -d 'Return at once; the workers end when
 complete -c mpspawn -n $start -l owner -x -a 'none (__fish_complete_pids)' -d '--daemon: end the workers when PID exits'
 complete -c mpspawn -n $start -l queue -x -a '(__mpspawn_names queue)' -d 'A pool: run CMD once per message of the queue'
 complete -c mpspawn -n $start -l stdin -d '--queue: give the message on standard input'
+complete -c mpspawn -n $start -l keep-order -d '--queue: print the output in the order the messages were taken'
+complete -c mpspawn -n $start -l listen -x -a '0 127.0.0.1: 0.0.0.0: [::1]: [::]: unix:' -d 'A server: run CMD once per connection'
+complete -c mpspawn -n $start -l backlog -x -d '--listen: connections waiting to be accepted'
 complete -c mpspawn -n '__mpspawn_verb - wait' -s n -l nonblock -d 'Do not wait: exit 75 if running'
 complete -c mpspawn -n '__mpspawn_verb - wait' -s E -l conflict-exit-code -x -d 'Exit N instead of 75 or 124'
 complete -c mpspawn -n '__mpspawn_verb - status info ls' -l json -d 'Machine-readable output'

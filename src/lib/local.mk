@@ -10,6 +10,7 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/fault.c src/lib/fault.h \
 	src/lib/futex.c src/lib/futex.h \
 	src/lib/gate.c src/lib/gate.h \
+	src/lib/listen.c src/lib/listen.h \
 	src/lib/lock.c src/lib/lock.h \
 	src/lib/obj.c src/lib/obj.h \
 	src/lib/owner.c src/lib/owner.h \
@@ -44,6 +45,8 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/supervise-int.h \
 	src/lib/supervise-front.c \
 	src/lib/supervise-keeper.c \
+	src/lib/supervise-listen.c \
+	src/lib/supervise-order.c \
 	src/lib/supervise-output.c \
 	src/lib/supervise-pool.c \
 	src/lib/supervise-sweep.c \

@@ -214,6 +214,11 @@ void mp_spawn_worker_started(struct mp_obj *o, uint32_t id, pid_t pid, uint64_t 
 	o->ops->spawn->worker_started(o, id, pid, start_ticks);
 }
 
+void mp_spawn_conn_started(struct mp_obj *o, uint32_t id, uint64_t conn, const struct mp_spawn_peer *peer)
+{
+	o->ops->spawn->conn_started(o, id, conn, peer);
+}
+
 void mp_spawn_worker_ended(struct mp_obj *o, uint32_t id, int status, enum mp_spawn_wstate state)
 {
 	o->ops->spawn->worker_ended(o, id, status, state);

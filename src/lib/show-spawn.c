@@ -4,6 +4,7 @@
 
 #include "show.h"
 #include "cli.h"
+#include "listen.h"
 #include "parse.h"
 #include "spawn.h"
 
@@ -75,6 +76,13 @@ static void print_status_json(struct mp_obj *o, const struct mp_spawn_snap *s)
 		printf(",\"timeout_ms\":%lld", (long long)(g->timeout_ns / 1000000));
 	else
 		printf(",\"timeout_ms\":null");
+	if (g->flags & MP_SPAWN_F_LISTEN) {
+		printf(",\"listen\":");
+		mp_json_str(stdout, g->listen);
+		printf(",\"connections\":%llu,\"failed\":%llu", (unsigned long long)done,
+		       (unsigned long long)failed);
+	}
+	printf(",\"keep_order\":%s", g->flags & MP_SPAWN_F_ORDER ? "true" : "false");
 	printf(",\"queue\":");
 	if (g->flags & MP_SPAWN_F_POOL) {
 		mp_json_str(stdout, g->queue);
@@ -116,9 +124,39 @@ static void print_status_json(struct mp_obj *o, const struct mp_spawn_snap *s)
 		if (g->flags & MP_SPAWN_F_POOL)
 			printf(",\"messages\":%llu,\"failed\":%llu", (unsigned long long)w->done,
 			       (unsigned long long)w->failed);
+		if ((g->flags & MP_SPAWN_F_LISTEN) && w->state == MP_SPAWN_W_RUNNING) {
+			char peer[80];
+			printf(",\"connection\":%llu,\"peer\":", (unsigned long long)w->conn);
+			mp_json_str(stdout, mp_listen_peer_str(&w->peer, peer, sizeof peer));
+		} else if (g->flags & MP_SPAWN_F_LISTEN) {
+			printf(",\"connection\":null,\"peer\":null");
+		}
 		putchar('}');
 	}
 	printf("]}\n");
+}
+
+/* --listen: the live connections. */
+static void print_connections(const struct mp_spawn_snap *s, uint64_t done, uint64_t failed)
+{
+	const struct mp_spawn_group *g = &s->g;
+	char t[40], rts[32], peer[80];
+
+	printf("listen:    %s: %llu connections ended (%llu failed), %u live, at most %u\n",
+	       g->listen, (unsigned long long)done, (unsigned long long)failed, s->nrunning,
+	       g->nworkers);
+	printf("%-8s %-8s %-40s %-25s %s\n", "CONN", "PID", "PEER", "STARTED", "RUNTIME");
+	for (uint32_t i = 0; i < g->nworkers; i++) {
+		const struct mp_spawn_worker *w = &s->w[i];
+		int64_t rt = runtime_of(s, w);
+
+		if (w->state != MP_SPAWN_W_RUNNING || s->lost || g->state == MP_SPAWN_G_DONE)
+			continue;
+		printf("%-8llu %-8d %-40s %-25s %s\n", (unsigned long long)w->conn, w->pid,
+		       mp_listen_peer_str(&w->peer, peer, sizeof peer),
+		       w->started_ns ? mp_format_time(w->started_ns, t, sizeof t) : "-",
+		       rt >= 0 ? mp_format_duration(rt, rts, sizeof rts) : "-");
+	}
 }
 
 static void print_status_text(struct mp_obj *o, const struct mp_spawn_snap *s)
@@ -139,7 +177,8 @@ static void print_status_text(struct mp_obj *o, const struct mp_spawn_snap *s)
 		printf(" in another pid namespace (its pids are that namespace's; whether it "
 		       "is alive cannot be judged from here)\n");
 	else
-		printf(", %u of %u workers running\n", s->nrunning, g->nworkers);
+		printf(", %u of %u %s\n", s->nrunning, g->nworkers,
+		       g->flags & MP_SPAWN_F_LISTEN ? "handlers busy" : "workers running");
 	printf("command:   %s\n", g->command);
 	printf("pid:       %d (supervisor %d)%s\n", g->front.pid, g->keeper.pid,
 	       g->flags & MP_SPAWN_F_DAEMON ? ", daemon" : "");
@@ -150,8 +189,13 @@ static void print_status_text(struct mp_obj *o, const struct mp_spawn_snap *s)
 		printf("heartbeat: every %s%s\n", mp_format_duration(g->heartbeat_ns, d, sizeof d),
 		       s->stale ? ": STALE" : "");
 	if (g->flags & MP_SPAWN_F_POOL)
-		printf("queue:     %s: %llu messages, %llu failed\n", g->queue,
-		       (unsigned long long)done, (unsigned long long)failed);
+		printf("queue:     %s: %llu messages, %llu failed%s\n", g->queue,
+		       (unsigned long long)done, (unsigned long long)failed,
+		       g->flags & MP_SPAWN_F_ORDER ? " (output in order)" : "");
+	if (g->flags & MP_SPAWN_F_LISTEN) {
+		print_connections(s, done, failed);
+		return;
+	}
 	printf("%-5s %-8s %-11s %-25s %-9s %-8s %-6s %s\n", "ID", "PID", "STATE", "STARTED",
 	       "RUNTIME", "RESTARTS", "STATUS", g->flags & MP_SPAWN_F_POOL ? "MESSAGES" : "BEAT");
 	for (uint32_t i = 0; i < g->nworkers; i++) {

@@ -105,7 +105,7 @@ static void fill(struct mp_spawn_group *g, struct mp_spawn_worker *w, const stru
 	g->timeout_ns = p->timeout_ns;
 	g->max_restarts = p->max_restarts;
 	snprintf(g->command, sizeof g->command, "%s", p->command ? p->command : "");
-	snprintf(g->queue, sizeof g->queue, "%s", p->queue ? p->queue : "");
+	snprintf(g->queue, sizeof g->queue, "%s", p->queue ? p->queue : p->listen ? p->listen : "");
 	memset(w, 0, (size_t)p->nworkers * sizeof *w);
 	for (uint32_t i = 0; i < p->nworkers; i++)
 		w[i].status = -1;
@@ -326,6 +326,18 @@ static void shm_spawn_worker_started(struct mp_obj *o, uint32_t id, pid_t pid, u
 	});
 }
 
+static void shm_spawn_conn_started(struct mp_obj *o, uint32_t id, uint64_t conn,
+				   const struct mp_spawn_peer *peer)
+{
+	if (id >= NWORKERS(o))
+		return;
+	UPDATE(o, {
+		struct mp_spawn_worker *w = &W(o)[id];
+		w->conn = conn;
+		w->peer = *peer;
+	});
+}
+
 static void shm_spawn_worker_ended(struct mp_obj *o, uint32_t id, int status, enum mp_spawn_wstate state)
 {
 	if (id >= NWORKERS(o))
@@ -477,8 +489,10 @@ static int shm_spawn_snapshot(struct mp_obj *o, struct mp_spawn_snap *s)
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t st = s->w[i].state;
+		/* --listen: a slot waiting for a connection is not running */
 		if (!s->lost && s->g.state != MP_SPAWN_G_DONE &&
-		    (st == MP_SPAWN_W_RUNNING || st == MP_SPAWN_W_RESTARTING || st == MP_SPAWN_W_WAITING))
+		    (st == MP_SPAWN_W_RUNNING || st == MP_SPAWN_W_RESTARTING ||
+		     (st == MP_SPAWN_W_WAITING && !(s->g.flags & MP_SPAWN_F_LISTEN))))
 			s->nrunning++;
 		if (mp_spawn_worker_stale(s, i))
 			s->stale = 1;
@@ -654,6 +668,7 @@ const struct mp_spawn_ops mp_shm_spawn_ops = {
 	.set_front = shm_spawn_set_front,
 	.set_keeper = shm_spawn_set_keeper,
 	.worker_started = shm_spawn_worker_started,
+	.conn_started = shm_spawn_conn_started,
 	.worker_ended = shm_spawn_worker_ended,
 	.stopping = shm_spawn_stopping,
 	.finish = shm_spawn_finish,

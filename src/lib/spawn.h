@@ -67,6 +67,16 @@ enum mp_spawn_wstate {
 #define MP_SPAWN_F_RESTART	0x08u
 #define MP_SPAWN_F_FAILFAST	0x10u
 #define MP_SPAWN_F_UNNAMED	0x20u	/* spawn-PID: removed when it ends */
+#define MP_SPAWN_F_LISTEN	0x40u	/* --listen: a worker is a connection */
+#define MP_SPAWN_F_ORDER	0x80u	/* --keep-order */
+
+/* --listen: who is at the other end of a connection. */
+struct mp_spawn_peer {
+	uint16_t family;	/* AF_INET, AF_INET6 or AF_UNIX; 0: none */
+	uint16_t port;		/* TCP: the peer's port */
+	uint32_t uid;		/* AF_UNIX: the peer's uid (SO_PEERCRED) */
+	uint8_t addr[16];	/* AF_INET: 4 bytes, AF_INET6: 16, AF_UNIX: pid (int32) */
+};
 
 struct mp_spawn_worker {
 	int32_t pid;		/* current (or last) process; 0: never started */
@@ -79,8 +89,11 @@ struct mp_spawn_worker {
 	uint32_t restarts;
 	int64_t beat_ns;	/* CLOCK_MONOTONIC of the last `beat`; 0: never */
 	uint64_t done;		/* pool: messages processed */
-	uint64_t failed;	/* pool: of which the command failed */
-	uint64_t reserved[6];
+	uint64_t failed;	/* pool: of which the command failed;
+				 * --listen: connections of the slot, failed */
+	uint64_t conn;		/* --listen: number of the current connection */
+	struct mp_spawn_peer peer;	/* --listen: its peer */
+	uint64_t reserved[2];
 };
 
 struct mp_spawn_group {
@@ -106,7 +119,10 @@ struct mp_spawn_group {
 	uint32_t pad;
 	uint64_t reserved[7];
 	char command[MP_SPAWN_CMD_MAX];	/* for display; NUL-terminated */
-	char queue[MP_NAME_MAX + 8];	/* pool: the queue's name */
+	union {
+		char queue[MP_NAME_MAX + 8];	/* pool: the queue's name */
+		char listen[MP_NAME_MAX + 8];	/* --listen: the address */
+	};
 	/* struct mp_spawn_worker w[nworkers]; */
 };
 
@@ -125,6 +141,7 @@ struct mp_spawn_params {
 	struct mp_owner caller;
 	const char *command;	/* shown by status; truncated */
 	const char *queue;	/* NULL unless pool mode */
+	const char *listen;	/* --listen: the address, for display */
 };
 
 /* Makes object NAME the record of a new group: creates it, or reuses it
@@ -149,6 +166,10 @@ int mp_spawn_set_keeper(struct mp_obj *o, const struct mp_owner *keeper);
 
 /* Worker id has started as pid (start ticks from /proc, 0 if unknown). */
 void mp_spawn_worker_started(struct mp_obj *o, uint32_t id, pid_t pid, uint64_t start_ticks);
+
+/* --listen: slot id (started) serves connection number conn from peer. */
+void mp_spawn_conn_started(struct mp_obj *o, uint32_t id, uint64_t conn,
+			   const struct mp_spawn_peer *peer);
 
 /* Worker id has ended with status (128+N for signal N) in state
  * (MP_SPAWN_W_EXITED, _KILLED, _NOSTART or _RESTARTING). */
@@ -244,6 +265,7 @@ struct mp_spawn_ops {
 	int (*set_front)(struct mp_obj *o, const struct mp_owner *front);
 	int (*set_keeper)(struct mp_obj *o, const struct mp_owner *keeper);
 	void (*worker_started)(struct mp_obj *o, uint32_t id, pid_t pid, uint64_t start_ticks);
+	void (*conn_started)(struct mp_obj *o, uint32_t id, uint64_t conn, const struct mp_spawn_peer *peer);
 	void (*worker_ended)(struct mp_obj *o, uint32_t id, int status, enum mp_spawn_wstate state);
 	void (*stopping)(struct mp_obj *o, enum mp_spawn_reason reason, int sig);
 	void (*finish)(struct mp_obj *o, int status, enum mp_spawn_reason reason, int sig);

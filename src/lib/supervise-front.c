@@ -176,6 +176,10 @@ int mp_sup_run(const struct mp_sup_conf *c)
 	if (kp < 0)
 		return 71;
 	MP_FAULT_POINT("supervise.keeper.started");
+	/* The keeper listens; with our copy open, a stopped server would
+	 * still take connections into the backlog. */
+	if (c->listen_fd >= 0)
+		close(c->listen_fd);
 	if (c->ready_fd >= 0)
 		close(c->ready_fd);
 	/* a signal that came before the mask was set */

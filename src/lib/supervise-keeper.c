@@ -73,14 +73,15 @@ static int keeper_setup(struct keeper *k, const struct mp_sup_conf *c, pid_t fro
 		;
 	k->hpid = calloc(k->hsize, sizeof *k->hpid);
 	k->hidx = calloc(k->hsize, sizeof *k->hidx);
-	if (k->sfd < 0 || !k->w || !k->hpid || !k->hidx || sup_build_env(k) < 0) {
+	if (k->sfd < 0 || !k->w || !k->hpid || !k->hidx || sup_build_env(k) < 0 ||
+	    sup_listen_init(k) < 0 || (c->keep_order && sup_order_init(k) < 0)) {
 		c->warn("cannot set up the supervisor: %s", strerror(errno));
 		mp_spawn_finish(c->obj, 71, MP_SPAWN_R_NONE, 0);
 		return -1;
 	}
 	if (mp_owner_of(0, &me) == 0)
 		mp_spawn_set_keeper(c->obj, &me);
-	if (c->tag)
+	if (c->tag || c->listen_fd >= 0 || c->keep_order)
 		raise_fd_limit(2 * (size_t)c->nworkers + 64);
 	return 0;
 }
@@ -105,9 +106,11 @@ static void keeper_start(struct keeper *k)
 {
 	const struct mp_sup_conf *c = k->c;
 
-	if (c->timeout_ns > 0)
+	/* --listen: --timeout is the time handlers get after a stop, and
+	 * the handlers start with their connections */
+	if (c->timeout_ns > 0 && c->listen_fd < 0)
 		k->t_timeout = mp_now_ns() + c->timeout_ns;
-	for (uint32_t i = 0; i < c->nworkers; i++)
+	for (uint32_t i = 0; i < c->nworkers && c->listen_fd < 0; i++)
 		sup_start_or_fail(k, i);
 	if (c->ready_fd >= 0) {
 		char ok = 0;
@@ -138,7 +141,7 @@ static int keeper_leftovers_gone(struct keeper *k)
 {
 	const struct mp_sup_conf *c = k->c;
 
-	if (!k->cleanup && k->nrunning == 0 && k->npending == 0) {
+	if (!k->cleanup && k->nrunning == 0 && k->npending == 0 && k->lfd < 0) {
 		/* every worker has ended: now the leftovers */
 		k->cleanup = 1;
 		sup_reap(k);
@@ -171,6 +174,10 @@ static int64_t keeper_due(struct keeper *k, int64_t now)
 
 	if (!k->stopping && k->t_timeout && now >= k->t_timeout)
 		sup_stop(k, c->timeout_sig, MP_SPAWN_R_TIMEOUT);
+	if (k->t_drain && now >= k->t_drain)
+		sup_listen_terminate(k);
+	if (k->t_accept && now >= k->t_accept)
+		k->t_accept = 0;
 	if (k->stopping && k->t_kill && now >= k->t_kill) {
 		sup_signal_workers(k, SIGKILL);
 		k->t_kill = 0;
@@ -183,7 +190,8 @@ static int64_t keeper_due(struct keeper *k, int64_t now)
 		until = sup_min_deadline(until, k->t_kill);
 	if (k->cleanup)
 		until = sup_min_deadline(until, k->t_cleanup);
-	return until;
+	until = sup_min_deadline(until, k->t_drain);
+	return sup_min_deadline(until, k->t_accept);
 }
 
 /* Waits for a signal, output, or the deadline until (0: none); *n is
@@ -193,7 +201,7 @@ static int keeper_poll(struct keeper *k, int64_t until, int *n)
 {
 	int tmo;
 
-	if (k->pfcap < k->nst + 1) {
+	if (k->pfcap < k->nst + 2) {
 		k->pfcap = k->nst + 16;
 		free(k->pf);
 		k->pf = malloc(k->pfcap * sizeof *k->pf);
@@ -205,6 +213,11 @@ static int keeper_poll(struct keeper *k, int64_t until, int *n)
 	}
 	k->npf = 0;
 	k->pf[k->npf++] = (struct pollfd){ .fd = k->sfd, .events = POLLIN };
+	/* then the listening socket while a slot is free (the other
+	 * connections wait in the backlog), or the pool's reports; poll
+	 * skips a negative fd */
+	k->pf[k->npf++] = (struct pollfd){ .events = POLLIN,
+		.fd = k->lfd >= 0 ? (k->nfree && !k->t_accept ? k->lfd : -1) : sup_order_fd(k) };
 	for (size_t i = 0; i < k->nst; i++)
 		k->pf[k->npf++] = (struct pollfd){ .fd = k->st[i].fd, .events = POLLIN };
 	tmo = -1;
@@ -268,15 +281,19 @@ static int keeper_loop(struct keeper *k)
 			return 0;
 		}
 		until = keeper_due(k, now);
-		if (!k->cleanup && k->nrunning == 0 && k->npending == 0)
+		if (!k->cleanup && k->nrunning == 0 && k->npending == 0 && k->lfd < 0)
 			continue;
 		if (keeper_poll(k, until, &n) < 0) {
 			sup_sweep(k);
 			return 0;
 		}
-		for (size_t i = 1; n > 0 && i < k->npf; i++)
-			if (k->pf[i].revents && k->st[i - 1].fd >= 0)
-				sup_read_stream(k, &k->st[i - 1]);
+		for (size_t i = 2; n > 0 && i < k->npf; i++)
+			if (k->pf[i].revents && k->st[i - 2].fd >= 0)
+				sup_read_stream(k, &k->st[i - 2]);
+		if (n > 0 && k->pf[1].revents && k->lfd >= 0)
+			sup_listen_accept(k);
+		else if (n > 0 && k->pf[1].revents && k->ord)
+			sup_order_read(k);
 		sup_drop_closed_streams(k);
 		if (n > 0 && k->pf[0].revents && keeper_signals(k))
 			return 1;
@@ -287,6 +304,8 @@ static int keeper_loop(struct keeper *k)
  * message's (0: none), which a restarted worker does not undo. */
 static int keeper_status(const struct keeper *k, int msg_status)
 {
+	if (k->c->listen_fd >= 0)	/* a server asked to stop did its job */
+		return k->out_error ? 74 : 0;
 	if (k->reason == MP_SPAWN_R_SIGNAL)
 		return 128 + k->stop_sig;
 	if (k->reason == MP_SPAWN_R_TIMEOUT)
@@ -340,6 +359,8 @@ int sup_keeper_main(const struct mp_sup_conf *c, pid_t front)
 		return keeper_emergency(k);
 	sup_reap(k);
 	sup_drain_streams(k);
+	if (k->ord)
+		sup_order_finish(k);
 	status = keeper_status(k, c->queue ? warn_failed_messages(c) : 0);
 	mp_spawn_finish(c->obj, status, k->reason, k->stop_sig);
 	return status;

@@ -26,7 +26,7 @@
 /* Writes all of p to fd 1 or 2; an output whose reader is gone is
  * dropped (and its streams closed, so the workers get SIGPIPE as they
  * would writing to it directly). */
-static void write_out(struct keeper *k, int out, const char *p, size_t n)
+void sup_write_out(struct keeper *k, int out, const char *p, size_t n)
 {
 	while (n && !k->out_dead[out]) {
 		ssize_t r = write(out, p, n);
@@ -63,6 +63,15 @@ static void write_out(struct keeper *k, int out, const char *p, size_t n)
 	}
 }
 
+/* Where a stream's (tagged) data goes: out, or its message's buffer. */
+static void emit(struct keeper *k, struct stream *s, const char *p, size_t n)
+{
+	if (s->msg)
+		sup_order_append(k, s->msg, p, n);
+	else
+		sup_write_out(k, s->out, p, n);
+}
+
 static int reserve(char **buf, size_t *cap, size_t need)
 {
 	if (need <= *cap)
@@ -83,7 +92,7 @@ static int reserve(char **buf, size_t *cap, size_t need)
 static void tag_data(struct keeper *k, struct stream *s, const char *d, size_t n, int eof)
 {
 	char prefix[24];
-	int plen = snprintf(prefix, sizeof prefix, "[%u] ", s->id);
+	int plen = snprintf(prefix, sizeof prefix, "[%llu] ", (unsigned long long)s->id);
 	size_t o = 0, lines = 0;
 	const char *p, *end = d + n, *nl;
 
@@ -128,7 +137,17 @@ static void tag_data(struct keeper *k, struct stream *s, const char *d, size_t n
 		memcpy(s->part + s->len, p, (size_t)(end - p));
 		s->len += (size_t)(end - p);
 	}
-	write_out(k, s->out, k->obuf, o);
+	emit(k, s, k->obuf, o);
+}
+
+/* Data of stream s: tagged lines with --tag, else as it came (the held
+ * output of --keep-order). */
+static void take_data(struct keeper *k, struct stream *s, const char *d, size_t n, int eof)
+{
+	if (k->c->tag)
+		tag_data(k, s, d, n, eof);
+	else if (n)
+		emit(k, s, d, n);
 }
 
 /* Reads what stream s has; at EOF flushes and closes it. */
@@ -144,12 +163,12 @@ void sup_read_stream(struct keeper *k, struct stream *s)
 		if (r < 0 && errno == EAGAIN)
 			return;
 		if (r <= 0) {
-			tag_data(k, s, buf, 0, 1);
+			take_data(k, s, buf, 0, 1);
 			close(s->fd);
 			s->fd = -1;
 			return;
 		}
-		tag_data(k, s, buf, (size_t)r, 0);
+		take_data(k, s, buf, (size_t)r, 0);
 		if (r < (ssize_t)sizeof buf)
 			return;
 	}
@@ -168,7 +187,7 @@ void sup_drop_closed_streams(struct keeper *k)
 	k->nst = j;
 }
 
-int sup_add_stream(struct keeper *k, int fd, uint32_t id, int out)
+int sup_add_stream(struct keeper *k, int fd, uint64_t id, int out)
 {
 	if (k->nst == k->capst) {
 		size_t nc = k->capst ? k->capst * 2 : 16;
@@ -182,25 +201,28 @@ int sup_add_stream(struct keeper *k, int fd, uint32_t id, int out)
 	return 0;
 }
 
+void sup_finish_stream(struct keeper *k, struct stream *s)
+{
+	while (s->fd >= 0) {
+		ssize_t r = read(s->fd, k->drain, sizeof k->drain);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r > 0) {
+			take_data(k, s, k->drain, (size_t)r, 0);
+			continue;
+		}
+		take_data(k, s, k->drain, 0, 1);
+		close(s->fd);
+		s->fd = -1;
+	}
+}
+
 /* Everything below has ended: what is left in the pipes is complete.
  * (EAGAIN instead of EOF: a process outside the group was handed a
  * write end; it is not waited for.) */
 void sup_drain_streams(struct keeper *k)
 {
-	for (size_t i = 0; i < k->nst; i++) {
-		struct stream *s = &k->st[i];
-		while (s->fd >= 0) {
-			ssize_t r = read(s->fd, k->drain, sizeof k->drain);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r > 0) {
-				tag_data(k, s, k->drain, (size_t)r, 0);
-				continue;
-			}
-			tag_data(k, s, k->drain, 0, 1);
-			close(s->fd);
-			s->fd = -1;
-		}
-	}
+	for (size_t i = 0; i < k->nst; i++)
+		sup_finish_stream(k, &k->st[i]);
 	sup_drop_closed_streams(k);
 }

@@ -79,9 +79,10 @@ static void show_payload(char *out, size_t cap, const unsigned char *p, size_t n
 	out[o] = 0;
 }
 
-/* Runs the command for one message; returns its status. */
+/* Runs the command for one message (its stdout on out, unless -1);
+ * returns its status. */
 static int run_message(const struct mp_sup_conf *c, char **argv, char **envp, const char *msg,
-		       size_t len)
+		       size_t len, int out)
 {
 	volatile int child_errno = 0;
 	pid_t self = getpid(), pid;
@@ -100,6 +101,8 @@ static int run_message(const struct mp_sup_conf *c, char **argv, char **envp, co
 			_exit(128 + SIGKILL);
 		if (c->use_stdin)
 			dup2(in[0], 0);
+		if (out >= 0)
+			dup2(out, 1);
 		memset(&dfl, 0, sizeof dfl);
 		dfl.sa_handler = SIG_DFL;
 		sigaction(SIGPIPE, &dfl, NULL);
@@ -111,6 +114,8 @@ static int run_message(const struct mp_sup_conf *c, char **argv, char **envp, co
 	}
 	if (c->use_stdin)
 		close(in[0]);
+	if (out >= 0)
+		close(out);	/* the command's stdout is its own now */
 	if (pid < 0) {
 		c->warn("cannot run '%s': %s", argv[0], strerror(errno));
 		if (c->use_stdin)
@@ -175,11 +180,24 @@ int sup_pool_worker(const struct mp_sup_conf *c, uint32_t id, char **envp)
 
 	for (;;) {
 		struct mp_queue_get_req r = { .owner = me };
-		int st;
+		int st, out = -1;
 
 		if (mp_signal_pending)
 			return 128 + mp_signal_pending;
+		/* --keep-order: take and report under the take lock, so the
+		 * keeper sees the takes in their order */
+		if (c->keep_order && (rc = sup_order_lock()) < 0)
+			return queue_status(rc);
 		rc = mp_queue_get_lease(&q, &r, buf, qp.max_msg + 1, &len, &lease);
+		if (c->keep_order && rc == 0 && (st = sup_order_report_take(id, buf, len, &out)) < 0) {
+			c->warn("worker %u: cannot report a message to the supervisor: %s", id,
+				strerror(-st));
+			mp_queue_requeue(&q, &lease);
+			sup_order_unlock();
+			return 71;
+		}
+		if (c->keep_order)
+			sup_order_unlock();
 		if (rc == MP_QUEUE_END)
 			break;
 		if (rc) {
@@ -191,7 +209,7 @@ int sup_pool_worker(const struct mp_sup_conf *c, uint32_t id, char **envp)
 		}
 		buf[len] = 0;
 		MP_FAULT_POINT("supervise.pool.leased");
-		st = run_message(c, argv, envp, buf, len);
+		st = run_message(c, argv, envp, buf, len, out);
 		MP_FAULT_POINT("supervise.pool.ran");
 		if (st != 0 && mp_signal_pending) {
 			/* Ended with the group: the message goes back. */
@@ -205,6 +223,8 @@ int sup_pool_worker(const struct mp_sup_conf *c, uint32_t id, char **envp)
 			c->warn("worker %u: queue '%s': the lease of a message was taken back "
 				"before it was acknowledged", id, c->queue);
 		mp_spawn_count_message(c->obj, id, st);
+		if (c->keep_order)
+			sup_order_report_done(id, st);
 		if (st != 0) {
 			char shown[4200];
 			show_payload(shown, sizeof shown, (unsigned char *)buf, len);

@@ -72,7 +72,7 @@ int sup_build_env(struct keeper *k)
 
 	while (environ[n])
 		n++;
-	k->envp = calloc(n + 8, sizeof *k->envp);
+	k->envp = calloc(n + 8 + MP_LISTEN_NENV, sizeof *k->envp);
 	if (!k->envp)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
@@ -80,6 +80,8 @@ int sup_build_env(struct keeper *k)
 		for (size_t m = 0; m < sizeof ours / sizeof *ours; m++)
 			if (!strncmp(environ[i], ours[m], strlen(ours[m])))
 				skip = 1;
+		if (k->c->listen_fd >= 0 && mp_listen_env_ours(environ[i]))
+			skip = 1;	/* a tcpserver around us: its values are not ours */
 		if (!skip)
 			k->envp[j++] = environ[i];
 	}
@@ -96,6 +98,7 @@ int sup_build_env(struct keeper *k)
 	for (size_t i = 0; i < j; i++)
 		if (!k->envp[i])
 			return -1;
+	k->env_conn_at = j;	/* --listen: each connection's variables */
 	return 0;
 }
 
@@ -103,7 +106,8 @@ int sup_build_env(struct keeper *k)
  * left open). */
 static int open_tag_pipes(const struct mp_sup_conf *c, uint32_t i, int outp[2], int errp[2])
 {
-	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+	/* --listen: stdout is the connection; only stderr is tagged */
+	if ((c->listen_fd < 0 && pipe2(outp, O_CLOEXEC) < 0) || pipe2(errp, O_CLOEXEC) < 0) {
 		int e = errno;
 		c->warn("cannot start worker %u: pipe: %s", i, strerror(e));
 		if (outp[0] >= 0)
@@ -118,7 +122,7 @@ static int open_tag_pipes(const struct mp_sup_conf *c, uint32_t i, int outp[2], 
  * exec or _exit. */
 __attribute__((noreturn))
 static void worker_child(const struct keeper *k, uint32_t i, pid_t keeper, const int outp[2],
-			 const int errp[2], volatile int *child_errno)
+			 const int errp[2], int conn, volatile int *child_errno)
 {
 	const struct mp_sup_conf *c = k->c;
 	struct sigaction dfl;
@@ -128,8 +132,13 @@ static void worker_child(const struct keeper *k, uint32_t i, pid_t keeper, const
 	if (getppid() != keeper)
 		_exit(128 + SIGKILL);	/* the keeper died first */
 	if (c->tag) {
-		dup2(outp[1], 1);
+		if (conn < 0)
+			dup2(outp[1], 1);
 		dup2(errp[1], 2);
+	}
+	if (conn >= 0) {
+		dup2(conn, 0);
+		dup2(conn, 1);
 	}
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;
@@ -138,16 +147,20 @@ static void worker_child(const struct keeper *k, uint32_t i, pid_t keeper, const
 	if (c->queue)
 		_exit(sup_pool_worker(c, i, k->envp));
 	*child_errno = mp_cmd_execve(c->path, c->argv, k->envp);
+	if (conn >= 0)	/* forked: the keeper does not see child_errno */
+		c->warn("connection %llu: cannot run '%s': %s", (unsigned long long)k->conn_no,
+			c->argv[0], strerror(*child_errno));
 	_exit(*child_errno == ENOENT ? 127 : 126);
 }
 
 /* The read ends of a started worker's --tag pipes become its streams
  * (an output already gone gets none). */
-static void keep_tag_pipes(struct keeper *k, uint32_t i, int out_fd, int err_fd)
+static void keep_tag_pipes(struct keeper *k, uint64_t i, int out_fd, int err_fd)
 {
-	fcntl(out_fd, F_SETFL, O_NONBLOCK);
 	fcntl(err_fd, F_SETFL, O_NONBLOCK);
-	if (k->out_dead[1])
+	if (out_fd < 0)
+		;	/* --listen: stdout is the connection */
+	else if (fcntl(out_fd, F_SETFL, O_NONBLOCK), k->out_dead[1])
 		close(out_fd);
 	else
 		sup_add_stream(k, out_fd, i, 1);
@@ -157,9 +170,7 @@ static void keep_tag_pipes(struct keeper *k, uint32_t i, int out_fd, int err_fd)
 		sup_add_stream(k, err_fd, i, 2);
 }
 
-/* Starts worker i.  Returns 0, or the status it ended with at once
- * (126/127: cannot run; 71: no process). */
-static int start_worker(struct keeper *k, uint32_t i)
+int sup_start_worker(struct keeper *k, uint32_t i)
 {
 	const struct mp_sup_conf *c = k->c;
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
@@ -169,10 +180,17 @@ static int start_worker(struct keeper *k, uint32_t i)
 
 	if (c->tag && open_tag_pipes(c, i, outp, errp) < 0)
 		return 71;
-	snprintf(k->env_id, sizeof k->env_id, "MP_WORKER_ID=%u", i);
-	if (c->queue) {
+	/* --listen: the connection's number */
+	snprintf(k->env_id, sizeof k->env_id, "MP_WORKER_ID=%llu",
+		 k->conn_fd >= 0 ? (unsigned long long)k->conn_no : (unsigned long long)i);
+	if (c->queue || k->conn_fd >= 0) {
+		/* --listen: fork, so the keeper accepts the next connection
+		 * while this one's handler execs (vfork would stop the keeper
+		 * until then; the exec is most of a handler's start) */
 		fflush(NULL);
 		pid = fork();
+		if (pid > 0)
+			setpgid(pid, pid);	/* before any kill(-pgid) */
 	} else {
 		/* vfork: no page tables to copy (the cost that matters with
 		 * a hundred workers), and a failed exec is reported through
@@ -180,27 +198,34 @@ static int start_worker(struct keeper *k, uint32_t i)
 		pid = vfork();
 	}
 	if (pid == 0)
-		worker_child(k, i, keeper, outp, errp, &child_errno);
+		worker_child(k, i, keeper, outp, errp, k->conn_fd, &child_errno);
 	if (c->tag) {
-		close(outp[1]);
+		if (outp[1] >= 0)
+			close(outp[1]);
 		close(errp[1]);
 	}
 	if (pid < 0) {
 		int e = errno;
-		if (c->tag)
-			close(outp[0]), close(errp[0]);
+		if (c->tag) {
+			if (outp[0] >= 0)
+				close(outp[0]);
+			close(errp[0]);
+		}
 		c->warn("cannot start worker %u: %s", i, strerror(e));
 		return 71;
 	}
 	if (child_errno) {
 		/* it is reaped as an unknown child */
-		if (c->tag)
-			close(outp[0]), close(errp[0]);
+		if (c->tag) {
+			if (outp[0] >= 0)
+				close(outp[0]);
+			close(errp[0]);
+		}
 		c->warn("cannot run '%s': %s", c->argv[0], strerror(child_errno));
 		return child_errno == ENOENT ? 127 : 126;
 	}
 	if (c->tag)
-		keep_tag_pipes(k, i, outp[0], errp[0]);
+		keep_tag_pipes(k, k->conn_fd >= 0 ? k->conn_no : i, outp[0], errp[0]);
 	/* a worker runs that no table names yet */
 	MP_FAULT_POINT("supervise.worker.started");
 	k->w[i].pid = pid;
@@ -208,8 +233,11 @@ static int start_worker(struct keeper *k, uint32_t i)
 	k->w[i].started = mp_now_ns();
 	k->nrunning++;
 	hash_put(k, pid, i);
-	mp_spawn_worker_started(c->obj, i, pid,
-				mp_owner_of(pid, &who) == 0 ? who.start : 0);
+	/* A connection's handler is recorded without its start time (0,
+	 * "unknown"): a /proc read per connection is a tenth of what a
+	 * connection costs the keeper, and the record only shows it. */
+	mp_spawn_worker_started(c->obj, i, pid, k->conn_fd < 0 && mp_owner_of(pid, &who) == 0
+						? who.start : 0);
 	return 0;
 }
 
@@ -220,6 +248,12 @@ static void worker_done(struct keeper *k, uint32_t i, int status, enum mp_spawn_
 	struct worker *w = &k->w[i];
 	int64_t now = mp_now_ns();
 
+	if (c->listen_fd >= 0) {
+		sup_listen_done(k, i, status, state);
+		return;
+	}
+	if (k->ord)
+		sup_order_worker_ended(k, i);
 	if (status != 0 && c->restart && !k->stopping && state != MP_SPAWN_W_NOSTART &&
 	    (c->max_restarts == UINT32_MAX || w->restarts < c->max_restarts)) {
 		/* A worker that keeps failing soon after its start is
@@ -268,7 +302,7 @@ static void give_up(struct keeper *k, uint32_t i)
 
 void sup_start_or_fail(struct keeper *k, uint32_t i)
 {
-	int st = start_worker(k, i);
+	int st = sup_start_worker(k, i);
 
 	if (st)
 		worker_done(k, i, st, MP_SPAWN_W_NOSTART);
@@ -309,33 +343,48 @@ void sup_signal_workers(struct keeper *k, int sig)
 			kill(-k->w[i].pgid, sig);
 }
 
+void sup_set_stopping(struct keeper *k, int sig, enum mp_spawn_reason reason)
+{
+	k->stopping = 1;
+	k->reason = reason;
+	k->stop_sig = sig;
+	mp_spawn_stopping(k->c->obj, reason, sig);
+}
+
+void sup_kill_now(struct keeper *k)
+{
+	k->t_kill = 0;
+	sup_signal_workers(k, SIGKILL);
+}
+
+void sup_kill_later(struct keeper *k)
+{
+	sup_signal_workers(k, SIGCONT);	/* a stopped worker must see its signal */
+	if (k->c->kill_after_ns > 0)
+		k->t_kill = mp_now_ns() + k->c->kill_after_ns;
+	else
+		sup_kill_now(k);
+}
+
 /* Ends the group: sig to every worker, no more restarts, SIGKILL after
  * --kill-after.  A second INT/TERM/HUP while stopping means "now". */
 void sup_stop(struct keeper *k, int sig, enum mp_spawn_reason reason)
 {
-	const struct mp_sup_conf *c = k->c;
-
-	if (k->stopping) {
-		if (reason == MP_SPAWN_R_SIGNAL || sig == SIGKILL) {
-			k->t_kill = 0;
-			sup_signal_workers(k, SIGKILL);
-		}
+	if (k->c->listen_fd >= 0) {
+		sup_listen_stop(k, sig, reason);
 		return;
 	}
-	k->stopping = 1;
-	k->reason = reason;
-	k->stop_sig = sig;
-	mp_spawn_stopping(c->obj, reason, sig);
+	if (k->stopping) {
+		if (reason == MP_SPAWN_R_SIGNAL || sig == SIGKILL)
+			sup_kill_now(k);
+		return;
+	}
+	sup_set_stopping(k, sig, reason);
 	/* pending restarts are off: their last failure stands */
 	sup_call_off_restarts(k);
 	sup_signal_workers(k, sig);
-	if (sig == SIGKILL)
-		return;
-	sup_signal_workers(k, SIGCONT);	/* a stopped worker must see it */
-	if (c->kill_after_ns > 0)
-		k->t_kill = mp_now_ns() + c->kill_after_ns;
-	else
-		sup_signal_workers(k, SIGKILL);
+	if (sig != SIGKILL)
+		sup_kill_later(k);
 }
 
 void sup_worker_reaped(struct keeper *k, pid_t pid, int wst)

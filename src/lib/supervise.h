@@ -44,7 +44,7 @@ struct mp_sup_conf {
 	char **argv;
 	const char *path;
 	int shell;		/* argv is sh -c STRING: a message becomes $1 */
-	uint32_t nworkers;
+	uint32_t nworkers;	/* --listen: connections at once */
 	int tag;		/* prefix output lines with "[ID] " */
 	int fail_fast;		/* end the others when one fails */
 	int restart;		/* restart a worker that failed */
@@ -58,6 +58,10 @@ struct mp_sup_conf {
 	/* pool mode */
 	const char *queue;	/* NULL: not a pool */
 	int use_stdin;		/* the message on stdin, not as last argument */
+	int keep_order;		/* --keep-order: stdout in the order taken */
+	/* --listen mode (see supervise-listen.c) */
+	int listen_fd;		/* the listening socket; -1: not a server */
+	const char *listen_path;	/* a Unix socket's path, removed at the end */
 	/* the record */
 	struct mp_store *store;
 	struct mp_obj *obj;
@@ -74,7 +78,9 @@ struct mp_sup_conf {
  * that failed (128+N for signal N); 128+N when ended by signal N (to this
  * process or `mpspawn kill`); 124 after --timeout; 126/127 when the
  * command could not be run; 71 when no process could be started.
- * Signals INT, TERM, HUP, TSTP, CONT and CHLD are blocked while it runs. */
+ * Signals INT, TERM, HUP, TSTP, CONT and CHLD are blocked while it runs.
+ * With c->listen_fd, the group is a server (supervise-listen.c): each
+ * worker is a connection's handler, and a stop by signal exits 0. */
 int mp_sup_run(const struct mp_sup_conf *c);
 
 /* The signal the keeper gets when the front dies (PR_SET_PDEATHSIG). */
