@@ -21,6 +21,8 @@ TESTS += \
 	tests/examples.bats \
 	tests/docs.bats \
 	tests/install.bats \
+	tests/libmptools.bats \
+	tests/python.bats \
 	tests/licence.bats
 
 check_PROGRAMS += tests/unit/t-parse tests/unit/t-store tests/unit/t-owner

@@ -11,3 +11,4 @@ examples_c_waiter_CPPFLAGS = -I$(top_srcdir)/include
 examples_c_waiter_LDADD = libmptools.la
 examplesc_DATA = examples/c/producer.c examples/c/waiter.c
 examplescdir = $(docdir)/examples/c
+
