@@ -78,4 +78,4 @@ src_lib_libmp_a_SOURCES = $(MP_CORE_SOURCES) \
 EXTRA_DIST += src/lib/queue.c
 
 LIBMP = src/lib/libmp.a $(HIREDIS_LIBS) -lpthread
-STATIC_LINK = $(STATIC_LDFLAGS)
+STATIC_LINK = $(STATIC_LT_LDFLAGS)
