@@ -183,15 +183,20 @@ class Lock(_Handle):
 
     def __init__(self, name, store=None, shared=False, existing=False):
         self._shared = shared
+        self._flags = _SHARED if shared else 0
         super().__init__(name, store, library().mpt_lock_open,
                          _EXISTING if existing else 0)
+        # bound once: a call through library() costs as much as the lock
+        self._acq, self._rel = library().mpt_lock_acquire, library().mpt_lock_release
 
     def _state(self):
         return dict(name=self.name, store=self.store, shared=self._shared)
 
     def acquire(self, block=True, timeout=None):
-        rc = library().mpt_lock_acquire(self._h, _SHARED if self._shared else 0,
-                                        _timeout(block, timeout))
+        rc = self._acq(self._h, self._flags,
+                       -1.0 if block and timeout is None else _timeout(block, timeout))
+        if rc == 0:
+            return True
         # held already by this process: multiprocessing would wait in vain
         # (for ever without a timeout, which raises here instead)
         if _busy(rc) or (rc == -errno.EDEADLK and (not block or timeout is not None)):
@@ -200,7 +205,9 @@ class Lock(_Handle):
         return True
 
     def release(self):
-        rc = library().mpt_lock_release(self._h)
+        rc = self._rel(self._h)
+        if rc == 0:
+            return
         if rc == -errno.ENOLCK:
             raise ValueError("lock '%s' is not held by this object" % self.name)
         _check(rc)
