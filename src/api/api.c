@@ -139,6 +139,11 @@ int mp_api_open(void **hp, size_t size, const char *store, const char *what,
 	b->what = what;
 	snprintf(b->name, sizeof b->name, "%s", name);
 	rc = mp_store_open(&b->s, store);
+	/* on a Redis server: holds have the tools' default lease, kept by a
+	 * keeper process while this process lives (never a thread that
+	 * would end the program if the lease were lost) */
+	b->s.lease_ns = MP_REDIS_LEASE_NS;
+	mp_redis_self_keeper = 1;
 	if (rc) {
 		mp_api_fail(rc, "cannot open the store", NULL);
 	} else {
