@@ -109,16 +109,22 @@ MPT_API int mpt_lock_run(mpt_lock *l, unsigned flags, double timeout,
 	return rc;
 }
 
-MPT_API int mpt_lock_is_locked(mpt_lock *l)
+/* The gate's state (dead owners reaped first): 0 or the failure. */
+static int gate_info(struct mpt_base *b, struct mp_gate_info *gi)
 {
-	struct mp_gate_info gi;
 	int rc;
 
 	mp_api_begin();
-	rc = mp_gate_info(&l->b.o, &gi, NULL, 0);
-	if (rc < 0)
-		return mp_api_fail_obj(rc, &l->b);
-	return gi.used > 0;
+	rc = mp_gate_info(&b->o, gi, NULL, 0);
+	return rc < 0 ? mp_api_fail_obj(rc, b) : 0;
+}
+
+MPT_API int mpt_lock_is_locked(mpt_lock *l)
+{
+	struct mp_gate_info gi;
+	int rc = gate_info(&l->b, &gi);
+
+	return rc ? rc : gi.used > 0;
 }
 
 MPT_API uint64_t mpt_lock_token(const mpt_lock *l)
@@ -217,13 +223,9 @@ MPT_API int mpt_sem_release(mpt_sem *s)
 MPT_API int mpt_sem_value(mpt_sem *s)
 {
 	struct mp_gate_info gi;
-	int rc;
+	int rc = gate_info(&s->b, &gi);
 
-	mp_api_begin();
-	rc = mp_gate_info(&s->b.o, &gi, NULL, 0);
-	if (rc < 0)
-		return mp_api_fail_obj(rc, &s->b);
-	return (int)(gi.capacity - gi.used);
+	return rc ? rc : (int)(gi.capacity - gi.used);
 }
 
 MPT_API unsigned mpt_sem_slots(const mpt_sem *s)

@@ -164,27 +164,32 @@ MPT_API int mpt_queue_close(mpt_queue *q)
 	return mp_api_fail_obj(mp_queue_close(&q->b.o), &q->b);
 }
 
-MPT_API int64_t mpt_queue_size(mpt_queue *q)
+/* The queue's state (what dead owners held handed back first): 0 or the
+ * failure. */
+static int queue_info(mpt_queue *q, struct mp_queue_info *qi)
 {
-	struct mp_queue_info qi;
 	int rc;
 
 	mp_api_begin();
-	rc = mp_queue_info(&q->b.o, &qi, NULL, 0);
-	if (rc < 0)
-		return mp_api_fail_obj(rc, &q->b);
-	return (int64_t)qi.items;
+	rc = mp_queue_info(&q->b.o, qi, NULL, 0);
+	return rc < 0 ? mp_api_fail_obj(rc, &q->b) : 0;
+}
+
+MPT_API int64_t mpt_queue_size(mpt_queue *q)
+{
+	struct mp_queue_info qi;
+	int rc = queue_info(q, &qi);
+
+	return rc ? rc : (int64_t)qi.items;
 }
 
 MPT_API int mpt_queue_full(mpt_queue *q)
 {
 	struct mp_queue_info qi;
-	int rc;
+	int rc = queue_info(q, &qi);
 
-	mp_api_begin();
-	rc = mp_queue_info(&q->b.o, &qi, NULL, 0);
-	if (rc < 0)
-		return mp_api_fail_obj(rc, &q->b);
+	if (rc)
+		return rc;
 	return qi.items + qi.in_flight >= qi.params.max_items ||
 	       qi.bytes + qi.in_flight_bytes >= qi.params.max_bytes;
 }
