@@ -20,7 +20,10 @@ process (`mpqueue rm NAME` removes them); holds are owned by the process
 and given back when it dies, even by SIGKILL; queue messages are bytes or
 text (str is sent as UTF-8; a Queue returns str unless binary=True), not
 pickles; Queue.close() closes the queue for everyone (getters then drain
-it and get Closed, as `mpqueue close`).
+it and get Closed, as `mpqueue close`).  A signal does not end a blocked
+call (Ctrl-C takes effect when it returns): give long waits a timeout.
+A child made by fork is an owner of its own: it can neither release nor
+free what its parent holds.
 """
 import ctypes
 import ctypes.util

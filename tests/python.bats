@@ -84,6 +84,34 @@ l = mptools.Lock("db"); l.acquire(); print(l.token, flush=True); time.sleep(3600
 	run -0 mplock run db -t 5 -- true
 }
 
+@test "a child forked from a Python holder neither releases the parent's lock nor frees it when it ends" {
+	run -0 py '
+import os
+l = mptools.Lock("db")
+l.acquire()
+def child(fn):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(fn())
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+def releases():
+    try:
+        l.release()
+        return 3
+    except ValueError:
+        pass
+    # the child may wait for the lock itself: the parent holds it
+    return 0 if l.acquire(timeout=0.1) is False else 4
+def frees():
+    global l
+    del l
+    return 0
+print(child(releases), child(frees), l.locked())
+del l
+print(mptools.Lock("db").locked())'
+	[ "$output" = "$(printf '0 0 True\nFalse')" ]
+}
+
 @test "a Python Lock is a context manager, release without a hold is ValueError" {
 	run -0 py '
 l = mptools.Lock("db")

@@ -20,6 +20,7 @@
 
 struct hold {
 	int idx;
+	int32_t pid;		/* the process that took it */
 	uint64_t token;
 };
 
@@ -46,7 +47,23 @@ static int take(struct mp_obj *o, uint32_t weight, uint32_t flags, double timeou
 		rc = mp_api_deadline(timeout, &r.deadline_ns, &r.nonblock);
 	if (!rc)
 		rc = mp_gate_acquire(o, &r, &h->token, &h->idx);
+	h->pid = r.owner.pid;
 	return rc;
+}
+
+/* Gives back hold h if this process took it: a child after fork has a
+ * copy of the handle, not the parent's hold.  0, -ENOENT (taken back
+ * meanwhile), -ENOLCK (another process's). */
+static int mine(const struct hold *h)
+{
+	struct mp_owner self;
+
+	return mp_api_self(&self) == 0 && self.pid == h->pid;
+}
+
+static int give_back(struct mp_obj *o, const struct hold *h)
+{
+	return mine(h) ? mp_gate_release_token(o, h->idx, h->token) : -ENOLCK;
 }
 
 /* ---- locks ---- */
@@ -67,7 +84,7 @@ MPT_API int mpt_lock_acquire(mpt_lock *l, unsigned flags, double timeout)
 	int rc;
 
 	mp_api_begin();
-	if (l->held) {
+	if (l->held && mine(&l->h)) {
 		mp_errmsg_set("this handle holds it already");
 		return mp_api_fail_obj(-EDEADLK, &l->b);
 	}
@@ -88,9 +105,11 @@ MPT_API int mpt_lock_release(mpt_lock *l)
 		return mp_api_fail_obj(-ENOLCK, &l->b);
 	}
 	l->held = 0;
-	rc = mp_gate_release_token(&l->b.o, l->h.idx, l->h.token);
+	rc = give_back(&l->b.o, &l->h);
 	if (rc == -ENOENT)
 		mp_errmsg_set("the hold was taken back (removed, or released with --force)");
+	if (rc == -ENOLCK)
+		mp_errmsg_set("the hold is another process's (this handle was copied by fork)");
 	return mp_api_fail_obj(rc, &l->b);
 }
 
@@ -137,7 +156,7 @@ MPT_API void mpt_lock_free(mpt_lock *l)
 	if (!l)
 		return;
 	if (l->held)
-		mp_gate_release_token(&l->b.o, l->h.idx, l->h.token);
+		give_back(&l->b.o, &l->h);
 	mp_api_close(&l->b);
 	free(l);
 }
@@ -205,9 +224,11 @@ MPT_API int mpt_sem_release(mpt_sem *s)
 	if (s->nheld) {
 		struct hold h = s->holds[--s->nheld];
 
-		rc = mp_gate_release_token(&s->b.o, h.idx, h.token);
+		rc = give_back(&s->b.o, &h);
 		if (rc == -ENOENT)
 			mp_errmsg_set("the slot was taken back (removed, or released with --force)");
+		if (rc == -ENOLCK)
+			mp_errmsg_set("the slot is another process's (this handle was copied by fork)");
 		return mp_api_fail_obj(rc, &s->b);
 	}
 	/* nothing of ours: a slot held with no owner (create --value) */
@@ -240,7 +261,7 @@ MPT_API void mpt_sem_free(mpt_sem *s)
 	while (s->nheld) {
 		struct hold h = s->holds[--s->nheld];
 
-		mp_gate_release_token(&s->b.o, h.idx, h.token);
+		give_back(&s->b.o, &h);
 	}
 	free(s->holds);
 	mp_api_close(&s->b);
