@@ -7,6 +7,11 @@ load helpers/common
 setup() {
 	mp_common_setup
 	PY=$(command -v /usr/bin/python3 || command -v python3) || skip "no python3"
+	# ASan's runtime must be the first library of the process: a python3
+	# built without it cannot load an instrumented libmptools
+	if grep -q '^CFLAGS = .*-fsanitize=address' "$MP_TOP_BUILDDIR/Makefile" 2>/dev/null; then
+		skip "libmptools is built with ASan (--enable-sanitizers): python3 cannot load it"
+	fi
 	export MPTOOLS_LIB="$MP_TOP_BUILDDIR/.libs/libmptools.so.0"
 	export PYTHONPATH="$MP_TOP_SRCDIR/python"
 }
