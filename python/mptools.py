@@ -114,6 +114,7 @@ def library():
             "mpt_var_set": (ctypes.c_int, [c_p, c_p, sz]),
             "mpt_var_unset": (ctypes.c_int, [c_p]),
             "mpt_var_add": (ctypes.c_int, [c_p, i64, i64p]),
+            "mpt_var_wait": (ctypes.c_int, [c_p, ctypes.c_int, c_p, sz, i64, d]),
             "mpt_var_free": (None, [c_p]),
         }
         for name, (res, args) in sigs.items():
@@ -439,3 +440,22 @@ class Var(_Handle):
         r = ctypes.c_int64()
         _check(library().mpt_var_add(self._h, n, ctypes.byref(r)))
         return r.value
+
+    _OPS = {"eq": 0, "ne": 1, "ge": 2, "gt": 3, "le": 4, "lt": 5, "set": 6, "unset": 7}
+
+    def wait(self, op="set", value=None, timeout=None):
+        """Waits until the value is `op` value (eq, ne: text or bytes; ge,
+        gt, le, lt: integers; set, unset: no value), as `mpvar wait`.
+        Returns False if the timeout ran out first."""
+        data, n = b"", 0
+        if op in ("eq", "ne"):
+            data = value.encode("utf-8", "surrogateescape") if isinstance(value, str) \
+                else str(value).encode() if isinstance(value, int) else bytes(value)
+        elif op not in ("set", "unset"):
+            n = int(value)
+        rc = library().mpt_var_wait(self._h, self._OPS[op], data, len(data), n,
+                                    _timeout(True, timeout))
+        if _busy(rc):
+            return False
+        _check(rc)
+        return True

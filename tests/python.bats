@@ -201,6 +201,31 @@ except mptools.Error as e: print(e.errno == 2)'
 	[ "$output" = hello ]
 }
 
+@test "a Python Var waits for the value a shell sets" {
+	queues_here
+	run -0 py 'v = mptools.Var("n"); print(v.wait("ge", 3, timeout=0.05), v.wait("unset"))'
+	[ "$output" = "False True" ]
+	start_bg sh -c "'$PY' -c 'import mptools
+v = mptools.Var(\"n\"); print(v.wait(\"ge\", 3), v.wait(\"eq\", \"done\", 60), flush=True)' >'$BATS_TEST_TMPDIR/out'"
+	wait_until 10 eval 'mpvar info n --json | grep -q "\"waiters\":1"'
+	mpvar set n 2
+	mpvar incr n
+	wait_until 10 eval 'mpvar info n --json | grep -q "\"waiters\":1"'
+	[ ! -s "$BATS_TEST_TMPDIR/out" ]
+	mpvar set n done
+	wait_until 10 file_has "$BATS_TEST_TMPDIR/out" "True True"
+}
+
+@test "a shared Python Lock coexists with mplock -s holders and excludes an exclusive one" {
+	mplock acquire db -s --owner none
+	run -0 py 'r = mptools.Lock("db", shared=True); w = mptools.Lock("db")
+print(r.acquire(False), w.acquire(False)); r.release(); print(w.acquire(False))'
+	[ "$output" = "$(printf 'True False\nFalse')" ]
+	mplock release db --owner none
+	run -0 py 'w = mptools.Lock("db"); print(w.acquire(False))'
+	[ "$output" = True ]
+}
+
 @test "mptools.py reports a bad name and a missing object with the library's message" {
 	run -1 py 'mptools.Lock("no/slash")'
 	[[ "$output" == *"Errno 22"*"lock 'no/slash': invalid name"* ]]
