@@ -16,7 +16,7 @@ libmptools_la_SOURCES = \
 libmptools_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/include
 libmptools_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 # current:revision:age (libtool's rules): libmptools.so.0
-libmptools_la_LDFLAGS = -version-info 0:0:0 -no-undefined \
+libmptools_la_LDFLAGS = -version-info 0:0:0 -no-undefined $(LIB_NO_UNDEFINED) \
 	-Wl,--version-script=$(srcdir)/src/api/libmptools.map
 libmptools_la_LIBADD = $(HIREDIS_LIBS) -lpthread -lm
 EXTRA_libmptools_la_DEPENDENCIES = src/api/libmptools.map
