@@ -38,6 +38,7 @@ MP_CORE_SOURCES = \
 	src/lib/redis-gate.h \
 	src/lib/redis-gate-lua.c \
 	src/lib/redis-lease.c \
+	src/lib/redis-var.c \
 	src/lib/seam.c \
 	src/lib/sem.c \
 	src/lib/sem.h \

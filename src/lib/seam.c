@@ -339,6 +339,13 @@ int mp_var_open(struct mp_store *s, const char *name, int create, uint64_t max_s
 {
 	if (!s->ops->var)
 		return not_here(s, "shared values");
+	if (!max_size)
+		max_size = MP_VAR_DEFAULT_SIZE;
+	if (max_size > MP_VAR_MAX_SIZE) {
+		mp_errmsg_set("a variable holds at most %u bytes, not %llu", MP_VAR_MAX_SIZE,
+			      (unsigned long long)max_size);
+		return -EINVAL;
+	}
 	return s->ops->var->open(s, name, create, max_size, created, o);
 }
 

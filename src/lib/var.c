@@ -105,13 +105,7 @@ static void init_var(void *body, size_t size, const void *arg)
 static int shm_var_open(struct mp_store *s, const char *name, int create, uint64_t max_size,
 			int *created, struct mp_obj *o)
 {
-	if (!max_size)
-		max_size = MP_VAR_DEFAULT_SIZE;
-	if (max_size > MP_VAR_MAX_SIZE) {
-		mp_errmsg_set("a variable holds at most %u bytes, not %llu", MP_VAR_MAX_SIZE,
-			      (unsigned long long)max_size);
-		return -EINVAL;
-	}
+	/* max_size: 1..MP_VAR_MAX_SIZE (mp_var_open checked it) */
 	return mp_obj_open(s, &mp_var_kind, name, create ? body_size(max_size) : 0,
 			   create ? init_var : NULL, &max_size, created, o);
 }
