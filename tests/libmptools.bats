@@ -11,10 +11,10 @@ waiters() {
 	"mp$2" info "$3" --json | grep -q "\"waiters\":$1[,}]"
 }
 
-# queues_here: skips a test of queues or values on a store that has none
-# yet (the Redis store keeps locks, semaphores and events).
+# queues_here: skips a test of queues on a store that has none yet (the
+# Redis store keeps locks, semaphores, events and values).
 queues_here() {
-	[ -z "${MP_TEST_STORE:-}" ] || skip "no queues or values on the Redis store yet"
+	[ -z "${MP_TEST_STORE:-}" ] || skip "no queues on the Redis store yet"
 }
 
 @test "a C producer's messages are what a shell consumer gets, and the queue ends" {
