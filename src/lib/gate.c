@@ -6,6 +6,7 @@
 #include "err.h"
 #include "fault.h"
 #include "gate.h"
+#include "lease.h"
 #include "obj.h"
 
 #include <errno.h>
@@ -119,7 +120,7 @@ static int reap(struct mp_obj *o, int deep, int64_t *next_expiry)
 		if (!h[i].weight)
 			continue;
 		if (h[i].expires_ns && !now)
-			now = mp_now_ns();
+			now = mp_shared_ns();
 		int dead = h[i].expires_ns && now >= h[i].expires_ns;
 		if (!dead && deep && h[i].owner.pid && !mp_owner_alive(&h[i].owner) &&
 		    (!h[i].helper.pid || !mp_owner_alive(&h[i].helper)))
@@ -192,7 +193,7 @@ static int take(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *token)
 		h[i].flags = r->flags;
 		h[i].token = *token = ++G(o)->last_token;
 		h[i].since_ns = mp_realtime_ns();
-		h[i].expires_ns = r->ttl_ns > 0 ? mp_now_ns() + r->ttl_ns : 0;
+		h[i].expires_ns = r->ttl_ns > 0 ? mp_shared_ns() + r->ttl_ns : 0;
 		MP_FAULT_POINT("gate.take.fields");
 		h[i].owner = r->owner;
 		h[i].helper = r->helper;
@@ -228,8 +229,41 @@ static int sure_deadlock(struct mp_obj *o, const struct mp_gate_req *r, const st
 	return self->pid && held_by(o, self) + r->weight > CAPACITY(o);
 }
 
-static int shm_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *token, int *idx)
+/* The one hold this process keeps the lease of (lease.h) */
+static struct kept {
+	struct mp_obj obj;	/* a copy: the caller's may be closed first */
+	int idx;
+	uint64_t token;
+} kept;
+
+static int kept_renew(void *ctx, int64_t lease_ns)
 {
+	struct kept *k = ctx;
+	int rc = mp_shm_gate_renew(&k->obj, k->idx, k->token, mp_shared_ns() + lease_ns);
+
+	return rc == 0 ? 1 : rc == -ENOENT || rc == -EBADMSG ? 0 : -1;
+}
+
+static void kept_drop(void *ctx)
+{
+	struct kept *k = ctx;
+
+	mp_gate_release_token(&k->obj, k->idx, k->token);
+}
+
+static const struct mp_lease_ops kept_ops = { kept_renew, kept_drop };
+
+static void keep_lease(struct mp_obj *o, int idx, uint64_t token, const struct mp_owner *owner)
+{
+	kept.obj = *o;
+	kept.idx = idx;
+	kept.token = token;
+	mp_lease_keep(&kept_ops, &kept, token, mp_lease_length(o), owner);
+}
+
+static int shm_gate_acquire(struct mp_obj *o, const struct mp_gate_req *req, uint64_t *token, int *idx)
+{
+	struct mp_gate_req leased = *req, *r = &leased;
 	struct mp_waiter *w = waiters_of(o);
 	struct mp_owner self;
 	int me = -1, deep = 1, changed = 0, self_known = 0, rc, slice_over;
@@ -237,6 +271,9 @@ static int shm_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint6
 
 	if (r->weight == 0 || r->weight > CAPACITY(o))
 		return -EINVAL;
+	/* an owner some process may not see is kept by a lease (lease.c) */
+	if (mp_owner_needs_lease(&r->owner))
+		r->owner.lease_ns = mp_shared_ns() + mp_lease_length(o);
 	rc = mp_obj_lock(o);
 	if (rc)
 		return rc;
@@ -275,7 +312,7 @@ static int shm_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint6
 			me = enqueue(o, r, &self);
 		slice = MP_REAP_SLICE_NS;
 		if (next_exp) {
-			int64_t left = next_exp - mp_now_ns();
+			int64_t left = next_exp - mp_shared_ns();
 			if (left < slice)
 				slice = left > 0 ? left : 1;
 		}
@@ -295,6 +332,8 @@ static int shm_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint6
 	MP_FAULT_POINT("gate.acquire.unlocked");
 	if (changed)
 		mp_obj_wake(o);
+	if (rc == 0 && r->owner.lease_ns)
+		keep_lease(o, *idx, *token, &r->owner);
 	return rc;
 }
 
@@ -306,9 +345,12 @@ static int shm_gate_set_helper(struct mp_obj *o, int idx, uint64_t token, const 
 	if (rc)
 		return rc;
 	MP_FAULT_POINT("gate.set_helper");
-	if (idx >= 0 && (uint32_t)idx < NHOLDS(o) && h[idx].weight && h[idx].token == token)
+	if (idx >= 0 && (uint32_t)idx < NHOLDS(o) && h[idx].weight && h[idx].token == token) {
 		h[idx].helper = *helper;
-	else
+		h[idx].helper.lease_ns = h[idx].owner.lease_ns;
+		if (h[idx].owner.lease_ns)
+			mp_lease_helper(token, helper->pid);
+	} else
 		rc = -ENOENT;
 	mp_obj_unlock(o);
 	return rc;
@@ -317,7 +359,10 @@ static int shm_gate_set_helper(struct mp_obj *o, int idx, uint64_t token, const 
 static int shm_gate_release_token(struct mp_obj *o, int idx, uint64_t token)
 {
 	struct mp_hold *h = holds_of(o);
-	int rc = mp_obj_lock(o);
+	int rc;
+
+	mp_lease_stop(token);
+	rc = mp_obj_lock(o);
 
 	if (rc)
 		return rc;
@@ -398,8 +443,8 @@ static int shm_gate_drain(struct mp_obj *o, int64_t deadline_ns, int nonblock)
 			break;
 		}
 		slice = MP_REAP_SLICE_NS;
-		if (next_exp && next_exp - mp_now_ns() < slice)
-			slice = next_exp - mp_now_ns() > 0 ? next_exp - mp_now_ns() : 1;
+		if (next_exp && next_exp - mp_shared_ns() < slice)
+			slice = next_exp - mp_shared_ns() > 0 ? next_exp - mp_shared_ns() : 1;
 		rc = mp_obj_wait(o, &o->hdr->seq, &o->hdr->nwait, deadline_ns, slice, &slice_over);
 		if (rc)
 			break;
@@ -443,6 +488,26 @@ static int shm_gate_info(struct mp_obj *o, struct mp_gate_info *gi, struct mp_ho
 	mp_obj_unlock(o);
 	mp_obj_wake(o);
 	return n;
+}
+
+int mp_shm_gate_renew(struct mp_obj *o, int idx, uint64_t token, int64_t until_ns)
+{
+	struct mp_hold *h = holds_of(o);
+	int rc = mp_obj_lock(o);
+
+	if (rc)
+		return rc;
+	if (idx >= 0 && (uint32_t)idx < NHOLDS(o) && h[idx].weight && h[idx].token == token) {
+		/* never shortened: a late renewal must not undo a newer one */
+		if (until_ns > h[idx].owner.lease_ns)
+			h[idx].owner.lease_ns = until_ns;
+		if (h[idx].helper.pid && until_ns > h[idx].helper.lease_ns)
+			h[idx].helper.lease_ns = until_ns;
+	} else {
+		rc = -ENOENT;
+	}
+	mp_obj_unlock(o);
+	return rc;
 }
 
 const struct mp_gate_ops mp_shm_gate_ops = {

@@ -10,6 +10,7 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/fault.c src/lib/fault.h \
 	src/lib/futex.c src/lib/futex.h \
 	src/lib/gate.c src/lib/gate.h \
+	src/lib/lease.c src/lib/lease.h \
 	src/lib/lock.c src/lib/lock.h \
 	src/lib/obj.c src/lib/obj.h \
 	src/lib/owner.c src/lib/owner.h \

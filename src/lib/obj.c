@@ -323,6 +323,7 @@ int mp_obj_open(struct mp_store *s, const struct mp_kind *k, const char *name,
 		*created = 0;
 	o->dir = s->dir;
 	o->volatile_fs = s->volatile_fs;
+	o->lease_ns = s->lease_ns;
 	mp_str_join(o->name, sizeof o->name, name, 0, "");
 	mp_str_join(fname, sizeof fname, k->name, '.', name);
 again:

@@ -118,6 +118,7 @@ struct mp_obj {
 	char name[MP_NAME_MAX + 1];
 	const char *dir;	/* the store's directory, for messages */
 	int volatile_fs;	/* the store's: no boot id check needed */
+	int64_t lease_ns;	/* the store's --lease (0: the default) */
 	void *impl;		/* another store's own state */
 	void (*close)(struct mp_obj *o);	/* another store's mp_obj_close */
 };
@@ -130,7 +131,8 @@ struct mp_obj {
 struct mp_store {
 	const struct mp_store_ops *ops;	/* the store's implementation */
 	void *impl;		/* another store's own state */
-	int64_t lease_ns;	/* --lease: holds on a shared server */
+	int64_t lease_ns;	/* --lease: holds on a shared server, and
+				 * holds from pid namespaces (lease.c) */
 	const char *dir;	/* dir_buf, or the caller's string (which must
 				 * outlive the store) */
 	int dirfd;
