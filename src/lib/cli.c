@@ -275,7 +275,10 @@ void mp_store_open_dir_or_exit(struct mp_store *s, const char *dir)
 
 	s->lease_ns = mp_cli.lease_ns;
 	/* One status whatever the cause (not ours, wrong mode, a file, cannot
-	 * be made): the script's one remedy is to fix the store it names. */
+	 * be made): the script's one remedy is to fix the store it names.
+	 * But a filesystem of many hosts is never fixed: 77, refused. */
+	if (rc == -EREMOTE)
+		mp_die(MP_EXIT_NOPERM, "%s", mp_errmsg());
 	if (rc && mp_errmsg()[0])
 		mp_die(MP_EXIT_UNAVAILABLE, "%s", mp_errmsg());
 	if (rc)

@@ -74,7 +74,8 @@ struct mp_hdr {
 	uint32_t removed;	/* set by rm before the unlink: waiters leave */
 	uint32_t seq2;		/* second futex word for kinds that want one */
 	uint32_t nwait2;
-	uint32_t reserved[11];
+	uint8_t machine_id[16];	/* host of boot_id (/etc/machine-id); 0: unknown */
+	uint32_t reserved[7];
 	pthread_mutex_t mu;	/* robust, process-shared; O(1) holds only */
 	uint8_t pad[MP_HDR_SIZE - 152 - sizeof(pthread_mutex_t)];
 };
