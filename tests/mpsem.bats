@@ -825,3 +825,11 @@ pysem() {
 		<<<"$output"
 	! grep -E 'seat [^0-2]' <<<"$output"
 }
+
+@test "run --ttl ends a command that outlasts it, exits 124 and frees its slot" {
+	run -124 --separate-stderr mpsem run --ttl 0.3 ttl -j 1 -- sleep 100
+	[[ $stderr == *"--ttl ran out"* ]]
+	run -0 mpsem value ttl
+	[ "$output" = 1 ]
+	run -0 mpsem run --ttl 10 ttl -- true
+}

@@ -5,6 +5,7 @@ noinst_LIBRARIES += src/lib/libmp.a
 src_lib_libmp_a_SOURCES = \
 	src/lib/cli.c src/lib/cli.h \
 	src/lib/clock.c src/lib/clock.h \
+	src/lib/cmd-ttl.c \
 	src/lib/err.c src/lib/err.h \
 	src/lib/event.c src/lib/event.h \
 	src/lib/fault.c src/lib/fault.h \
