@@ -92,8 +92,9 @@ static int common_parse(int key, char *arg, struct argp_state *state)
 const struct argp mp_cli_argp = { common_options, common_parse, NULL, NULL, NULL, NULL, NULL };
 
 static const struct argp_option lease_options[] = {
-	{ "lease", OPT_LEASE, "DURATION", 0, "On a Redis store: a hold lasts DURATION unless "
-	  "its holder renews it (default 10s); a holder's host that dies or is cut off "
+	{ "lease", OPT_LEASE, "DURATION", 0, "On a Redis store, and for holders in a pid "
+	  "namespace of their own: a hold lasts DURATION unless its holder renews it "
+	  "(default 10s); a holder that dies where others cannot see it, or is cut off, "
 	  "loses it then", 12 },
 	{ 0 }
 };
