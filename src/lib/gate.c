@@ -175,6 +175,10 @@ static int enqueue(struct mp_obj *o, const struct mp_gate_req *r, const struct m
 		w[i].flags = r->flags;
 		w[i].since_ns = mp_realtime_ns();
 		w[i].who = *self;
+		/* a waiter some process may not see is kept by a lease too: it
+		 * renews it itself, every time it wakes (see below) */
+		if (mp_owner_needs_lease(self))
+			w[i].who.lease_ns = mp_shared_ns() + mp_lease_length(o);
 		__atomic_store_n(&w[i].ticket, ++G(o)->last_ticket, __ATOMIC_RELEASE);
 		return (int)i;
 	}
@@ -320,6 +324,8 @@ static int shm_gate_acquire(struct mp_obj *o, const struct mp_gate_req *req, uin
 		if (rc)
 			break;
 		deep = slice_over;
+		if (me >= 0 && w[me].ticket && w[me].who.lease_ns)
+			w[me].who.lease_ns = mp_shared_ns() + mp_lease_length(o);
 	}
 	MP_FAULT_POINT("gate.acquire.dequeue");
 	if (me >= 0 && w[me].ticket) {
