@@ -25,7 +25,9 @@ host_pid_of() {
 # in_ns CMD...: runs CMD as pid 1's child of a new pid namespace with its
 # own /proc (a container's view).
 in_ns() {
-	unshare -pf --mount-proc "$@"
+	# exec: start_bg's pid is unshare's; --kill-child: killing it (the
+	# teardown) ends the namespace
+	exec unshare -pf --mount-proc --kill-child "$@"
 }
 
 locked_in() {
@@ -91,7 +93,8 @@ locked_in() {
 		i=$((i + 1)); sleep 0.1; done; echo ok'
 	[ "$output" = ok ]
 	# the owner dies: the keeper releases at once (no lease to wait out)
-	kill -KILL "$(pgrep -P "$BG_PID")"	# the namespace's pid 1: the owner
+	# the namespace's pid 1, the owner: the child of its unshare
+	kill -KILL "$(pgrep -P "$(host_pid_of 'unshare -pf --mount-proc --kill-child sh -c mplock --lease 1 acquire kept')")"
 	run -0 in_ns mplock -t 20 acquire kept --owner none
 }
 
