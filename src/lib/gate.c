@@ -259,6 +259,8 @@ static const struct mp_lease_ops kept_ops = { kept_renew, kept_drop };
 
 static void keep_lease(struct mp_obj *o, int idx, uint64_t token, const struct mp_owner *owner)
 {
+	if (mp_lease_renewing())
+		return;	/* one hold at a time: the thread uses kept */
 	kept.obj = *o;
 	kept.idx = idx;
 	kept.token = token;

@@ -89,7 +89,8 @@ static void *renewer_main(void *arg)
 	return NULL;
 }
 
-static void renewer_start(const struct mp_lease_ops *ops, void *ctx, uint64_t token, int64_t lease_ns)
+void mp_lease_renewer_start(const struct mp_lease_ops *ops, void *ctx, uint64_t token,
+			    int64_t lease_ns)
 {
 	struct renewer *r = &renewer;
 	sigset_t all, old;
@@ -120,6 +121,11 @@ void mp_lease_stop(uint64_t token)
 	pthread_mutex_unlock(&r->mu);
 	pthread_join(r->th, NULL);
 	r->running = 0;
+}
+
+int mp_lease_renewing(void)
+{
+	return renewer.running;
 }
 
 void mp_lease_helper(uint64_t token, pid_t helper)
@@ -162,13 +168,17 @@ static void keeper_loop(const struct mp_lease_ops *ops, void *ctx, int64_t lease
 void mp_lease_keep(const struct mp_lease_ops *ops, void *ctx, uint64_t token, int64_t lease_ns,
 		   const struct mp_owner *owner)
 {
-	pid_t p;
+	if (owner->pid == getpid())
+		mp_lease_renewer_start(ops, ctx, token, lease_ns);
+	else
+		mp_lease_keeper_start(ops, ctx, lease_ns, owner);
+}
 
-	if (owner->pid == getpid()) {
-		renewer_start(ops, ctx, token, lease_ns);
-		return;
-	}
-	p = fork();
+void mp_lease_keeper_start(const struct mp_lease_ops *ops, void *ctx, int64_t lease_ns,
+			   const struct mp_owner *owner)
+{
+	pid_t p = fork();
+
 	if (p == 0) {
 		int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 
