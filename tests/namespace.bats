@@ -128,42 +128,40 @@ locked_in() {
 	run -75 mplock -n acquire ttlns2 --owner none
 }
 
-# hidepid: a private /proc with hidepid=2 in a mount namespace; the other
-# user sees none of root's processes there.
-@test "hidepid=2: another user's live holder is not judged dead" {
+# with_hidepid NAME KILL TOOL ARGS...: in a mount namespace with a private
+# /proc mounted hidepid=2, root holds lock NAME of a group store (mplock
+# run); KILL=1 SIGKILLs the holder first; then uid 65534, in the store's
+# group, runs TOOL ARGS... and the output ends "status N", its status.  The
+# other user sees none of root's processes there.
+with_hidepid() {
+	local store
 	tools_for_uid 65534
 	store=$(mktemp -d /tmp/mp-hidepid.XXXXXX)
 	chgrp 0 "$store"
 	chmod 2770 "$store"
-	run -0 unshare -m sh -c '
+	run unshare -m sh -c '
 		mount -t proc -o hidepid=2 proc /proc || exit 99
-		MP_DIR=$1 "$2/mplock" run hp -- sleep 1000 & h=$!
-		i=0; until MP_DIR=$1 "$2/mplock" is-locked hp; do i=$((i+1)); [ $i -lt 500 ] || exit 98; sleep 0.02; done
-		setpriv --reuid 65534 --regid 65534 --groups 0 env MP_DIR=$1 "$2/mplock" -n acquire hp --owner none
-		rc=$?
-		setpriv --reuid 65534 --regid 65534 --groups 0 env MP_DIR=$1 "$2/mpsem" -n acquire hps --owner none
-		kill $h
-		echo "status $rc"' sh "$store" "$OTHER_BIN"
+		export MP_DIR=$1; bin=$2; name=$3; kill=$4; tool=$5; shift 5
+		"$bin/mplock" run "$name" -- sleep 1000 & h=$!
+		i=0; until "$bin/mplock" is-locked "$name"; do
+			i=$((i + 1)); [ $i -lt 500 ] || exit 98; sleep 0.02; done
+		[ "$kill" = 0 ] || kill -KILL $h
+		setpriv --reuid 65534 --regid 65534 --groups 0 env MP_DIR="$MP_DIR" "$bin/$tool" "$@"
+		echo "status $?"
+		kill $h 2>/dev/null; true' sh "$store" "$OTHER_BIN" "$@"
 	rm -rf "$store"
 	[ "$status" != 99 ] || skip "cannot mount a hidepid /proc here"
-	[[ $output == *"status 75"* ]]
+	[ "$status" = 0 ]
+}
+
+@test "hidepid=2: another user's live holder is not judged dead" {
+	with_hidepid hp 0 mplock -n acquire hp --owner none
+	[[ $output == *"status 75" ]]
 }
 
 @test "hidepid=2: a dead holder of another user is still released" {
-	tools_for_uid 65534
-	store=$(mktemp -d /tmp/mp-hidepid.XXXXXX)
-	chgrp 0 "$store"
-	chmod 2770 "$store"
-	run -0 unshare -m sh -c '
-		mount -t proc -o hidepid=2 proc /proc || exit 99
-		MP_DIR=$1 "$2/mplock" run hpd -- sleep 1000 & h=$!
-		i=0; until MP_DIR=$1 "$2/mplock" is-locked hpd; do i=$((i+1)); [ $i -lt 500 ] || exit 98; sleep 0.02; done
-		kill -KILL $h
-		setpriv --reuid 65534 --regid 65534 --groups 0 env MP_DIR=$1 "$2/mplock" -t 5 acquire hpd --owner none
-		echo "status $?"' sh "$store" "$OTHER_BIN"
-	rm -rf "$store"
-	[ "$status" != 99 ] || skip "cannot mount a hidepid /proc here"
-	[[ $output == *"status 0"* ]]
+	with_hidepid hpd 1 mplock -t 5 acquire hpd --owner none
+	[[ $output == *"status 0" ]]
 }
 
 @test "a waiter in a sibling pid namespace SIGKILLed does not block the queue after its lease" {
