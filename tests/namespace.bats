@@ -106,8 +106,10 @@ locked_in() {
 
 @test "in a pid namespace whose /proc is another namespace's, run says what to mount" {
 	run -71 --separate-stderr unshare -pf mplock run noproc -- true
-	[[ $stderr == *"mount"* ]]
-	[[ $stderr == *"/proc"* ]]
+	[[ $stderr == *"mount -t proc"* ]]
+	[[ $stderr == *"--mount-proc"* ]]
+	run -71 --separate-stderr unshare -pf mpspawn -- true
+	[[ $stderr == *"--mount-proc"* ]]
 }
 
 @test "a holder in a time namespace with other clock offsets is judged alive" {
