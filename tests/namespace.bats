@@ -185,3 +185,15 @@ with_hidepid() {
 	run cat "$res"
 	[ "$output" = "status 0" ]
 }
+
+@test "an owner in a pid namespace nested below the recorder's is found, not taken for dead" {
+	# in a container, --owner names a process of a container inside it
+	start_bg in_ns sh -c 'unshare -pf --kill-child sleep 1000 & i=0
+		until p=$(pgrep -x sleep); do i=$((i + 1)); [ $i -lt 500 ] || exit 1; sleep 0.02; done
+		mplock acquire nest --owner "$p" && echo held >"$1"; wait' sh "$BATS_TEST_TMPDIR/held"
+	wait_until 10 file_has "$BATS_TEST_TMPDIR/held" held
+	run -75 mplock -n acquire nest --owner none
+	# the nested namespace ends: the owner is dead, seen from here
+	kill -KILL "$(host_pid_of 'unshare -pf --kill-child sleep 1000')"
+	run -0 mplock -t 5 acquire nest --owner none
+}

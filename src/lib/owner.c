@@ -214,10 +214,10 @@ static uint64_t pidns_of(const char *dir, int *err)
 	return strncmp(link, "pid:[", 5) ? 0 : strtoull(link + 5, NULL, 10);
 }
 
-/* The pid that process /proc/DIR has in its own (innermost) pid
- * namespace: the last number of its NSpid line; 0 when unknown.  *depth:
- * how many numbers (1: a process of our own namespace). */
-static long innermost_pid(const char *dir, int *depth)
+/* The pid that process /proc/DIR has in the pid namespace at depth `at`
+ * below ours (1: ours; 0: its own, the innermost): that number of its
+ * NSpid line; 0 when unknown.  *depth: how many numbers there are. */
+static long nspid(const char *dir, int at, int *depth)
 {
 	char path[64], buf[2048], *p, *end;
 	long pid = 0;
@@ -242,8 +242,8 @@ static long innermost_pid(const char *dir, int *depth)
 
 		if (end == p)
 			break;
-		pid = v;
-		++*depth;
+		if (++*depth == at || !at)
+			pid = v;
 	}
 	return pid;
 }
@@ -258,13 +258,13 @@ static int translate(const struct mp_owner *o, pid_t *pid)
 	static pid_t c_pid, c_here;
 	char num[16];
 	struct dirent *de;
-	int seen = 0, blind = 0, err, depth;
+	int seen = 0, blind = 0, err, depth, depth_x = 0;
 	DIR *d;
 
 	if (c_ns == o->pidns && c_pid == o->pid && c_here) {
 		mp_str_utoa(num, (unsigned long)c_here);
 		depth = 0;
-		if (pidns_of(num, &err) == o->pidns && innermost_pid(num, &depth) == o->pid) {
+		if (pidns_of(num, &err) == o->pidns && nspid(num, 0, &depth) == o->pid) {
 			*pid = c_here;
 			return 1;
 		}
@@ -281,16 +281,26 @@ static int translate(const struct mp_owner *o, pid_t *pid)
 			 * process that is not dumpable): a process of our own
 			 * namespace (one NSpid) is not in o's anyway */
 			if ((err == -EACCES || err == -EPERM) &&
-			    (innermost_pid(de->d_name, &depth), depth != 1))
+			    (nspid(de->d_name, 0, &depth), depth != 1))
 				blind = 1;
 			continue;
 		}
 		seen = 1;
-		if (innermost_pid(de->d_name, &depth) == o->pid) {
-			*pid = (pid_t)strtol(de->d_name, NULL, 10);
-			c_ns = o->pidns, c_pid = o->pid, c_here = *pid;
-			closedir(d);
-			return 1;
+		if (nspid(de->d_name, 0, &depth) == o->pid)
+			goto found;
+		depth_x = depth;
+	}
+	/* Not in o's namespace itself: it may be in one nested below it
+	 * (--owner of a process there), where its NSpid at o's depth is
+	 * o's pid.  Rare (a dead owner's last look), so a second pass. */
+	if (seen && depth_x) {
+		rewinddir(d);
+		while ((de = readdir(d))) {
+			if (de->d_name[0] < '1' || de->d_name[0] > '9')
+				continue;
+			depth = 0;
+			if (nspid(de->d_name, depth_x, &depth) == o->pid && depth > depth_x)
+				goto found;
 		}
 	}
 	closedir(d);
@@ -302,6 +312,11 @@ static int translate(const struct mp_owner *o, pid_t *pid)
 	if (seen || self_pidns == MP_PIDNS_INIT)
 		return 0;
 	return -1;
+found:
+	*pid = (pid_t)strtol(de->d_name, NULL, 10);
+	c_ns = o->pidns, c_pid = o->pid, c_here = *pid;
+	closedir(d);
+	return 1;
 }
 
 int mp_owner_alive(const struct mp_owner *o)
