@@ -197,3 +197,16 @@ with_hidepid() {
 	kill -KILL "$(host_pid_of 'unshare -pf --kill-child sleep 1000')"
 	run -0 mplock -t 5 acquire nest --owner none
 }
+
+@test "a hold granted after a wait longer than its lease starts with a whole lease" {
+	mplock acquire long --owner none
+	start_bg in_ns mplock --lease 1 run long -- sleep 1000
+	wait_until 10 sh -c 'mplock info long --json | grep -q "\"waiters\":1"'
+	sleep 1.5	# longer than the lease: the case itself, not a wait for a state
+	# the other container releases, and at once tries to take it: the
+	# holder in the first must have it, with a fresh lease
+	run -0 in_ns sh -c 'mplock release long --owner none
+		i=0; until mplock is-locked long; do i=$((i + 1)); [ $i -lt 500 ] || exit 9; sleep 0.01; done
+		mplock -n acquire long --owner none; echo "status $?"'
+	[[ $output == *"status 75" ]]
+}

@@ -200,6 +200,8 @@ static int take(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *token)
 		h[i].expires_ns = r->ttl_ns > 0 ? mp_shared_ns() + r->ttl_ns : 0;
 		MP_FAULT_POINT("gate.take.fields");
 		h[i].owner = r->owner;
+		if (r->owner.lease_ns)	/* from now: the wait may have been long */
+			h[i].owner.lease_ns = mp_shared_ns() + mp_lease_length(o);
 		h[i].helper = r->helper;
 		/* publish last: a process killed before this line took nothing */
 		__atomic_store_n(&h[i].weight, r->weight, __ATOMIC_RELEASE);
