@@ -833,3 +833,10 @@ pysem() {
 	[ "$output" = 1 ]
 	run -0 mpsem run --ttl 10 ttl -- true
 }
+
+@test "run --bg --ttl: the background command is ended when the time is up and its slot comes back" {
+	pid=$(mpsem -v run --bg --ttl 0.3 bgttl -j 1 -- sleep 1000 2>/dev/null)
+	[ -n "$pid" ]
+	wait_until 15 dead "$pid"
+	wait_until 15 sh -c '[ "$(mpsem value bgttl)" = 1 ]'
+}

@@ -210,3 +210,12 @@ with_hidepid() {
 		mplock -n acquire long --owner none; echo "status $?"'
 	[[ $output == *"status 75" ]]
 }
+
+@test "a queue message leased with --ttl in a time namespace is not delivered again early" {
+	unshare -T true 2>/dev/null || skip "no time namespaces here"
+	mpqueue put q one
+	run -0 unshare -T --monotonic -10000 mpqueue get q --lease --ttl 1h --owner none
+	[ "$output" = one ]
+	# its TTL, seen from here, has not run out: the queue is empty
+	run -75 mpqueue get -n q
+}
