@@ -19,6 +19,8 @@ TESTS += \
 	tests/owner.bats \
 	tests/namespace.bats \
 	tests/hostile.bats \
+	tests/stopped.bats \
+	tests/spawn-records.bats \
 	tests/examples.bats \
 	tests/docs.bats \
 	tests/install.bats \

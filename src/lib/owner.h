@@ -63,6 +63,10 @@ int mp_owner_alive(const struct mp_owner *o);
  * need a lease. */
 int mp_owner_needs_lease(const struct mp_owner *o);
 
+/* As mp_owner_alive(), for a waiter: 0 also when o is stopped (SIGSTOP,
+ * Ctrl-Z, a debugger), which cannot take what it waits for. */
+int mp_owner_waiting(const struct mp_owner *o);
+
 /* Reads state char and start time of pid from /proc/PID/stat, parsing
  * after the last ')' (a comm may contain ") R 1 (").  Returns 0 or -errno
  * (-ESRCH when the process does not exist). */
