@@ -17,6 +17,7 @@ TESTS += \
 	tests/common.bats \
 	tests/store.bats \
 	tests/owner.bats \
+	tests/namespace.bats \
 	tests/hostile.bats \
 	tests/stopped.bats \
 	tests/spawn-records.bats \

@@ -15,6 +15,8 @@ MP_CORE_SOURCES = \
 	src/lib/futex.h \
 	src/lib/gate.c \
 	src/lib/gate.h \
+	src/lib/lease.c \
+	src/lib/lease.h \
 	src/lib/lock.c \
 	src/lib/lock.h \
 	src/lib/obj.c \
@@ -58,6 +60,7 @@ noinst_LIBRARIES += src/lib/libmp.a
 src_lib_libmp_a_SOURCES = $(MP_CORE_SOURCES) \
 	src/lib/cli.c \
 	src/lib/cli.h \
+	src/lib/cmd-ttl.c \
 	src/lib/listen.c \
 	src/lib/listen.h \
 	src/lib/show.h \
