@@ -42,12 +42,14 @@ wait
 
 say "mpqueue: a producer and two consumers, with join"
 mpqueue create jobs --max-items 4
-seq 1 8 | mpqueue put jobs &
+seq 1 8 | mpqueue put jobs &	# blocks while the queue holds 4
+producer=$!
 for c in a b; do
-	(while m=$(mpqueue get jobs); do echo "  consumer $c got $m"; mpqueue done jobs; done) &
+	(while m=$(mpqueue get jobs); do echo "  consumer $c got $m"; mpqueue task-done jobs; done) &
 done
+wait "$producer"	# every job is in: join waits for them all
 mpqueue join jobs -t 10 && echo "  all 8 jobs done"
-mpqueue close jobs
+mpqueue close jobs	# the consumers' get ends with status 2
 wait
 
 say "mpspawn: 3 workers with tagged output"
