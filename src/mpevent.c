@@ -142,7 +142,7 @@ static void open_event(const char *name, int create, struct mp_obj *o)
 {
 	int rc;
 
-	if (!create) {
+	if (!create || mp_cli.existing) {	/* -e: 66 when missing */
 		mp_verb_open_or_exit(&event_cli, name, o);
 		return;
 	}
@@ -197,8 +197,9 @@ static int do_wait(void)
 	if (rc == -EIDRM)
 		mp_fail(rc, "event '%s'", opt.names[fired]);
 	if (rc == -EAGAIN) {
-		/* "busy" would puzzle here: the event is just not there yet */
-		if (!mp_cli.quiet)
+		/* "busy" would puzzle here: the event is just not there yet;
+		 * silent unless -v, as flock -n is */
+		if (mp_cli.verbose)
 			mp_warn("%s %s", opt.n > 1 ? "the events are" : "the event is",
 				flags & MP_EVENT_NEXT ? "not set again yet (--next with -n never is)"
 						      : flags & MP_EVENT_CLEARED ? "not clear" : "not set");

@@ -223,7 +223,7 @@ now_ms() {
 	local t0 t1
 	mpevent create slow
 	t0=$(now_ms)
-	run -124 --separate-stderr mpevent wait -t 0.05 slow
+	run -124 --separate-stderr mpevent wait -v -t 0.05 slow
 	t1=$(now_ms)
 	((t1 - t0 >= 50 && t1 - t0 < 1050))
 	[[ $stderr == *"event 'slow': timed out"* ]]

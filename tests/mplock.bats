@@ -91,7 +91,7 @@ has_command_pid() {
 @test "-n exits 75 while another process holds the lock" {
 	start_bg mplock run L sleep 1000
 	wait_until 20 mplock is-locked L
-	run -75 --separate-stderr mplock -n run L true
+	run -75 --separate-stderr mplock -v -n run L true
 	[[ $stderr == *"busy"* ]]
 	run -75 mplock -t 0 run L true
 	run -75 -- mplock -q -n run L true

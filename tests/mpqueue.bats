@@ -77,6 +77,8 @@ exits_with() {
 	run -0 mpqueue put q -n b
 	run -0 mpqueue put q -n c
 	run --separate-stderr -75 mpqueue put q -n d
+	[ -z "$stderr" ]	# silent as flock -n
+	run --separate-stderr -75 mpqueue put q -v -n d
 	[[ $stderr == *"busy"* ]]
 	run -0 mpqueue size q
 	[ "$output" = 3 ]

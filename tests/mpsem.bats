@@ -397,9 +397,9 @@ nlines() {
 
 @test "-n exits 75, -t exits 124, -t 0 is -n and -E replaces both" {
 	mpsem acquire S --owner none
-	run -75 --separate-stderr mpsem run -n S true
+	run -75 --separate-stderr mpsem run -v -n S true
 	[[ $stderr == *busy* ]]
-	run -124 --separate-stderr mpsem acquire -t 100ms S --owner none
+	run -124 --separate-stderr mpsem acquire -v -t 100ms S --owner none
 	[[ $stderr == *"timed out"* ]]
 	run -75 mpsem acquire -t 0 S --owner none
 	run -3 mpsem run -n -E 3 S true

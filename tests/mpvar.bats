@@ -381,7 +381,7 @@ now_ms() {
 	local t0 t1
 	mpvar set n 0
 	t0=$(now_ms)
-	run -124 --separate-stderr mpvar wait n --gt 0 -t 0.2
+	run -124 --separate-stderr mpvar wait -v n --gt 0 -t 0.2
 	t1=$(now_ms)
 	((t1 - t0 >= 200 && t1 - t0 < 1200))
 	[[ $stderr == *"variable 'n': timed out"* ]]

@@ -39,8 +39,12 @@ static const struct argp_option common_options[] = {
 	  "server, redis://HOST[:PORT][/DB] or unix:///PATH (see mptools(7); default "
 	  "$MP_STORE, else --dir)", 11 },
 	{ "json", OPT_JSON, 0, 0, "Machine-readable output (info, ls)", 11 },
-	{ "quiet", 'q', 0, 0, "Print no messages for busy or timed out", 11 },
-	{ "verbose", 'v', 0, 0, "Say what happens, on stderr", 11 },
+	{ "quiet", 'q', 0, 0, "Print no warnings (busy and timed out print nothing "
+	  "unless -v anyway)", 11 },
+	{ "existing", 'e', 0, 0, "Use only objects that exist: a missing one is 66 "
+	  "instead of being created (also MP_EXISTING=1)", 11 },
+	{ "verbose", 'v', 0, 0, "Say what happens, on stderr: why it is busy or timed "
+	  "out, who holds what it waits for", 11 },
 	{ 0, 'h', 0, 0, "Give this help list", -1 },
 	{ 0 }
 };
@@ -79,6 +83,9 @@ static int common_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case 'v':
 		mp_cli.verbose = 1;
+		break;
+	case 'e':
+		mp_cli.existing = 1;
 		break;
 	case 'h':
 		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
@@ -158,6 +165,9 @@ void mp_cli_init(const char *version)
 	argp_program_version_hook = print_version;
 	argp_program_bug_address = PACKAGE_BUGREPORT;
 	argp_err_exit_status = MP_EXIT_USAGE;
+	/* MP_EXISTING=1 is -e for a whole script (0 or empty: not) */
+	const char *e = getenv("MP_EXISTING");
+	mp_cli.existing = e && *e && strcmp(e, "0");
 	mp_signals_install();
 	atexit(mp_close_stdout);
 }
@@ -254,7 +264,9 @@ void mp_fail(int rc, const char *what_fmt, ...)
 	va_end(ap);
 	if (rc == -EINTR)
 		exit(status);
-	if ((rc == -EAGAIN || rc == -ETIMEDOUT) && mp_cli.quiet)
+	/* silent as flock -n and -w are: a cron job that skips a busy
+	 * lock mails nothing; -v says why */
+	if ((rc == -EAGAIN || rc == -ETIMEDOUT) && (mp_cli.quiet || !mp_cli.verbose))
 		exit(status);
 	if (rc == -EAGAIN)
 		mp_warn("%s: busy", what);

@@ -42,6 +42,7 @@ struct mp_cli {
 	int64_t timeout_ns;	/* -t/-w; -1: none */
 	int conflict_code;	/* -E; -1: none */
 	int quiet, verbose, json;
+	int existing;		/* -e or $MP_EXISTING: a missing object is 66 */
 	const char *dir;	/* --dir or --store, else NULL ($MP_STORE, $MP_DIR or the
 				 * default) */
 	int64_t lease_ns;	/* --lease (holds on a Redis store) */
@@ -71,7 +72,7 @@ void mp_die(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 /* Exits with mp_exit_status(rc) after printing "prog: " and the library's
  * reason (mp_errmsg()), else "WHAT: strerror".  For -EINTR nothing is
- * printed; for busy/timeout the message is suppressed by -q. */
+ * printed; for busy/timeout only with -v (and not -q), as flock. */
 void mp_fail(int rc, const char *what_fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 
