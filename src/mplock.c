@@ -165,7 +165,7 @@ static void open_lock(struct mp_obj *o, int create)
 {
 	int rc;
 
-	if (!create) {
+	if (!create || mp_cli.existing) {	/* -e: 66 when missing */
 		mp_verb_open_or_exit(&lock_cli, opt.name, o);
 		return;
 	}

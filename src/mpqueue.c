@@ -6,8 +6,8 @@
  *   mpqueue [OPTION...] get NAME [-n|-t D] [-z|--raw] [--count N|--all|--follow]
  *                           [--lease [--ttl D] [--owner PID|none]]
  *   mpqueue [OPTION...] ack NAME [TOKEN] [--owner PID|none] [--force]
- *   mpqueue [OPTION...] done NAME [--count N]      mpqueue join NAME [-n|-t D]
- *   mpqueue [OPTION...] close|size|is-empty|is-full|info|rm NAME      mpqueue ls
+ *   mpqueue [OPTION...] task-done NAME [--count N]  mpqueue join NAME [-n|-t D] [--progress]
+ *   mpqueue [OPTION...] close|reopen|size|is-empty|is-full|info|rm NAME      mpqueue ls
  *
  * Guarantee: a message leaves the queue only once it was written to
  * standard output.  get reserves what it takes for itself (pid + start
@@ -44,12 +44,17 @@
 #include "lib/signals.h"
 #include "lib/verbs.h"
 
-enum { V_PUT = MP_VERB_TOOL, V_GET, V_ACK, V_DONE, V_JOIN, V_CLOSE, V_SIZE, V_IS_EMPTY, V_IS_FULL };
+enum {
+	V_PUT = MP_VERB_TOOL, V_GET, V_ACK, V_DONE, V_JOIN, V_CLOSE, V_REOPEN, V_SIZE, V_IS_EMPTY,
+	V_IS_FULL
+};
 
 static const struct mp_verb verbs[] = {
 	{ "put", V_PUT, MP_VERB_NAME_REST }, { "get", V_GET, MP_VERB_ONE_NAME },
-	{ "ack", V_ACK, MP_VERB_NAME_REST }, { "done", V_DONE, MP_VERB_ONE_NAME },
+	{ "ack", V_ACK, MP_VERB_NAME_REST }, { "task-done", V_DONE, MP_VERB_ONE_NAME },
+	{ "done", V_DONE, MP_VERB_ONE_NAME },	/* the old name, kept (a shell keyword) */
 	{ "join", V_JOIN, MP_VERB_ONE_NAME }, { "close", V_CLOSE, MP_VERB_ONE_NAME },
+	{ "reopen", V_REOPEN, MP_VERB_ONE_NAME },
 	{ "size", V_SIZE, MP_VERB_ONE_NAME },
 	{ "is-empty", V_IS_EMPTY, MP_VERB_ONE_NAME }, { "is-full", V_IS_FULL, MP_VERB_ONE_NAME },
 	MP_VERB_CREATE_ENTRY, MP_VERB_INFO_ENTRY, MP_VERB_LS_ENTRY, MP_VERB_RM_ENTRY,
@@ -83,7 +88,7 @@ static const struct argp_option options[] = {
 	{ "close", OPT_CLOSE, 0, 0, "put: close the queue once every message is in "
 	  "(as 'close' would; not if any is left out)", 2 },
 	{ "count", OPT_COUNT, "N", 0, "get: up to N messages (waits for the first only); "
-	  "done: N tasks", 2 },
+	  "task-done: N tasks", 2 },
 	{ "all", OPT_ALL, 0, 0, "get: every message there (waits for the first only)", 2 },
 	{ "follow", OPT_FOLLOW, 0, 0, "get: every message until the queue is closed and "
 	  "drained", 2 },
@@ -171,7 +176,7 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 		if (opt.raw && opt.verb == V_PUT && opt.nargs)
 			argp_error(state, "--raw reads its message from stdin: give no MSG");
 		if (opt.have_count && opt.verb != V_GET && opt.verb != V_DONE)
-			argp_error(state, "--count is for get and done");
+			argp_error(state, "--count is for get and task-done");
 		if ((opt.all || opt.follow) && opt.verb != V_GET)
 			argp_error(state, "--all and --follow are for get");
 		if (opt.have_count + opt.all + opt.follow > 1)
@@ -206,9 +211,10 @@ static const char doc[] =
 	"  put NAME [MSG...]    enqueue each MSG; with none, each line of stdin\n"
 	"  get NAME             print the next message and a newline\n"
 	"  ack NAME [TOKEN]     acknowledge a message taken with get --lease\n"
-	"  done NAME            mark a message processed (task_done)\n"
+	"  task-done NAME       mark a message processed (task_done; alias: done)\n"
 	"  join NAME            wait until every message put is marked done\n"
 	"  close NAME           no more puts; getters drain the rest, then exit 2\n"
+	"  reopen NAME          take puts again after close\n"
 	"  size NAME            print the number of messages waiting\n"
 	"  is-empty NAME        exit 0 if no message is waiting, 1 if one is\n"
 	"  is-full NAME         exit 0 if a put would wait for room, 1 if not\n"
@@ -227,9 +233,9 @@ static const struct argp argp = {
 	"put NAME [-n|-t D] [-z|--raw] [--close] [MSG...]\n"
 	"get NAME [-n|-t D] [-z|--raw] [--count N|--all|--follow] [--lease [--ttl D] [--owner PID|none]]\n"
 	"ack NAME [TOKEN] [--owner PID|none] [--force]\n"
-	"done NAME [--count N]\n"
-	"join NAME [-n|-t D]\n"
-	"close|size|is-empty|is-full|info|rm NAME\n"
+	"task-done NAME [--count N]\n"
+	"join NAME [-n|-t D] [--progress]\n"
+	"close|reopen|size|is-empty|is-full|info|rm NAME\n"
 	"ls",
 	doc, children, NULL, NULL
 };
@@ -244,7 +250,7 @@ static void open_queue(struct mp_obj *o, int create)
 {
 	int rc;
 
-	if (!create) {
+	if (!create || mp_cli.existing) {	/* -e: 66 when missing */
 		mp_verb_open_or_exit(&queue_cli, opt.name, o);
 		return;
 	}
@@ -264,7 +270,7 @@ static int put_fail(int rc, size_t nput)
 				nput ? " (some messages were put before)" : "");
 		return MP_EXIT_END;
 	}
-	if ((rc == -EAGAIN || rc == -ETIMEDOUT) && nput && !mp_cli.quiet)
+	if ((rc == -EAGAIN || rc == -ETIMEDOUT) && nput && mp_cli.verbose)
 		mp_warn("queue '%s': %s after %zu message%s were put", opt.name,
 			rc == -EAGAIN ? "full" : "timed out", nput, nput == 1 ? "" : "s");
 	else
@@ -630,6 +636,7 @@ static int do_done(void)
 static int create_queue(struct mp_store *s, const char *name, struct mp_obj *o)
 {
 	struct mp_queue_params want = opt.params, have;
+	struct mp_queue_info qi;
 	int rc, created;
 
 	rc = mp_queue_params_fix(&want);
@@ -644,9 +651,17 @@ static int create_queue(struct mp_store *s, const char *name, struct mp_obj *o)
 	    (opt.params.max_bytes && have.max_bytes != want.max_bytes) ||
 	    (opt.params.max_msg && have.max_msg != want.max_msg))
 		mp_die(MP_EXIT_CANTCREAT, "queue '%s' exists already with --max-items %llu "
-		       "--max-bytes %llu --max-msg %llu (parameters are fixed at creation: "
-		       "rm it first)", name, (unsigned long long)have.max_items,
-		       (unsigned long long)have.max_bytes, (unsigned long long)have.max_msg);
+		       "--max-bytes %llu --max-msg %llu, not the --max-items %llu --max-bytes %llu "
+		       "--max-msg %llu asked for (parameters are fixed at creation: rm it first)",
+		       name, (unsigned long long)have.max_items, (unsigned long long)have.max_bytes,
+		       (unsigned long long)have.max_msg, (unsigned long long)want.max_items,
+		       (unsigned long long)want.max_bytes, (unsigned long long)want.max_msg);
+	rc = mp_queue_info(o, &qi, NULL, 0);
+	if (rc < 0)
+		return rc;
+	if (qi.closed)
+		mp_die(MP_EXIT_END, "queue '%s' exists and is closed: 'mpqueue reopen %s' takes "
+		       "puts again", name, name);
 	return 0;
 }
 
@@ -713,8 +728,9 @@ int main(int argc, char **argv)
 			mp_fail(rc, "queue '%s'", opt.name);
 		return 0;
 	case V_CLOSE:
+	case V_REOPEN:
 		open_queue(&o, 1);
-		rc = mp_queue_close(&o);
+		rc = opt.verb == V_CLOSE ? mp_queue_close(&o) : mp_queue_reopen(&o);
 		if (rc)
 			mp_fail(rc, "queue '%s'", opt.name);
 		return 0;

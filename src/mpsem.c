@@ -247,7 +247,7 @@ static void open_sem_or_exit(struct mp_obj *o, int create)
 	int rc;
 
 	mp_store_open_or_exit(&mp_verb_store);
-	rc = open_sem_in(&mp_verb_store, opt.name, create, o);
+	rc = open_sem_in(&mp_verb_store, opt.name, create && !mp_cli.existing, o);
 	if (rc == -ENOENT)
 		mp_die(MP_EXIT_NOINPUT, "no semaphore named '%s' (in %s)", opt.name,
 		       mp_verb_store.dir);

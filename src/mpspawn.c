@@ -32,6 +32,7 @@
 #include "lib/obj.h"
 #include "lib/owner.h"
 #include "lib/parse.h"
+#include "lib/queue.h"
 #include "lib/spawn.h"
 #include "lib/store.h"
 #include "lib/supervise.h"
@@ -397,6 +398,15 @@ static int do_spawn(void)
 	if (!cmd.path)
 		return mp_cmd_start(&cmd);
 	mp_store_open_or_exit(&mp_verb_store);
+	if (opt.queue && mp_cli.existing) {	/* -e: a pool on a queue that exists */
+		rc = mp_store_find(&mp_verb_store, &mp_queue_kind, opt.queue, &o);
+		if (rc == -ENOENT)
+			mp_die(MP_EXIT_NOINPUT, "no queue named '%s' (in %s)", opt.queue,
+			       mp_verb_store.dir);
+		if (rc)
+			mp_fail(rc, "cannot open queue '%s'", opt.queue);
+		mp_obj_close(&o);
+	}
 	if (opt.name)
 		snprintf(name, sizeof name, "%s", opt.name);
 	else
@@ -483,7 +493,7 @@ static int do_wait(void)
 	open_group(&o);
 	rc = mp_spawn_wait(&o, mp_cli_deadline(), mp_cli.nonblock, &status);
 	if (rc == -EAGAIN) {
-		if (!mp_cli.quiet)
+		if (mp_cli.verbose)	/* silent unless -v, as flock -n is */
 			mp_warn("group '%s' is still running", opt.name);
 		exit(mp_exit_status(rc));
 	}
