@@ -34,6 +34,7 @@
 #include "lib/err.h"
 #include "lib/fault.h"
 #include "lib/obj.h"
+#include "lib/progress.h"
 #include "lib/queue.h"
 #include "lib/signals.h"
 #include "lib/store.h"
@@ -67,14 +68,14 @@ static struct {
 	char **args;		/* put: the messages; ack: the token */
 	int nargs;
 	struct mp_queue_params params;
-	int zero, raw, all, follow, lease, have_count, close;
+	int zero, raw, all, follow, lease, have_count, close, progress;
 	uint64_t count;
 	struct mp_hold_opts hold;
 } opt;
 
 enum {
 	OPT_MAX_ITEMS = MP_OPT_TOOL, OPT_MAX_BYTES, OPT_MAX_MSG, OPT_RAW, OPT_ALL, OPT_FOLLOW, OPT_COUNT,
-	OPT_LEASE, OPT_CLOSE,
+	OPT_LEASE, OPT_CLOSE, OPT_PROGRESS,
 };
 
 static const struct argp_option options[] = {
@@ -92,6 +93,8 @@ static const struct argp_option options[] = {
 	{ "all", OPT_ALL, 0, 0, "get: every message there (waits for the first only)", 2 },
 	{ "follow", OPT_FOLLOW, 0, 0, "get: every message until the queue is closed and "
 	  "drained", 2 },
+	{ "progress", OPT_PROGRESS, 0, 0, "join: a progress line on stderr (done/total, rate, "
+	  "ETA) when it is a terminal", 2 },
 	{ "lease", OPT_LEASE, 0, 0, "get: keep the message in flight until 'ack'; "
 	  "it comes back if the owner dies first", 3 },
 	{ "ttl", MP_OPT_TTL, "DURATION", 0, "get --lease: the message comes back after "
@@ -150,6 +153,9 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_CLOSE:
 		opt.close = 1;
 		break;
+	case OPT_PROGRESS:
+		opt.progress = 1;
+		break;
 	case ARGP_KEY_ARG:
 		if (!mp_verb_parse_arg(&opt.line, verbs, sizeof verbs / sizeof *verbs, state, arg))
 			break;
@@ -183,6 +189,8 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "give one of --count, --all and --follow");
 		if (opt.follow && mp_cli.nonblock)
 			argp_error(state, "--follow waits by definition: -n and -t 0 do not go with it");
+		if (opt.progress && opt.verb != V_JOIN)
+			argp_error(state, "--progress is for join");
 		if (opt.close && opt.verb != V_PUT)
 			argp_error(state, "--close is for put (the verb 'close' closes a queue)");
 		if (opt.lease && opt.verb != V_GET)
@@ -723,7 +731,8 @@ int main(int argc, char **argv)
 		return do_done();
 	case V_JOIN:
 		open_queue(&o, 0);
-		rc = mp_queue_join(&o, mp_cli_deadline(), mp_cli.nonblock);
+		rc = opt.progress ? mp_queue_join_progress(&o, mp_cli_deadline(), mp_cli.nonblock)
+				  : mp_queue_join(&o, mp_cli_deadline(), mp_cli.nonblock);
 		if (rc)
 			mp_fail(rc, "queue '%s'", opt.name);
 		return 0;

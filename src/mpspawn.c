@@ -32,6 +32,7 @@
 #include "lib/obj.h"
 #include "lib/owner.h"
 #include "lib/parse.h"
+#include "lib/progress.h"
 #include "lib/queue.h"
 #include "lib/spawn.h"
 #include "lib/store.h"
@@ -55,7 +56,7 @@ static const struct mp_verb verbs[] = {
 /* Options that only make sense when starting a group. */
 enum { S_WORKERS = 1, S_NAME = 2, S_TAG = 4, S_KILLAFTER = 8, S_RESTART = 16,
        S_FAILFAST = 32, S_DAEMON = 64, S_OWNER = 128, S_HEARTBEAT = 256, S_QUEUE = 512,
-       S_STDIN = 1024, S_COMMAND = 2048 };
+       S_STDIN = 1024, S_COMMAND = 2048, S_PROGRESS = 4096 };
 
 static struct {
 	struct mp_verb_line line;
@@ -65,7 +66,7 @@ static struct {
 	char **cmd;
 	const char *shell;
 	uint32_t workers;
-	int tag, restart, fail_fast, daemon, use_stdin;
+	int tag, restart, fail_fast, daemon, use_stdin, progress;
 	uint32_t max_restarts;
 	int64_t kill_after_ns, heartbeat_ns;
 	int sig, have_sig;
@@ -77,7 +78,7 @@ static struct {
 	  .sig = SIGTERM };
 
 enum { OPT_NAME = 0x2000, OPT_TAG, OPT_RESTART, OPT_MAX_RESTARTS, OPT_FAIL_FAST, OPT_DAEMON,
-       OPT_OWNER, OPT_HEARTBEAT, OPT_QUEUE, OPT_STDIN, OPT_SIGNAL };
+       OPT_OWNER, OPT_HEARTBEAT, OPT_QUEUE, OPT_STDIN, OPT_SIGNAL, OPT_PROGRESS };
 
 static const struct argp_option options[] = {
 	{ "jobs", 'j', "N", 0, "Start N workers (default 1)", 1 },
@@ -101,6 +102,8 @@ static const struct argp_option options[] = {
 	{ "queue", OPT_QUEUE, "QNAME", 0, "A pool: each worker runs CMD once per message of "
 	  "queue QNAME, the message as its last argument", 3 },
 	{ "stdin", OPT_STDIN, 0, 0, "--queue: give the message on standard input instead", 3 },
+	{ "progress", OPT_PROGRESS, 0, 0, "A progress line on stderr (workers ended, or "
+	  "messages done of those queued; rate, ETA) when it is a terminal", 3 },
 	{ 0 }
 };
 
@@ -126,6 +129,8 @@ static void check_options(struct argp_state *state)
 			argp_error(state, "--owner is for --daemon");
 		if ((opt.seen & S_STDIN) && !opt.queue)
 			argp_error(state, "--stdin is for --queue");
+		if (opt.progress && opt.daemon)
+			argp_error(state, "--progress is not for --daemon (it returns at once)");
 		if (opt.max_restarts != UINT32_MAX && !opt.restart)
 			argp_error(state, "--max-restarts needs --restart on-failure");
 		return;
@@ -214,6 +219,10 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_STDIN:
 		opt.use_stdin = 1;
 		opt.seen |= S_STDIN;
+		break;
+	case OPT_PROGRESS:
+		opt.progress = 1;
+		opt.seen |= S_PROGRESS;
 		break;
 	case ARGP_KEY_ARG:
 		if (!opt.cmd && !(opt.line.verb == NULL && state->next >= 2 &&
@@ -466,6 +475,14 @@ static int do_spawn(void)
 	c.info = mp_info;
 	if (opt.daemon)
 		return start_daemon(&c, &o);
+	if (opt.progress) {
+		struct mp_spawn_bar bar;
+
+		mp_spawn_bar_start(&bar, name);
+		rc = mp_sup_run(&c);
+		mp_spawn_bar_stop(&bar);
+		return rc;
+	}
 	return mp_sup_run(&c);
 }
 

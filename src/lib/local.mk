@@ -38,6 +38,8 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/store.c src/lib/store.h \
 	src/lib/var.c src/lib/var.h \
 	src/lib/show-var.c \
+	src/lib/show-table.c \
+	src/lib/progress.c src/lib/progress.h \
 	src/lib/str.h \
 	src/lib/supervise.h \
 	src/lib/supervise-int.h \
