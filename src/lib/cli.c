@@ -392,8 +392,15 @@ char *mp_format_time(int64_t realtime_ns, char *buf, size_t len)
 	time_t t = (time_t)(realtime_ns / 1000000000LL);
 	struct tm tm;
 
+	size_t n;
+
 	localtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
+	/* RFC 3339 wants the offset as +hh:mm (strftime gives +hhmm) */
+	if (n >= 5 && n + 2 <= len) {
+		memmove(buf + n - 1, buf + n - 2, 3);
+		buf[n - 2] = ':';
+	}
 	return buf;
 }
 

@@ -116,7 +116,8 @@ void mp_default_owner_or_exit(struct mp_owner *o);
 
 /* Writes s as a JSON string (with quotes) to f. */
 void mp_json_str(FILE *f, const char *s);
-/* Writes a time in ns since the epoch as ISO 8601 local time to buf. */
+/* Writes a time in ns since the epoch as RFC 3339 local time to buf
+ * (2026-12-03T16:04:05+01:00; len >= 26). */
 char *mp_format_time(int64_t realtime_ns, char *buf, size_t len);
 
 /* A wrapped command. */
