@@ -19,6 +19,7 @@ TESTS += \
 	tests/owner.bats \
 	tests/hostile.bats \
 	tests/examples.bats \
+	tests/daily.bats \
 	tests/docs.bats \
 	tests/install.bats \
 	tests/licence.bats

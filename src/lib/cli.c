@@ -281,9 +281,34 @@ void mp_fail(int rc, const char *what_fmt, ...)
 	exit(status);
 }
 
+/* -v with the default store: a process in a mount namespace of its own
+ * (systemd's PrivateDevices= or PrivateTmp=, a container) may have a
+ * /dev/shm of its own, and with it a store no one else sees.  Said once;
+ * nothing when it cannot tell (/proc/1 is not ours to read). */
+static void warn_private_mounts(const char *dir)
+{
+	static int said;
+	char self[64], init[64];
+	ssize_t a, b;
+
+	if (said || !mp_cli.verbose || (dir && *dir) || getenv("MP_STORE") || getenv("MP_DIR"))
+		return;
+	said = 1;
+	a = readlink("/proc/self/ns/mnt", self, sizeof self);
+	b = readlink("/proc/1/ns/mnt", init, sizeof init);
+	if (a <= 0 || b <= 0 || (a == b && !memcmp(self, init, (size_t)a)))
+		return;
+	mp_warn("this process is in a mount namespace other than init's (systemd "
+		"PrivateDevices= or PrivateTmp=, a container?): its /dev/shm, and so the "
+		"default store, may not be the one other processes use; set MP_DIR to a "
+		"directory they share (see mptools(7), SYSTEMD)");
+}
+
 void mp_store_open_dir_or_exit(struct mp_store *s, const char *dir)
 {
 	int rc = mp_store_open(s, dir);
+
+	warn_private_mounts(dir);
 
 	s->lease_ns = mp_cli.lease_ns;
 	/* One status whatever the cause (not ours, wrong mode, a file, cannot

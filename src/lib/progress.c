@@ -94,6 +94,22 @@ void mp_ticker_stop(struct mp_ticker *t)
 
 /* ---- -v: who holds it ---- */
 
+/* Opens w's own store and object, for the thread (the main thread's are
+ * in its wait: a Redis connection is one thread's).  0 or -errno. */
+static int side_open(struct mp_watch *w)
+{
+	int rc;
+
+	if (w->opened)
+		return 0;
+	rc = mp_store_open(&w->store, w->dir);
+	if (rc == 0)
+		rc = mp_store_find(&w->store, w->kind, w->name, &w->obj);
+	w->opened = rc == 0;
+	return rc;
+}
+
+
 #define WATCH_EVERY_NS (10 * 1000000000LL)
 
 static void watch_tick(void *arg)
@@ -101,14 +117,6 @@ static void watch_tick(void *arg)
 	struct mp_watch *w = arg;
 	struct mp_show_sum s;
 
-	if (!w->opened) {
-		/* a store and an object of its own: the main thread's are in
-		 * its wait (a Redis connection is one thread's) */
-		if (mp_store_open(&w->store, w->dir) ||
-		    mp_store_find(&w->store, w->kind, w->name, &w->obj))
-			return;
-		w->opened = 1;
-	}
 	if (mp_show_sum(&w->obj, &s))
 		return;
 	mp_warn("waiting for %s '%s': %s; held by %s; %u waiting", w->kind->name, w->name,
@@ -121,7 +129,7 @@ void mp_watch_start(struct mp_watch *w, const struct mp_kind *k, const char *nam
 	w->kind = k;
 	w->name = name;
 	w->dir = mp_cli.dir;
-	if (mp_cli.verbose)
+	if (mp_cli.verbose && side_open(w) == 0)
 		mp_ticker_start(&w->t, 0, WATCH_EVERY_NS, watch_tick, w);
 }
 
@@ -233,12 +241,6 @@ static void counted_tick(void *arg)
 	struct counted *c = arg;
 	uint64_t done, total;
 
-	if (!c->side.opened) {
-		if (mp_store_open(&c->side.store, c->side.dir) ||
-		    mp_store_find(&c->side.store, c->side.kind, c->side.name, &c->side.obj))
-			return;
-		c->side.opened = 1;
-	}
 	if (c->count(c, &c->side.obj, &done, &total) == 0)
 		mp_bar_draw(&c->bar, done, total);
 }
@@ -251,7 +253,7 @@ static void counted_start(struct counted *c, struct mp_obj *o, const char *verb)
 	c->side.dir = mp_cli.dir;
 	snprintf(c->what, sizeof c->what, "%s %s", verb, o->name);
 	mp_bar_init(&c->bar, c->what);
-	if (c->bar.on)
+	if (c->bar.on && side_open(&c->side) == 0)
 		mp_ticker_start(&c->side.t, 0, BAR_EVERY_NS, counted_tick, c);
 }
 
@@ -304,12 +306,6 @@ static void spawn_tick(void *arg)
 	struct mp_spawn_snap s;
 	uint64_t done = 0, total;
 
-	if (!b->side.opened) {
-		if (mp_store_open(&b->side.store, b->side.dir) ||
-		    mp_store_find(&b->side.store, &mp_spawn_kind, b->side.name, &b->side.obj))
-			return;
-		b->side.opened = 1;
-	}
 	if (mp_spawn_snapshot(&b->side.obj, &s))
 		return;
 	if (s.g.flags & MP_SPAWN_F_POOL) {
@@ -337,12 +333,13 @@ static void spawn_tick(void *arg)
 void mp_spawn_bar_start(struct mp_spawn_bar *b, const char *name)
 {
 	memset(b, 0, sizeof *b);
+	b->side.kind = &mp_spawn_kind;
 	b->side.name = name;
 	b->side.dir = mp_cli.dir;
 	snprintf(b->what, sizeof b->what, "%s", name);
 	mp_bar_init(&b->bar, b->what);
 	/* the first tick a moment later: the group is being set up */
-	if (b->bar.on)
+	if (b->bar.on && side_open(&b->side) == 0)
 		mp_ticker_start(&b->side.t, 200 * 1000000LL, BAR_EVERY_NS, spawn_tick, b);
 }
 
