@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck disable=SC2016 # '$1' and '$MP_WORKER_ID' are for the sh -c that runs them
 # demo.sh - a one-minute tour of mptools, in a throw-away store.
 # Run from a build tree (uses ./src/ when present) or with the tools in PATH.
 set -eu
