@@ -249,7 +249,9 @@ need_shellcheck() {
 	run shellcheck -s sh "$MP_TOP_SRCDIR"/examples/*.sh
 	echo "$output"
 	[ "$status" = 0 ]
-	run shellcheck -s sh "$MP_TOP_SRCDIR"/examples/cron/*.sh "$MP_TOP_SRCDIR"/examples/systemd/*.sh
+	# and the commands of the crontab (not its variables: cron exports them)
+	run shellcheck -s sh - < <(grep -vE '^(#|[A-Z_]+=)' "$MP_TOP_SRCDIR/examples/crontab" |
+		grep . | sed -E 's/^([^ ]+ ){5}//')
 	echo "$output"
 	[ "$status" = 0 ]
 }
@@ -269,4 +271,47 @@ need_shellcheck() {
 	[ "$status" != 0 ]
 	run shellcheck -s sh - <<<'while m=$(mpqueue get q); do echo "$m"; mpqueue task-done q; done'
 	[ "$status" = 0 ]
+}
+
+# ---- systemd and cron ----
+
+@test "examples/systemd: every unit uses the store /run/mptools, which the tmpfiles.d snippet makes" {
+	local d=$MP_TOP_SRCDIR/examples/systemd u
+	for u in backup.service report.service pool.service; do
+		grep -qx 'Environment=MP_DIR=/run/mptools' "$d/$u"
+		grep -qx 'ReadWritePaths=/run/mptools' "$d/$u"
+		grep -qx 'PrivateDevices=yes' "$d/$u"
+	done
+	grep -q '^OnCalendar=' "$d/backup.timer"
+	grep -q 'mpevent -e wait data-ready' "$d/report.service"
+	grep -q 'mpspawn -j 4 --name pool --queue jobs' "$d/pool.service"
+	grep -qE '^d /run/mptools 0700 ' "$d/mptools.conf"
+	command -v systemd-tmpfiles >/dev/null || skip "systemd-tmpfiles is not installed"
+	systemd-tmpfiles --root="$BATS_TEST_TMPDIR/root" --create "$d/mptools.conf"
+	[ "$(stat -c %a "$BATS_TEST_TMPDIR/root/run/mptools")" = 700 ]
+}
+
+# exec_start UNIT: the unit's ExecStart, the tools from the build and
+# /usr/local/bin/X replaced by a command that records X in $BATS_TEST_TMPDIR/ran.
+exec_start() {
+	sed -n 's/^ExecStart=//p' "$MP_TOP_SRCDIR/examples/systemd/$1" |
+		sed -E 's|/usr/local/bin/(mp[a-z]+)|\1|g; s|/usr/local/bin/([a-z-]+)|echo \1 >>"$BATS_TEST_TMPDIR/ran"|; s/\$\$/$/g'
+}
+
+@test "backup.service's command runs the backup, and when the lock is taken skips silently with status 0" {
+	run -0 --separate-stderr sh -c "$(exec_start backup.service)"
+	[ "$(cat "$BATS_TEST_TMPDIR/ran")" = backup ]
+	start_bg mplock run backup sleep 300
+	wait_until 10 mplock is-locked backup
+	run -0 --separate-stderr sh -c "$(exec_start backup.service)"
+	[ -z "$output$stderr" ]
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/ran")" = 1 ]
+}
+
+@test "the crontab gives PATH with /usr/local/bin, and the store of the units" {
+	local c=$MP_TOP_SRCDIR/examples/crontab
+	[[ $(grep -v '^#' "$c" | grep -m1 .) == PATH=/usr/local/bin:* ]]
+	grep -qx 'MP_DIR=/run/mptools' "$c"
+	grep -q 'mptools gc --older-than' "$c"
+	grep -q 'PATH=/usr/local/bin:/usr/bin:/bin' "$MP_TOP_SRCDIR/README.md"
 }
