@@ -632,8 +632,8 @@ exits_with() {
 	mpqueue put a x
 	mpqueue create b
 	run -0 mpqueue ls
-	[[ ${lines[0]} == "a "*"1 waiting"* ]]
-	[[ ${lines[1]} == "b "*"0 waiting"* ]]
+	[[ ${lines[1]} == "a "*"1/16384 items, 0 in flight"* ]]
+	[[ ${lines[2]} == "b "*"0/16384 items, 0 in flight"* ]]
 	run -0 mpqueue ls --json
 	[[ $output == '[{"name":"a"'*'{"name":"b"'*']' ]]
 }

@@ -492,9 +492,10 @@ nlines() {
 	mpsem create a
 	mplock create a-lock
 	run -0 mpsem ls
-	[ "${lines[0]%% *}" = a ]
-	[ "${lines[1]%% *}" = b ]
-	[ "${#lines[@]}" = 2 ]
+	[ "${lines[0]%% *}" = NAME ]
+	[ "${lines[1]%% *}" = a ]
+	[ "${lines[2]%% *}" = b ]
+	[ "${#lines[@]}" = 3 ]
 	if command -v jq >/dev/null; then
 		run -0 mpsem ls --json
 		[ "$(jq -r '.[].name' <<<"$output" | tr '\n' ' ')" = "a b " ]

@@ -450,11 +450,11 @@ now_ms() {
 	mpvar set bin "$(printf 'q"\\\t\001\377')"
 	mpevent create job.event
 	run -0 mpvar ls
-	[ "${#lines[@]}" = 5 ]
+	[ "${#lines[@]}" = 6 ]	# and the header
 	run -0 mpvar ls job.
-	[ "${#lines[@]}" = 3 ]
-	[[ ${lines[0]} == "job.a "*1 ]]
-	[[ ${lines[2]} == "job.c "*"(unset)" ]]
+	[ "${#lines[@]}" = 4 ]
+	[[ ${lines[1]} =~ ^job\.a\ +=\ 1\  ]]
+	[[ ${lines[3]} =~ ^job\.c\ +unset\  ]]
 	run -0 mpvar dump job.
 	[ "$output" = $'job.a=1\njob.b=two words' ]
 	run -0 mpvar dump job. --json

@@ -40,6 +40,7 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/show-var.c \
 	src/lib/show-table.c \
 	src/lib/progress.c src/lib/progress.h \
+	src/lib/queue-split.c \
 	src/lib/str.h \
 	src/lib/supervise.h \
 	src/lib/supervise-int.h \

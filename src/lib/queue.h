@@ -204,6 +204,12 @@ int mp_queue_info(struct mp_obj *o, struct mp_queue_info *qi,
 
 /* ---- the command line's own calls ---- */
 
+/* The messages ended by sep in buf[*pos..len), up to vmax of them, into
+ * v (pointing into buf); *pos moves past the last one's separator.  What
+ * is left from *pos on is an unfinished message.  Returns how many. */
+size_t mp_queue_split(const char *buf, size_t len, unsigned char sep, size_t *pos,
+		      struct iovec *v, size_t vmax);
+
 /* A batch of messages reserved by one process for writing out, formatted
  * for output: each message followed by sep (sep < 0: nothing). */
 struct mp_queue_batch {
