@@ -267,6 +267,19 @@ static void counted_end(struct counted *c, struct mp_obj *o)
 	mp_bar_end(&c->bar);
 }
 
+/* wait(o, deadline_ns, nonblock) with c's line drawn while it waits */
+static int counted_wait(struct counted *c, struct mp_obj *o, const char *verb,
+			int (*wait)(struct mp_obj *o, int64_t deadline_ns, int nonblock),
+			int64_t deadline_ns, int nonblock)
+{
+	int rc;
+
+	counted_start(c, o, verb);
+	rc = wait(o, deadline_ns, nonblock);
+	counted_end(c, o);
+	return rc;
+}
+
 int mp_queue_join_progress(struct mp_obj *o, int64_t deadline_ns, int nonblock)
 {
 	struct counted c = { .count = count_join };
@@ -276,10 +289,7 @@ int mp_queue_join_progress(struct mp_obj *o, int64_t deadline_ns, int nonblock)
 	if (rc < 0)
 		return rc;
 	c.base = qi.puts - qi.unfinished;
-	counted_start(&c, o, "join");
-	rc = mp_queue_join(o, deadline_ns, nonblock);
-	counted_end(&c, o);
-	return rc;
+	return counted_wait(&c, o, "join", mp_queue_join, deadline_ns, nonblock);
 }
 
 int mp_gate_drain_progress(struct mp_obj *o, int64_t deadline_ns, int nonblock)
@@ -292,10 +302,7 @@ int mp_gate_drain_progress(struct mp_obj *o, int64_t deadline_ns, int nonblock)
 		return rc;
 	c.base = gi.last_token;
 	c.base_used = gi.used;
-	counted_start(&c, o, "drain");
-	rc = mp_gate_drain(o, deadline_ns, nonblock);
-	counted_end(&c, o);
-	return rc;
+	return counted_wait(&c, o, "drain", mp_gate_drain, deadline_ns, nonblock);
 }
 
 /* ---- mpspawn --progress ---- */
