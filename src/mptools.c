@@ -187,6 +187,8 @@ static int walk_all(struct walk *w)
 		w->kind = kinds[i].kind;
 		w->row = kinds[i].row;
 		rc = mp_store_list(&store, w->kind, walk_one, w);
+		if (rc == -EPROTONOSUPPORT)
+			continue;	/* a store that keeps no object of this kind */
 		if (rc)
 			mp_fail(rc, "cannot list the store");
 	}
