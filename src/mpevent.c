@@ -24,6 +24,7 @@
 #include "lib/fault.h"
 #include "lib/event.h"
 #include "lib/obj.h"
+#include "lib/progress.h"
 #include "lib/parse.h"
 #include "lib/store.h"
 #include "lib/clock.h"
@@ -190,10 +191,13 @@ static int do_wait(void)
 	int64_t t0 = mp_now_ns();
 	char what[256], d[32];
 	int rc, fired, len;
+	struct mp_watch watch;
 
 	for (int i = 0; i < opt.n; i++)
 		open_event(opt.names[i], 1, &objs[i]);
+	mp_watch_start_later(&watch, &mp_event_kind, opt.names[0]);	/* -v */
 	rc = mp_event_wait(objs, opt.n, flags, mp_cli_deadline(), mp_cli.nonblock, &fired);
+	mp_watch_stop(&watch);
 	if (rc == -EIDRM)
 		mp_fail(rc, "event '%s'", opt.names[fired]);
 	if (rc == -EAGAIN) {

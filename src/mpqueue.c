@@ -34,12 +34,8 @@
 #include "lib/progress.h"
 #include "lib/queue.h"
 #include "lib/signals.h"
-#include "lib/store.h"
-#include "lib/clock.h"
-#include "lib/err.h"
-#include "lib/obj.h"
 #include "lib/show.h"
-#include "lib/signals.h"
+#include "lib/store.h"
 #include "lib/verbs.h"
 
 enum {
@@ -454,6 +450,7 @@ static int do_get(void)
 	struct mp_queue_take_req r;
 	struct mp_owner lease_owner;
 	uint64_t got = 0, want, token = 0;
+	struct mp_watch watch;
 	struct mp_obj o;
 	int rc;
 
@@ -472,6 +469,7 @@ static int do_get(void)
 	r.sep = opt.raw ? -1 : opt.zero ? 0 : '\n';
 	r.deadline_ns = mp_cli_deadline();
 	r.nonblock = mp_cli.nonblock;
+	mp_watch_start_later(&watch, &mp_queue_kind, opt.name);	/* -v */
 	for (;;) {
 		size_t written;
 		uint32_t whole;
@@ -483,6 +481,7 @@ static int do_get(void)
 		/* a lease is one reservation: take all of --count N at once */
 		r.max_bytes = opt.lease ? p.max_bytes : 256 * 1024;
 		rc = mp_queue_take(&o, &r, &b);
+		mp_watch_stop(&watch);	/* (nothing once stopped) */
 		if (rc < 0)
 			break;
 		got += (uint64_t)rc;
@@ -629,9 +628,12 @@ static int create_queue(struct mp_store *s, const char *name, struct mp_obj *o)
 	return 0;
 }
 
-/* ---- size ---- */
+/* ---- size, is-empty, is-full ---- */
 
-static int do_size(void)
+/* size; and Queue.empty() and Queue.full(): "full" is when a put of a
+ * one-byte message would wait (for an item, for bytes, or for room in the
+ * ring). */
+static int do_state(int verb)
 {
 	struct mp_queue_info qi;
 	struct mp_obj o;
@@ -641,33 +643,18 @@ static int do_size(void)
 	n = mp_queue_info(&o, &qi, NULL, 0);
 	if (n < 0)
 		mp_fail(n, "queue '%s'", opt.name);
-	printf("%llu\n", (unsigned long long)qi.items);
-	return 0;
-}
-
-/* Queue.empty() and Queue.full(): "full" is when a put of a one-byte
- * message would wait (for an item, for bytes, or for room in the ring). */
-static int do_is(int verb)
-{
-	struct mp_queue_info qi;
-	struct mp_obj o;
-	int n, yes;
-
-	open_queue(&o, 0);
-	n = mp_queue_info(&o, &qi, NULL, 0);
-	if (n < 0)
-		mp_fail(n, "queue '%s'", opt.name);
+	if (verb == V_SIZE)
+		return printf("%llu\n", (unsigned long long)qi.items) < 0 ? MP_EXIT_IOERR : 0;
 	if (verb == V_IS_EMPTY)
-		yes = qi.items == 0;
-	else
-		yes = qi.items + qi.in_flight >= qi.params.max_items ||
-		      qi.bytes + qi.in_flight_bytes >= qi.params.max_bytes ||
-		      qi.ring_used + 16 > qi.ring_size;
-	return yes ? MP_EXIT_OK : MP_EXIT_NO;
+		return qi.items == 0 ? MP_EXIT_OK : MP_EXIT_NO;
+	return qi.items + qi.in_flight >= qi.params.max_items ||
+	       qi.bytes + qi.in_flight_bytes >= qi.params.max_bytes ||
+	       qi.ring_used + 16 > qi.ring_size ? MP_EXIT_OK : MP_EXIT_NO;
 }
 
 int main(int argc, char **argv)
 {
+	struct mp_watch watch;
 	struct mp_obj o;
 	int rc;
 
@@ -687,8 +674,10 @@ int main(int argc, char **argv)
 		return do_done();
 	case V_JOIN:
 		open_queue(&o, 0);
+		mp_watch_start_later(&watch, &mp_queue_kind, opt.name);	/* -v */
 		rc = opt.progress ? mp_queue_join_progress(&o, mp_cli_deadline(), mp_cli.nonblock)
 				  : mp_queue_join(&o, mp_cli_deadline(), mp_cli.nonblock);
+		mp_watch_stop(&watch);
 		if (rc)
 			mp_fail(rc, "queue '%s'", opt.name);
 		return 0;
@@ -700,10 +689,9 @@ int main(int argc, char **argv)
 			mp_fail(rc, "queue '%s'", opt.name);
 		return 0;
 	case V_SIZE:
-		return do_size();
 	case V_IS_EMPTY:
 	case V_IS_FULL:
-		return do_is(opt.verb);
+		return do_state(opt.verb);
 	default:
 		return mp_verb_common(&queue_cli, opt.verb, opt.name);
 	}

@@ -28,6 +28,7 @@
 #include "lib/err.h"
 #include "lib/fault.h"
 #include "lib/obj.h"
+#include "lib/progress.h"
 #include "lib/parse.h"
 #include "lib/show.h"
 #include "lib/signals.h"
@@ -519,11 +520,14 @@ static int do_unset(void)
 
 static int do_wait(void)
 {
+	struct mp_watch watch;
 	struct mp_obj o;
 	int rc;
 
 	open_var(&o, 1);
+	mp_watch_start_later(&watch, &mp_var_kind, opt.name);	/* -v */
 	rc = mp_var_wait(&o, &opt.cond, mp_cli_deadline(), mp_cli.nonblock);
+	mp_watch_stop(&watch);
 	if (rc == -EAGAIN) {
 		/* "busy" would puzzle here: the condition just does not hold;
 		 * silent unless -v, as flock -n is */

@@ -171,6 +171,18 @@ pool_lines() {
 @test "-v without a wait says nothing about holders" {
 	run -0 --separate-stderr mplock -v run L true
 	[[ $stderr != *"waiting for"* ]]
+	mpevent set E
+	run -0 --separate-stderr mpevent -v wait E
+	[[ $stderr != *"waiting for"* ]]
+}
+
+@test "-v on a wait for an event, a variable or a queue says what it waits for after a second" {
+	start_bg sh -c 'mpevent -v wait E 2>"$1"' sh "$BATS_TEST_TMPDIR/e"
+	start_bg sh -c 'mpvar -v wait V --set 2>"$1"' sh "$BATS_TEST_TMPDIR/v"
+	start_bg sh -c 'mpqueue -v get Q 2>"$1"' sh "$BATS_TEST_TMPDIR/q"
+	wait_until 20 file_has "$BATS_TEST_TMPDIR/e" "waiting for event 'E': clear; held by nobody; 1 waiting"
+	wait_until 20 file_has "$BATS_TEST_TMPDIR/v" "waiting for var 'V': unset"
+	wait_until 20 file_has "$BATS_TEST_TMPDIR/q" "waiting for queue 'Q': 0/16384 items"
 }
 
 # on_tty FILE CMD: runs CMD (a string) with a terminal as its stdin,

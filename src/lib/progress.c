@@ -123,14 +123,25 @@ static void watch_tick(void *arg)
 		s.state, s.holders[0] ? s.holders : "nobody", s.waiters);
 }
 
-void mp_watch_start(struct mp_watch *w, const struct mp_kind *k, const char *name)
+static void watch_start(struct mp_watch *w, const struct mp_kind *k, const char *name,
+			int64_t first_ns)
 {
 	memset(w, 0, sizeof *w);
 	w->kind = k;
 	w->name = name;
 	w->dir = mp_cli.dir;
-	if (mp_cli.verbose && side_open(w) == 0)
-		mp_ticker_start(&w->t, 0, WATCH_EVERY_NS, watch_tick, w);
+	if (mp_cli.verbose && !mp_cli.nonblock && side_open(w) == 0)
+		mp_ticker_start(&w->t, first_ns, WATCH_EVERY_NS, watch_tick, w);
+}
+
+void mp_watch_start(struct mp_watch *w, const struct mp_kind *k, const char *name)
+{
+	watch_start(w, k, name, 0);
+}
+
+void mp_watch_start_later(struct mp_watch *w, const struct mp_kind *k, const char *name)
+{
+	watch_start(w, k, name, 1000000000LL);
 }
 
 void mp_watch_stop(struct mp_watch *w)

@@ -49,6 +49,9 @@ struct mp_watch {
 	int opened;
 };
 void mp_watch_start(struct mp_watch *w, const struct mp_kind *k, const char *name);
+/* The same for a wait that may end at once (an event, a variable, a
+ * queue): the first line after a second of waiting.  Nothing with -n. */
+void mp_watch_start_later(struct mp_watch *w, const struct mp_kind *k, const char *name);
 void mp_watch_stop(struct mp_watch *w);
 
 /* A progress line on stderr, only when it is a terminal. */
