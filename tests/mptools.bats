@@ -190,3 +190,14 @@ for o in (doc if isinstance(doc, list) else [doc]):
 	run -0 mptools ls --json
 	[ "$output" = "[]" ]
 }
+
+@test "mptools ls --watch ends on TERM with 143" {
+	mptools ls --watch 0.1 >/dev/null 3>&- &
+	local pid=$!
+	echo "$pid" >>"$BG_PIDS"
+	wait_until 10 test -e "/proc/$pid"
+	kill -TERM "$pid"
+	local st=0
+	wait "$pid" || st=$?
+	[ "$st" = 143 ]
+}
