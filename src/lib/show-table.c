@@ -63,14 +63,16 @@ static void comm_of(int pid, char *buf, size_t len)
 void mp_show_add_holder(struct mp_show_sum *s, int pid, int64_t since_ns)
 {
 	size_t used = strlen(s->holders);
-	char comm[20] = "-", t[16] = "?";
+	char comm[20] = "-", t[24] = "?";
 	time_t sec = (time_t)(since_ns / 1000000000LL);
 	struct tm tm;
 
 	if (pid)
 		comm_of(pid, comm, sizeof comm);
+	/* the time of day; a hold of more than a day gives its date too */
 	if (since_ns && localtime_r(&sec, &tm))
-		strftime(t, sizeof t, "%H:%M:%S", &tm);
+		strftime(t, sizeof t, mp_realtime_ns() - since_ns > 86400000000000LL
+				      ? "%Y-%m-%dT%H:%M" : "%H:%M:%S", &tm);
 	if (pid)
 		snprintf(s->holders + used, sizeof s->holders - used, "%s%d %s since %s",
 			 used ? ", " : "", pid, comm, t);
