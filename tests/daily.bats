@@ -128,8 +128,21 @@ pool_lines() {
 	done
 }
 
-@test "mpspawn(1)'s pool example reopens the queue before it puts" {
-	grep -A1 '^mpqueue reopen wavs$' "$MP_TOP_SRCDIR/man/mpspawn.1" | grep -q "put wavs --close"
+@test "mpspawn(1)'s pool example works twice in a row too" {
+	local script run
+	# its three lines (not in $lines: run sets that), ffmpeg replaced by a command that records each file
+	script=$(grep -A2 '^mpqueue reopen wavs$' "$MP_TOP_SRCDIR/man/mpspawn.1" |
+		sed 's|ffmpeg -i "$1" "${1%.wav}.mp3"|echo "$1" >>"$OUT"|')
+	[ "$(wc -l <<<"$script")" = 3 ]
+	[[ $script == *'>>"$OUT"'* ]]
+	export OUT=$BATS_TEST_TMPDIR/out
+	mkdir "$BATS_TEST_TMPDIR/wavs"
+	touch "$BATS_TEST_TMPDIR"/wavs/{a,b,c}.wav
+	for run in 1 2; do
+		: >"$OUT"
+		run -0 timeout 60 sh -ec "cd '$BATS_TEST_TMPDIR/wavs'; $script"
+		[ "$(sort "$OUT" | tr '\n' ' ')" = "./a.wav ./b.wav ./c.wav " ]
+	done
 }
 
 # ---- task-done ----
