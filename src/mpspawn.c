@@ -390,6 +390,28 @@ static int start_daemon(struct mp_sup_conf *c, struct mp_obj *o)
 	mp_die(MP_EXIT_SOFTWARE, "group '%s' did not start", c->name);
 }
 
+/* -e: a pool on a queue that exists, or 66.  A queue closed and drained
+ * already gives the pool nothing to do: a rerun that did not reopen it
+ * (its put failed with 2), which is said. */
+static void check_pool_queue(const char *queue)
+{
+	struct mp_queue_info qi;
+	struct mp_obj q;
+	int rc = mp_store_find(&mp_verb_store, &mp_queue_kind, queue, &q);
+
+	if (rc == -ENOENT && mp_cli.existing)
+		mp_die(MP_EXIT_NOINPUT, "no queue named '%s' (in %s)", queue, mp_verb_store.dir);
+	if (rc == -ENOENT)
+		return;
+	if (rc)
+		mp_fail(rc, "cannot open queue '%s'", queue);
+	if (mp_queue_info(&q, &qi, NULL, 0) >= 0 && qi.closed && !qi.items && !qi.in_flight &&
+	    !mp_cli.quiet)
+		mp_warn("queue '%s' is closed and empty: the pool has nothing to do "
+			"('mpqueue reopen %s' before the next puts)", queue, queue);
+	mp_obj_close(&q);
+}
+
 static int do_spawn(void)
 {
 	struct mp_spawn_params p = { 0 };
@@ -407,15 +429,8 @@ static int do_spawn(void)
 	if (!cmd.path)
 		return mp_cmd_start(&cmd);
 	mp_store_open_or_exit(&mp_verb_store);
-	if (opt.queue && mp_cli.existing) {	/* -e: a pool on a queue that exists */
-		rc = mp_store_find(&mp_verb_store, &mp_queue_kind, opt.queue, &o);
-		if (rc == -ENOENT)
-			mp_die(MP_EXIT_NOINPUT, "no queue named '%s' (in %s)", opt.queue,
-			       mp_verb_store.dir);
-		if (rc)
-			mp_fail(rc, "cannot open queue '%s'", opt.queue);
-		mp_obj_close(&o);
-	}
+	if (opt.queue)
+		check_pool_queue(opt.queue);
 	if (opt.name)
 		snprintf(name, sizeof name, "%s", opt.name);
 	else

@@ -109,6 +109,16 @@ load helpers/common
 	[[ $stderr == *"2 slots, not 3"* ]]
 }
 
+@test "a pool on a queue closed and drained already says it has nothing to do" {
+	mpqueue put Q a --close
+	run -0 --separate-stderr mpspawn -j 2 --queue Q -- true
+	[ -z "$stderr" ]
+	run -0 --separate-stderr mpspawn -j 2 --queue Q -- true
+	[[ $stderr == *"queue 'Q' is closed and empty: the pool has nothing to do ('mpqueue reopen Q'"* ]]
+	run -0 --separate-stderr mpspawn -q -j 2 --queue Q -- true
+	[ -z "$stderr" ]
+}
+
 # pool_lines: README's pool example, its ./work replaced by a command that
 # records each message.
 pool_lines() {
