@@ -176,7 +176,10 @@ pool_lines() {
 	start_bg mplock run L sleep 300
 	wait_until 10 mplock is-locked L
 	local holder
-	holder=$(pgrep -f -n '^sleep 300$')
+	# the wrapped command, as the lock records it (not pgrep: other suites sleep too)
+	wait_until 10 bash -c 'mplock info L --json | grep -q command_pid'
+	holder=$(mplock info L --json | grep -o '"command_pid":[0-9]*' | cut -d: -f2)
+	[ -n "$holder" ]
 	start_bg sh -c 'mplock -v run L true 2>"$1"' sh "$BATS_TEST_TMPDIR/err"
 	wait_until 10 file_has "$BATS_TEST_TMPDIR/err" "waiting for lock 'L'"
 	grep -q "held by $holder sleep since [0-9][0-9]:" "$BATS_TEST_TMPDIR/err"
@@ -217,10 +220,11 @@ on_tty() {
 
 @test "mpqueue join --progress draws done/total on a terminal, nothing when stderr is not one" {
 	seq 4 | mpqueue put Q
-	start_bg sh -c 'i=0; while [ $i -lt 4 ]; do mpqueue get Q >/dev/null && mpqueue task-done Q; i=$((i + 1)); done'
+	# the consumer starts once join waits (join counts among the getters)
+	start_bg sh -c 'until mpqueue info Q --json | grep -q "\"getters\":1,"; do sleep 0.02; done
+		i=0; while [ $i -lt 4 ]; do mpqueue get Q >/dev/null && mpqueue task-done Q; i=$((i + 1)); done'
 	on_tty "$BATS_TEST_TMPDIR/tty" "mpqueue join Q --progress"
-	# (what was done before join began is not counted)
-	grep -qE 'join Q: ([1-4])/\1 \(100%\)' "$BATS_TEST_TMPDIR/tty"
+	grep -q 'join Q: 4/4 (100%)' "$BATS_TEST_TMPDIR/tty"
 	grep -q $'\r\033\\[K' "$BATS_TEST_TMPDIR/tty"
 	seq 2 | mpqueue put Q
 	mpqueue get Q --all >/dev/null
@@ -230,7 +234,11 @@ on_tty() {
 }
 
 @test "mpsem drain --progress and mpspawn --progress draw a line on a terminal only" {
-	mpsem run --bg S -j 2 sleep 0.2
+	# a job that holds its slot until drain is waiting
+	mpevent create go
+	mpsem run --bg S -j 2 mpevent wait go
+	start_bg sh -c 'until pgrep -f "mpsem drain S --progress" >/dev/null; do sleep 0.02; done
+		sleep 0.3; mpevent set go'
 	on_tty "$BATS_TEST_TMPDIR/tty" "mpsem drain S --progress"
 	grep -q 'drain S: 1/1 (100%)' "$BATS_TEST_TMPDIR/tty"
 	on_tty "$BATS_TEST_TMPDIR/tty2" "mpspawn -j 3 --name G --progress -- sleep 0.3"

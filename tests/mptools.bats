@@ -34,7 +34,10 @@ make_one_of_each() {
 	start_bg mplock run L sleep 300
 	wait_until 10 mplock is-locked L
 	local holder
-	holder=$(pgrep -f -n '^sleep 300$')
+	# the wrapped command, as the lock records it (not pgrep: other suites sleep too)
+	wait_until 10 bash -c 'mplock info L --json | grep -q command_pid'
+	holder=$(mplock info L --json | grep -o '"command_pid":[0-9]*' | cut -d: -f2)
+	[ -n "$holder" ]
 	start_bg mplock run L true
 	wait_until 10 bash -c 'mptools ls | grep -q "^lock  *L  *locked (exclusive)  *1 "'
 	run -0 mptools ls
