@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck disable=SC2016 # '$1' and '$MP_WORKER_ID' are for the sh -c that runs them
 # demo.sh - a one-minute tour of mptools, in a throw-away store.
 # Run from a build tree (uses ./src/ when present) or with the tools in PATH.
 set -eu
@@ -42,12 +43,14 @@ wait
 
 say "mpqueue: a producer and two consumers, with join"
 mpqueue create jobs --max-items 4
-seq 1 8 | mpqueue put jobs &
+seq 1 8 | mpqueue put jobs &	# blocks while the queue holds 4
+producer=$!
 for c in a b; do
-	(while m=$(mpqueue get jobs); do echo "  consumer $c got $m"; mpqueue done jobs; done) &
+	(while m=$(mpqueue get jobs); do echo "  consumer $c got $m"; mpqueue task-done jobs; done) &
 done
+wait "$producer"	# every job is in: join waits for them all
 mpqueue join jobs -t 10 && echo "  all 8 jobs done"
-mpqueue close jobs
+mpqueue close jobs	# the consumers' get ends with status 2
 wait
 
 say "mpspawn: 3 workers with tagged output"

@@ -19,7 +19,7 @@ worker() {
 		sleep "0.0$job"			# the work: job N takes N/100 s
 		echo "worker $1: job $job done"
 		mpqueue ack "$q"		# it leaves the queue for good
-		mpqueue done "$q"		# task_done()
+		mpqueue task-done "$q"		# task_done()
 	done
 }
 

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck disable=SC2016 # '$1' and '$MP_WORKER_ID' are for the sh -c that runs them
 # ktv.sh - the classic multiprocessing.Semaphore example with mpsem: a KTV
 # (karaoke) room has 3 seats and 10 people want to sing.  Never more than
 # 3 are inside at once, and everybody gets in.

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck disable=SC2016 # '$1' and '$MP_WORKER_ID' are for the sh -c that runs them
 # pool.sh - Python's multiprocessing.Pool(4).map(f, items) with mpqueue and
 # mpspawn: a producer puts work items on a queue, four workers take them,
 # one at a time, and run a command on each.  A worker that dies while it

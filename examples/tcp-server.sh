@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck disable=SC2016 # the handlers' and clients' code is single-quoted: theirs to expand
 # tcp-server.sh - the multiprocessing tutorial's TCP server, a process per
 # connection: the server accepts, and each client is talked to by a
 # process of its own (Python: Process(target=talk, args=(conn,)).start()),

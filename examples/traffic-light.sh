@@ -13,7 +13,7 @@ mpevent create "$ev"		# clear: the light starts red
 trap 'mpevent rm "$ev" 2>/dev/null || true' EXIT
 
 light() {
-	for cycle in 1 2; do
+	for _ in 1 2; do		# two cycles
 		echo "light: red"
 		sleep 0.5
 		echo "light: green"

@@ -24,6 +24,7 @@
 #include "lib/fault.h"
 #include "lib/event.h"
 #include "lib/obj.h"
+#include "lib/progress.h"
 #include "lib/parse.h"
 #include "lib/store.h"
 #include "lib/clock.h"
@@ -142,7 +143,7 @@ static void open_event(const char *name, int create, struct mp_obj *o)
 {
 	int rc;
 
-	if (!create) {
+	if (!create || mp_cli.existing) {	/* -e: 66 when missing */
 		mp_verb_open_or_exit(&event_cli, name, o);
 		return;
 	}
@@ -190,15 +191,19 @@ static int do_wait(void)
 	int64_t t0 = mp_now_ns();
 	char what[256], d[32];
 	int rc, fired, len;
+	struct mp_watch watch;
 
 	for (int i = 0; i < opt.n; i++)
 		open_event(opt.names[i], 1, &objs[i]);
+	mp_watch_start_later(&watch, &mp_event_kind, opt.names[0]);	/* -v */
 	rc = mp_event_wait(objs, opt.n, flags, mp_cli_deadline(), mp_cli.nonblock, &fired);
+	mp_watch_stop(&watch);
 	if (rc == -EIDRM)
 		mp_fail(rc, "event '%s'", opt.names[fired]);
 	if (rc == -EAGAIN) {
-		/* "busy" would puzzle here: the event is just not there yet */
-		if (!mp_cli.quiet)
+		/* "busy" would puzzle here: the event is just not there yet;
+		 * silent unless -v, as flock -n is */
+		if (mp_cli.verbose)
 			mp_warn("%s %s", opt.n > 1 ? "the events are" : "the event is",
 				flags & MP_EVENT_NEXT ? "not set again yet (--next with -n never is)"
 						      : flags & MP_EVENT_CLEARED ? "not clear" : "not set");

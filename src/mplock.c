@@ -28,6 +28,7 @@
 #include "lib/gate.h"
 #include "lib/lock.h"
 #include "lib/obj.h"
+#include "lib/progress.h"
 #include "lib/show.h"
 #include "lib/signals.h"
 #include "lib/store.h"
@@ -166,7 +167,7 @@ static void open_lock(struct mp_obj *o, int create)
 {
 	int rc;
 
-	if (!create) {
+	if (!create || mp_cli.existing) {	/* -e: 66 when missing */
 		mp_verb_open_or_exit(&lock_cli, opt.name, o);
 		return;
 	}
@@ -189,7 +190,7 @@ static int acquire(struct mp_obj *o, const struct mp_owner *owner, uint64_t *tok
 	};
 	int64_t t0 = mp_cli.verbose ? mp_now_ns() : 0;
 	char d[32];
-	int rc = mp_gate_acquire(o, &r, token, idx);
+	int rc = mp_gate_acquire_watched(o, &r, token, idx);
 
 	if (rc == 0 && mp_cli.verbose)
 		mp_info("acquired '%s' (%s, token %llu) after %s", opt.name,

@@ -6,8 +6,8 @@
  *   mpqueue [OPTION...] get NAME [-n|-t D] [-z|--raw] [--count N|--all|--follow]
  *                           [--lease [--ttl D] [--owner PID|none]]
  *   mpqueue [OPTION...] ack NAME [TOKEN] [--owner PID|none] [--force]
- *   mpqueue [OPTION...] done NAME [--count N]      mpqueue join NAME [-n|-t D]
- *   mpqueue [OPTION...] close|size|is-empty|is-full|info|rm NAME      mpqueue ls
+ *   mpqueue [OPTION...] task-done NAME [--count N]  mpqueue join NAME [-n|-t D] [--progress]
+ *   mpqueue [OPTION...] close|reopen|size|is-empty|is-full|info|rm NAME      mpqueue ls
  *
  * Guarantee: a message leaves the queue only once it was written to
  * standard output.  get reserves what it takes for itself (pid + start
@@ -25,31 +25,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include "lib/cli.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fault.h"
 #include "lib/obj.h"
+#include "lib/progress.h"
 #include "lib/queue.h"
 #include "lib/signals.h"
-#include "lib/store.h"
-#include "lib/clock.h"
-#include "lib/err.h"
-#include "lib/obj.h"
 #include "lib/show.h"
-#include "lib/signals.h"
+#include "lib/store.h"
 #include "lib/verbs.h"
 
-enum { V_PUT = MP_VERB_TOOL, V_GET, V_ACK, V_DONE, V_JOIN, V_CLOSE, V_SIZE, V_IS_EMPTY, V_IS_FULL };
+enum {
+	V_PUT = MP_VERB_TOOL, V_GET, V_ACK, V_DONE, V_JOIN, V_CLOSE, V_REOPEN, V_SIZE, V_IS_EMPTY,
+	V_IS_FULL
+};
 
 static const struct mp_verb verbs[] = {
 	{ "put", V_PUT, MP_VERB_NAME_REST }, { "get", V_GET, MP_VERB_ONE_NAME },
-	{ "ack", V_ACK, MP_VERB_NAME_REST }, { "done", V_DONE, MP_VERB_ONE_NAME },
+	{ "ack", V_ACK, MP_VERB_NAME_REST }, { "task-done", V_DONE, MP_VERB_ONE_NAME },
+	{ "done", V_DONE, MP_VERB_ONE_NAME },	/* the old name, kept (a shell keyword) */
 	{ "join", V_JOIN, MP_VERB_ONE_NAME }, { "close", V_CLOSE, MP_VERB_ONE_NAME },
+	{ "reopen", V_REOPEN, MP_VERB_ONE_NAME },
 	{ "size", V_SIZE, MP_VERB_ONE_NAME },
 	{ "is-empty", V_IS_EMPTY, MP_VERB_ONE_NAME }, { "is-full", V_IS_FULL, MP_VERB_ONE_NAME },
 	MP_VERB_CREATE_ENTRY, MP_VERB_INFO_ENTRY, MP_VERB_LS_ENTRY, MP_VERB_RM_ENTRY,
@@ -62,14 +61,14 @@ static struct {
 	char **args;		/* put: the messages; ack: the token */
 	int nargs;
 	struct mp_queue_params params;
-	int zero, raw, all, follow, lease, have_count, close;
+	int zero, raw, all, follow, lease, have_count, close, progress;
 	uint64_t count;
 	struct mp_hold_opts hold;
 } opt;
 
 enum {
 	OPT_MAX_ITEMS = MP_OPT_TOOL, OPT_MAX_BYTES, OPT_MAX_MSG, OPT_RAW, OPT_ALL, OPT_FOLLOW, OPT_COUNT,
-	OPT_LEASE, OPT_CLOSE,
+	OPT_LEASE, OPT_CLOSE, OPT_PROGRESS,
 };
 
 static const struct argp_option options[] = {
@@ -83,10 +82,12 @@ static const struct argp_option options[] = {
 	{ "close", OPT_CLOSE, 0, 0, "put: close the queue once every message is in "
 	  "(as 'close' would; not if any is left out)", 2 },
 	{ "count", OPT_COUNT, "N", 0, "get: up to N messages (waits for the first only); "
-	  "done: N tasks", 2 },
+	  "task-done: N tasks", 2 },
 	{ "all", OPT_ALL, 0, 0, "get: every message there (waits for the first only)", 2 },
 	{ "follow", OPT_FOLLOW, 0, 0, "get: every message until the queue is closed and "
 	  "drained", 2 },
+	{ "progress", OPT_PROGRESS, 0, 0, "join: a progress line on stderr (done/total, rate, "
+	  "ETA) when it is a terminal", 2 },
 	{ "lease", OPT_LEASE, 0, 0, "get: keep the message in flight until 'ack'; "
 	  "it comes back if the owner dies first", 3 },
 	{ "ttl", MP_OPT_TTL, "DURATION", 0, "get --lease: the message comes back after "
@@ -145,6 +146,9 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_CLOSE:
 		opt.close = 1;
 		break;
+	case OPT_PROGRESS:
+		opt.progress = 1;
+		break;
 	case ARGP_KEY_ARG:
 		if (!mp_verb_parse_arg(&opt.line, verbs, sizeof verbs / sizeof *verbs, state, arg))
 			break;
@@ -171,13 +175,15 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 		if (opt.raw && opt.verb == V_PUT && opt.nargs)
 			argp_error(state, "--raw reads its message from stdin: give no MSG");
 		if (opt.have_count && opt.verb != V_GET && opt.verb != V_DONE)
-			argp_error(state, "--count is for get and done");
+			argp_error(state, "--count is for get and task-done");
 		if ((opt.all || opt.follow) && opt.verb != V_GET)
 			argp_error(state, "--all and --follow are for get");
 		if (opt.have_count + opt.all + opt.follow > 1)
 			argp_error(state, "give one of --count, --all and --follow");
 		if (opt.follow && mp_cli.nonblock)
 			argp_error(state, "--follow waits by definition: -n and -t 0 do not go with it");
+		if (opt.progress && opt.verb != V_JOIN)
+			argp_error(state, "--progress is for join");
 		if (opt.close && opt.verb != V_PUT)
 			argp_error(state, "--close is for put (the verb 'close' closes a queue)");
 		if (opt.lease && opt.verb != V_GET)
@@ -206,9 +212,10 @@ static const char doc[] =
 	"  put NAME [MSG...]    enqueue each MSG; with none, each line of stdin\n"
 	"  get NAME             print the next message and a newline\n"
 	"  ack NAME [TOKEN]     acknowledge a message taken with get --lease\n"
-	"  done NAME            mark a message processed (task_done)\n"
+	"  task-done NAME       mark a message processed (task_done; alias: done)\n"
 	"  join NAME            wait until every message put is marked done\n"
 	"  close NAME           no more puts; getters drain the rest, then exit 2\n"
+	"  reopen NAME          take puts again after close\n"
 	"  size NAME            print the number of messages waiting\n"
 	"  is-empty NAME        exit 0 if no message is waiting, 1 if one is\n"
 	"  is-full NAME         exit 0 if a put would wait for room, 1 if not\n"
@@ -227,9 +234,9 @@ static const struct argp argp = {
 	"put NAME [-n|-t D] [-z|--raw] [--close] [MSG...]\n"
 	"get NAME [-n|-t D] [-z|--raw] [--count N|--all|--follow] [--lease [--ttl D] [--owner PID|none]]\n"
 	"ack NAME [TOKEN] [--owner PID|none] [--force]\n"
-	"done NAME [--count N]\n"
-	"join NAME [-n|-t D]\n"
-	"close|size|is-empty|is-full|info|rm NAME\n"
+	"task-done NAME [--count N]\n"
+	"join NAME [-n|-t D] [--progress]\n"
+	"close|reopen|size|is-empty|is-full|info|rm NAME\n"
 	"ls",
 	doc, children, NULL, NULL
 };
@@ -244,7 +251,7 @@ static void open_queue(struct mp_obj *o, int create)
 {
 	int rc;
 
-	if (!create) {
+	if (!create || mp_cli.existing) {	/* -e: 66 when missing */
 		mp_verb_open_or_exit(&queue_cli, opt.name, o);
 		return;
 	}
@@ -264,7 +271,7 @@ static int put_fail(int rc, size_t nput)
 				nput ? " (some messages were put before)" : "");
 		return MP_EXIT_END;
 	}
-	if ((rc == -EAGAIN || rc == -ETIMEDOUT) && nput && !mp_cli.quiet)
+	if ((rc == -EAGAIN || rc == -ETIMEDOUT) && nput && mp_cli.verbose)
 		mp_warn("queue '%s': %s after %zu message%s were put", opt.name,
 			rc == -EAGAIN ? "full" : "timed out", nput, nput == 1 ? "" : "s");
 	else
@@ -282,47 +289,6 @@ static int too_big(struct mp_obj *o, size_t len, int more)
 	return MP_EXIT_DATAERR;
 }
 
-/* The messages ended by sep in buf[*pos..len), up to vmax of them, into
- * v; *pos moves past the last one's separator.  Short lines are what a
- * stream mostly carries, so the separators of 16 bytes are found at once
- * (SSE2, which every x86-64 has) and read off the bit mask: a quarter
- * less CPU for put than a word-at-a-time search per line. */
-static size_t split_msgs(const char *buf, size_t len, unsigned char sep, size_t *pos,
-			 struct iovec *v, size_t vmax)
-{
-	size_t n = 0, start = *pos, p = *pos;
-
-#ifdef __SSE2__
-	const __m128i pat = _mm_set1_epi8((char)sep);
-
-	for (; p + 16 <= len; p += 16) {
-		unsigned m = (unsigned)_mm_movemask_epi8(
-			_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(buf + p)), pat));
-		while (m) {
-			size_t e = p + (size_t)__builtin_ctz(m);
-			v[n].iov_base = (char *)buf + start;
-			v[n].iov_len = e - start;
-			start = e + 1;
-			m &= m - 1;
-			if (++n == vmax) {
-				*pos = start;
-				return n;
-			}
-		}
-	}
-#endif
-	for (; p < len; p++)
-		if ((unsigned char)buf[p] == sep) {
-			v[n].iov_base = (char *)buf + start;
-			v[n].iov_len = p - start;
-			start = p + 1;
-			if (++n == vmax)
-				break;
-		}
-	*pos = start;
-	return n;
-}
-
 /* Puts the messages found in buf[0..len) (each ended by sep), returning
  * how many bytes they took.  The rest is an unfinished message. */
 static int put_lines(struct mp_obj *o, char *buf, size_t len, int sep, int64_t deadline,
@@ -332,7 +298,7 @@ static int put_lines(struct mp_obj *o, char *buf, size_t len, int sep, int64_t d
 	int rc;
 
 	*used = 0;
-	while ((n = split_msgs(buf, len, (unsigned char)sep, &pos, v, vmax))) {
+	while ((n = mp_queue_split(buf, len, (unsigned char)sep, &pos, v, vmax))) {
 		rc = mp_queue_put(o, v, n, deadline, mp_cli.nonblock, &nput);
 		if (rc == -EMSGSIZE)
 			return too_big(o, v[nput].iov_len, 0);
@@ -485,6 +451,7 @@ static int do_get(void)
 	struct mp_queue_take_req r;
 	struct mp_owner lease_owner;
 	uint64_t got = 0, want, token = 0;
+	struct mp_watch watch;
 	struct mp_obj o;
 	int rc;
 
@@ -505,6 +472,7 @@ static int do_get(void)
 	r.sep = opt.raw ? -1 : opt.zero ? 0 : '\n';
 	r.deadline_ns = mp_cli_deadline();
 	r.nonblock = mp_cli.nonblock;
+	mp_watch_start_later(&watch, &mp_queue_kind, opt.name);	/* -v */
 	for (;;) {
 		size_t written;
 		uint32_t whole;
@@ -516,6 +484,7 @@ static int do_get(void)
 		/* a lease is one reservation: take all of --count N at once */
 		r.max_bytes = opt.lease ? p.max_bytes : 256 * 1024;
 		rc = mp_queue_take(&o, &r, &b);
+		mp_watch_stop(&watch);	/* (nothing once stopped) */
 		if (rc < 0)
 			break;
 		got += (uint64_t)rc;
@@ -633,6 +602,7 @@ static int do_done(void)
 static int create_queue(struct mp_store *s, const char *name, struct mp_obj *o)
 {
 	struct mp_queue_params want = opt.params, have;
+	struct mp_queue_info qi;
 	int rc, created;
 
 	rc = mp_queue_params_fix(&want);
@@ -647,15 +617,26 @@ static int create_queue(struct mp_store *s, const char *name, struct mp_obj *o)
 	    (opt.params.max_bytes && have.max_bytes != want.max_bytes) ||
 	    (opt.params.max_msg && have.max_msg != want.max_msg))
 		mp_die(MP_EXIT_CANTCREAT, "queue '%s' exists already with --max-items %llu "
-		       "--max-bytes %llu --max-msg %llu (parameters are fixed at creation: "
-		       "rm it first)", name, (unsigned long long)have.max_items,
-		       (unsigned long long)have.max_bytes, (unsigned long long)have.max_msg);
+		       "--max-bytes %llu --max-msg %llu, not the --max-items %llu --max-bytes %llu "
+		       "--max-msg %llu asked for (parameters are fixed at creation: rm it first)",
+		       name, (unsigned long long)have.max_items, (unsigned long long)have.max_bytes,
+		       (unsigned long long)have.max_msg, (unsigned long long)want.max_items,
+		       (unsigned long long)want.max_bytes, (unsigned long long)want.max_msg);
+	rc = mp_queue_info(o, &qi, NULL, 0);
+	if (rc < 0)
+		return rc;
+	if (qi.closed)
+		mp_die(MP_EXIT_END, "queue '%s' exists and is closed: 'mpqueue reopen %s' takes "
+		       "puts again", name, name);
 	return 0;
 }
 
-/* ---- size ---- */
+/* ---- size, is-empty, is-full ---- */
 
-static int do_size(void)
+/* size; and Queue.empty() and Queue.full(): "full" is when a put of a
+ * one-byte message would wait (for an item, for bytes, or for room in the
+ * ring). */
+static int do_state(int verb)
 {
 	struct mp_queue_info qi;
 	struct mp_obj o;
@@ -665,33 +646,18 @@ static int do_size(void)
 	n = mp_queue_info(&o, &qi, NULL, 0);
 	if (n < 0)
 		mp_fail(n, "queue '%s'", opt.name);
-	printf("%llu\n", (unsigned long long)qi.items);
-	return 0;
-}
-
-/* Queue.empty() and Queue.full(): "full" is when a put of a one-byte
- * message would wait (for an item, for bytes, or for room in the ring). */
-static int do_is(int verb)
-{
-	struct mp_queue_info qi;
-	struct mp_obj o;
-	int n, yes;
-
-	open_queue(&o, 0);
-	n = mp_queue_info(&o, &qi, NULL, 0);
-	if (n < 0)
-		mp_fail(n, "queue '%s'", opt.name);
+	if (verb == V_SIZE)
+		return printf("%llu\n", (unsigned long long)qi.items) < 0 ? MP_EXIT_IOERR : 0;
 	if (verb == V_IS_EMPTY)
-		yes = qi.items == 0;
-	else
-		yes = qi.items + qi.in_flight >= qi.params.max_items ||
-		      qi.bytes + qi.in_flight_bytes >= qi.params.max_bytes ||
-		      qi.ring_used + 16 > qi.ring_size;
-	return yes ? MP_EXIT_OK : MP_EXIT_NO;
+		return qi.items == 0 ? MP_EXIT_OK : MP_EXIT_NO;
+	return qi.items + qi.in_flight >= qi.params.max_items ||
+	       qi.bytes + qi.in_flight_bytes >= qi.params.max_bytes ||
+	       qi.ring_used + 16 > qi.ring_size ? MP_EXIT_OK : MP_EXIT_NO;
 }
 
 int main(int argc, char **argv)
 {
+	struct mp_watch watch;
 	struct mp_obj o;
 	int rc;
 
@@ -711,21 +677,24 @@ int main(int argc, char **argv)
 		return do_done();
 	case V_JOIN:
 		open_queue(&o, 0);
-		rc = mp_queue_join(&o, mp_cli_deadline(), mp_cli.nonblock);
+		mp_watch_start_later(&watch, &mp_queue_kind, opt.name);	/* -v */
+		rc = opt.progress ? mp_queue_join_progress(&o, mp_cli_deadline(), mp_cli.nonblock)
+				  : mp_queue_join(&o, mp_cli_deadline(), mp_cli.nonblock);
+		mp_watch_stop(&watch);
 		if (rc)
 			mp_fail(rc, "queue '%s'", opt.name);
 		return 0;
 	case V_CLOSE:
+	case V_REOPEN:
 		open_queue(&o, 1);
-		rc = mp_queue_close(&o);
+		rc = opt.verb == V_CLOSE ? mp_queue_close(&o) : mp_queue_reopen(&o);
 		if (rc)
 			mp_fail(rc, "queue '%s'", opt.name);
 		return 0;
 	case V_SIZE:
-		return do_size();
 	case V_IS_EMPTY:
 	case V_IS_FULL:
-		return do_is(opt.verb);
+		return do_state(opt.verb);
 	default:
 		return mp_verb_common(&queue_cli, opt.verb, opt.name);
 	}

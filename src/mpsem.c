@@ -38,6 +38,7 @@
 #include "lib/fault.h"
 #include "lib/gate.h"
 #include "lib/obj.h"
+#include "lib/progress.h"
 #include "lib/sem.h"
 #include "lib/show.h"
 #include "lib/signals.h"
@@ -67,11 +68,11 @@ static struct {
 	uint64_t slots;		/* -j; 0: not given */
 	uint64_t value;		/* --value: free slots at creation */
 	int have_value;
-	int bg, posix;
+	int bg, posix, progress;
 	struct mp_hold_opts hold;
 } opt;
 
-enum { OPT_BG = MP_OPT_TOOL, OPT_POSIX, OPT_VALUE };
+enum { OPT_BG = MP_OPT_TOOL, OPT_POSIX, OPT_VALUE, OPT_PROGRESS };
 
 static const struct argp_option options[] = {
 	{ "jobs", 'j', "N", 0, "Number of slots, fixed when the semaphore is created "
@@ -81,6 +82,8 @@ static const struct argp_option options[] = {
 	{ "command", 'c', "STRING", 0, "run: run STRING with /bin/sh -c", 1 },
 	{ "bg", OPT_BG, 0, 0, "run: start the command in the background holding a slot "
 	  "and return (-v: print its pid)", 1 },
+	{ "progress", OPT_PROGRESS, 0, 0, "drain: a progress line on stderr (done/total, "
+	  "rate, ETA) when it is a terminal", 1 },
 	{ "owner", MP_OPT_OWNER, "PID|none", 0, "acquire/release: the holder (default: the "
 	  "caller's parent; none: until released or TTL)", 2 },
 	{ "ttl", MP_OPT_TTL, "DURATION", 0, "acquire: release by itself after DURATION; run: "
@@ -106,6 +109,8 @@ static void check_options(struct argp_state *state)
 		argp_error(state, "-c is for run");
 	if (v != V_RUN && opt.bg)
 		argp_error(state, "--bg is for run");
+	if (v != V_DRAIN && opt.progress)
+		argp_error(state, "--progress is for drain");
 	if (opt.slots && v != V_RUN && v != V_ACQUIRE && v != MP_VERB_CREATE)
 		argp_error(state, "-j is for run, acquire and create");
 	if (opt.have_value && v != MP_VERB_CREATE)
@@ -154,6 +159,9 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_POSIX:
 		opt.posix = 1;
+		break;
+	case OPT_PROGRESS:
+		opt.progress = 1;
 		break;
 	case ARGP_KEY_ARG:
 		if (!mp_verb_parse_arg(&opt.line, verbs, sizeof verbs / sizeof *verbs, state, arg))
@@ -205,7 +213,8 @@ static const struct argp argp = {
 	"run NAME [-j N] [--bg] [-n|-t D] [--ttl D] (-c STRING | [--] CMD [ARG...])\n"
 	"acquire NAME [-j N] [-n|-t D] [--owner PID|none] [--ttl D]\n"
 	"release NAME [--owner PID|none] [--force]\n"
-	"value|drain|info|rm NAME\n"
+	"drain NAME [-n|-t D] [--progress]\n"
+	"value|info|rm NAME\n"
 	"create NAME [-j N] [--value V]\n"
 	"ls\n"
 	"--posix acquire|release|value|create|rm NAME [-j N] [-n|-t D]",
@@ -248,7 +257,7 @@ static void open_sem_or_exit(struct mp_obj *o, int create)
 	int rc;
 
 	mp_store_open_or_exit(&mp_verb_store);
-	rc = open_sem_in(&mp_verb_store, opt.name, create, o);
+	rc = open_sem_in(&mp_verb_store, opt.name, create && !mp_cli.existing, o);
 	if (rc == -ENOENT)
 		mp_die(MP_EXIT_NOINPUT, "no semaphore named '%s' (in %s)", opt.name,
 		       mp_verb_store.dir);
@@ -272,7 +281,7 @@ static int acquire(struct mp_obj *o, const struct mp_owner *owner, uint64_t *tok
 	int rc;
 
 	mp_errmsg_clear();
-	rc = mp_gate_acquire(o, &r, token, idx);
+	rc = mp_gate_acquire_watched(o, &r, token, idx);
 	if (rc == 0)
 		mp_info("acquired a slot of '%s' (slot %d of %u, token %llu) after %s", opt.name,
 			*idx, mp_sem_slots(o), (unsigned long long)*token,
@@ -563,7 +572,8 @@ static int do_drain(void)
 	}
 	if (rc)
 		mp_fail(rc, "cannot open semaphore '%s'", opt.name);
-	rc = mp_gate_drain(&o, mp_cli_deadline(), mp_cli.nonblock);
+	rc = opt.progress ? mp_gate_drain_progress(&o, mp_cli_deadline(), mp_cli.nonblock)
+			  : mp_gate_drain(&o, mp_cli_deadline(), mp_cli.nonblock);
 	if (rc)
 		mp_fail(rc, "semaphore '%s'", opt.name);
 	return 0;

@@ -36,6 +36,8 @@
 #include "lib/obj.h"
 #include "lib/owner.h"
 #include "lib/parse.h"
+#include "lib/progress.h"
+#include "lib/queue.h"
 #include "lib/spawn.h"
 #include "lib/store.h"
 #include "lib/supervise.h"
@@ -58,7 +60,8 @@ static const struct mp_verb verbs[] = {
 /* Options that only make sense when starting a group. */
 enum { S_WORKERS = 1, S_NAME = 2, S_TAG = 4, S_KILLAFTER = 8, S_RESTART = 16,
        S_FAILFAST = 32, S_DAEMON = 64, S_OWNER = 128, S_HEARTBEAT = 256, S_QUEUE = 512,
-       S_STDIN = 1024, S_COMMAND = 2048, S_LISTEN = 4096, S_BACKLOG = 8192, S_ORDER = 16384 };
+       S_STDIN = 1024, S_COMMAND = 2048, S_LISTEN = 4096, S_BACKLOG = 8192, S_ORDER = 16384,
+       S_PROGRESS = 32768 };
 
 static struct {
 	struct mp_verb_line line;
@@ -68,7 +71,7 @@ static struct {
 	char **cmd;
 	const char *shell;
 	uint32_t workers;
-	int tag, restart, fail_fast, daemon, use_stdin;
+	int tag, restart, fail_fast, daemon, use_stdin, progress;
 	uint32_t max_restarts;
 	int64_t kill_after_ns, heartbeat_ns;
 	int sig, have_sig;
@@ -85,7 +88,7 @@ static struct {
 
 enum { OPT_NAME = 0x2000, OPT_TAG, OPT_RESTART, OPT_MAX_RESTARTS, OPT_FAIL_FAST, OPT_DAEMON,
        OPT_OWNER, OPT_HEARTBEAT, OPT_QUEUE, OPT_STDIN, OPT_SIGNAL, OPT_LISTEN, OPT_BACKLOG,
-       OPT_KEEP_ORDER };
+       OPT_KEEP_ORDER, OPT_PROGRESS };
 
 static const struct argp_option options[] = {
 	{ "jobs", 'j', "N", 0, "Start N workers (default 1)", 1 },
@@ -115,6 +118,8 @@ static const struct argp_option options[] = {
 	  "([HOST:]PORT, [IPV6]:PORT or unix:PATH), at most -j at once", 4 },
 	{ "backlog", OPT_BACKLOG, "N", 0, "--listen: connections waiting to be accepted "
 	  "(default 4096)", 4 },
+	{ "progress", OPT_PROGRESS, 0, 0, "A progress line on stderr (workers ended, or "
+	  "messages done of those queued; rate, ETA) when it is a terminal", 3 },
 	{ 0 }
 };
 
@@ -140,6 +145,8 @@ static void check_options(struct argp_state *state)
 			argp_error(state, "--owner is for --daemon");
 		if ((opt.seen & S_STDIN) && !opt.queue)
 			argp_error(state, "--stdin is for --queue");
+		if (opt.progress && opt.daemon)
+			argp_error(state, "--progress is not for --daemon (it returns at once)");
 		if (opt.max_restarts != UINT32_MAX && !opt.restart)
 			argp_error(state, "--max-restarts needs --restart on-failure");
 		if ((opt.seen & S_ORDER) && !opt.queue)
@@ -251,6 +258,10 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--backlog: %s", why);
 		opt.backlog = (uint32_t)v;
 		opt.seen |= S_BACKLOG;
+		break;
+	case OPT_PROGRESS:
+		opt.progress = 1;
+		opt.seen |= S_PROGRESS;
 		break;
 	case ARGP_KEY_ARG:
 		if (!opt.cmd && !(opt.line.verb == NULL && state->next >= 2 &&
@@ -455,6 +466,28 @@ static void print_address(const char *shown)
 	}
 }
 
+/* -e: a pool on a queue that exists, or 66.  A queue closed and drained
+ * already gives the pool nothing to do: a rerun that did not reopen it
+ * (its put failed with 2), which is said. */
+static void check_pool_queue(const char *queue)
+{
+	struct mp_queue_info qi;
+	struct mp_obj q;
+	int rc = mp_store_find(&mp_verb_store, &mp_queue_kind, queue, &q);
+
+	if (rc == -ENOENT && mp_cli.existing)
+		mp_die(MP_EXIT_NOINPUT, "no queue named '%s' (in %s)", queue, mp_verb_store.dir);
+	if (rc == -ENOENT)
+		return;
+	if (rc)
+		mp_fail(rc, "cannot open queue '%s'", queue);
+	if (mp_queue_info(&q, &qi, NULL, 0) >= 0 && qi.closed && !qi.items && !qi.in_flight &&
+	    !mp_cli.quiet)
+		mp_warn("queue '%s' is closed and empty: the pool has nothing to do "
+			"('mpqueue reopen %s' before the next puts)", queue, queue);
+	mp_obj_close(&q);
+}
+
 static int do_spawn(void)
 {
 	struct mp_spawn_params p = { 0 };
@@ -474,6 +507,8 @@ static int do_spawn(void)
 	if (opt.listen)
 		lfd = open_listener(shown, sizeof shown);
 	mp_store_open_or_exit(&mp_verb_store);
+	if (opt.queue)
+		check_pool_queue(opt.queue);
 	if (opt.name)
 		snprintf(name, sizeof name, "%s", opt.name);
 	else
@@ -545,6 +580,14 @@ static int do_spawn(void)
 		print_address(shown);
 	if (opt.daemon)
 		return start_daemon(&c, &o);
+	if (opt.progress) {
+		struct mp_spawn_bar bar;
+
+		mp_spawn_bar_start(&bar, name);
+		rc = mp_sup_run(&c);
+		mp_spawn_bar_stop(&bar);
+		return rc;
+	}
 	return mp_sup_run(&c);
 }
 
@@ -575,7 +618,7 @@ static int do_wait(void)
 	if (rc == -EXDEV)
 		mp_die(MP_EXIT_NOPERM, "%s", mp_errmsg());
 	if (rc == -EAGAIN) {
-		if (!mp_cli.quiet)
+		if (mp_cli.verbose)	/* silent unless -v, as flock -n is */
 			mp_warn("group '%s' is still running", opt.name);
 		exit(mp_exit_status(rc));
 	}

@@ -28,6 +28,7 @@
 #include "lib/err.h"
 #include "lib/fault.h"
 #include "lib/obj.h"
+#include "lib/progress.h"
 #include "lib/parse.h"
 #include "lib/show.h"
 #include "lib/signals.h"
@@ -312,8 +313,9 @@ static int create_var(struct mp_store *s, const char *name, struct mp_obj *o)
 	if (rc || created)
 		return rc;
 	if (opt.max_size && mp_var_max_size(o) != opt.max_size)
-		mp_die(MP_EXIT_CANTCREAT, "variable '%s' exists already with --max-size %llu (fixed "
-		       "at creation: rm it first)", name, (unsigned long long)mp_var_max_size(o));
+		mp_die(MP_EXIT_CANTCREAT, "variable '%s' exists already with --max-size %llu, not "
+		       "the --max-size %llu asked for (fixed at creation: rm it first)", name,
+		       (unsigned long long)mp_var_max_size(o), (unsigned long long)opt.max_size);
 	return 0;
 }
 
@@ -325,7 +327,7 @@ static void open_var(struct mp_obj *o, int create)
 {
 	int rc;
 
-	if (!create) {
+	if (!create || mp_cli.existing) {	/* -e: 66 when missing */
 		mp_verb_open_or_exit(&var_cli, opt.name, o);
 		return;
 	}
@@ -518,14 +520,18 @@ static int do_unset(void)
 
 static int do_wait(void)
 {
+	struct mp_watch watch;
 	struct mp_obj o;
 	int rc;
 
 	open_var(&o, 1);
+	mp_watch_start_later(&watch, &mp_var_kind, opt.name);	/* -v */
 	rc = mp_var_wait(&o, &opt.cond, mp_cli_deadline(), mp_cli.nonblock);
+	mp_watch_stop(&watch);
 	if (rc == -EAGAIN) {
-		/* "busy" would puzzle here: the condition just does not hold */
-		if (!mp_cli.quiet)
+		/* "busy" would puzzle here: the condition just does not hold;
+		 * silent unless -v, as flock -n is */
+		if (mp_cli.verbose)
 			mp_warn("variable '%s': the condition does not hold", opt.name);
 		exit(mp_exit_status(rc));
 	}

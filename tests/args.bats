@@ -14,7 +14,7 @@ verbs_of() {
 	mplock) echo run acquire release is-locked create info ls rm ;;
 	mpsem) echo run acquire release value drain create info ls rm ;;
 	mpevent) echo set clear is-set wait create info ls rm ;;
-	mpqueue) echo create put get ack done join close size is-empty is-full info ls rm ;;
+	mpqueue) echo create put get ack task-done join close reopen size is-empty is-full info ls rm ;;
 	mpspawn) echo ls status wait kill is-alive rm beat ;;
 	mpvar) echo set setnx get incr decr cas unset wait dump create info ls rm ;;
 	esac

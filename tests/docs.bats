@@ -6,7 +6,7 @@ load helpers/common
 
 tools() {
 	local t
-	for t in mplock mpsem mpevent mpqueue mpspawn mpvar; do
+	for t in mplock mpsem mpevent mpqueue mpspawn mpvar mptools; do
 		[ -x "$MP_TOP_BUILDDIR/src/$t" ] && echo "$t"
 	done
 }

@@ -71,12 +71,21 @@ ex() {
 }
 
 @test "demo.sh, README's tour of every tool, runs to the end" {
-	run -0 timeout 120 sh "$(ex demo.sh)"
+	run -0 --separate-stderr timeout 120 sh "$(ex demo.sh)"
+	# nothing unexpected on stderr: no "queue is closed", no usage error
+	[ -z "$stderr" ]
 	[[ $output == *"counter = 20 (no update lost)"* ]]
 	[[ $output == *"mplock -n: busy, exit 75"* ]]
 	[ "$(grep -c ' sings ' <<<"$output")" = 6 ]
 	[ "$(grep -c 'drives' <<<"$output")" = 3 ]
 	[[ $output == *"all 8 jobs done"* ]]
+	# every job consumed once, and all of them before "all 8 jobs done"
+	local j before
+	before=$(sed -n '/mpqueue:/,/all 8 jobs done/p' <<<"$output")
+	for j in 1 2 3 4 5 6 7 8; do
+		[ "$(grep -c " got $j\$" <<<"$before")" = 1 ]
+	done
+	[ "$(grep -c ' got ' <<<"$output")" = 8 ]
 	local w
 	for w in 0 1 2; do
 		[[ $output == *"[$w] hello from worker $w of 3"* ]]

@@ -159,7 +159,7 @@ json_has() {
 	run -0 mplock info L --json
 	[[ $output == *'"waiters":128,"waiters_or_more":true'* ]]
 	run -0 mplock ls
-	[[ $output == *"128+ waiting"* ]]
+	[[ $output == *" 128+ "* ]]
 	kill -KILL "$p"
 	wait_until 20 json_has L '"waiters":0,"waiters_or_more":false'
 }

@@ -65,6 +65,15 @@ configured_prefix() {
 	installed '*/doc/mptools/README.md'
 	[ -x "$(installed '*/doc/mptools/examples/demo.sh')" ]
 	installed '*/doc/mptools/examples/ktv.sh'
+	# the front command, and the systemd and cron examples
+	[ -x "$(installed '*/bin/mptools')" ]
+	installed '*/man/man1/mptools.1'
+	installed '*/bash-completion/completions/mptools'
+	installed '*/_mptools'
+	installed '*/mptools.fish'
+	installed '*/doc/mptools/examples/crontab'
+	installed '*/doc/mptools/examples/systemd/backup.timer'
+	installed '*/doc/mptools/examples/systemd/mptools.conf'
 }
 
 @test "a new bash completes the installed tools' verbs and options from the installed files" {
@@ -80,6 +89,8 @@ configured_prefix() {
 	[[ $output == *is-locked* ]]
 	run -0 complete_with bash "mplock --non" "$D$dir"
 	[[ $output == *--nonblock* ]]
+	run -0 complete_with bash "mptools " "$D$dir"
+	[[ $output == *gc* && $output == *version* ]]
 }
 
 @test "a new zsh completes the installed tools' verbs and options from the installed files" {
@@ -94,6 +105,8 @@ configured_prefix() {
 	[[ $output == *is-locked* ]]
 	run -0 complete_with zsh "mplock --non" "$D$dir"
 	[[ $output == *--nonblock* ]]
+	run -0 complete_with zsh "mptools " "$D$dir"
+	[[ $output == *gc* && $output == *version* ]]
 }
 
 @test "a new fish completes the installed tools' verbs and options from the installed files" {
@@ -108,6 +121,8 @@ configured_prefix() {
 	[[ $output == *is-locked* ]]
 	run -0 complete_with fish "mplock --non" "$D$dir"
 	[[ $output == *--nonblock* ]]
+	run -0 complete_with fish "mptools " "$D$dir"
+	[[ $output == *gc* && $output == *version* ]]
 }
 
 @test "with the default prefix the completions go where bash, zsh and fish look by default" {

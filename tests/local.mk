@@ -22,6 +22,7 @@ TESTS += \
 	tests/stopped.bats \
 	tests/spawn-records.bats \
 	tests/examples.bats \
+	tests/daily.bats \
 	tests/docs.bats \
 	tests/install.bats \
 	tests/libmptools.bats \

@@ -223,7 +223,7 @@ now_ms() {
 	local t0 t1
 	mpevent create slow
 	t0=$(now_ms)
-	run -124 --separate-stderr mpevent wait -t 0.05 slow
+	run -124 --separate-stderr mpevent wait -v -t 0.05 slow
 	t1=$(now_ms)
 	((t1 - t0 >= 50 && t1 - t0 < 1050))
 	[[ $stderr == *"event 'slow': timed out"* ]]
@@ -250,6 +250,8 @@ now_ms() {
 @test "-n and -t 0 exit 75 on a clear event, and --next with -n always does" {
 	mpevent create n
 	run -75 --separate-stderr mpevent wait -n n
+	[ -z "$stderr" ]	# silent as flock -n
+	run -75 --separate-stderr mpevent wait -v -n n
 	[[ $stderr == *"not set"* ]]
 	run -75 mpevent wait -t 0 n
 	mpevent set n
@@ -497,9 +499,9 @@ now_ms() {
 	mpevent create quiet
 	mplock create not-an-event
 	run -0 mpevent ls
-	[ "${#lines[@]}" = 2 ]
-	[[ ${lines[0]} == "quiet "*"clear"*"0 waiting" ]]
-	[[ ${lines[1]} == "shown "*"set"*"1 waiting" ]]
+	[ "${#lines[@]}" = 3 ]
+	[[ ${lines[1]} =~ ^quiet\ +clear\ +0\  ]]
+	[[ ${lines[2]} =~ ^shown\ +set\ +1\  ]]
 	run -0 mpevent ls --json
 	[[ $output == '[{"name":"quiet"'*'},{"name":"shown"'*'}]' ]]
 }

@@ -91,7 +91,7 @@ has_command_pid() {
 @test "-n exits 75 while another process holds the lock" {
 	start_bg mplock run L sleep 1000
 	wait_until 20 mplock is-locked L
-	run -75 --separate-stderr mplock -n run L true
+	run -75 --separate-stderr mplock -v -n run L true
 	[[ $stderr == *"busy"* ]]
 	run -75 mplock -t 0 run L true
 	run -75 -- mplock -q -n run L true
@@ -339,8 +339,9 @@ has_command_pid() {
 	start_bg mplock run -s b sleep 1000
 	wait_until 20 mplock is-locked b
 	run -0 mplock ls
-	[[ ${lines[0]} == a*unlocked* ]]
-	[[ ${lines[1]} == b*shared* ]]
+	[[ ${lines[0]} == NAME*STATE*WAITERS*AGE*HOLDERS ]]
+	[[ ${lines[1]} == a*free* ]]
+	[[ ${lines[2]} == b*"locked (shared)"* ]]
 	run -0 mplock ls --json
 	[[ $output == '[{"name":"a"'*'},{"name":"b"'*'}]' ]]
 	run -0 mplock info b

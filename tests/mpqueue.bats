@@ -77,6 +77,8 @@ exits_with() {
 	run -0 mpqueue put q -n b
 	run -0 mpqueue put q -n c
 	run --separate-stderr -75 mpqueue put q -n d
+	[ -z "$stderr" ]	# silent as flock -n
+	run --separate-stderr -75 mpqueue put q -v -n d
 	[[ $stderr == *"busy"* ]]
 	run -0 mpqueue size q
 	[ "$output" = 3 ]
@@ -630,8 +632,8 @@ exits_with() {
 	mpqueue put a x
 	mpqueue create b
 	run -0 mpqueue ls
-	[[ ${lines[0]} == "a "*"1 waiting"* ]]
-	[[ ${lines[1]} == "b "*"0 waiting"* ]]
+	[[ ${lines[1]} == "a "*"1/16384 items, 0 in flight"* ]]
+	[[ ${lines[2]} == "b "*"0/16384 items, 0 in flight"* ]]
 	run -0 mpqueue ls --json
 	[[ $output == '[{"name":"a"'*'{"name":"b"'*']' ]]
 }

@@ -398,9 +398,9 @@ nlines() {
 
 @test "-n exits 75, -t exits 124, -t 0 is -n and -E replaces both" {
 	mpsem acquire S --owner none
-	run -75 --separate-stderr mpsem run -n S true
+	run -75 --separate-stderr mpsem run -v -n S true
 	[[ $stderr == *busy* ]]
-	run -124 --separate-stderr mpsem acquire -t 100ms S --owner none
+	run -124 --separate-stderr mpsem acquire -v -t 100ms S --owner none
 	[[ $stderr == *"timed out"* ]]
 	run -75 mpsem acquire -t 0 S --owner none
 	run -3 mpsem run -n -E 3 S true
@@ -493,9 +493,10 @@ nlines() {
 	mpsem create a
 	mplock create a-lock
 	run -0 mpsem ls
-	[ "${lines[0]%% *}" = a ]
-	[ "${lines[1]%% *}" = b ]
-	[ "${#lines[@]}" = 2 ]
+	[ "${lines[0]%% *}" = NAME ]
+	[ "${lines[1]%% *}" = a ]
+	[ "${lines[2]%% *}" = b ]
+	[ "${#lines[@]}" = 3 ]
 	if command -v jq >/dev/null; then
 		run -0 mpsem ls --json
 		[ "$(jq -r '.[].name' <<<"$output" | tr '\n' ' ')" = "a b " ]

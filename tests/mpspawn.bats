@@ -399,10 +399,10 @@ wstate_is() {
 	start_bg mpspawn -j 1 --name b -- sleep 300
 	wait_until 10 wstate_is b 0 running
 	run -0 mpspawn ls
-	[[ ${lines[0]} == "a "*"done"*"exit 0"* ]]
-	[[ ${lines[1]} == "b "*"running"*"1/1 running"* ]]
+	[[ ${lines[1]} == "a "*"done, exit 0"* ]]
+	[[ ${lines[2]} == "b "*"1/1 workers running"* ]]
 	run -0 mpspawn ls --json
-	[[ $output == '[{"name":"a","state":"done","nworkers":2,'*'{"name":"b","state":"running",'* ]]
+	[[ $output == '[{"name":"a","kind":"spawn",'*'"state":"done",'*'{"name":"b","kind":"spawn",'*'"state":"running",'* ]]
 }
 
 @test "an unnamed group whose default name spawn-PID is taken (a recycled pid) gets a number" {

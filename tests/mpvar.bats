@@ -381,7 +381,7 @@ now_ms() {
 	local t0 t1
 	mpvar set n 0
 	t0=$(now_ms)
-	run -124 --separate-stderr mpvar wait n --gt 0 -t 0.2
+	run -124 --separate-stderr mpvar wait -v n --gt 0 -t 0.2
 	t1=$(now_ms)
 	((t1 - t0 >= 200 && t1 - t0 < 1200))
 	[[ $stderr == *"variable 'n': timed out"* ]]
@@ -451,11 +451,11 @@ now_ms() {
 	mpvar set bin "$(printf 'q"\\\t\001\377')"
 	mpevent create job.event
 	run -0 mpvar ls
-	[ "${#lines[@]}" = 5 ]
+	[ "${#lines[@]}" = 6 ]	# and the header
 	run -0 mpvar ls job.
-	[ "${#lines[@]}" = 3 ]
-	[[ ${lines[0]} == "job.a "*1 ]]
-	[[ ${lines[2]} == "job.c "*"(unset)" ]]
+	[ "${#lines[@]}" = 4 ]
+	[[ ${lines[1]} =~ ^job\.a\ +=\ 1\  ]]
+	[[ ${lines[3]} =~ ^job\.c\ +unset\  ]]
 	run -0 mpvar dump job.
 	[ "$output" = $'job.a=1\njob.b=two words' ]
 	run -0 mpvar dump job. --json

@@ -78,5 +78,14 @@ vg 0 mpspawn -j 2 --name grp --tag -- echo hi
 vg 0 mpspawn status grp
 vg 0 mpspawn ls --json
 
+# the front command, and -v's watcher thread (its first line after 1 s)
+vg 0 mptools ls
+vg 0 mptools ls --json
+vg 0 mptools gc --older-than 1h --dry-run
+vg 0 mpqueue reopen jobs
+vg 124 mpevent -v wait never -t 1500ms
+vg 0 mplock acquire held --owner none
+vg 124 mplock -v -t 500ms acquire held --owner none
+
 echo "valgrind: $runs runs, $bad with errors"
 [ "$bad" -eq 0 ]

@@ -121,6 +121,7 @@ complete -c mpevent -n $info_cond -l json -d 'machine-readable output'
 # common options
 complete -c mpevent -l dir -x -a '(__fish_complete_directories)' -d 'use the store DIR'
 complete -c mpevent -l store -x -a '(__fish_complete_directories) redis:// unix:///' -d 'use the store STORE: a directory or a Redis server URL'
+complete -c mpevent -s e -l existing -d 'a missing object is an error (66), not created'
 complete -c mpevent -s q -l quiet -d 'no message when a wait times out or would block'
 complete -c mpevent -s v -l verbose -d 'say what happens on stderr'
 complete -c mpevent -s h -l help -d 'show help and exit'

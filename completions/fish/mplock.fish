@@ -133,7 +133,7 @@ complete -c mplock -n __mplock_in_command -a '(__mplock_complete_command)'
 
 # Options.  Spelled out for scripts that check this file against
 # mplock --help (fish writes them as "-l name"):
-# --shared --exclusive --nonblock --timeout --wait --conflict-exit-code --command --owner --ttl --force --json --dir --store --lease --quiet --verbose --help --usage --version
+# --shared --exclusive --nonblock --timeout --wait --conflict-exit-code --command --owner --ttl --force --json --existing --dir --store --lease --quiet --verbose --help --usage --version
 complete -c mplock -n '__mplock_verb - run flock acquire' -s s -l shared -d 'Shared (read) lock: coexists with other shared holders'
 complete -c mplock -n '__mplock_verb - run flock acquire' -s x -l exclusive -d 'Exclusive lock (default)'
 complete -c mplock -n '__mplock_verb - run flock acquire' -s n -l nonblock -d 'Do not wait: exit 75 if busy'
@@ -148,6 +148,7 @@ complete -c mplock -n '__mplock_verb - info ls' -l json -d 'Machine-readable out
 complete -c mplock -n '__mplock_verb - run flock acquire release is-locked create info ls rm' -l dir -x -a '(__fish_complete_directories)' -d 'Use the store DIR'
 complete -c mplock -n '__mplock_verb - run flock acquire release is-locked create info ls rm' -l store -x -a '(__fish_complete_directories) redis:// unix:///' -d 'Use the store STORE: a directory or a Redis server URL'
 complete -c mplock -n '__mplock_verb - run flock acquire' -l lease -x -d 'A hold ends unless renewed within DURATION (Redis; pid namespaces)'
+complete -c mplock -s e -l existing -d 'a missing object is an error (66), not created'
 complete -c mplock -n '__mplock_verb - run flock acquire release is-locked create info ls rm' -s q -l quiet -d 'No messages on stderr except errors'
 complete -c mplock -n '__mplock_verb - run flock acquire release is-locked create info ls rm' -s v -l verbose -d 'Say what happens on stderr'
 complete -c mplock -n '__mplock_verb - run flock acquire release is-locked create info ls rm' -s h -l help -d 'Show help and exit'

@@ -126,6 +126,7 @@ complete -c mpsem -n '__mpsem_verb -' -a create -d 'Create the semaphore'
 complete -c mpsem -n '__mpsem_verb -' -a rm -d 'Remove the semaphore (waiters exit 66)'
 complete -c mpsem -n '__mpsem_verb -; and not __mpsem_posix' -a run -d 'Run a command while holding a slot'
 complete -c mpsem -n '__mpsem_verb -; and not __mpsem_posix' -a drain -d 'Wait until every slot is free'
+complete -c mpsem -n '__mpsem_verb - drain' -l progress -d 'A progress line on stderr when it is a terminal'
 complete -c mpsem -n '__mpsem_verb -; and not __mpsem_posix' -a info -d 'Show the state of the semaphore'
 complete -c mpsem -n '__mpsem_verb -; and not __mpsem_posix' -a ls -d 'List the semaphores in the store'
 complete -c mpsem -n __mpsem_wants_name -a '(__mpsem_names)' -d Semaphore
@@ -136,7 +137,7 @@ complete -c mpsem -n __mpsem_in_command -a '(__mpsem_complete_command)'
 
 # Options.  Spelled out for scripts that check this file against
 # mpsem --help (fish writes them as "-l name"):
-# --jobs --value --command --bg --owner --ttl --force --posix --nonblock --timeout --wait --conflict-exit-code --json --dir --store --lease --quiet --verbose --help --usage --version
+# --jobs --value --command --bg --progress --owner --ttl --force --posix --nonblock --timeout --wait --conflict-exit-code --json --existing --dir --store --lease --quiet --verbose --help --usage --version
 complete -c mpsem -n '__mpsem_verb - run acquire create' -s j -l jobs -x -d 'Number of slots, fixed at creation (default 1)'
 complete -c mpsem -n '__mpsem_verb - create' -l value -x -d 'Slots free at first (0 to N); the others held with no owner'
 complete -c mpsem -n '__mpsem_verb - run' -s c -l command -x -d 'Run STRING with /bin/sh -c'
@@ -153,6 +154,7 @@ complete -c mpsem -n '__mpsem_verb - info ls' -l json -d 'Machine-readable outpu
 complete -c mpsem -n '__mpsem_verb - run acquire release value drain create info ls rm' -l dir -x -a '(__fish_complete_directories)' -d 'Use the store DIR'
 complete -c mpsem -n '__mpsem_verb - run acquire release value drain create info ls rm' -l store -x -a '(__fish_complete_directories) redis:// unix:///' -d 'Use the store STORE: a directory or a Redis server URL'
 complete -c mpsem -n '__mpsem_verb - run acquire' -l lease -x -d 'A hold ends unless renewed within DURATION (Redis; pid namespaces)'
+complete -c mpsem -s e -l existing -d 'a missing object is an error (66), not created'
 complete -c mpsem -n '__mpsem_verb - run acquire release value drain create info ls rm' -s q -l quiet -d 'No messages on stderr except errors'
 complete -c mpsem -n '__mpsem_verb - run acquire release value drain create info ls rm' -s v -l verbose -d 'Say what happens on stderr; run --bg: print the pid'
 complete -c mpsem -n '__mpsem_verb - run acquire release value drain create info ls rm' -s h -l help -d 'Show help and exit'

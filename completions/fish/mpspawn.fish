@@ -110,7 +110,7 @@ complete -c mpspawn -n __mpspawn_in_command -a '(__mpspawn_complete_command)'
 
 # Options.  Spelled out for scripts that check this file against
 # mpspawn --help (fish writes them as "-l name"):
-# --jobs --name --command --tag --fail-fast --kill-after --signal --restart --max-restarts --heartbeat --daemon --owner --queue --stdin --keep-order --listen --backlog --nonblock --timeout --wait --conflict-exit-code --json --dir --store --quiet --verbose --help --usage --version
+# --jobs --name --command --tag --fail-fast --kill-after --signal --restart --max-restarts --heartbeat --daemon --owner --queue --stdin --keep-order --listen --backlog --progress --nonblock --timeout --wait --conflict-exit-code --json --existing --dir --store --quiet --verbose --help --usage --version
 set -l start '__mpspawn_verb -'
 complete -c mpspawn -n $start -s j -l jobs -x -d 'Start N workers (default 1)'
 complete -c mpspawn -n $start -l name -x -a '(__mpspawn_names spawn)' -d 'Name of the group (default spawn-PID)'
@@ -131,12 +131,14 @@ complete -c mpspawn -n $start -l stdin -d '--queue: give the message on standard
 complete -c mpspawn -n $start -l keep-order -d '--queue: print the output in the order the messages were taken'
 complete -c mpspawn -n $start -l listen -x -a '0 127.0.0.1: 0.0.0.0: [::1]: [::]: unix:' -d 'A server: run CMD once per connection'
 complete -c mpspawn -n $start -l backlog -x -d '--listen: connections waiting to be accepted'
+complete -c mpspawn -n $start -l progress -d 'A progress line on stderr when it is a terminal'
 complete -c mpspawn -n '__mpspawn_verb - wait' -s n -l nonblock -d 'Do not wait: exit 75 if running'
 complete -c mpspawn -n '__mpspawn_verb - wait' -s E -l conflict-exit-code -x -d 'Exit N instead of 75 or 124'
 complete -c mpspawn -n '__mpspawn_verb - status info ls' -l json -d 'Machine-readable output'
 set -l any '__mpspawn_verb - ls status info wait kill is-alive rm beat'
 complete -c mpspawn -n $any -l dir -x -a '(__fish_complete_directories)' -d 'Use the store DIR'
 complete -c mpspawn -n $any -l store -x -a '(__fish_complete_directories) redis:// unix:///' -d 'Use the store STORE: a directory or a Redis server URL'
+complete -c mpspawn -s e -l existing -d 'a missing object is an error (66), not created'
 complete -c mpspawn -n $any -s q -l quiet -d 'No messages for a group not running or still running'
 complete -c mpspawn -n $any -s v -l verbose -d 'Say on stderr when workers fail or restart'
 complete -c mpspawn -n $any -s h -l help -d 'Show help and exit'

@@ -107,6 +107,7 @@ complete -c mpvar -n 'not __mpvar_verb; or contains -- (__mpvar_verb) info ls du
 
 # common options
 complete -c mpvar -l dir -x -a '(__fish_complete_directories)' -d 'use the store DIR'
+complete -c mpvar -s e -l existing -d 'a missing object is an error (66), not created'
 complete -c mpvar -s q -l quiet -d 'no message when a wait times out or would block'
 complete -c mpvar -s v -l verbose -d 'say what happens on stderr'
 complete -c mpvar -s h -l help -d 'show help and exit'

@@ -39,8 +39,12 @@ static const struct argp_option common_options[] = {
 	  "server, redis://HOST[:PORT][/DB] or unix:///PATH (see mptools(7); default "
 	  "$MP_STORE, else --dir)", 11 },
 	{ "json", OPT_JSON, 0, 0, "Machine-readable output (info, ls)", 11 },
-	{ "quiet", 'q', 0, 0, "Print no messages for busy or timed out", 11 },
-	{ "verbose", 'v', 0, 0, "Say what happens, on stderr", 11 },
+	{ "quiet", 'q', 0, 0, "Print no warnings (busy and timed out print nothing "
+	  "unless -v anyway)", 11 },
+	{ "existing", 'e', 0, 0, "Use only objects that exist: a missing one is 66 "
+	  "instead of being created (also MP_EXISTING=1)", 11 },
+	{ "verbose", 'v', 0, 0, "Say what happens, on stderr: why it is busy or timed "
+	  "out, who holds what it waits for", 11 },
 	{ 0, 'h', 0, 0, "Give this help list", -1 },
 	{ 0 }
 };
@@ -83,6 +87,9 @@ static int common_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case 'v':
 		mp_cli.verbose = 1;
+		break;
+	case 'e':
+		mp_cli.existing = 1;
 		break;
 	case 'h':
 		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
@@ -163,6 +170,9 @@ void mp_cli_init(const char *version)
 	argp_program_version_hook = print_version;
 	argp_program_bug_address = PACKAGE_BUGREPORT;
 	argp_err_exit_status = MP_EXIT_USAGE;
+	/* MP_EXISTING=1 is -e for a whole script (0 or empty: not) */
+	const char *e = getenv("MP_EXISTING");
+	mp_cli.existing = e && *e && strcmp(e, "0");
 	mp_signals_install();
 	atexit(mp_close_stdout);
 }
@@ -263,7 +273,9 @@ void mp_fail(int rc, const char *what_fmt, ...)
 	va_end(ap);
 	if (rc == -EINTR)
 		exit(status);
-	if ((rc == -EAGAIN || rc == -ETIMEDOUT) && mp_cli.quiet)
+	/* silent as flock -n and -w are: a cron job that skips a busy
+	 * lock mails nothing; -v says why */
+	if ((rc == -EAGAIN || rc == -ETIMEDOUT) && (mp_cli.quiet || !mp_cli.verbose))
 		exit(status);
 	if ((rc == -EAGAIN || rc == -ETIMEDOUT) && strstr(mp_errmsg(), "is stopped inside"))
 		mp_warn("%s: %s: %s", what, rc == -EAGAIN ? "busy" : "timed out", mp_errmsg());
@@ -280,9 +292,34 @@ void mp_fail(int rc, const char *what_fmt, ...)
 	exit(status);
 }
 
+/* -v with the default store: a process in a mount namespace of its own
+ * (systemd's PrivateDevices= or PrivateTmp=, a container) may have a
+ * /dev/shm of its own, and with it a store no one else sees.  Said once;
+ * nothing when it cannot tell (/proc/1 is not ours to read). */
+static void warn_private_mounts(const char *dir)
+{
+	static int said;
+	char self[64], init[64];
+	ssize_t a, b;
+
+	if (said || !mp_cli.verbose || (dir && *dir) || getenv("MP_STORE") || getenv("MP_DIR"))
+		return;
+	said = 1;
+	a = readlink("/proc/self/ns/mnt", self, sizeof self);
+	b = readlink("/proc/1/ns/mnt", init, sizeof init);
+	if (a <= 0 || b <= 0 || (a == b && !memcmp(self, init, (size_t)a)))
+		return;
+	mp_warn("this process is in a mount namespace other than init's (systemd "
+		"PrivateDevices= or PrivateTmp=, a container?): its /dev/shm, and so the "
+		"default store, may not be the one other processes use; set MP_DIR to a "
+		"directory they share (see mptools(7), SYSTEMD)");
+}
+
 void mp_store_open_dir_or_exit(struct mp_store *s, const char *dir)
 {
 	int rc = mp_store_open(s, dir);
+
+	warn_private_mounts(dir);
 
 	s->lease_ns = mp_cli.lease_ns;
 	/* One status whatever the cause (not ours, wrong mode, a file, cannot
@@ -394,8 +431,15 @@ char *mp_format_time(int64_t realtime_ns, char *buf, size_t len)
 	time_t t = (time_t)(realtime_ns / 1000000000LL);
 	struct tm tm;
 
+	size_t n;
+
 	localtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
+	/* RFC 3339 wants the offset as +hh:mm (strftime gives +hhmm) */
+	if (n >= 5 && n + 2 <= len) {
+		memmove(buf + n - 1, buf + n - 2, 3);
+		buf[n - 2] = ':';
+	}
 	return buf;
 }
 

@@ -42,6 +42,7 @@ struct mp_cli {
 	int64_t timeout_ns;	/* -t/-w; -1: none */
 	int conflict_code;	/* -E; -1: none */
 	int quiet, verbose, json;
+	int existing;		/* -e or $MP_EXISTING: a missing object is 66 */
 	const char *dir;	/* --dir or --store, else NULL ($MP_STORE, $MP_DIR or the
 				 * default) */
 	int64_t lease_ns;	/* --lease (holds on a Redis store) */
@@ -71,7 +72,7 @@ void mp_die(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 /* Exits with mp_exit_status(rc) after printing "prog: " and the library's
  * reason (mp_errmsg()), else "WHAT: strerror".  For -EINTR nothing is
- * printed; for busy/timeout the message is suppressed by -q. */
+ * printed; for busy/timeout only with -v (and not -q), as flock. */
 void mp_fail(int rc, const char *what_fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 
@@ -115,7 +116,8 @@ void mp_default_owner_or_exit(struct mp_owner *o);
 
 /* Writes s as a JSON string (with quotes) to f. */
 void mp_json_str(FILE *f, const char *s);
-/* Writes a time in ns since the epoch as ISO 8601 local time to buf. */
+/* Writes a time in ns since the epoch as RFC 3339 local time to buf
+ * (2026-12-03T16:04:05+01:00; len >= 26). */
 char *mp_format_time(int64_t realtime_ns, char *buf, size_t len);
 
 /* A wrapped command. */

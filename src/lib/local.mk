@@ -33,6 +33,7 @@ MP_CORE_SOURCES = \
 	src/lib/queue-lease.c \
 	src/lib/queue-ring.c \
 	src/lib/queue-wait.c \
+	src/lib/queue-split.c \
 	src/lib/redis.h \
 	src/lib/redis.c \
 	src/lib/redis-event.c \
@@ -69,6 +70,9 @@ src_lib_libmp_a_SOURCES = $(MP_CORE_SOURCES) \
 	src/lib/show-queue.c \
 	src/lib/show-spawn.c \
 	src/lib/show-var.c \
+	src/lib/show-table.c \
+	src/lib/progress.c \
+	src/lib/progress.h \
 	src/lib/supervise.h \
 	src/lib/supervise-int.h \
 	src/lib/supervise-front.c \

@@ -267,5 +267,6 @@ int shm_queue_get_lease(struct mp_obj *o, const struct mp_queue_get_req *r, void
 int shm_queue_done(struct mp_obj *o, uint64_t n);
 int shm_queue_join(struct mp_obj *o, int64_t deadline_ns, int nonblock);
 int shm_queue_close(struct mp_obj *o);
+int shm_queue_reopen(struct mp_obj *o);
 
 #endif

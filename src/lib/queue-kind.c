@@ -202,6 +202,7 @@ const struct mp_queue_ops mp_shm_queue_ops = {
 	.done = shm_queue_done,
 	.join = shm_queue_join,
 	.close = shm_queue_close,
+	.reopen = shm_queue_reopen,
 	.info = shm_queue_info,
 	.take = shm_queue_take,
 	.settle = shm_queue_settle,

@@ -392,14 +392,24 @@ int shm_queue_join(struct mp_obj *o, int64_t deadline_ns, int nonblock)
 	return rc;
 }
 
-int shm_queue_close(struct mp_obj *o)
+static int set_closed(struct mp_obj *o, uint32_t closed)
 {
 	int rc = queue_lock(o);
 
 	if (rc)
 		return rc;
-	__atomic_store_n(&Q(o)->st.closed, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&Q(o)->st.closed, closed, __ATOMIC_RELEASE);
 	queue_changed(o, WAKE_GET | WAKE_PUT);
 	queue_unlock_wake(o, WAKE_GET | WAKE_PUT);
 	return 0;
+}
+
+int shm_queue_close(struct mp_obj *o)
+{
+	return set_closed(o, 1);
+}
+
+int shm_queue_reopen(struct mp_obj *o)
+{
+	return set_closed(o, 0);
 }

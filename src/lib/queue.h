@@ -160,6 +160,11 @@ int mp_queue_join(struct mp_obj *o, int64_t deadline_ns, int nonblock);
  * Returns 0 or -errno. */
 int mp_queue_close(struct mp_obj *o);
 
+/* Opens a closed queue again: puts are taken again, and getters wait for
+ * messages instead of ending.  Reopening an open queue is not an error.
+ * Returns 0 or -errno. */
+int mp_queue_reopen(struct mp_obj *o);
+
 /* ---- state ---- */
 
 struct mp_queue_lease_info {
@@ -198,6 +203,12 @@ int mp_queue_info(struct mp_obj *o, struct mp_queue_info *qi,
 		  struct mp_queue_lease_info *leases, int max);
 
 /* ---- the command line's own calls ---- */
+
+/* The messages ended by sep in buf[*pos..len), up to vmax of them, into
+ * v (pointing into buf); *pos moves past the last one's separator.  What
+ * is left from *pos on is an unfinished message.  Returns how many. */
+size_t mp_queue_split(const char *buf, size_t len, unsigned char sep, size_t *pos,
+		      struct iovec *v, size_t vmax);
 
 /* A batch of messages reserved by one process for writing out, formatted
  * for output: each message followed by sep (sep < 0: nothing). */
@@ -267,6 +278,7 @@ struct mp_queue_ops {
 	int (*take)(struct mp_obj *o, const struct mp_queue_take_req *r, struct mp_queue_batch *b);
 	int (*settle)(struct mp_obj *o, struct mp_queue_batch *b, uint32_t written, const struct mp_owner *lease_owner, int64_t ttl_ns, uint64_t *token);
 	int (*ack_owner)(struct mp_obj *o, const struct mp_owner *who, uint64_t token, int force, struct mp_queue_lease_info *out);
+	int (*reopen)(struct mp_obj *o);
 };
 
 extern const struct mp_queue_ops mp_shm_queue_ops;

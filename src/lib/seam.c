@@ -318,6 +318,11 @@ int mp_queue_close(struct mp_obj *o)
 	return o->ops->queue->close(o);
 }
 
+int mp_queue_reopen(struct mp_obj *o)
+{
+	return o->ops->queue->reopen(o);
+}
+
 int mp_queue_info(struct mp_obj *o, struct mp_queue_info *qi, struct mp_queue_lease_info *leases, int max)
 {
 	return o->ops->queue->info(o, qi, leases, max);

@@ -110,11 +110,24 @@ int mp_show_event_row(struct mp_obj *o, int json, const char *lead)
 
 	if (n < 0)
 		return n;
+	(void)json;	/* the text of ls is mp_show_table's */
 	fputs(lead, stdout);
-	if (json)
-		print_json(o, &ei, w, n);
-	else
-		printf("%-24s %-6s %llu sets, %u waiting\n", o->name, ei.st.is_set ? "set" : "clear",
-		       (unsigned long long)ei.st.sets, ei.nwaiting);
+	print_json(o, &ei, w, n);
+	return 0;
+}
+
+int mp_show_event_sum(struct mp_obj *o, struct mp_show_sum *s)
+{
+	static struct mp_event_waiter w[MP_EVENT_WAITERS];
+	struct mp_event_info ei;
+	int n = read_info(o, &ei, w);
+
+	if (n < 0)
+		return n;
+	snprintf(s->state, sizeof s->state, "%s", ei.st.is_set ? "set" : "clear");
+	s->waiters = ei.nwaiting;
+	s->created_ns = ei.created_ns;
+	s->used_ns = ei.st.set_ns > ei.st.clear_ns ? ei.st.set_ns : ei.st.clear_ns;
+	s->in_use = ei.nwaiting != 0;
 	return 0;
 }

@@ -169,18 +169,13 @@ static int gate_row(struct mp_obj *o, enum mp_gate_style style, int json, const 
 {
 	struct mp_gate_info gi;
 	struct mp_hold *h;
-	char sb[64];
 	int n = read_gate(o, &gi, &h);
 
 	if (n < 0)
 		return n;
+	(void)json;	/* the text of ls is mp_show_table's */
 	fputs(lead, stdout);
-	if (json)
-		print_json(o, style, &gi, h, n);
-	else
-		printf("%-24s %-28s %u%s waiting\n", o->name,
-		       state_of(style, &gi, h, n, sb, sizeof sb), gi.nwaiting,
-		       gi.nwaiting_more ? "+" : "");
+	print_json(o, style, &gi, h, n);
 	free(h);
 	return 0;
 }
@@ -203,4 +198,41 @@ int mp_show_sem_info(struct mp_obj *o, int json)
 int mp_show_sem_row(struct mp_obj *o, int json, const char *lead)
 {
 	return gate_row(o, MP_SHOW_SEM, json, lead);
+}
+
+static int gate_sum(struct mp_obj *o, enum mp_gate_style style, struct mp_show_sum *s)
+{
+	struct mp_gate_info gi;
+	struct mp_hold *h;
+	int n = read_gate(o, &gi, &h);
+
+	if (n < 0)
+		return n;
+	if (style == MP_SHOW_SEM)
+		snprintf(s->state, sizeof s->state, "%u/%u slots used", gi.used, gi.capacity);
+	else if (!gi.used)
+		snprintf(s->state, sizeof s->state, "free");
+	else
+		snprintf(s->state, sizeof s->state, "locked (%s)",
+			 n > 0 && !(h[0].flags & MP_HOLD_SHARED) ? "exclusive" : "shared");
+	for (int i = 0; i < n; i++)
+		mp_show_add_holder(s, h[i].helper.pid ? h[i].helper.pid : h[i].owner.pid,
+				   h[i].since_ns);
+	s->waiters = gi.nwaiting;
+	s->waiters_more = gi.nwaiting_more != 0;
+	s->created_ns = gi.created_ns;
+	s->used_ns = gi.changed_ns;
+	s->in_use = gi.used || gi.nwaiting;
+	free(h);
+	return 0;
+}
+
+int mp_show_lock_sum(struct mp_obj *o, struct mp_show_sum *s)
+{
+	return gate_sum(o, MP_SHOW_LOCK, s);
+}
+
+int mp_show_sem_sum(struct mp_obj *o, struct mp_show_sum *s)
+{
+	return gate_sum(o, MP_SHOW_SEM, s);
 }

@@ -43,6 +43,7 @@ static void print_json(struct mp_obj *o, const struct mp_queue_info *qi,
 	mp_json_str(stdout, o->name);
 	printf(",\"kind\":\"queue\",\"path\":");
 	mp_json_str(stdout, mp_obj_path(o));
+	printf(",\"state\":\"%s\"", qi->closed ? "closed" : "open");
 	printf(",\"items\":%llu,\"bytes\":%llu,\"unfinished\":%llu,\"in_flight\":%llu,"
 	       "\"in_flight_bytes\":%llu,\"closed\":%s,\"waiters\":%u,\"getters\":%u,"
 	       "\"putters\":%u,\"max_items\":%llu,\"max_bytes\":%llu,\"max_msg\":%llu,"
@@ -144,12 +145,28 @@ int mp_show_queue_row(struct mp_obj *o, int json, const char *lead)
 
 	if (n < 0)
 		return n;
+	(void)json;	/* the text of ls is mp_show_table's */
 	fputs(lead, stdout);
-	if (json)
-		print_json(o, &qi, l, n < MP_QUEUE_SLOTS ? n : MP_QUEUE_SLOTS);
-	else
-		printf("%-24s %8llu waiting %6llu in flight %8llu unfinished  %s\n", o->name,
-		       (unsigned long long)qi.items, (unsigned long long)qi.in_flight,
-		       (unsigned long long)qi.unfinished, qi.closed ? "closed" : "open");
+	print_json(o, &qi, l, n < MP_QUEUE_SLOTS ? n : MP_QUEUE_SLOTS);
+	return 0;
+}
+
+int mp_show_queue_sum(struct mp_obj *o, struct mp_show_sum *s)
+{
+	struct mp_queue_lease_info *l;
+	struct mp_queue_info qi;
+	int n = read_info(o, &qi, &l);
+
+	if (n < 0)
+		return n;
+	snprintf(s->state, sizeof s->state, "%llu/%llu items, %llu in flight%s",
+		 (unsigned long long)qi.items, (unsigned long long)qi.params.max_items,
+		 (unsigned long long)qi.in_flight, qi.closed ? ", closed" : "");
+	for (int i = 0; i < n && i < MP_QUEUE_SLOTS; i++)
+		mp_show_add_holder(s, l[i].owner.pid, l[i].since_ns);
+	s->waiters = qi.getters + qi.putters;
+	s->created_ns = qi.created_ns;
+	s->used_ns = qi.changed_ns;
+	s->in_use = qi.items || qi.in_flight || qi.unfinished || s->waiters;
 	return 0;
 }

@@ -58,6 +58,7 @@ static void print_status_json(struct mp_obj *o, const struct mp_spawn_snap *s)
 	printf(",\"other_pid_namespace\":%s", s->foreign ? "true" : "false");
 	printf(",\"pid\":%d,\"supervisor\":%d,\"command\":", g->front.pid, g->keeper.pid);
 	mp_json_str(stdout, g->command);
+	json_time("created", g->started_ns);	/* the record is made when it starts */
 	json_time("started", g->started_ns);
 	json_time("ended", g->state == MP_SPAWN_G_DONE ? g->ended_ns : 0);
 	printf(",\"runtime_ms\":%lld",
@@ -133,7 +134,7 @@ static void print_status_json(struct mp_obj *o, const struct mp_spawn_snap *s)
 		}
 		putchar('}');
 	}
-	printf("]}\n");
+	printf("]}");
 }
 
 /* --listen: the live connections. */
@@ -257,29 +258,32 @@ int mp_show_spawn_row(struct mp_obj *o, int json, const char *lead)
 
 	if (rc)
 		return rc;
+	(void)json;	/* the text of ls is mp_show_table's */
 	fputs(lead, stdout);
-	if (json) {
-		printf("{\"name\":");
-		mp_json_str(stdout, o->name);
-		printf(",\"state\":\"%s\",\"nworkers\":%u,\"running\":%u,\"pid\":%d,\"status\":",
-		       mp_spawn_gstate_name(&s), s.g.nworkers, s.nrunning, s.g.front.pid);
-		if (s.g.state == MP_SPAWN_G_DONE)
-			printf("%d", s.g.status);
-		else if (s.lost)
-			printf("%d", 128 + SIGKILL);
-		else
-			printf("null");
-		printf(",\"command\":");
-		mp_json_str(stdout, s.g.command);
-		putchar('}');
-	} else {
-		char st[32] = "";
-		if (s.g.state == MP_SPAWN_G_DONE)
-			snprintf(st, sizeof st, "exit %d", s.g.status);
-		else
-			snprintf(st, sizeof st, "%u/%u running", s.nrunning, s.g.nworkers);
-		printf("%-24s %-9s %-14s %s\n", o->name, mp_spawn_gstate_name(&s), st, s.g.command);
-	}
+	print_status_json(o, &s);	/* the same object as status --json */
 	mp_spawn_snap_free(&s);
+	return 0;
+}
+
+int mp_show_spawn_sum(struct mp_obj *o, struct mp_show_sum *s)
+{
+	struct mp_spawn_snap sn;
+	int rc = mp_spawn_snapshot(o, &sn);
+
+	if (rc)
+		return rc;
+	if (sn.g.state == MP_SPAWN_G_DONE)
+		snprintf(s->state, sizeof s->state, "done, exit %d", sn.g.status);
+	else if (sn.lost)
+		snprintf(s->state, sizeof s->state, "lost (mpspawn was killed)");
+	else
+		snprintf(s->state, sizeof s->state, "%u/%u workers running", sn.nrunning,
+			 sn.g.nworkers);
+	if (sn.g.state != MP_SPAWN_G_DONE && !sn.lost)
+		mp_show_add_holder(s, sn.g.front.pid, sn.g.started_ns);
+	s->created_ns = sn.g.started_ns;
+	s->used_ns = sn.g.state == MP_SPAWN_G_DONE ? sn.g.ended_ns : sn.g.started_ns;
+	s->in_use = sn.g.state != MP_SPAWN_G_DONE && !sn.lost;
+	mp_spawn_snap_free(&sn);
 	return 0;
 }

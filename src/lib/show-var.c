@@ -90,27 +90,27 @@ void mp_show_var_json_value(int is_set, const void *v, size_t len)
 
 /* The value for people: printable ASCII as it is, the rest escaped, cut
  * after max bytes. */
-static void print_preview(const unsigned char *p, size_t len, size_t max)
+static void print_preview(FILE *f, const unsigned char *p, size_t len, size_t max)
 {
 	for (size_t i = 0; i < len && i < max; i++) {
 		if (p[i] == '\n')
-			fputs("\\n", stdout);
+			fputs("\\n", f);
 		else if (p[i] == '\t')
-			fputs("\\t", stdout);
+			fputs("\\t", f);
 		else if (p[i] == '\\')
-			fputs("\\\\", stdout);
+			fputs("\\\\", f);
 		else if (p[i] < 0x20 || p[i] >= 0x7f)
-			printf("\\x%02x", p[i]);
+			fprintf(f, "\\x%02x", p[i]);
 		else
-			putchar(p[i]);
+			putc(p[i], f);
 	}
 	if (len > max)
-		fputs("...", stdout);
+		fputs("...", f);
 }
 
 void mp_show_var_text_value(const void *v, size_t len)
 {
-	print_preview(v, len, len);
+	print_preview(stdout, v, len, len);
 }
 
 static void json_time(const char *key, int64_t ns)
@@ -130,7 +130,8 @@ static void print_json(struct mp_obj *o, const struct mp_var_info *vi, const voi
 	mp_json_str(stdout, o->name);
 	printf(",\"kind\":\"var\",\"path\":");
 	mp_json_str(stdout, mp_obj_path(o));
-	printf(",\"set\":%s,\"value\":", vi->st.is_set ? "true" : "false");
+	printf(",\"state\":\"%s\",\"set\":%s,\"value\":", vi->st.is_set ? "set" : "unset",
+	       vi->st.is_set ? "true" : "false");
 	mp_show_var_json_value(vi->st.is_set != 0, buf, vi->st.len);
 	printf(",\"length\":%llu,\"max_size\":%llu,\"version\":%llu",
 	       (unsigned long long)vi->st.len, (unsigned long long)vi->max_size,
@@ -151,7 +152,7 @@ static void print_text(struct mp_obj *o, const struct mp_var_info *vi, const voi
 	printf("kind:     var\n");
 	if (vi->st.is_set) {
 		printf("value:    ");
-		print_preview(buf, vi->st.len, PREVIEW);
+		print_preview(stdout, buf, vi->st.len, PREVIEW);
 		printf("\nlength:   %llu bytes (at most %llu)\n", (unsigned long long)vi->st.len,
 		       (unsigned long long)vi->max_size);
 	} else {
@@ -208,19 +209,40 @@ int mp_show_var_row(struct mp_obj *o, int json, const char *lead)
 
 	if (rc < 0)
 		return rc;
+	(void)json;	/* the text of ls is mp_show_table's */
 	fputs(lead, stdout);
-	if (json) {
-		print_json(o, &vi, buf);
+	print_json(o, &vi, buf);
+	free(buf);
+	return 0;
+}
+
+int mp_show_var_sum(struct mp_obj *o, struct mp_show_sum *s)
+{
+	struct mp_var_info vi;
+	void *buf;
+	int rc = read_info(o, &vi, &buf);
+
+	if (rc < 0)
+		return rc;
+	if (!vi.st.is_set) {
+		snprintf(s->state, sizeof s->state, "unset");
 	} else {
-		printf("%-24s ", o->name);
-		if (vi.st.is_set)
-			print_preview(buf, vi.st.len, PREVIEW);
-		else
-			fputs("(unset)", stdout);
-		if (vi.nwaiting)
-			printf("  (%u waiting)", vi.nwaiting);
-		putchar('\n');
+		/* the value's first bytes, as text info shows them */
+		char *p = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&p, &len);
+
+		if (f) {
+			print_preview(f, buf, vi.st.len, 30);
+			fclose(f);
+			snprintf(s->state, sizeof s->state, "= %s", p ? p : "");
+			free(p);
+		}
 	}
+	s->waiters = vi.nwaiting;
+	s->created_ns = vi.created_ns;
+	s->used_ns = vi.st.set_ns;
+	s->in_use = vi.nwaiting != 0;
 	free(buf);
 	return 0;
 }

@@ -10,8 +10,49 @@
 #define MP_SHOW_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "store.h"
+
+/* One object in a line of ls and mptools ls, as people read it. */
+struct mp_show_sum {
+	char state[64];		/* "locked", "2/3 slots used", "set", "3 items, ..." */
+	char holders[256];	/* "PID COMMAND since HH:MM:SS, ..."; "" none */
+	unsigned waiters;
+	int waiters_more;	/* the waiting line is full: more may wait */
+	int64_t created_ns;	/* CLOCK_REALTIME; 0 unknown */
+	int64_t used_ns;	/* CLOCK_REALTIME of the last change; 0 unknown */
+	int in_use;		/* held, waited on, messages queued or in flight,
+				 * workers running: mptools gc keeps it */
+};
+
+/* Fills s for o, whatever its kind.  Returns 0 or -errno. */
+int mp_show_sum(struct mp_obj *o, struct mp_show_sum *s);
+int mp_show_lock_sum(struct mp_obj *o, struct mp_show_sum *s);
+int mp_show_sem_sum(struct mp_obj *o, struct mp_show_sum *s);
+int mp_show_event_sum(struct mp_obj *o, struct mp_show_sum *s);
+int mp_show_queue_sum(struct mp_obj *o, struct mp_show_sum *s);
+int mp_show_spawn_sum(struct mp_obj *o, struct mp_show_sum *s);
+int mp_show_var_sum(struct mp_obj *o, struct mp_show_sum *s);
+/* Appends "PID COMMAND since HH:MM:SS" (", " first when buf is not empty)
+ * for a holder; COMMAND is /proc/PID/comm, "?" when it cannot be read. */
+void mp_show_add_holder(struct mp_show_sum *s, int pid, int64_t since_ns);
+
+/* The table of ls: a header, then one line per object (kind: with a KIND
+ * column first, as mptools ls prints it).  rows are freed by
+ * mp_show_table_free. */
+struct mp_show_row {
+	const char *kind;
+	char *name;
+	struct mp_show_sum sum;
+};
+struct mp_show_table {
+	struct mp_show_row *rows;
+	size_t n, cap;
+};
+int mp_show_table_add(struct mp_show_table *t, struct mp_obj *o);
+void mp_show_table_print(FILE *f, const struct mp_show_table *t, int kind);
+void mp_show_table_free(struct mp_show_table *t);
 
 int mp_show_lock_info(struct mp_obj *o, int json);
 int mp_show_lock_row(struct mp_obj *o, int json, const char *lead);

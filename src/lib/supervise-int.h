@@ -165,6 +165,9 @@ void sup_reap(struct keeper *k);
 /* 1 when this process has no child left. */
 int sup_no_children(void);
 /* SIGKILLs everything below this process until nothing is left. */
+/* SIGs the process groups of the workers that still have members of
+ * this process's own (supervise-sweep.c). */
+void sup_kill_groups(struct keeper *k, int sig);
 void sup_sweep(struct keeper *k);
 /* SIGTERM (and SIGCONT) once to each child not signalled yet. */
 void sup_cleanup_signal(struct keeper *k);

@@ -147,9 +147,7 @@ static int keeper_leftovers_gone(struct keeper *k)
 		sup_reap(k);
 		if (sup_no_children())
 			return 1;
-		for (uint32_t i = 0; i < c->nworkers; i++)
-			if (k->w[i].pgid > 0)
-				kill(-k->w[i].pgid, SIGTERM);
+		sup_kill_groups(k, SIGTERM);
 		sup_cleanup_signal(k);
 		k->t_cleanup = mp_now_ns() + c->kill_after_ns;
 		if (c->kill_after_ns <= 0) {

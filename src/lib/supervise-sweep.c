@@ -125,6 +125,29 @@ static int list_children(pid_t **out)
 	return n;
 }
 
+/* Sends sig to the process group of every worker that still has one: the
+ * worker itself not yet reaped, or one of this process's children (the
+ * worker's orphans, adopted by this subreaper) still in it.  A group whose
+ * every member is gone is never signalled: its number is free for the
+ * kernel to give to an unrelated process (pid_max is 32768 by default),
+ * and kill(-pgid) would hit that one's group. */
+void sup_kill_groups(struct keeper *k, int sig)
+{
+	pid_t *v;
+	int n = list_children(&v);
+
+	for (uint32_t i = 0; i < k->c->nworkers; i++) {
+		pid_t g = k->w[i].pgid;
+		int ours = g > 0 && k->w[i].pid == g;
+
+		for (int j = 0; g > 0 && !ours && j < n; j++)
+			ours = getpgid(v[j]) == g;
+		if (ours)
+			kill(-g, sig);
+	}
+	free(v);
+}
+
 /* Sends sig to every child.  The children's pids are safe to signal: only
  * this process can reap them. */
 static void signal_children(int sig)
@@ -154,9 +177,7 @@ void sup_sweep(struct keeper *k)
 	if (k)
 		k->stopping = 1;	/* no restarts from here */
 	if (k)
-		for (uint32_t i = 0; i < k->c->nworkers; i++)
-			if (k->w[i].pgid > 0)
-				kill(-k->w[i].pgid, SIGKILL);
+		sup_kill_groups(k, SIGKILL);
 	for (;;) {
 		int wst;
 		pid_t pid;

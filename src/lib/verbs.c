@@ -5,6 +5,7 @@
 #include "verbs.h"
 #include "cli.h"
 #include "err.h"
+#include "show.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -105,6 +106,7 @@ struct list_ctx {
 	const struct mp_kind_cli *k;
 	const char *prefix;
 	int count, rc;
+	struct mp_show_table table;	/* text: printed at the end */
 };
 
 static int list_one(const char *name, void *arg)
@@ -119,7 +121,10 @@ static int list_one(const char *name, void *arg)
 	if (rc == -ENOENT)
 		return 0;	/* removed meanwhile */
 	if (rc == 0) {
-		rc = c->k->row(&o, mp_cli.json, mp_cli.json && c->count ? "," : "");
+		if (mp_cli.json)
+			rc = c->k->row(&o, 1, c->count ? "," : "");
+		else
+			rc = mp_show_table_add(&c->table, &o);
 		mp_obj_close(&o);
 	}
 	if (rc) {
@@ -133,7 +138,7 @@ static int list_one(const char *name, void *arg)
 
 static int verb_ls(const struct mp_kind_cli *k, const char *prefix)
 {
-	struct list_ctx c = { k, prefix, 0, 0 };
+	struct list_ctx c = { k, prefix, 0, 0, { 0 } };
 	int rc;
 
 	mp_obj_allow_readonly(1);	/* a read-only store can be looked at */
@@ -143,6 +148,9 @@ static int verb_ls(const struct mp_kind_cli *k, const char *prefix)
 	rc = mp_store_list(&mp_verb_store, k->kind, list_one, &c);
 	if (mp_cli.json)
 		printf("]\n");
+	else if (c.table.n)	/* a header over the rows; nothing at all for none */
+		mp_show_table_print(stdout, &c.table, 0);
+	mp_show_table_free(&c.table);
 	if (rc)
 		mp_fail(rc, "cannot list the store");
 	return c.rc ? mp_exit_status(c.rc) : 0;

@@ -70,9 +70,9 @@ struct mp_kind_cli {
 	/* Prints o (info) as text, or as one JSON object without a newline.
 	 * Returns 0 or -errno, having printed nothing on error. */
 	int (*info)(struct mp_obj *o, int json);
-	/* Prints o's line of ls: text, or JSON (the info object) after lead
-	 * (the separator "," or "").  Returns 0 or -errno, nothing printed on
-	 * error. */
+	/* Prints o's element of ls --json (the info object) after lead
+	 * (the separator "," or ""); json is 1 (the text of ls is
+	 * mp_show_table's).  Returns 0 or -errno, nothing printed on error. */
 	int (*row)(struct mp_obj *o, int json, const char *lead);
 };
 
@@ -87,9 +87,10 @@ void mp_verb_open_or_exit(const struct mp_kind_cli *k, const char *name, struct 
  * prefix, or NULL) and returns the exit status, or exits with it:
  *   create  k->create; 0
  *   info    k->info, with mp_cli.json; 66 missing
- *   ls      k->row for each object of the kind (whose name starts with
- *           NAME, if not NULL), sorted by name, with a
- *           line each; an object that cannot
+ *   ls      a table with a header (mp_show_table: name, state, waiters,
+ *           age, holders) of each object of the kind (whose name starts
+ *           with NAME, if not NULL), sorted by name, nothing when there
+ *           is none; --json: k->row for each; an object that cannot
  *           be read is skipped with a message, and its status is returned;
  *           --json: one JSON array
  *   rm      marks the object removed (its waiters leave with 66) and
