@@ -40,6 +40,11 @@ struct renewer {
 	uint64_t token;
 	int64_t lease_ns;
 	pid_t helper;
+	const struct mp_redis_lease_scripts *sc;
+};
+
+static const struct mp_redis_lease_scripts gate_scripts = {
+	&mp_redis_renew_script, &mp_redis_drop_script,
 };
 
 static struct renewer renewer = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
@@ -47,7 +52,7 @@ static struct renewer renewer = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD
 /* Renews the hold on its own connection.  Returns 1 renewed, 0 gone,
  * -1 the server could not be asked. */
 static int renew_once(struct mp_store *s, redisContext **c, const char *base, uint64_t token,
-		      int64_t lease_ns)
+		      int64_t lease_ns, const struct mp_redis_lease_scripts *sc)
 {
 	char tok[24], ms[24];
 	const char *args[2] = { tok, ms };
@@ -58,7 +63,7 @@ static int renew_once(struct mp_store *s, redisContext **c, const char *base, ui
 		return -1;
 	snprintf(tok, sizeof tok, "%" PRIu64, token);
 	snprintf(ms, sizeof ms, "%lld", (long long)(lease_ns / 1000000));
-	rc = mp_redis_eval_on(s, *c, &mp_redis_renew_script, base, mp_redis_gate_keys, 2, args, &rep);
+	rc = mp_redis_eval_on(s, *c, sc->renew, base, mp_redis_gate_keys, 2, args, &rep);
 	if (rc == -ETIME)
 		rc = -ENOTCONN;
 	if (rc) {
@@ -109,7 +114,7 @@ static void *renewer_main(void *arg)
 		if (r->stop)
 			break;
 		pthread_mutex_unlock(&r->mu);
-		rc = renew_once(r->s, &c, r->base, r->token, r->lease_ns);
+		rc = renew_once(r->s, &c, r->base, r->token, r->lease_ns, r->sc);
 		pthread_mutex_lock(&r->mu);
 		if (rc == 0)
 			lease_lost(r->helper);	/* ran out, forced or removed: CMD has
@@ -127,6 +132,12 @@ static void *renewer_main(void *arg)
 
 void mp_redis_renewer_start(struct mp_obj *o, uint64_t token)
 {
+	mp_redis_renewer_start_scripts(o, token, &gate_scripts);
+}
+
+void mp_redis_renewer_start_scripts(struct mp_obj *o, uint64_t token,
+				    const struct mp_redis_lease_scripts *sc)
+{
 	struct renewer *r = &renewer;
 	sigset_t all, old;
 
@@ -135,6 +146,7 @@ void mp_redis_renewer_start(struct mp_obj *o, uint64_t token)
 	r->s = ((struct mp_robj *)o->impl)->s;
 	snprintf(r->base, sizeof r->base, "%s", ((struct mp_robj *)o->impl)->base);
 	r->token = token;
+	r->sc = sc;
 	r->lease_ns = r->s->lease_ns;
 	r->stop = 0;
 	/* the thread takes no signal: they are the main thread's to handle */
@@ -162,7 +174,7 @@ void mp_redis_renewer_stop(uint64_t token)
  * process other than this one) while the owner lives: renews the lease,
  * releases when the owner dies, and ends when the hold is gone. */
 static void keeper_loop(struct mp_store *s, const char *base, uint64_t token,
-			const struct mp_owner *owner)
+			const struct mp_owner *owner, const struct mp_redis_lease_scripts *sc)
 {
 	int pfd = (int)syscall(SYS_pidfd_open, owner->pid, 0);
 	int64_t lease = s->lease_ns, ok_at = mp_now_ns();
@@ -183,11 +195,11 @@ static void keeper_loop(struct mp_store *s, const char *base, uint64_t token,
 
 			snprintf(tok, sizeof tok, "%" PRIu64, token);
 			if ((c || (c = mp_redis_connect(s->impl))) &&
-			    !mp_redis_eval_on(s, c, &mp_redis_drop_script, base, mp_redis_gate_keys, 1, a, &rep))
+			    !mp_redis_eval_on(s, c, sc->drop, base, mp_redis_gate_keys, 1, a, &rep))
 				freeReplyObject(rep);
 			_exit(0);
 		}
-		rc = renew_once(s, &c, base, token, lease);
+		rc = renew_once(s, &c, base, token, lease, sc);
 		if (rc == 0)
 			_exit(0);
 		if (rc > 0)
@@ -198,6 +210,12 @@ static void keeper_loop(struct mp_store *s, const char *base, uint64_t token,
 }
 
 void mp_redis_keeper_start(struct mp_obj *o, uint64_t token, const struct mp_owner *owner)
+{
+	mp_redis_keeper_start_scripts(o, token, owner, &gate_scripts);
+}
+
+void mp_redis_keeper_start_scripts(struct mp_obj *o, uint64_t token, const struct mp_owner *owner,
+				   const struct mp_redis_lease_scripts *sc)
 {
 	pid_t p = fork();
 
@@ -214,7 +232,8 @@ void mp_redis_keeper_start(struct mp_obj *o, uint64_t token, const struct mp_own
 		syscall(SYS_close_range, 3, ~0U, 0);
 		signal(SIGINT, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);
-		keeper_loop(((struct mp_robj *)o->impl)->s, ((struct mp_robj *)o->impl)->base, token, owner);
+		keeper_loop(((struct mp_robj *)o->impl)->s, ((struct mp_robj *)o->impl)->base, token, owner,
+			    sc);
 		_exit(0);
 	}
 	if (p > 0)

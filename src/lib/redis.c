@@ -9,6 +9,7 @@
 #include "event.h"
 #include "gate.h"
 #include "lock.h"
+#include "queue.h"
 #include "sem.h"
 #include "signals.h"
 #include "store.h"
@@ -432,7 +433,7 @@ static const char *const m_suffix[] = { ":m" };
 static int kind_here(struct mp_store *s, const struct mp_kind *k)
 {
 	if (k->id == MP_KIND_LOCK || k->id == MP_KIND_SEM || k->id == MP_KIND_EVENT ||
-	    k->id == MP_KIND_VAR)
+	    k->id == MP_KIND_VAR || k->id == MP_KIND_QUEUE)
 		return 0;
 	mp_errmsg_set("%ss are not kept in redis stores yet (store %s)", k->name, s->dir);
 	return -EPROTONOSUPPORT;
@@ -699,4 +700,5 @@ const struct mp_store_ops mp_redis_store_ops = {
 	.sem = &mp_redis_sem_ops,
 	.event = &mp_redis_event_ops,
 	.var = &mp_redis_var_ops,
+	.queue = &mp_redis_queue_ops,
 };
