@@ -82,19 +82,21 @@ const struct mp_redis_script mp_redis_queue_open_script = { LUA_PRELUDE
 	"return {0, tonumber(m[1]), tonumber(m[2]), tonumber(m[3])}", 5
 };
 
-/* ARGV: lengths, payloads → {0, n} all put, {1, n} full after n, {-4, n}
- * message n is over max_msg, {-5, n} closed, {-2}/{-3} */
+/* ARGV: the messages, one each → {0, n} all put, {1, n} full after n,
+ * {-4, n} message n is over max_msg, {-5, n} closed, {-2}/{-3} */
 const struct mp_redis_script mp_redis_queue_put_script = { LUA_PRELUDE
 	"local g = gone() if g < 0 then return {g, 0} end "
 	"if redis.call('HGET', M, 'closed') == '1' then return {-5, 0} end "
 	"local mi, mb, mm = num('mi'), num('mb'), num('mm') "
 	"local n, b = redis.call('LLEN', Q) + num('fn'), num('b') + num('fb') "
-	"local t = split(ARGV[1], ARGV[2]) local k, nb, st = 0, 0, 0 "
-	"for i = 1, #t do local l = #t[i] "
+	"local k, nb, st = 0, 0, 0 "
+	"for i = 1, #ARGV do local l = #ARGV[i] "
 	"  if l > mm then st = -4 break end "
 	"  if n + k + 1 > mi or b + nb + l > mb then st = 1 break end "
 	"  k = k + 1 nb = nb + l end "
-	"if k > 0 then push('RPUSH', t, 1, k, 1) redis.call('HINCRBY', M, 'b', nb) "
+	"local i = 1 while i <= k do local j = math.min(i + 999, k) "
+	"  redis.call('RPUSH', Q, unpack(ARGV, i, j)) i = j + 1 end "
+	"if k > 0 then redis.call('HINCRBY', M, 'b', nb) "
 	"  redis.call('HINCRBY', M, 'un', k) redis.call('HINCRBY', M, 'puts', k) "
 	"  changed('p', now()) end "
 	"return {st, k}", 5

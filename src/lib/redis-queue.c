@@ -329,34 +329,21 @@ static void reap(struct mp_obj *o)
 
 static int put_some(struct mp_obj *o, const struct iovec *v, size_t n, size_t *nput, int *full)
 {
-	size_t bytes = 0, lcap = n * 21 + 1, ll = 0;
-	char *lens = malloc(lcap), *blob;
-	const char *a[2];
-	size_t al[2];
+	const char **a = malloc(n * sizeof *a);
+	size_t *al = malloc(n * sizeof *al);
 	redisReply *rep;
 	long long st;
-	int rc;
+	int rc = -ENOMEM;
 
-	for (size_t i = 0; i < n; i++)
-		bytes += v[i].iov_len;
-	blob = malloc(bytes + 1);
-	if (!lens || !blob) {
-		free(lens);
-		free(blob);
-		return -ENOMEM;
+	if (a && al) {
+		for (size_t i = 0; i < n; i++) {
+			a[i] = v[i].iov_len ? v[i].iov_base : "";
+			al[i] = v[i].iov_len;
+		}
+		rc = run(o, &mp_redis_queue_put_script, (int)n, a, al, &rep);
 	}
-	bytes = 0;
-	for (size_t i = 0; i < n; i++) {
-		ll += (size_t)snprintf(lens + ll, lcap - ll, "%zu ", v[i].iov_len);
-		if (v[i].iov_len)
-			memcpy(blob + bytes, v[i].iov_base, v[i].iov_len);
-		bytes += v[i].iov_len;
-	}
-	a[0] = lens, al[0] = ll;
-	a[1] = blob, al[1] = bytes;
-	rc = run(o, &mp_redis_queue_put_script, 2, a, al, &rep);
-	free(lens);
-	free(blob);
+	free(a);
+	free(al);
 	if (rc)
 		return rc;
 	st = code_of(rep);
@@ -464,6 +451,14 @@ static int take(struct mp_obj *o, const struct take *t, uint64_t *prev, redisRep
 		else
 			ptok[0] = 0;
 		rc = run(o, &mp_redis_queue_take_script, 13, a, NULL, rep);
+		if (rc == -ENOTCONN && sub && !t->nonblock) {
+			/* the server went away in a wait: again until -t (the
+			 * previous batch is acked when it answers again) */
+			rc = mp_redis_pause(t->deadline_ns);
+			if (!rc)
+				continue;
+			rc = rc == -ETIMEDOUT ? -ENOTCONN : rc;
+		}
 		if (rc)
 			break;
 		*prev = 0;

@@ -282,10 +282,23 @@ static int eval_on(struct mp_store *s, redisContext *c, const struct mp_redis_sc
 		   const char *const *args, const size_t *lens, redisReply **out)
 {
 	char keys[8][MP_NAME_MAX + 112], nk[8];
-	const char *argv[40];
-	size_t argl[40];
+	const char *argv_small[40], **argv = argv_small;
+	size_t argl_small[40], *argl = argl_small;
+	int max = 40;
 	redisReply *rep;
 	int argc = 0;
+
+	/* a batch of messages (queues) is one argument each */
+	if (nargs > 40 - 3 - 8) {
+		max = nargs + 3 + 8;
+		argv = malloc((size_t)max * sizeof *argv);
+		argl = malloc((size_t)max * sizeof *argl);
+		if (!argv || !argl) {
+			free(argv);
+			free(argl);
+			return -ENOMEM;
+		}
+	}
 
 	argv[argc++] = "EVAL";
 	argv[argc++] = sc->lua;
@@ -297,11 +310,15 @@ static int eval_on(struct mp_store *s, redisContext *c, const struct mp_redis_sc
 	}
 	for (int i = 0; i < argc; i++)
 		argl[i] = strlen(argv[i]);
-	for (int i = 0; i < nargs && argc < 40; i++, argc++) {
+	for (int i = 0; i < nargs && argc < max; i++, argc++) {
 		argv[argc] = args[i];
 		argl[argc] = lens ? lens[i] : strlen(args[i]);
 	}
 	rep = command_len(c, argc, argv, argl);
+	if (argv != argv_small) {
+		free(argv);
+		free(argl);
+	}
 	if (!rep && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		unavailable(s->impl, "no reply within 3 s", NULL);
 		return -ETIME;	/* told apart from a dropped connection: no retry */
