@@ -248,7 +248,7 @@ holders_are() {
 	wait_until 10 bash -c "[ \"\$(redis-cli -s '$SOCK' info clients | sed -n 's/^connected_clients:\([0-9]*\).*/\1/p')\" -le $before ]"
 }
 
-@test "kill -9 torture on Redis: locks, reader/writer locks, semaphores, events and variables keep their invariants" {
+@test "kill -9 torture on Redis: locks, reader/writer locks, semaphores, events, variables and queues keep their invariants" {
 	local k
 	# besides the harness's own kills of clients and wrappers: keepers
 	# (the long-lived processes an acquire leaves) are SIGKILLed too
@@ -261,7 +261,7 @@ holders_are() {
 		done
 		sleep 0.05
 	done' sh "$BATS_TEST_TMPDIR/keepers-killed" "$MP_STORE"
-	for k in lock rwlock sem event var; do
+	for k in lock rwlock sem event var queue; do
 		run "$MP_TOP_BUILDDIR/tests/torture/mptorture" --bin "$MP_TOP_BUILDDIR/src" \
 			-t "${MP_TORTURE_SECONDS:-6}" -k "$k" --dir "$BATS_TEST_TMPDIR/t-$k"
 		echo "$output" | tail -3

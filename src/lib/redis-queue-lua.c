@@ -226,11 +226,15 @@ const struct mp_redis_script mp_redis_queue_waiter_script = { LUA_PRELUDE
 	"else redis.call('HDEL', M, ARGV[1]) end return 0", 5
 };
 
-/* ARGV: token [owner start] → 1 its messages were handed back, 0 no
- * such reservation (the keeper's and the reaper's; as the gate's drop) */
+/* ARGV: token [owner_start owner_pid] → 1 its messages were handed back,
+ * 0 no such reservation (the keeper's and the reaper's; as the gate's
+ * drop).  The reaper names the owner it saw dead: a reservation leased to
+ * another owner since (settle) is not that owner's to lose, even when the
+ * two started in the same clock tick. */
 const struct mp_redis_script mp_redis_queue_drop_script = { LUA_PRELUDE
 	"local s = redis.call('HGET', W, ARGV[1]) if not s then return 0 end "
-	"if ARGV[2] and dec(s).st ~= ARGV[2] then return 0 end "
+	"if ARGV[2] and (dec(s).st ~= ARGV[2] or dec(s).p ~= tonumber(ARGV[3])) then "
+	"  return 0 end "
 	"back(ARGV[1], 0, true) changed('b', now()) return 1", 5
 };
 

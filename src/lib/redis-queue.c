@@ -295,10 +295,11 @@ static void reap_local(struct mp_obj *o, redisReply *w, size_t first)
 		ow.pid = p, ow.start = st, ow.pidns = ns;
 		if (mp_owner_alive(&ow))
 			continue;
-		char sts[24];
-		const char *a[2] = { w->element[i]->str, sts };
+		char sts[24], ps[16];
+		const char *a[3] = { w->element[i]->str, sts, ps };
 		snprintf(sts, sizeof sts, "%llu", st);
-		if (!eval(o, &mp_redis_queue_drop_script, 2, a, NULL, &r2))
+		snprintf(ps, sizeof ps, "%d", p);
+		if (!eval(o, &mp_redis_queue_drop_script, 3, a, NULL, &r2))
 			freeReplyObject(r2);
 	}
 }
@@ -390,25 +391,6 @@ static int redis_queue_put(struct mp_obj *o, const struct iovec *v, size_t n,
 }
 
 /* ---- take (get, get --lease) ---- */
-
-static int ensure(struct mp_queue_batch *b, size_t bytes, uint32_t count)
-{
-	if (b->cap < bytes) {
-		char *nb = realloc(b->buf, bytes);
-		if (!nb)
-			return -ENOMEM;
-		b->buf = nb;
-		b->cap = bytes;
-	}
-	if (b->ends_cap < count) {
-		size_t *ne = realloc(b->ends, count * sizeof *ne);
-		if (!ne)
-			return -ENOMEM;
-		b->ends = ne;
-		b->ends_cap = count;
-	}
-	return 0;
-}
 
 struct take {
 	uint32_t max_count;
@@ -519,7 +501,7 @@ static int redis_queue_take(struct mp_obj *o, const struct mp_queue_take_req *r,
 		return rc;
 	for (size_t i = 2; i < rep->elements; i++)
 		need += rep->element[i]->len + 1;
-	rc = ensure(b, need + 1, (uint32_t)(rep->elements - 2));
+	rc = mp_queue_batch_reserve(b, need + 1, (uint32_t)(rep->elements - 2));
 	if (!rc) {
 		b->len = 0;
 		b->count = 0;
