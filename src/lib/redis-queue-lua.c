@@ -105,7 +105,8 @@ const struct mp_redis_script mp_redis_queue_put_script = { LUA_PRELUDE
 /* ARGV: previous token ('': none, acked: it was written) max_count
  * max_bytes strict(0/1: the first over max_bytes is -6, not taken) leased
  * pid start ns host lease_ms ttl_ms check(0/1) self_pid
- * → {1, token, messages...}, {0} none waiting, {-1} closed and drained,
+ * → {1, token, lengths, payloads} (as the put's ARGV: one reply field
+ * each, not one per message), {0} none waiting, {-1} closed and drained,
  * {-6} the first is too big, {-2}/{-3}; with check, first {2, token,
  * record, ...}: the reservations of other processes of this host (nothing
  * taken: the caller hands back the dead ones' and asks again) */
@@ -135,11 +136,11 @@ const struct mp_redis_script mp_redis_queue_take_script = { LUA_PRELUDE
 	"redis.call('HSET', W, tok, enc({c=k, b=nb, l=tonumber(ARGV[5]), s=t0, "
 	"  x=(pid ~= 0 and lease > 0) and (t0 + lease) or 0, t=(ttl > 0) and (t0 + ttl) or 0, "
 	"  p=pid, st=ARGV[7], ns=ARGV[8], h=ARGV[9]})) "
-	"redis.call('HSET', H, 'l' .. tok, table.concat(lens, ' '), "
-	"  'd' .. tok, table.concat(r, '', 1, k)) "
+	"local ls, d = table.concat(lens, ' '), table.concat(r, '', 1, k) "
+	"redis.call('HSET', H, 'l' .. tok, ls, 'd' .. tok, d) "
 	"redis.call('HINCRBY', M, 'b', 0 - nb) redis.call('HINCRBY', M, 'fn', k) "
 	"redis.call('HINCRBY', M, 'fb', nb) changed(what .. 'g', t0) "
-	"local out = {1, tok} for i = 1, k do out[i+2] = r[i] end return out", 5
+	"return {1, tok, ls, d}", 5
 };
 
 /* ARGV: token written leased pid start ns host lease_ms ttl_ms

@@ -227,24 +227,29 @@ static void waiter(struct mp_obj *o, int on, char what)
 		freeReplyObject(rep);
 }
 
-/* Ends a wait: off the list, unsubscribed. */
-static void wait_end(struct mp_obj *o, redisContext **sub, char what)
+/* A wait of this process: listed as a waiter (for info) while it lasts. */
+struct qwait {
+	int listed;
+	char what;	/* 'g' a getter or joiner, 'p' a putter */
+};
+
+/* Ends a wait: off the list (the subscription stays for the next). */
+static void wait_end(struct mp_obj *o, struct qwait *w)
 {
-	if (!*sub)
-		return;
-	redisFree(*sub);
-	*sub = NULL;
-	waiter(o, 0, what);
+	if (w->listed)
+		waiter(o, 0, w->what);
+	w->listed = 0;
 }
 
-/* One step of a wait that found nothing to do: subscribes the first time
- * (the caller then looks again, so no change is missed), else waits for a
- * change or a slice (then the caller looks again too).  what: 'g' a
- * getter or joiner, 'p' a putter.  0 or -errno. */
-static int wait_step(struct mp_obj *o, redisContext **sub, int64_t deadline_ns, int nonblock,
-		     char what)
+/* One step of a wait that found nothing to do.  The object's subscriber
+ * connection is made at the first wait and kept, so every change since
+ * then is buffered there: a new one returns at once for the caller to
+ * look again (no change is missed); later steps wait for a change or a
+ * slice (then the caller looks again too).  0 or -errno. */
+static int wait_step(struct mp_obj *o, struct qwait *w, int64_t deadline_ns, int nonblock)
 {
 	const char *bases[1] = { robj(o)->base };
+	redisContext **sub = &robj(o)->sub;
 	int64_t end = mp_now_ns() + SLICE_NS;
 	char msg[16];
 	int idx, rc;
@@ -255,9 +260,12 @@ static int wait_step(struct mp_obj *o, redisContext **sub, int64_t deadline_ns, 
 		return -EINTR;
 	if (deadline_ns && mp_now_ns() >= deadline_ns)
 		return -ETIMEDOUT;
+	if (!w->listed) {
+		waiter(o, w->what, w->what);
+		w->listed = 1;
+	}
 	if (!*sub) {
 		rc = mp_redis_waiter(robj(o)->s, sub, bases, 1);
-		waiter(o, what, what);
 	} else {
 		if (deadline_ns && deadline_ns < end)
 			end = deadline_ns;
@@ -267,7 +275,7 @@ static int wait_step(struct mp_obj *o, redisContext **sub, int64_t deadline_ns, 
 			return -EIDRM;
 		}
 		if (rc == 0)
-			waiter(o, what, what);	/* still here, every slice */
+			waiter(o, w->what, w->what);	/* still here, every slice */
 		rc = rc < 0 ? rc : 0;
 	}
 	if (rc == -ENOTCONN)
@@ -362,7 +370,7 @@ static int put_some(struct mp_obj *o, const struct iovec *v, size_t n, size_t *n
 static int redis_queue_put(struct mp_obj *o, const struct iovec *v, size_t n,
 			   int64_t deadline_ns, int nonblock, size_t *nput)
 {
-	redisContext *sub = NULL;
+	struct qwait w = { 0, 'p' };
 	size_t done = 0;
 	int rc = 0;
 
@@ -380,11 +388,11 @@ static int redis_queue_put(struct mp_obj *o, const struct iovec *v, size_t n,
 			continue;
 		if (got)
 			continue;	/* room was made: try the rest at once */
-		rc = wait_step(o, &sub, deadline_ns, nonblock, 'p');
+		rc = wait_step(o, &w, deadline_ns, nonblock);
 		if (rc)
 			break;
 	}
-	wait_end(o, &sub, 'p');
+	wait_end(o, &w);
 	if (nput)
 		*nput = done;
 	return rc;
@@ -412,7 +420,7 @@ static int take(struct mp_obj *o, const struct take *t, uint64_t *prev, redisRep
 	struct owner_args oa;
 	const char *a[13] = { ptok, mc, mb, t->strict ? "1" : "0", t->leased ? "1" : "0" };
 	int64_t lease_ns = robj(o)->s->lease_ns;
-	redisContext *sub = NULL;
+	struct qwait w = { 0, 'g' };
 	int rc;
 
 	snprintf(mc, sizeof mc, "%" PRIu32, t->max_count ? t->max_count : 1);
@@ -433,7 +441,7 @@ static int take(struct mp_obj *o, const struct take *t, uint64_t *prev, redisRep
 		else
 			ptok[0] = 0;
 		rc = run(o, &mp_redis_queue_take_script, 13, a, NULL, rep);
-		if (rc == -ENOTCONN && sub && !t->nonblock) {
+		if (rc == -ENOTCONN && w.listed && !t->nonblock) {
 			/* the server went away in a wait: again until -t (the
 			 * previous batch is acked when it answers again) */
 			rc = mp_redis_pause(t->deadline_ns);
@@ -451,7 +459,7 @@ static int take(struct mp_obj *o, const struct take *t, uint64_t *prev, redisRep
 			a[11] = "0";
 			continue;
 		}
-		if (c == 1 && (*rep)->elements >= 3) {
+		if (c == 1 && (*rep)->elements == 4) {
 			rc = 1;
 			break;
 		}
@@ -464,13 +472,36 @@ static int take(struct mp_obj *o, const struct take *t, uint64_t *prev, redisRep
 			rc = -ENOBUFS;
 			break;
 		}
-		rc = wait_step(o, &sub, t->deadline_ns, t->nonblock, 'g');
+		rc = wait_step(o, &w, t->deadline_ns, t->nonblock);
 		if (rc)
 			break;
 		a[11] = "1";	/* before each new look, the dead of this host */
 	}
-	wait_end(o, &sub, 'g');
+	wait_end(o, &w);
 	return rc;
+}
+
+/* The next message of a take's reply: *pos walks its lengths, *off its
+ * payloads.  1 with *msg and *len, 0 at the end. */
+static int next_msg(const redisReply *rep, const char **pos, size_t *off, const char **msg,
+		    size_t *len)
+{
+	const redisReply *d = rep->element[3];
+	char *end;
+	unsigned long long l;
+
+	while (**pos == ' ')
+		(*pos)++;
+	if (!**pos)
+		return 0;
+	l = strtoull(*pos, &end, 10);
+	if (end == *pos || l > d->len - *off)
+		return 0;
+	*pos = end;
+	*msg = d->str + *off;
+	*len = (size_t)l;
+	*off += (size_t)l;
+	return 1;
 }
 
 static uint64_t token_of(const redisReply *rep)
@@ -499,15 +530,20 @@ static int redis_queue_take(struct mp_obj *o, const struct mp_queue_take_req *r,
 		b->pending = 0;
 	if (rc != 1)
 		return rc;
-	for (size_t i = 2; i < rep->elements; i++)
-		need += rep->element[i]->len + 1;
-	rc = mp_queue_batch_reserve(b, need + 1, (uint32_t)(rep->elements - 2));
+	const char *pos = rep->element[2]->str, *msg;
+	size_t off = 0, len;
+	uint32_t n = 0;
+
+	for (const char *p = pos; *p; p++)
+		n += *p == ' ';
+	need = rep->element[3]->len + n + 1;
+	rc = mp_queue_batch_reserve(b, need + 1, n + 1);
 	if (!rc) {
 		b->len = 0;
 		b->count = 0;
-		for (size_t i = 2; i < rep->elements; i++) {
-			memcpy(b->buf + b->len, rep->element[i]->str, rep->element[i]->len);
-			b->len += rep->element[i]->len;
+		while (next_msg(rep, &pos, &off, &msg, &len)) {
+			memcpy(b->buf + b->len, msg, len);
+			b->len += len;
 			if (r->sep >= 0)
 				b->buf[b->len++] = (char)r->sep;
 			b->ends[b->count++] = b->len;
@@ -583,9 +619,12 @@ static int redis_queue_get_lease(struct mp_obj *o, const struct mp_queue_get_req
 	rc = take(o, &t, &prev, &rep);
 	if (rc != 1)
 		return rc;
-	*len = rep->element[2]->len;
-	if (*len)
-		memcpy(buf, rep->element[2]->str, *len);
+	const char *pos = rep->element[2]->str, *msg = "";
+	size_t off = 0;
+
+	*len = 0;
+	if (next_msg(rep, &pos, &off, &msg, len) && *len)
+		memcpy(buf, msg, *len);
 	memset(lease, 0, sizeof *lease);
 	lease->token = token_of(rep);
 	lease->count = 1;
@@ -647,7 +686,7 @@ static int redis_queue_done(struct mp_obj *o, uint64_t n)
 
 static int redis_queue_join(struct mp_obj *o, int64_t deadline_ns, int nonblock)
 {
-	redisContext *sub = NULL;
+	struct qwait w = { 0, 'g' };
 	redisReply *rep;
 	int rc;
 
@@ -659,11 +698,11 @@ static int redis_queue_join(struct mp_obj *o, int64_t deadline_ns, int nonblock)
 		freeReplyObject(rep);
 		if (zero)
 			break;
-		rc = wait_step(o, &sub, deadline_ns, nonblock, 'g');
+		rc = wait_step(o, &w, deadline_ns, nonblock);
 		if (rc)
 			break;
 	}
-	wait_end(o, &sub, 'g');
+	wait_end(o, &w);
 	return rc;
 }
 

@@ -411,6 +411,10 @@ const char *mp_redis_host_id(void)
 
 static void redis_close(struct mp_obj *o)
 {
+	struct mp_robj *ro = o->impl;
+
+	if (ro && ro->sub)
+		redisFree(ro->sub);
 	free(o->impl);
 	o->impl = NULL;
 	o->close = NULL;

@@ -47,6 +47,8 @@ struct mp_robj {
 	char base[MP_NAME_MAX + 96];	/* PREFIX:{KIND:NAME} */
 	uint32_t cap;			/* gates: units */
 	uint64_t qmax[3];		/* queues: max_items, max_bytes, max_msg */
+	redisContext *sub;		/* queues: subscribed to ":c" from the first
+					 * wait on (a stream waits again and again) */
 };
 
 /* A script: its Lua source and the number of keys it takes. */
