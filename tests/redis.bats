@@ -362,3 +362,24 @@ field_is() {
 	# every ack is of a line written out
 	[ "$(qfield q acks)" -le "$(cat "$d/out1" "$d/out2" | wc -l)" ]
 }
+
+@test "a server restarted without persistence under get --follow: the getter says the queue is gone (66), no hang" {
+	local dir
+	dir=$(dirname "$SOCK")
+	mpqueue put q a
+	start_bg bash -c 'exec mpqueue get q --follow >"$1" 2>"$2"' sh "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err"
+	getter=$BG_PID
+	wait_until 10 file_has "$BATS_TEST_TMPDIR/out" a
+	wait_until 10 field_is q getters 1
+	kill -TERM "$SERVER_PID"
+	wait_until 10 test ! -S "$SOCK"
+	"${MP_TEST_REDIS_SERVER:-redis-server}" --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --save '' --appendonly no \
+		--daemonize yes --pidfile "$dir/pid" --logfile "$dir/log" --dir "$dir" \
+		--maxclients 4000 >/dev/null
+	wait_until 10 test -S "$SOCK"
+	SERVER_PID=$(cat "$dir/pid")
+	wait_until 20 dead "$getter"
+	wait "$getter" 2>/dev/null && st=0 || st=$?
+	[ "$st" = 66 ]
+	grep -q "no longer on the server" "$BATS_TEST_TMPDIR/err"
+}

@@ -526,7 +526,7 @@ static int redis_queue_take(struct mp_obj *o, const struct mp_queue_take_req *r,
 	if (prev)
 		mp_redis_renewer_stop(prev);
 	rc = take(o, &t, &prev, &rep);
-	if (!prev)
+	if (!prev || rc == -EIDRM)	/* acked, or gone with the queue */
 		b->pending = 0;
 	if (rc != 1)
 		return rc;
