@@ -32,6 +32,7 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/redis-queue.c \
 	src/lib/redis-queue.h \
 	src/lib/redis-queue-lua.c \
+	src/lib/redis-queue-state.c \
 	src/lib/redis-var.c \
 	src/lib/seam.c \
 	src/lib/sem.c src/lib/sem.h \
