@@ -32,6 +32,20 @@ none_alive() {
 	return 0
 }
 
+# restart_server: stops the test's server and starts a new one on the same
+# socket, without persistence (everything is gone).
+restart_server() {
+	local dir
+	dir=$(dirname "$SOCK")
+	kill -TERM "$SERVER_PID"
+	wait_until 10 test ! -S "$SOCK"
+	"${MP_TEST_REDIS_SERVER:-redis-server}" --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --save '' --appendonly no \
+		--daemonize yes --pidfile "$dir/pid" --logfile "$dir/log" --dir "$dir" \
+		--maxclients 4000 >/dev/null
+	wait_until 10 test -S "$SOCK"
+	SERVER_PID=$(cat "$dir/pid")
+}
+
 rcli() {
 	redis-cli -s "$SOCK" "$@"
 }
@@ -273,19 +287,11 @@ holders_are() {
 }
 
 @test "a server restarted without persistence mid-wait: the waiter says the lock is gone (66), no hang, no crash" {
-	local dir
-	dir=$(dirname "$SOCK")
 	mplock acquire L --owner none
 	start_bg mplock -t 30 run L true
 	waiter=$BG_PID
 	wait_until 10 waiters_are L 1
-	kill -TERM "$SERVER_PID"
-	wait_until 10 test ! -S "$SOCK"
-	"${MP_TEST_REDIS_SERVER:-redis-server}" --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --save '' --appendonly no \
-		--daemonize yes --pidfile "$dir/pid" --logfile "$dir/log" --dir "$dir" \
-		--maxclients 4000 >/dev/null
-	wait_until 10 test -S "$SOCK"
-	SERVER_PID=$(cat "$dir/pid")
+	restart_server
 	wait_until 20 dead "$waiter"
 	wait "$waiter" 2>/dev/null && st=0 || st=$?
 	[ "$st" = 66 ]
@@ -364,20 +370,12 @@ field_is() {
 }
 
 @test "a server restarted without persistence under get --follow: the getter says the queue is gone (66), no hang" {
-	local dir
-	dir=$(dirname "$SOCK")
 	mpqueue put q a
 	start_bg bash -c 'exec mpqueue get q --follow >"$1" 2>"$2"' sh "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err"
 	getter=$BG_PID
 	wait_until 10 file_has "$BATS_TEST_TMPDIR/out" a
 	wait_until 10 field_is q getters 1
-	kill -TERM "$SERVER_PID"
-	wait_until 10 test ! -S "$SOCK"
-	"${MP_TEST_REDIS_SERVER:-redis-server}" --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --save '' --appendonly no \
-		--daemonize yes --pidfile "$dir/pid" --logfile "$dir/log" --dir "$dir" \
-		--maxclients 4000 >/dev/null
-	wait_until 10 test -S "$SOCK"
-	SERVER_PID=$(cat "$dir/pid")
+	restart_server
 	wait_until 20 dead "$getter"
 	wait "$getter" 2>/dev/null && st=0 || st=$?
 	[ "$st" = 66 ]
