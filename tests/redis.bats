@@ -33,7 +33,8 @@ none_alive() {
 }
 
 # restart_server: stops the test's server and starts a new one on the same
-# socket, without persistence (everything is gone).
+# socket, without persistence (everything is gone).  The new server must
+# not hold bats's fd 3: bats would wait for it at the end of the suite.
 restart_server() {
 	local dir
 	dir=$(dirname "$SOCK")
@@ -41,7 +42,7 @@ restart_server() {
 	wait_until 10 test ! -S "$SOCK"
 	"${MP_TEST_REDIS_SERVER:-redis-server}" --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --save '' --appendonly no \
 		--daemonize yes --pidfile "$dir/pid" --logfile "$dir/log" --dir "$dir" \
-		--maxclients 4000 >/dev/null
+		--maxclients 4000 </dev/null >/dev/null 2>&1 3>&-
 	wait_until 10 test -S "$SOCK"
 	SERVER_PID=$(cat "$dir/pid")
 }
