@@ -191,6 +191,20 @@ holders_are() {
 	[ $(((t1 - t0) / 1000000)) -ge 300 ]
 }
 
+@test "-n takes a lock whose holder on this host died, even before its keeper released it" {
+	start_bg sleep 1000
+	owner=$BG_PID
+	mplock --lease 30s acquire N --owner "$owner"
+	keeper=$(pgrep -f "mplock --lease 30s acquire N --owner $owner" | head -1)
+	[ -n "$keeper" ]
+	echo "$keeper" >>"$BG_PIDS"
+	kill -STOP "$keeper"    # it cannot release: only the -n caller can see the death
+	kill -KILL "$owner"
+	wait_until 10 dead "$owner"
+	run -0 mplock -n acquire N --owner none
+	kill -CONT "$keeper"
+}
+
 @test "--owner none has no lease: it lasts until released" {
 	mplock --lease 0.3s acquire L --owner none
 	run -124 env MP_HOST_ID=elsewhere mplock -t 1 run L true

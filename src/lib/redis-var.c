@@ -35,7 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SLICE_NS	(1000 * 1000000LL)
+#define SLICE_NS	(1000 * 1000000LL)	/* a waiter looks again (and stays listed) */
 
 static const char *const var_keys[] = { ":m", ":w", ":c" };
 
@@ -378,22 +378,6 @@ static int look(struct mp_obj *o, const struct mp_var_cond *c, const char *rec)
 	return rc;
 }
 
-static int wait_change(struct mp_obj *o, redisContext *sub, int64_t deadline_ns)
-{
-	const char *bases[1] = { robj(o)->base };
-	int64_t end = mp_now_ns() + SLICE_NS;
-	char msg[16];
-	int idx, rc;
-
-	if (deadline_ns && deadline_ns < end)
-		end = deadline_ns;
-	rc = mp_redis_next_message(sub, bases, 1, end, &idx, msg, sizeof msg);
-	if (rc == 1 && msg[0] == 'r') {
-		mp_errmsg_set("variable '%s' was removed", o->name);
-		return -EIDRM;
-	}
-	return rc < 0 ? rc : 0;
-}
 
 static int redis_var_wait(struct mp_obj *o, const struct mp_var_cond *c, int64_t deadline_ns,
 			  int nonblock)
@@ -421,7 +405,9 @@ static int redis_var_wait(struct mp_obj *o, const struct mp_var_cond *c, int64_t
 		if (!rc && deadline_ns && mp_now_ns() >= deadline_ns)
 			rc = -ETIMEDOUT;
 		if (!rc)
-			rc = wait_change(o, sub, deadline_ns);
+			rc = mp_redis_sleep(sub, robj(o)->base, SLICE_NS, deadline_ns);
+		if (rc == -EIDRM)
+			mp_errmsg_set("variable '%s' was removed", o->name);
 		if (rc == -ENOTCONN)
 			rc = mp_redis_rewait(robj(o)->s, &sub, bases, 1, deadline_ns);
 		if (rc)

@@ -683,6 +683,23 @@ int mp_redis_pause(int64_t deadline_ns)
 
 /* ---- waiting: connections that come back ---- */
 
+int mp_redis_sleep(redisContext *sub, const char *base, int64_t slice_ns, int64_t deadline_ns)
+{
+	const char *bases[1] = { base };
+	int64_t end = mp_now_ns() + slice_ns;
+	char msg[16];
+	int idx, rc;
+
+	if (deadline_ns && deadline_ns < end)
+		end = deadline_ns;
+	rc = mp_redis_next_message(sub, bases, 1, end, &idx, msg, sizeof msg);
+	if (rc == 1 && msg[0] == 'r')
+		return -EIDRM;
+	if (rc == 0 && deadline_ns && mp_now_ns() >= deadline_ns)
+		return -ETIMEDOUT;
+	return rc < 0 ? rc : 0;
+}
+
 int mp_redis_waiter(struct mp_store *s, redisContext **sub, const char *const *bases, int n)
 {
 	if (*sub)

@@ -108,6 +108,12 @@ int mp_redis_next_message(redisContext *c, const char *const *bases, int n, int6
  * deadline passed: the caller reports the lost server), -EINTR. */
 int mp_redis_pause(int64_t deadline_ns);
 
+/* Sleeps on subscriber connection sub (subscribed to base alone) until a
+ * change of the object is published, slice_ns pass or the deadline:
+ * 0 (look again), -ETIMEDOUT (the deadline passed with no change), -EIDRM
+ * (the object was removed; the caller says so), -EINTR, -ENOTCONN. */
+int mp_redis_sleep(redisContext *sub, const char *base, int64_t slice_ns, int64_t deadline_ns);
+
 /* A waiter's subscriber connection: (re)connects *sub (freeing the old
  * one) and subscribes it to bases[0..n).  0 or -ENOTCONN. */
 int mp_redis_waiter(struct mp_store *s, redisContext **sub, const char *const *bases, int n);

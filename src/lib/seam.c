@@ -239,9 +239,9 @@ int mp_spawn_beat(struct mp_obj *o, uint64_t run, uint32_t id)
 	return o->ops->spawn->beat(o, run, id);
 }
 
-void mp_spawn_count_message(struct mp_obj *o, uint32_t id, int failed)
+void mp_spawn_count_message(struct mp_obj *o, uint32_t id, int status)
 {
-	o->ops->spawn->count_message(o, id, failed);
+	o->ops->spawn->count_message(o, id, status);
 }
 
 int mp_spawn_snapshot(struct mp_obj *o, struct mp_spawn_snap *s)

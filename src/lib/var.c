@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "err.h"
 #include "fault.h"
+#include "futex.h"
 #include "obj.h"
 #include "signals.h"
 
@@ -382,7 +383,7 @@ static int shm_var_wait(struct mp_obj *o, const struct mp_var_cond *c, int64_t d
 		MP_FAULT_POINT("var.wait.sleep");
 		rc = mp_obj_wait(o, &o->hdr->seq, &o->hdr->nwait, deadline_ns, MP_VAR_CHECK_NS,
 				 &slice_over);
-		if (__atomic_load_n(&o->hdr->removed, __ATOMIC_ACQUIRE)) {
+		if (rc != -EBADMSG && __atomic_load_n(&o->hdr->removed, __ATOMIC_ACQUIRE)) {
 			mp_errmsg_set("variable '%s' was removed", o->name);
 			rc = -EIDRM;
 			break;
@@ -420,7 +421,11 @@ static int shm_var_info(struct mp_obj *o, struct mp_var_info *vi, void *buf, siz
 	memset(vi, 0, sizeof *vi);
 	vi->st = v->st;
 	vi->max_size = MAXSIZE(o);
-	vi->nwaiting = o->hdr->nwait;
+	/* the sleepers, not the hint: a waiter killed asleep stays in that */
+	{
+		int n = mp_futex_sleepers(&o->hdr->seq);
+		vi->nwaiting = n >= 0 ? (uint32_t)n : o->hdr->nwait;
+	}
 	vi->generation = o->hdr->generation;
 	vi->created_ns = o->hdr->created_ns;
 	if (buf && v->st.len)
