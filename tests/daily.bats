@@ -71,26 +71,6 @@ load helpers/common
 
 # ---- repeatable pipelines ----
 
-@test "mpqueue reopen: a closed queue takes puts again and getters see the new messages" {
-	mpqueue put Q a --close
-	run -2 --separate-stderr mpqueue put Q b
-	[[ $stderr == *"closed"* ]]
-	run -0 mpqueue get Q
-	[ "$output" = a ]
-	run -2 mpqueue get Q
-	run -0 mpqueue reopen Q
-	# a getter waiting on the reopened queue gets what comes
-	start_bg sh -c 'mpqueue get Q >"$1"' sh "$BATS_TEST_TMPDIR/got"
-	wait_until 10 bash -c '[ "$(mpqueue info Q --json | grep -o "\"getters\":[0-9]*")" = "\"getters\":1" ]'
-	run -0 mpqueue put Q c
-	wait_until 10 file_has "$BATS_TEST_TMPDIR/got" c
-	run -0 mpqueue info Q --json
-	[[ $output == *'"closed":false'* ]]
-	# reopen makes the queue when there is none, as close does
-	run -0 mpqueue reopen fresh
-	run -0 mpqueue info fresh
-}
-
 @test "create on an existing object with other parameters names both; on a closed queue it says closed" {
 	mpqueue create Q --max-items 4
 	run -73 --separate-stderr mpqueue create Q --max-items 8

@@ -32,6 +32,21 @@ none_alive() {
 	return 0
 }
 
+# restart_server: stops the test's server and starts a new one on the same
+# socket, without persistence (everything is gone).  The new server must
+# not hold bats's fd 3: bats would wait for it at the end of the suite.
+restart_server() {
+	local dir
+	dir=$(dirname "$SOCK")
+	kill -TERM "$SERVER_PID"
+	wait_until 10 test ! -S "$SOCK"
+	"${MP_TEST_REDIS_SERVER:-redis-server}" --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --save '' --appendonly no \
+		--daemonize yes --pidfile "$dir/pid" --logfile "$dir/log" --dir "$dir" \
+		--maxclients 4000 </dev/null >/dev/null 2>&1 3>&-
+	wait_until 10 test -S "$SOCK"
+	SERVER_PID=$(cat "$dir/pid")
+}
+
 rcli() {
 	redis-cli -s "$SOCK" "$@"
 }
@@ -68,12 +83,8 @@ holders_are() {
 	[[ $stderr == *"TLS is not supported"* ]]
 }
 
-@test "queues and process groups are not kept in Redis stores yet: every verb says so with 69" {
+@test "process groups are not kept in Redis stores yet: every verb says so with 69" {
 	local v
-	for v in "put q a" "get q -n" "info q" "ls" "rm q" "size q" "create q"; do
-		run -69 --separate-stderr mpqueue $v
-		[[ $stderr == *"not kept in redis stores yet"* ]]
-	done
 	for v in "ls" "status g" "rm g" "wait g"; do
 		run -69 --separate-stderr mpspawn $v
 		[[ $stderr == *"not kept in redis stores yet"* ]]
@@ -266,7 +277,7 @@ holders_are() {
 	wait_until 10 bash -c "[ \"\$(redis-cli -s '$SOCK' info clients | sed -n 's/^connected_clients:\([0-9]*\).*/\1/p')\" -le $before ]"
 }
 
-@test "kill -9 torture on Redis: locks, reader/writer locks, semaphores, events and variables keep their invariants" {
+@test "kill -9 torture on Redis: locks, reader/writer locks, semaphores, events, variables and queues keep their invariants" {
 	local k
 	# besides the harness's own kills of clients and wrappers: keepers
 	# (the long-lived processes an acquire leaves) are SIGKILLed too
@@ -279,7 +290,7 @@ holders_are() {
 		done
 		sleep 0.05
 	done' sh "$BATS_TEST_TMPDIR/keepers-killed" "$MP_STORE"
-	for k in lock rwlock sem event var; do
+	for k in lock rwlock sem event var queue; do
 		run "$MP_TOP_BUILDDIR/tests/torture/mptorture" --bin "$MP_TOP_BUILDDIR/src" \
 			-t "${MP_TORTURE_SECONDS:-6}" -k "$k" --dir "$BATS_TEST_TMPDIR/t-$k"
 		echo "$output" | tail -3
@@ -291,21 +302,97 @@ holders_are() {
 }
 
 @test "a server restarted without persistence mid-wait: the waiter says the lock is gone (66), no hang, no crash" {
-	local dir
-	dir=$(dirname "$SOCK")
 	mplock acquire L --owner none
 	start_bg mplock -t 30 run L true
 	waiter=$BG_PID
 	wait_until 10 waiters_are L 1
-	kill -TERM "$SERVER_PID"
-	wait_until 10 test ! -S "$SOCK"
-	# (fd 3 closed: a server that keeps bats' descriptor would hold the run)
-	"${MP_TEST_REDIS_SERVER:-redis-server}" --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --save '' --appendonly no \
-		--daemonize yes --pidfile "$dir/pid" --logfile "$dir/log" --dir "$dir" \
-		--maxclients 4000 >/dev/null 3>&-
-	wait_until 10 test -S "$SOCK"
-	SERVER_PID=$(cat "$dir/pid")
+	restart_server
 	wait_until 20 dead "$waiter"
 	wait "$waiter" 2>/dev/null && st=0 || st=$?
 	[ "$st" = 66 ]
+}
+
+# ---- queues ----
+
+qfield() {
+	mpqueue info "$1" --json | grep -o "\"$2\":[^,}]*" | head -n 1 | cut -d: -f2
+}
+
+field_is() {
+	[ "$(qfield "$1" "$2")" = "$3" ]
+}
+
+@test "a queue's message leased by a getter SIGKILLed on this host comes back at once" {
+	mpqueue put q m1 m2
+	start_bg bash -c 'mpqueue get q --lease >"$1" && exec sleep 1000' sh "$BATS_TEST_TMPDIR/out"
+	consumer=$BG_PID
+	wait_until 10 file_has "$BATS_TEST_TMPDIR/out" m1
+	run -0 qfield q in_flight
+	[ "$output" = 1 ]
+	kill -KILL "$consumer"
+	wait_until 10 field_is q items 2
+	run -0 mpqueue get q --all
+	[ "$output" = $'m1\nm2' ]
+	run -0 qfield q redelivered
+	[ "$output" = 1 ]
+}
+
+@test "a queue's message leased on a host that stops renewing comes back when its lease runs out" {
+	mpqueue put q m1
+	start_bg sleep 1000
+	owner=$BG_PID
+	# "elsewhere": this host cannot judge its processes from /proc
+	run -0 env MP_HOST_ID=elsewhere mpqueue get q --lease --owner "$owner"
+	[ "$output" = m1 ]
+	# the host goes away: its keeper dies with it
+	for p in $(pgrep -f "mpqueue get q --lease --owner $owner"); do
+		tr "\0" "\n" <"/proc/$p/environ" | grep -qxF "MP_STORE=$MP_STORE" && kill -KILL "$p"
+	done
+	# the owner lives on (it is on another host): not handed back before
+	# its lease (10 s) runs out
+	run -0 qfield q in_flight
+	[ "$output" = 1 ]
+	wait_until 30 field_is q items 1
+	run -0 mpqueue get q
+	[ "$output" = m1 ]
+	run -0 qfield q redelivered
+	[ "$output" = 1 ]
+	kill "$owner"
+}
+
+@test "a queue's get --follow outlives a stopped server and a dropped connection: nothing acked that it did not write" {
+	local d=$BATS_TEST_TMPDIR
+	seq 1 500 | mpqueue put q
+	start_bg bash -c 'exec mpqueue get q --follow >"$1"' sh "$d/out1"
+	getter=$BG_PID
+	wait_until 10 lines_are "$d/out1" 500
+	kill -STOP "$SERVER_PID"
+	sleep 4		# past the 3 s a reply may take: the getter sees no server
+	kill -CONT "$SERVER_PID"
+	seq 501 600 | mpqueue put q
+	rcli client kill type pubsub >/dev/null
+	seq 601 700 | mpqueue put q
+	mpqueue close q
+	wait_until 20 dead "$getter"
+	# whatever the getter did not write is still there (or comes back)
+	wait_until 15 field_is q in_flight 0
+	mpqueue get q --all -n >"$d/out2" || true
+	sort -n -u "$d/out1" "$d/out2" >"$d/all"
+	[ "$(wc -l <"$d/all")" = 700 ]
+	[ "$(sed -n '1p;$p' "$d/all" | tr '\n' ' ')" = "1 700 " ]
+	# every ack is of a line written out
+	[ "$(qfield q acks)" -le "$(cat "$d/out1" "$d/out2" | wc -l)" ]
+}
+
+@test "a server restarted without persistence under get --follow: the getter says the queue was removed (66), no hang" {
+	mpqueue put q a
+	start_bg bash -c 'exec mpqueue get q --follow >"$1" 2>"$2"' sh "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err"
+	getter=$BG_PID
+	wait_until 10 file_has "$BATS_TEST_TMPDIR/out" a
+	wait_until 10 field_is q getters 1
+	restart_server
+	wait_until 20 dead "$getter"
+	wait "$getter" 2>/dev/null && st=0 || st=$?
+	[ "$st" = 66 ]
+	grep -q "removed" "$BATS_TEST_TMPDIR/err"
 }

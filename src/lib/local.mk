@@ -41,6 +41,10 @@ MP_CORE_SOURCES = \
 	src/lib/redis-gate.h \
 	src/lib/redis-gate-lua.c \
 	src/lib/redis-lease.c \
+	src/lib/redis-queue.c \
+	src/lib/redis-queue.h \
+	src/lib/redis-queue-lua.c \
+	src/lib/redis-queue-state.c \
 	src/lib/redis-var.c \
 	src/lib/seam.c \
 	src/lib/sem.c \

@@ -166,7 +166,7 @@ static void self_owner(struct mp_owner *me)
 	*me = self;
 }
 
-static int ensure_batch(struct mp_queue_batch *b, size_t bytes, uint32_t count)
+int mp_queue_batch_reserve(struct mp_queue_batch *b, size_t bytes, uint32_t count)
 {
 	if (b->cap < bytes) {
 		char *nb = realloc(b->buf, bytes);
@@ -257,7 +257,7 @@ int shm_queue_take(struct mp_obj *o, const struct mp_queue_take_req *r,
 	uint32_t maxc = r->max_count ? r->max_count : 1;
 	size_t need = (r->max_bytes > MAXMSG(o) ? r->max_bytes : MAXMSG(o)) + maxc;
 
-	rc = ensure_batch(b, need, maxc);
+	rc = mp_queue_batch_reserve(b, need, maxc);
 	if (rc)
 		return rc;
 	self_owner(&self);
@@ -300,10 +300,10 @@ int shm_queue_get_lease(struct mp_obj *o, const struct mp_queue_get_req *r, void
 	if (cap >= MAXMSG(o)) {
 		b.buf = buf;
 		b.cap = cap;
-	} else if ((rc = ensure_batch(&b, MAXMSG(o), 1))) {
+	} else if ((rc = mp_queue_batch_reserve(&b, MAXMSG(o), 1))) {
 		return rc;
 	}
-	if (!b.ends && (rc = ensure_batch(&b, 0, 1))) {
+	if (!b.ends && (rc = mp_queue_batch_reserve(&b, 0, 1))) {
 		if (b.buf != buf)
 			free(b.buf);
 		return rc;

@@ -227,6 +227,10 @@ struct mp_queue_batch {
 /* Frees b's memory (not its reservation). */
 void mp_queue_batch_free(struct mp_queue_batch *b);
 
+/* Grows b to hold bytes of formatted messages and count ends (for the
+ * stores' take).  0 or -ENOMEM. */
+int mp_queue_batch_reserve(struct mp_queue_batch *b, size_t bytes, uint32_t count);
+
 struct mp_queue_take_req {
 	uint32_t max_count;	/* at most this many messages (>= 1) */
 	size_t max_bytes;	/* and this many payload bytes, except that one

@@ -19,6 +19,17 @@ extern const struct mp_redis_script mp_redis_drop_script;
 /* ARGV: token lease_ms → 1 renewed, 0 gone (or its lease already ran out). */
 extern const struct mp_redis_script mp_redis_renew_script;
 
+/* The scripts that renew a lease and drop a hold whose owner died: the
+ * gate's above by default; a kind with the same keys and ARGV (the queue)
+ * passes its own. */
+struct mp_redis_lease_scripts {
+	const struct mp_redis_script *renew, *drop;
+};
+void mp_redis_renewer_start_scripts(struct mp_obj *o, uint64_t token,
+				    const struct mp_redis_lease_scripts *sc);
+void mp_redis_keeper_start_scripts(struct mp_obj *o, uint64_t token, const struct mp_owner *owner,
+				   const struct mp_redis_lease_scripts *sc);
+
 /* The owner is this process (run): a thread renews the lease of token
  * until mp_redis_renewer_stop(token); when it cannot (the lease ran out,
  * the hold was taken back), it ends the helper (TERM, KILL after 5 s) and

@@ -31,9 +31,14 @@ struct rkept {
 	char base[MP_NAME_MAX + 96];
 	uint64_t token;
 	redisContext *c;
+	const struct mp_redis_lease_scripts *sc;	/* the kind's renew and drop */
 };
 
 static struct rkept rkept;
+
+static const struct mp_redis_lease_scripts gate_scripts = {
+	&mp_redis_renew_script, &mp_redis_drop_script,
+};
 
 /* Renews the hold on its own connection.  Returns 1 renewed, 0 gone,
  * -1 the server could not be asked. */
@@ -49,8 +54,7 @@ static int rkept_renew(void *ctx, int64_t lease_ns)
 		return -1;
 	snprintf(tok, sizeof tok, "%" PRIu64, k->token);
 	snprintf(ms, sizeof ms, "%lld", (long long)(lease_ns / 1000000));
-	rc = mp_redis_eval_on(k->s, k->c, &mp_redis_renew_script, k->base, mp_redis_gate_keys, 2,
-			      args, &rep);
+	rc = mp_redis_eval_on(k->s, k->c, k->sc->renew, k->base, mp_redis_gate_keys, 2, args, &rep);
 	if (rc) {
 		redisFree(k->c);
 		k->c = NULL;
@@ -71,14 +75,14 @@ static void rkept_drop(void *ctx)
 
 	snprintf(tok, sizeof tok, "%" PRIu64, k->token);
 	if ((k->c || (k->c = mp_redis_connect(k->s->impl))) &&
-	    !mp_redis_eval_on(k->s, k->c, &mp_redis_drop_script, k->base, mp_redis_gate_keys, 1, a, &rep))
+	    !mp_redis_eval_on(k->s, k->c, k->sc->drop, k->base, mp_redis_gate_keys, 1, a, &rep))
 		freeReplyObject(rep);
 }
 
 static const struct mp_lease_ops rkept_ops = { rkept_renew, rkept_drop };
 
 /* Makes o's hold of token the one this process keeps. */
-static void keep(struct mp_obj *o, uint64_t token)
+static void keep(struct mp_obj *o, uint64_t token, const struct mp_redis_lease_scripts *sc)
 {
 	if (rkept.c)
 		redisFree(rkept.c);
@@ -86,13 +90,20 @@ static void keep(struct mp_obj *o, uint64_t token)
 	rkept.s = ((struct mp_robj *)o->impl)->s;
 	snprintf(rkept.base, sizeof rkept.base, "%s", ((struct mp_robj *)o->impl)->base);
 	rkept.token = token;
+	rkept.sc = sc;
 }
 
 void mp_redis_renewer_start(struct mp_obj *o, uint64_t token)
 {
+	mp_redis_renewer_start_scripts(o, token, &gate_scripts);
+}
+
+void mp_redis_renewer_start_scripts(struct mp_obj *o, uint64_t token,
+				    const struct mp_redis_lease_scripts *sc)
+{
 	if (mp_lease_renewing())
 		return;
-	keep(o, token);
+	keep(o, token, sc);
 	mp_lease_renewer_start(&rkept_ops, &rkept, token, rkept.s->lease_ns);
 }
 
@@ -108,8 +119,14 @@ void mp_redis_renewer_helper(uint64_t token, pid_t helper)
 
 void mp_redis_keeper_start(struct mp_obj *o, uint64_t token, const struct mp_owner *owner)
 {
+	mp_redis_keeper_start_scripts(o, token, owner, &gate_scripts);
+}
+
+void mp_redis_keeper_start_scripts(struct mp_obj *o, uint64_t token, const struct mp_owner *owner,
+				   const struct mp_redis_lease_scripts *sc)
+{
 	if (mp_lease_renewing())
 		return;	/* the thread uses rkept; not a case the tools make */
-	keep(o, token);
+	keep(o, token, sc);
 	mp_lease_keeper_start(&rkept_ops, &rkept, rkept.s->lease_ns, owner);
 }

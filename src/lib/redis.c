@@ -9,6 +9,7 @@
 #include "event.h"
 #include "gate.h"
 #include "lock.h"
+#include "queue.h"
 #include "sem.h"
 #include "signals.h"
 #include "store.h"
@@ -281,10 +282,23 @@ static int eval_on(struct mp_store *s, redisContext *c, const struct mp_redis_sc
 		   const char *const *args, const size_t *lens, redisReply **out)
 {
 	char keys[8][MP_NAME_MAX + 112], nk[8];
-	const char *argv[40];
-	size_t argl[40];
+	const char *argv_small[40], **argv = argv_small;
+	size_t argl_small[40], *argl = argl_small;
+	int max = 40;
 	redisReply *rep;
 	int argc = 0;
+
+	/* a batch of messages (queues) is one argument each */
+	if (nargs > 40 - 3 - 8) {
+		max = nargs + 3 + 8;
+		argv = malloc((size_t)max * sizeof *argv);
+		argl = malloc((size_t)max * sizeof *argl);
+		if (!argv || !argl) {
+			free(argv);
+			free(argl);
+			return -ENOMEM;
+		}
+	}
 
 	argv[argc++] = "EVAL";
 	argv[argc++] = sc->lua;
@@ -296,11 +310,15 @@ static int eval_on(struct mp_store *s, redisContext *c, const struct mp_redis_sc
 	}
 	for (int i = 0; i < argc; i++)
 		argl[i] = strlen(argv[i]);
-	for (int i = 0; i < nargs && argc < 40; i++, argc++) {
+	for (int i = 0; i < nargs && argc < max; i++, argc++) {
 		argv[argc] = args[i];
 		argl[argc] = lens ? lens[i] : strlen(args[i]);
 	}
 	rep = command_len(c, argc, argv, argl);
+	if (argv != argv_small) {
+		free(argv);
+		free(argl);
+	}
 	if (!rep && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		unavailable(s->impl, "no reply within 3 s", NULL);
 		return -ETIME;	/* told apart from a dropped connection: no retry */
@@ -393,6 +411,10 @@ const char *mp_redis_host_id(void)
 
 static void redis_close(struct mp_obj *o)
 {
+	struct mp_robj *ro = o->impl;
+
+	if (ro && ro->sub)
+		redisFree(ro->sub);
 	free(o->impl);
 	o->impl = NULL;
 	o->close = NULL;
@@ -432,7 +454,7 @@ static const char *const m_suffix[] = { ":m" };
 static int kind_here(struct mp_store *s, const struct mp_kind *k)
 {
 	if (k->id == MP_KIND_LOCK || k->id == MP_KIND_SEM || k->id == MP_KIND_EVENT ||
-	    k->id == MP_KIND_VAR)
+	    k->id == MP_KIND_VAR || k->id == MP_KIND_QUEUE)
 		return 0;
 	mp_errmsg_set("%ss are not kept in redis stores yet (store %s)", k->name, s->dir);
 	return -EPROTONOSUPPORT;
@@ -716,4 +738,5 @@ const struct mp_store_ops mp_redis_store_ops = {
 	.sem = &mp_redis_sem_ops,
 	.event = &mp_redis_event_ops,
 	.var = &mp_redis_var_ops,
+	.queue = &mp_redis_queue_ops,
 };

@@ -52,6 +52,9 @@ struct mp_robj {
 	struct mp_store *s;
 	char base[MP_NAME_MAX + 96];	/* PREFIX:{KIND:NAME} */
 	uint32_t cap;			/* gates: units */
+	uint64_t qmax[3];		/* queues: max_items, max_bytes, max_msg */
+	redisContext *sub;		/* queues: subscribed to ":c" from the first
+					 * wait on (a stream waits again and again) */
 };
 
 /* A script: its Lua source and the number of keys it takes. */
@@ -128,12 +131,13 @@ int mp_redis_rewait(struct mp_store *s, redisContext **sub, const char *const *b
 		    int64_t deadline_ns);
 
 /* The ops tables of the kinds on Redis (redis-gate.c, redis-event.c,
- * redis-var.c). */
+ * redis-var.c, redis-queue.c). */
 extern const struct mp_gate_ops mp_redis_gate_ops;
 extern const struct mp_lock_ops mp_redis_lock_ops;
 extern const struct mp_sem_ops mp_redis_sem_ops;
 extern const struct mp_event_ops mp_redis_event_ops;
 extern const struct mp_var_ops mp_redis_var_ops;
+extern const struct mp_queue_ops mp_redis_queue_ops;
 extern const struct mp_store_ops mp_redis_store_ops;
 
 #endif

@@ -245,11 +245,20 @@ static void pool(struct client *c)
 	expect(c, &t, argv, ok);
 }
 
+/* A Redis store (MP_STORE=redis://... or unix://...) keeps no process
+ * groups yet: no pool client there. */
+static int on_redis(void)
+{
+	const char *s = getenv("MP_STORE");
+
+	return s && (!strncmp(s, "redis", 5) || !strncmp(s, "unix:", 5));
+}
+
 static void queue_op(struct client *c)
 {
 	if (c->rank < PRODUCERS)
 		produce(c);
-	else if (c->rank == PRODUCERS)
+	else if (c->rank == PRODUCERS && !on_redis())
 		pool(c);
 	else
 		consume(c);
