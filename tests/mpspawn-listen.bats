@@ -30,8 +30,13 @@ else:
     host, port = addr.rsplit(":", 1)
     s = socket.socket()
     s.connect((host, int(port)))
-s.sendall(data)
-s.shutdown(socket.SHUT_WR)
+# a handler that does not read may have ended already: the peer is gone
+try:
+    if data:
+        s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+except (BrokenPipeError, ConnectionResetError, OSError):
+    pass
 out = b""
 while True:
     b = s.recv(65536)
