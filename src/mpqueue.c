@@ -368,6 +368,7 @@ static int do_put_stdin(struct mp_obj *o)
 	char *buf;
 	int rc;
 
+	mp_obj_defer_tstp();	/* a stream: Ctrl-Z never stops us inside the queue */
 	mp_queue_get_params(o, &p);
 	/* big reads; a buffer that fills up with one unfinished message
 	 * grows until it can tell that message is over --max-msg */
@@ -495,6 +496,8 @@ static int do_get(void)
 	else if (opt.lease)
 		lease_owner = opt.hold.owner;
 	open_queue(&o, 1);
+	if (opt.follow || opt.all || opt.have_count)
+		mp_obj_defer_tstp();	/* Ctrl-Z never stops us inside the queue */
 	mp_queue_get_params(&o, &p);
 	memset(&b, 0, sizeof b);
 	want = opt.have_count ? opt.count : opt.all || opt.follow ? UINT64_MAX : 1;

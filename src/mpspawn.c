@@ -483,8 +483,9 @@ static int do_spawn(void)
 	p.nworkers = opt.workers;
 	p.flags = (opt.daemon ? MP_SPAWN_F_DAEMON : 0) | (opt.tag ? MP_SPAWN_F_TAG : 0) |
 		  (opt.queue ? MP_SPAWN_F_POOL : 0) | (opt.restart ? MP_SPAWN_F_RESTART : 0) |
-		  (opt.fail_fast ? MP_SPAWN_F_FAILFAST : 0) | (opt.listen ? MP_SPAWN_F_LISTEN : 0) |
-		  (opt.keep_order ? MP_SPAWN_F_ORDER : 0);
+		  (opt.fail_fast ? MP_SPAWN_F_FAILFAST : 0) |
+		  (!opt.name && !opt.daemon ? MP_SPAWN_F_UNNAMED : 0) |
+		  (opt.listen ? MP_SPAWN_F_LISTEN : 0) | (opt.keep_order ? MP_SPAWN_F_ORDER : 0);
 	p.max_restarts = opt.max_restarts;
 	p.heartbeat_ns = opt.heartbeat_ns;
 	p.timeout_ns = mp_cli.timeout_ns > 0 ? mp_cli.timeout_ns : 0;
@@ -537,6 +538,9 @@ static int do_spawn(void)
 	c.remove_at_end = !opt.name && !opt.daemon;
 	c.warn = mp_warn;
 	c.info = mp_info;
+	/* -t is the group's --timeout here, not a bound on waiting for a
+	 * record's mutex (the supervisor updates it to the end) */
+	mp_obj_patience(0, 0);
 	if (opt.listen)
 		print_address(shown);
 	if (opt.daemon)
@@ -551,6 +555,7 @@ static int do_status(void)
 	struct mp_obj o;
 	int rc, stale;
 
+	mp_obj_allow_readonly(1);	/* a read-only store can be looked at */
 	open_group(&o);
 	rc = mp_show_spawn_status(&o, mp_cli.json, &stale);
 	if (rc)
@@ -567,6 +572,8 @@ static int do_wait(void)
 
 	open_group(&o);
 	rc = mp_spawn_wait(&o, mp_cli_deadline(), mp_cli.nonblock, &status);
+	if (rc == -EXDEV)
+		mp_die(MP_EXIT_NOPERM, "%s", mp_errmsg());
 	if (rc == -EAGAIN) {
 		if (!mp_cli.quiet)
 			mp_warn("group '%s' is still running", opt.name);
@@ -584,6 +591,8 @@ static int do_kill(void)
 
 	open_group(&o);
 	rc = mp_spawn_kill_request(&o, opt.sig, MP_SPAWN_R_SIGNAL);
+	if (rc == -EXDEV)
+		mp_die(MP_EXIT_NOPERM, "%s", mp_errmsg());
 	if (rc == -ESRCH) {
 		if (!mp_cli.quiet)
 			mp_warn("group '%s' is not running", opt.name);
@@ -608,6 +617,10 @@ static int do_is_alive(void)
 		mp_fail(rc, "group '%s'", opt.name);
 	alive = !s.lost && s.g.state != MP_SPAWN_G_DONE;
 	mp_spawn_snap_free(&s);
+	if (s.foreign)
+		mp_die(MP_EXIT_NOPERM, "group '%s' runs in another pid namespace: whether it "
+		       "is alive cannot be judged from this one; use mpspawn in that namespace",
+		       opt.name);
 	return alive ? 0 : MP_EXIT_NO;
 }
 

@@ -327,3 +327,13 @@ try_line() {
 	run -0 mplock run L -- true --help
 	run -127 --separate-stderr mplock run L -- --bogus
 }
+
+@test "--dir '' and --store '' are usage errors (64), not a silent fall-back to another store" {
+	local t
+	for t in mplock mpsem mpevent mpqueue mpspawn mpvar; do
+		run -64 --separate-stderr "$t" --dir '' ls
+		[[ $stderr == *"--dir: must not be empty"* ]]
+		run -64 --separate-stderr "$t" --store= ls
+		[[ $stderr == *"--store: must not be empty"* ]]
+	done
+}

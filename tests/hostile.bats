@@ -3,6 +3,10 @@
 # Objects changed behind the tools' backs, and other users.
 load helpers/common
 
+sleeping_pid() {
+	[ "$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null)" = S ]
+}
+
 waiting() {
 	mplock info "$1" --json | grep -q "\"waiters\":$2"
 }
@@ -75,4 +79,87 @@ waiting() {
 	[[ $stderr == *"/proc/nope/x"* ]]
 	touch "$BATS_TEST_TMPDIR/file"
 	run -69 mplock --dir "$BATS_TEST_TMPDIR/file" create x
+}
+
+@test "an object overwritten with garbage while processes wait on it makes them exit 65, not 66" {
+	local f size p st
+	mplock acquire L --owner none
+	mpsem acquire S --owner none
+	start_bg mplock run L true
+	local w1=$BG_PID
+	start_bg mpsem run S true
+	local w2=$BG_PID
+	start_bg mpqueue get Q
+	local w3=$BG_PID
+	start_bg mpevent wait E
+	local w4=$BG_PID
+	start_bg mpvar wait V --set
+	local w5=$BG_PID
+	wait_until 20 waiting L 1
+	wait_until 20 test -e "$MP_DIR/queue.Q"
+	wait_until 20 test -e "$MP_DIR/event.E"
+	wait_until 20 test -e "$MP_DIR/var.V"
+	for p in $w1 $w2 $w3 $w4 $w5; do
+		wait_until 20 sleeping_pid "$p"
+	done
+	for f in lock.L sem.S queue.Q event.E var.V; do
+		size=$(stat -c %s "$MP_DIR/$f")
+		head -c "$size" /dev/urandom | dd of="$MP_DIR/$f" conv=notrunc status=none
+	done
+	for p in $w1 $w2 $w3 $w4 $w5; do
+		st=0
+		wait "$p" || st=$?
+		echo "pid $p exited $st"
+		[ "$st" = 65 ]
+	done
+}
+
+getters_are() {
+	mpqueue info "$1" --json | grep -q "\"getters\":$2,"
+}
+
+var_waiters_are() {
+	mpvar info "$1" --json | grep -q "\"waiters\":$2,"
+}
+
+@test "waiters SIGKILLed in their sleep are not counted as waiting for good" {
+	local p pids=
+	mpqueue create Q
+	mpvar set V 0
+	for p in 1 2 3; do
+		start_bg mpqueue get Q
+		pids="$pids $BG_PID"
+		start_bg mpvar wait V --eq 5
+		pids="$pids $BG_PID"
+	done
+	wait_until 20 getters_are Q 3
+	wait_until 20 var_waiters_are V 3
+	# shellcheck disable=SC2086
+	kill -KILL $pids
+	wait_until 20 getters_are Q 0
+	wait_until 20 var_waiters_are V 0
+	mpqueue close Q
+	run -0 mpqueue info Q
+	[[ $output == *"waiters:     0 to get or join, 0 to put"* ]]
+}
+
+json_has() {
+	mplock info "$1" --json | grep -qF -- "$2"
+}
+
+@test "info says when a lock's waiting line is full and more may wait outside it" {
+	local_store_only
+	mplock acquire L --owner none
+	start_bg sleep 1000
+	local p=$BG_PID
+	# every place in the line taken (by one live process, 128 times)
+	t-store fill-waiters L "$p"
+	run -0 mplock info L
+	[[ $output == *"waiters:  128 or more"* ]]
+	run -0 mplock info L --json
+	[[ $output == *'"waiters":128,"waiters_or_more":true'* ]]
+	run -0 mplock ls
+	[[ $output == *"128+ waiting"* ]]
+	kill -KILL "$p"
+	wait_until 20 json_has L '"waiters":0,"waiters_or_more":false'
 }

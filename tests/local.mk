@@ -18,6 +18,8 @@ TESTS += \
 	tests/store.bats \
 	tests/owner.bats \
 	tests/hostile.bats \
+	tests/stopped.bats \
+	tests/spawn-records.bats \
 	tests/examples.bats \
 	tests/docs.bats \
 	tests/install.bats \

@@ -252,7 +252,7 @@ wstate_is() {
 	kill -KILL "$BG_PID"
 	wait_until 5 all_dead "$P"
 	wait_until 5 gstate_is k9 done
-	[ "$(gfield k9 reason)" = "supervisor killed" ]
+	[ "$(gfield k9 reason)" = "mpspawn killed" ]
 	run -137 mpspawn wait k9
 }
 

@@ -428,6 +428,7 @@ now_ms() {
 }
 
 @test "a variable file deleted or truncated behind a waiter wakes it with 66 or 65" {
+	local_store_only
 	mpvar create gone
 	start_bg mpvar wait gone --set
 	wait_until 5 has_waiters gone 1
@@ -520,6 +521,7 @@ now_ms() {
 }
 
 @test "a wrong-kind, corrupt or truncated variable file exits 65; rm clears it" {
+	local_store_only
 	mpvar set good 1
 	local f=$MP_DIR/var.good
 	mplock create lk
@@ -550,6 +552,7 @@ now_ms() {
 }
 
 @test "a corrupt length written while a waiter sleeps makes it exit 65, not read out of bounds" {
+	local_store_only
 	mpvar create c
 	start_bg mpvar wait c --eq x
 	wait_until 5 has_waiters c 1

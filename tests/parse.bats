@@ -36,6 +36,17 @@ load helpers/common
 	run -0 t-parse duration 0.001ms; [ "$output" = 1000 ]
 }
 
+@test "a duration shorter than a nanosecond but not zero is a nanosecond, not zero" {
+	run -0 t-parse duration 0.0000000001;	[ "$output" = 1 ]
+	run -0 t-parse duration 0.000000000000ms;	[ "$output" = 0 ]
+	run -0 t-parse duration 0.0000001ms;	[ "$output" = 1 ]
+	run -0 t-parse duration 0.0000000000;	[ "$output" = 0 ]
+	# so -t that short times out (124), where -t 0 is -n (75)
+	mplock acquire L --owner none
+	run -124 mplock acquire L -t 0.0000000001
+	run -75 mplock acquire L -t 0
+}
+
 @test "bad durations are refused with a reason" {
 	for d in '' -1 1x 1.5.5 abc 1e3 '1 s' 1. 99999999999d; do
 		run -1 t-parse duration "$d"

@@ -209,3 +209,51 @@ maps_gap() {
 	run -0 mplock -t 5 acquire held --owner none
 	run -0 mplock release held --owner none
 }
+
+@test "a store on a read-only filesystem can be inspected (info, ls, status); changes exit 73" {
+	local_store_only
+	[ "$(id -u)" = 0 ] || skip "needs root (mount)"
+	local d=$BATS_TEST_TMPDIR/ro
+	mkdir "$d"
+	mount -t tmpfs -o size=4m tmpfs "$d" || skip "cannot mount a tmpfs here"
+	chmod 0700 "$d"
+	export MP_DIR=$d
+	mplock acquire L --owner none
+	mpqueue put Q hello
+	mpspawn --name G true
+	mount -o remount,ro "$d"
+	run -0 mplock info L
+	[[ $output == *exclusive* ]]
+	run -0 mplock ls
+	run -0 mpqueue info Q --json
+	[[ $output == *'"items":1'* ]]
+	run -0 mpqueue ls
+	run -0 mpspawn status G
+	run -0 mpspawn ls
+	run -73 mplock acquire L -n
+	run -73 mplock release L --force
+	run -73 mpqueue get Q
+	umount "$d"
+}
+
+@test "a restrictive umask (0277) does not make the default store or its objects unusable" {
+	[ "$(id -u)" = 0 ] || skip "needs root to fake another uid"
+	uid=$((41000 + RANDOM % 1000))
+	tools_for_uid "$uid"
+	d=/dev/shm/mptools-$uid
+	rm -rf "$d"
+	as_uid() {
+		setpriv --reuid "$uid" --regid "$uid" --clear-groups \
+			sh -c 'umask 0277; exec env -u MP_DIR "$@"' sh "$@"
+	}
+	run -0 as_uid "$OTHER_BIN/mplock" acquire L --owner none
+	[ "$(stat -c %a "$d")" = 700 ]
+	[ "$(stat -c %a "$d/lock.L")" = 600 ]
+	run -0 as_uid "$OTHER_BIN/mplock" is-locked L
+	run -0 as_uid "$OTHER_BIN/mplock" release L
+	# one made 0500 by an older version is mended, not refused for ever
+	chmod 0500 "$d"
+	run -0 as_uid "$OTHER_BIN/mpqueue" put Q x
+	[ "$(stat -c %a "$d")" = 700 ]
+	rm -rf "$d"
+}

@@ -60,6 +60,19 @@ torture() {
 	[[ "$output" =~ event:\ [1-9][0-9]*\ sets ]]
 }
 
+@test "random SIGSTOP/SIGCONT of waiters and streaming puts and gets breaks no invariant" {
+	run -0 "$TORTURE" -t "$SECONDS_PER_KIND" -k lock,sem,queue --stop-every 20 \
+		--dir "$BATS_TEST_TMPDIR/t"
+	echo "$output"
+	local k
+	for k in lock sem queue; do
+		[ "$(column "$k" 7)" = 0 ]
+		[ "$(column "$k" 3)" -ge 20 ]
+	done
+	[[ "$output" =~ stops\ \(SIGSTOP,\ then\ SIGCONT\)\ [1-9][0-9]* ]]
+	[[ "$output" == *", violations 0"* ]]
+}
+
 @test "a variable is never torn and its counter loses and doubles no incr under kill -9" {
 	torture var
 	[[ "$output" =~ var:\ [1-9][0-9]*\ gets\ of\ whole\ values ]]

@@ -53,6 +53,7 @@ static int common_parse(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'n':
 		mp_cli.nonblock = 1;
+		mp_cli_deadline();	/* for the wait for an object's mutex */
 		break;
 	case 't':
 	case 'w':
@@ -61,6 +62,7 @@ static int common_parse(int key, char *arg, struct argp_state *state)
 		/* 0 must mean "do not wait", not "no timeout" */
 		if (mp_cli.timeout_ns == 0)
 			mp_cli.nonblock = 1;
+		mp_cli_deadline();	/* for verbs that never ask for it */
 		break;
 	case 'E':
 		if (mp_parse_count(arg, 0, 255, &v, why, sizeof why))
@@ -69,6 +71,8 @@ static int common_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_DIR:
 	case OPT_STORE:
+		if (!*arg)
+			argp_error(state, "--%s: must not be empty", key == OPT_DIR ? "dir" : "store");
 		mp_cli.dir = arg;	/* the last of --dir and --store wins */
 		break;
 	case OPT_JSON:
@@ -164,7 +168,11 @@ void mp_cli_init(const char *version)
 
 int64_t mp_cli_deadline(void)
 {
-	return mp_cli.timeout_ns > 0 ? mp_deadline(mp_cli.timeout_ns) : 0;
+	int64_t dl = mp_cli.timeout_ns > 0 ? mp_deadline(mp_cli.timeout_ns) : 0;
+
+	/* the wait for an object's internal mutex ends there too */
+	mp_obj_patience(dl, mp_cli.nonblock);
+	return dl;
 }
 
 int mp_exit_status(int rc)
@@ -256,7 +264,9 @@ void mp_fail(int rc, const char *what_fmt, ...)
 		exit(status);
 	if ((rc == -EAGAIN || rc == -ETIMEDOUT) && mp_cli.quiet)
 		exit(status);
-	if (rc == -EAGAIN)
+	if ((rc == -EAGAIN || rc == -ETIMEDOUT) && strstr(mp_errmsg(), "is stopped inside"))
+		mp_warn("%s: %s: %s", what, rc == -EAGAIN ? "busy" : "timed out", mp_errmsg());
+	else if (rc == -EAGAIN)
 		mp_warn("%s: busy", what);
 	else if (rc == -ETIMEDOUT)
 		mp_warn("%s: timed out", what);
@@ -486,6 +496,7 @@ int mp_cmd_start(struct mp_cmd *c)
 	struct sigaction sa;
 	pid_t pid;
 
+	mp_obj_patience(0, 0);	/* the wait is over: CMD runs holding it */
 	if (!c->path) {
 		mp_warn("cannot run '%s': %s", c->argv[0],
 			c->status_if_fail == MP_EXIT_NOT_FOUND ? "command not found"

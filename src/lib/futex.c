@@ -40,3 +40,19 @@ int mp_futex_wait(uint32_t *word, uint32_t seen, int64_t until_ns)
 		return mp_signal_pending ? -EINTR : 0;
 	return -errno;
 }
+
+int mp_futex_sleepers(uint32_t *word)
+{
+	/* Requeue every sleeper onto the same word and wake none: the kernel
+	 * answers how many it moved, and nobody notices the move. */
+	for (int tries = 0; tries < 8; tries++) {
+		uint32_t v = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+		long n = syscall(SYS_futex, word, FUTEX_CMP_REQUEUE, 0, (long)INT32_MAX, word, v);
+
+		if (n >= 0)
+			return n > INT32_MAX ? INT32_MAX : (int)n;
+		if (errno != EAGAIN)
+			return -errno;
+	}
+	return -EAGAIN;
+}

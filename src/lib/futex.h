@@ -16,4 +16,9 @@
 int mp_futex_wait(uint32_t *word, uint32_t seen, int64_t until_ns);
 void mp_futex_wake(uint32_t *word);
 
+/* How many processes sleep on *word now (none is woken), or -errno.  A
+ * process killed while it waited is not counted, unlike in a hint kept
+ * beside the word; one about to sleep is not either. */
+int mp_futex_sleepers(uint32_t *word);
+
 #endif

@@ -161,6 +161,33 @@ static int someone_ahead(struct mp_obj *o, int self, uint64_t ticket)
 	return 0;
 }
 
+/* The queue's head (the live waiter with the lowest ticket other than
+ * `self`) would go now but does not: when it is stopped or dead, drops it
+ * and looks at the next.  One /proc read per waiter looked at; called
+ * when the units are there and someone_ahead() says to wait.  Returns 1
+ * if it dropped any. */
+static int drop_stuck_head(struct mp_obj *o, int self, uint64_t ticket)
+{
+	struct mp_waiter *w = waiters_of(o);
+	int dropped = 0;
+
+	for (;;) {
+		int head = -1;
+
+		for (uint32_t i = 0; i < NWAITERS(o); i++) {
+			if ((int)i == self || !w[i].ticket || (ticket && w[i].ticket >= ticket))
+				continue;
+			if (head < 0 || w[i].ticket < w[head].ticket)
+				head = (int)i;
+		}
+		if (head < 0 || mp_owner_waiting(&w[head].who))
+			return dropped;
+		__atomic_store_n(&w[head].ticket, 0, __ATOMIC_RELEASE);
+		MP_FAULT_POINT("gate.reap.waiter");
+		dropped = 1;
+	}
+}
+
 static int enqueue(struct mp_obj *o, const struct mp_gate_req *r, const struct mp_owner *self)
 {
 	struct mp_waiter *w = waiters_of(o);
@@ -233,6 +260,7 @@ static int shm_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint6
 	struct mp_waiter *w = waiters_of(o);
 	struct mp_owner self;
 	int me = -1, deep = 1, changed = 0, self_known = 0, rc, slice_over;
+	uint64_t my_ticket = 0;
 	int64_t next_exp, slice;
 
 	if (r->weight == 0 || r->weight > CAPACITY(o))
@@ -247,13 +275,21 @@ static int shm_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint6
 		}
 		if (reap(o, deep, &next_exp))
 			changed = 1;
-		if (used_units(o) + r->weight <= CAPACITY(o) &&
-		    !someone_ahead(o, me, me >= 0 ? w[me].ticket : 0)) {
-			*idx = take(o, r, token);
-			if (*idx >= 0) {
+		/* dropped from the queue while stopped: queue again */
+		if (me >= 0 && w[me].ticket != my_ticket)
+			me = -1;
+		if (used_units(o) + r->weight <= CAPACITY(o)) {
+			uint64_t mine = me >= 0 ? my_ticket : 0;
+
+			if (someone_ahead(o, me, mine) && drop_stuck_head(o, me, mine))
 				changed = 1;
-				rc = 0;
-				break;
+			if (!someone_ahead(o, me, mine)) {
+				*idx = take(o, r, token);
+				if (*idx >= 0) {
+					changed = 1;
+					rc = 0;
+					break;
+				}
 			}
 		}
 		/* Cannot go now.  Only here is our own identity needed: the
@@ -271,8 +307,10 @@ static int shm_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint6
 			rc = -EAGAIN;
 			break;
 		}
-		if (me < 0)
+		if (me < 0) {
 			me = enqueue(o, r, &self);
+			my_ticket = me >= 0 ? w[me].ticket : 0;
+		}
 		slice = MP_REAP_SLICE_NS;
 		if (next_exp) {
 			int64_t left = next_exp - mp_now_ns();
@@ -285,7 +323,7 @@ static int shm_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint6
 		deep = slice_over;
 	}
 	MP_FAULT_POINT("gate.acquire.dequeue");
-	if (me >= 0 && w[me].ticket) {
+	if (me >= 0 && w[me].ticket == my_ticket) {
 		__atomic_store_n(&w[me].ticket, 0, __ATOMIC_RELEASE);
 		changed = 1;	/* the next in line may go now */
 	}
@@ -434,6 +472,8 @@ static int shm_gate_info(struct mp_obj *o, struct mp_gate_info *gi, struct mp_ho
 	for (uint32_t i = 0; i < NWAITERS(o); i++)
 		if (w[i].ticket)
 			gi->nwaiting++;
+	/* Beyond the table's entries, waiters wait unqueued, uncounted */
+	gi->nwaiting_more = gi->nwaiting == NWAITERS(o);
 	gi->nholds_live = (uint32_t)n;
 	gi->last_token = G(o)->last_token;
 	gi->reaped = G(o)->reaped;

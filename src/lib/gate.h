@@ -15,7 +15,12 @@
  * or none, and no repair is needed.  Holds whose owner (and helper) died,
  * whose TTL ran out, and queue entries of dead waiters are reaped by the
  * next process that would otherwise wait: on its first attempt and then
- * every MP_REAP_SLICE_NS while it waits.
+ * every MP_REAP_SLICE_NS while it waits.  A stopped waiter (SIGSTOP,
+ * Ctrl-Z) loses its place: a waiter that could go but finds that the
+ * queue's head would, and does not, looks at the head at once and drops
+ * it if it is stopped (or dead).  It queues again, at the back, when it
+ * runs again; so no query (is-locked, value) says "free" while an acquire
+ * would wait behind a stopped process.
  */
 #ifndef MP_GATE_H
 #define MP_GATE_H
@@ -109,6 +114,7 @@ int mp_gate_drain(struct mp_obj *o, int64_t deadline_ns, int nonblock);
 
 struct mp_gate_info {
 	uint32_t capacity, used, nholds_live, nwaiting;
+	uint32_t nwaiting_more;	/* the waiter table is full: there may be more */
 	uint64_t last_token, reaped, generation;
 	int64_t created_ns, changed_ns;
 };

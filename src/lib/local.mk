@@ -30,6 +30,7 @@ src_lib_libmp_a_SOURCES = \
 	src/lib/redis-gate.h \
 	src/lib/redis-gate-lua.c \
 	src/lib/redis-lease.c \
+	src/lib/redis-var.c \
 	src/lib/seam.c \
 	src/lib/sem.c src/lib/sem.h \
 	src/lib/show.h src/lib/show-gate.c src/lib/show-event.c \

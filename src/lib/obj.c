@@ -10,6 +10,7 @@
 #include "fault.h"
 #include "futex.h"
 #include "owner.h"
+#include "signals.h"
 #include "str.h"
 
 #include <errno.h>
@@ -47,6 +48,39 @@ _Static_assert(offsetof(struct mp_hdr, seq) % 4 == 0, "futex words are aligned")
 #define STR_(x) #x
 #define STR(x) STR_(x)
 _Static_assert(sizeof(pthread_mutex_t) == SIZEOF_PTHREAD_MUTEX_T, "configure's mutex size");
+
+/* How long a caller waits for an object's internal mutex: set by the CLI
+ * from -n/-t (mp_obj_patience). */
+static struct {
+	int64_t deadline_ns;	/* CLOCK_MONOTONIC; 0: none */
+	int nonblock;
+} patience;
+
+/* mp_obj_defer_tstp: inside a section (mutex held) a Ctrl-Z waits for
+ * the unlock. */
+static volatile sig_atomic_t in_section, stop_deferred;
+
+static void on_tstp(int sig)
+{
+	(void)sig;
+	if (in_section)
+		stop_deferred = 1;
+	else
+		raise(SIGSTOP);	/* the job stops, as by SIGTSTP's default */
+}
+
+void mp_obj_defer_tstp(void)
+{
+	struct sigaction sa, old;
+
+	if (sigaction(SIGTSTP, NULL, &old) < 0 || old.sa_handler == SIG_IGN)
+		return;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_tstp;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTSTP, &sa, NULL);
+}
 
 const char *mp_abi_tag(void)
 {
@@ -135,9 +169,19 @@ static void *map_hint(size_t size)
 	return (void *)at;
 }
 
+static int allow_readonly;
+
+void mp_obj_allow_readonly(int allow)
+{
+	allow_readonly = allow;
+}
+
 static int map_fd(struct mp_obj *o, size_t size)
 {
-	void *p = mmap(map_hint(size), size, PROT_READ | PROT_WRITE, MAP_SHARED, o->fd, 0);
+	/* a read-only object: a private copy, whose writes (the lock's,
+	 * a reaping) never reach the file */
+	void *p = mmap(map_hint(size), size, PROT_READ | PROT_WRITE,
+		       o->readonly ? MAP_PRIVATE : MAP_SHARED, o->fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	o->hdr = p;
@@ -176,8 +220,7 @@ static int create_obj(struct mp_store *s, const struct mp_kind *k, const char *f
 		mp_errmsg_set("cannot create '%s' in '%s': %s", fname, s->dir, strerror(errno));
 		return rc;
 	}
-	if (s->group)
-		fchmod(fd, mode);	/* umask may have taken the group bits */
+	fchmod(fd, mode);	/* umask may have taken bits (0277: even ours) */
 	rc = posix_fallocate(fd, 0, (off_t)size);
 	if (rc) {
 		mp_errmsg_set("cannot allocate %zu bytes for '%s' in '%s': %s", size, fname,
@@ -328,6 +371,10 @@ int mp_obj_open(struct mp_store *s, const struct mp_kind *k, const char *name,
 again:
 	for (tries = 0; tries < 5; tries++) {
 		o->fd = openat(s->dirfd, fname, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (o->fd < 0 && errno == EROFS && allow_readonly && !create) {
+			o->fd = openat(s->dirfd, fname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+			o->readonly = o->fd >= 0;
+		}
 		if (o->fd >= 0)
 			break;
 		if (errno == ELOOP) {
@@ -398,16 +445,36 @@ void mp_obj_close(struct mp_obj *o)
 	o->fd = -1;
 }
 
+/* rm's lock: waits for a running holder a moment (200 ms), not for a
+ * stopped one, nor the caller's -t.  0 (locked), -EINTR or another -errno
+ * (not locked). */
+static int lock_for_rm(struct mp_obj *o)
+{
+	int64_t dl = patience.deadline_ns;
+	int nb = patience.nonblock, rc;
+
+	patience.deadline_ns = mp_now_ns() + 200 * 1000000LL;
+	patience.nonblock = 1;
+	rc = mp_obj_lock(o);
+	patience.deadline_ns = dl;
+	patience.nonblock = nb;
+	return rc;
+}
+
 int mp_obj_remove(struct mp_store *s, struct mp_obj *o)
 {
 	char fname[MP_NAME_MAX + 16];
 	struct stat a, b;
-	int rc;
+	int rc, locked;
 
 	mp_str_join(fname, sizeof fname, o->kind->name, '.', o->name);
-	rc = mp_obj_lock(o);
-	if (rc)
+	rc = lock_for_rm(o);
+	if (rc == -EINTR)
 		return rc;
+	locked = !rc;
+	/* Not locked (a stopped or stuck holder, garbage in the mutex): the
+	 * mark, the bump and the wake below are single stores that need no
+	 * lock; a waiter that misses the wake sees the mark after its slice. */
 	__atomic_store_n(&o->hdr->removed, 1, __ATOMIC_RELEASE);
 	MP_FAULT_POINT("store.remove.marked");
 	mp_obj_changed(o);
@@ -416,8 +483,11 @@ int mp_obj_remove(struct mp_store *s, struct mp_obj *o)
 	if (fstat(o->fd, &a) == 0 && fstatat(s->dirfd, fname, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
 		rc = unlinkat(s->dirfd, fname, 0) < 0 ? -errno : 0;
-	mp_obj_unlock(o);
-	mp_obj_wake(o);
+	else
+		rc = 0;
+	if (locked)
+		mp_obj_unlock(o);
+	mp_futex_wake(&o->hdr->seq);
 	mp_futex_wake(&o->hdr->seq2);
 	if (rc)
 		mp_errmsg_set("cannot remove '%s': %s", mp_obj_path(o), strerror(-rc));
@@ -431,7 +501,7 @@ int mp_obj_check_boot(struct mp_obj *o)
 {
 	uint8_t now[16];
 
-	if (o->volatile_fs)
+	if (o->volatile_fs || o->readonly)
 		return 0;
 	read_boot_id(now);
 	if (!memcmp(now, o->hdr->boot_id, 16))
@@ -480,36 +550,96 @@ static int mutex_type_ok(pthread_mutex_t *mu)
 #endif
 }
 
-/* Locks mu, giving up after 10 s (see mp_obj_lock).  Uncontended, no
- * clock is read. */
-static int lock_10s(pthread_mutex_t *mu)
+void mp_obj_patience(int64_t deadline_ns, int nonblock)
+{
+	patience.deadline_ns = deadline_ns;
+	patience.nonblock = nonblock;
+}
+
+/* The thread that holds mu, if it is stopped (SIGSTOP, Ctrl-Z, a
+ * debugger); else 0.  glibc keeps the holder's thread id in the first word
+ * of a robust mutex. */
+static int stopped_holder(pthread_mutex_t *mu)
+{
+#if defined(__GLIBC__)
+	int tid = *(volatile int *)mu & 0x3fffffff;
+	uint64_t start;
+	char st;
+
+	if (tid > 0 && mp_proc_stat(tid, &st, &start) == 0 && (st == 'T' || st == 't'))
+		return tid;
+#else
+	(void)mu;
+#endif
+	return 0;
+}
+
+#define LOCK_SLICE_NS	(50 * 1000000LL)	/* between looks at signals and the holder */
+#define LOCK_LIMIT_NS	(10 * 1000000000LL)	/* a running holder: a broken invariant */
+
+/* Locks mu.  Uncontended, no clock is read.  Contended, it waits in
+ * slices, and between them gives up with EINTR on a termination signal,
+ * ETIMEDOUT at the caller's deadline, EAGAIN (-n) when the holder is
+ * stopped (its thread id in *tid), EIDRM when rm marked the object
+ * removed meanwhile, ETIME when a holder that is not stopped kept it 10 s. */
+static int lock_patiently(pthread_mutex_t *mu, const uint32_t *removed, int *tid)
 {
 	int rc = pthread_mutex_trylock(mu);
+	int64_t now, until, since;
 	struct timespec dl;
 
 	if (rc != EBUSY)
 		return rc;	/* 0, EOWNERDEAD, ENOTRECOVERABLE, ... */
 	/* contended: the clock's cost no longer matters */
+	since = now = mp_now_ns();
+	for (;;) {
+		until = now + LOCK_SLICE_NS;
+		if (patience.deadline_ns && patience.deadline_ns < until)
+			until = patience.deadline_ns > now ? patience.deadline_ns : now + 1;
 #if HAVE_PTHREAD_MUTEX_CLOCKLOCK
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += 10;
-	return pthread_mutex_clocklock(mu, CLOCK_MONOTONIC, &dl);
+		dl.tv_sec = (time_t)(until / 1000000000LL);
+		dl.tv_nsec = (long)(until % 1000000000LL);
+		rc = pthread_mutex_clocklock(mu, CLOCK_MONOTONIC, &dl);
 #else
-	/* musl: the wall clock only; a step of it moves the 10 s, no more */
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += 10;
-	return pthread_mutex_timedlock(mu, &dl);
+		/* musl: the wall clock only; a step of it moves a slice */
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_nsec += (long)(until - now);
+		dl.tv_sec += dl.tv_nsec / 1000000000L;
+		dl.tv_nsec %= 1000000000L;
+		rc = pthread_mutex_timedlock(mu, &dl);
 #endif
+		if (rc != ETIMEDOUT)
+			return rc;
+		if (mp_signal_pending)
+			return EINTR;
+		if (__atomic_load_n(removed, __ATOMIC_ACQUIRE))
+			return EIDRM;	/* rm went ahead without the mutex */
+		now = mp_now_ns();
+		if (patience.deadline_ns && now >= patience.deadline_ns)
+			return ETIMEDOUT;
+		*tid = stopped_holder(mu);
+		if (*tid) {
+			if (patience.nonblock)
+				return EAGAIN;
+			since = now;	/* waiting for a stopped process is not a bug */
+		} else if (now - since >= LOCK_LIMIT_NS) {
+			return ETIME;
+		}
+	}
 }
+
+static int hdr_intact(struct mp_obj *o);
 
 int mp_obj_lock(struct mp_obj *o)
 {
-	int rc;
+	int rc, tid = 0;
 
+	if (o->readonly)
+		return 0;	/* a private copy: nobody else locks it */
 	rc = mp_obj_check_boot(o);
 	if (rc)
 		return rc;
-	rc = mutex_type_ok(&o->hdr->mu) ? lock_10s(&o->hdr->mu) : EINVAL;
+	rc = mutex_type_ok(&o->hdr->mu) ? lock_patiently(&o->hdr->mu, &o->hdr->removed, &tid) : EINVAL;
 	if (rc == EOWNERDEAD) {
 		/* The last holder died inside its critical section: finish or
 		 * undo its work, then declare the state consistent again.
@@ -525,26 +655,48 @@ int mp_obj_lock(struct mp_obj *o)
 	}
 	if (rc == 0)
 		MP_FAULT_POINT("sync.locked");
-	if (rc == ETIMEDOUT) {
+	switch (rc) {
+	case 0:
+		in_section++;
+		return 0;
+	case ETIME:
 		mp_errmsg_set("the internal lock of '%s' has been held for 10 s "
 			      "(is a process stopped inside mptools?)", mp_obj_path(o));
 		return -EDEADLK;
-	}
-	if (rc == EINVAL) {
+	case EAGAIN:
+		mp_errmsg_set("'%s' is busy: process %d is stopped inside it (SIGSTOP or Ctrl-Z; "
+			      "kill -CONT %d lets it go on)", mp_obj_path(o), tid, tid);
+		return -EAGAIN;
+	case ETIMEDOUT:
+		if (tid)
+			mp_errmsg_set("'%s' is busy: process %d is stopped inside it", mp_obj_path(o), tid);
+		return -ETIMEDOUT;
+	case EINTR:
+		return -EINTR;
+	case EIDRM:
+		if (!hdr_intact(o))
+			return -EBADMSG;
+		mp_errmsg_set("'%s' was removed", mp_obj_path(o));
+		return -EIDRM;
+	case EINVAL:
 		/* the deadline is well-formed: the mutex's own words are not */
 		mp_errmsg_set("'%s' is corrupt: its internal lock is not a valid mutex", mp_obj_path(o));
 		return -EBADMSG;
-	}
-	if (rc) {
+	default:
 		mp_errmsg_set("cannot lock '%s': %s", mp_obj_path(o), strerror(rc));
 		return -rc;
 	}
-	return 0;
 }
 
 void mp_obj_unlock(struct mp_obj *o)
 {
+	if (o->readonly)
+		return;
 	pthread_mutex_unlock(&o->hdr->mu);
+	if (in_section && !--in_section && stop_deferred) {
+		stop_deferred = 0;
+		raise(SIGSTOP);	/* the Ctrl-Z that came inside */
+	}
 }
 
 void mp_obj_changed(struct mp_obj *o)
@@ -559,10 +711,26 @@ void mp_obj_wake(struct mp_obj *o)
 		mp_futex_wake(&o->hdr->seq);
 }
 
+/* Is the header still the one validated at open?  Garbage written over
+ * the file (its size unchanged) would otherwise read as "removed". */
+static int hdr_intact(struct mp_obj *o)
+{
+	const struct mp_hdr *h = o->hdr;
+
+	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == MP_MAGIC &&
+	    h->version == MP_VERSION && h->hdr_size == MP_HDR_SIZE &&
+	    h->kind == (uint32_t)o->kind->id && h->total_size == (uint64_t)o->size)
+		return 1;
+	mp_errmsg_set("'%s' was overwritten while in use: it is corrupt", mp_obj_path(o));
+	return 0;
+}
+
 int mp_obj_check_file(struct mp_obj *o)
 {
 	struct stat st;
 
+	if (!hdr_intact(o))
+		return -EBADMSG;
 	if (fstat(o->fd, &st) < 0)
 		return 0;
 	if ((size_t)st.st_size != o->size) {

@@ -120,6 +120,8 @@ struct mp_obj {
 	int volatile_fs;	/* the store's: no boot id check needed */
 	void *impl;		/* another store's own state */
 	void (*close)(struct mp_obj *o);	/* another store's mp_obj_close */
+	int readonly;		/* a private copy of a file on a read-only
+				 * filesystem (mp_obj_allow_readonly) */
 };
 
 /* The handle of an open store, filled by mp_store_open() (store.h).  It is
@@ -154,11 +156,19 @@ int mp_obj_open(struct mp_store *s, const struct mp_kind *k, const char *name,
 		size_t body_size, void (*create)(void *body, size_t size, const void *arg),
 		const void *arg, int *created, struct mp_obj *o);
 
+/* For the verbs that only show (info, ls, status): a later mp_obj_open()
+ * without create of an object on a read-only filesystem maps a private
+ * copy of it (o->readonly) instead of failing with -EROFS; its lock is a
+ * no-op and nothing it changes reaches the file. */
+void mp_obj_allow_readonly(int allow);
+
 /* Unmaps and closes. */
 void mp_obj_close(struct mp_obj *o);
 
 /* rm: marks the object removed (waiters wake and leave with -EIDRM), then
- * unlinks it.  Returns 0 or -errno. */
+ * unlinks it.  It does not wait for a stopped or stuck holder of the
+ * mutex (200 ms at most for a running one): the mark and the unlink need
+ * no lock.  Returns 0, -EINTR or -errno. */
 int mp_obj_remove(struct mp_store *s, struct mp_obj *o);
 
 /* Re-initialises o's sync state if it was made in another boot (a disk
@@ -168,9 +178,26 @@ int mp_obj_check_boot(struct mp_obj *o);
 /* "glibc-x86_64-m40": objects made by another libc or arch are refused. */
 const char *mp_abi_tag(void);
 
-/* Locks o's mutex (waiting at most 10 s: a longer hold means a stopped
- * process holds it).  Returns 0, or -ENOTRECOVERABLE / -EDEADLK. */
+/* Locks o's mutex.  Its holds are short, but a process stopped inside
+ * one (SIGSTOP, Ctrl-Z) holds it until it goes on: the wait for it ends
+ * with -EINTR on a termination signal (mp_signal_pending), -ETIMEDOUT at
+ * the deadline and -EAGAIN (when the holder is stopped) under nonblock of
+ * mp_obj_patience(), -EIDRM when rm removed the object meanwhile (it
+ * need not wait for the mutex), and -EDEADLK when a holder that is not stopped kept
+ * it 10 s (a broken invariant).  Returns 0 or one of those, or
+ * -ENOTRECOVERABLE, -EBADMSG (the mutex's words are garbage). */
 int mp_obj_lock(struct mp_obj *o);
+
+/* Makes a Ctrl-Z (SIGTSTP) that comes while this process holds an
+ * object's mutex stop it only once it unlocks: for the tools that stream
+ * (put from stdin, get --follow), which hold it often.  Does nothing when
+ * SIGTSTP is ignored. */
+void mp_obj_defer_tstp(void);
+
+/* Sets how long mp_obj_lock() waits for a stopped holder: until
+ * deadline_ns (CLOCK_MONOTONIC, 0: no deadline); nonblock: not at all.
+ * The CLI sets it from -n/-t. */
+void mp_obj_patience(int64_t deadline_ns, int nonblock);
 void mp_obj_unlock(struct mp_obj *o);
 
 /* Marks a change of state: bumps seq and changed_ns.  Call locked, then

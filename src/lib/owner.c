@@ -210,3 +210,17 @@ int64_t mp_owner_start_realtime_ns(uint64_t start_ticks)
 		return INT64_MAX;
 	return t;
 }
+
+int mp_owner_waiting(const struct mp_owner *o)
+{
+	char st;
+	uint64_t start;
+
+	if (!mp_owner_alive(o))
+		return 0;
+	/* alive, and judged here: stopped? */
+	if (o->pid == 0 || !proc_ok || o->pidns != self_pidns ||
+	    mp_proc_stat(o->pid, &st, &start))
+		return 1;
+	return !(start == o->start && (st == 'T' || st == 't'));
+}

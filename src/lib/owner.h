@@ -39,6 +39,10 @@ int mp_owner_of_child(pid_t pid, uint64_t start, struct mp_owner *o);
  * missing), 0 if it is certainly dead.  o->pid == 0 (no owner) is alive. */
 int mp_owner_alive(const struct mp_owner *o);
 
+/* As mp_owner_alive(), for a waiter: 0 also when o is stopped (SIGSTOP,
+ * Ctrl-Z, a debugger), which cannot take what it waits for. */
+int mp_owner_waiting(const struct mp_owner *o);
+
 /* Reads state char and start time of pid from /proc/PID/stat, parsing
  * after the last ')' (a comm may contain ") R 1 (").  Returns 0 or -errno
  * (-ESRCH when the process does not exist). */

@@ -125,6 +125,10 @@ int mp_parse_duration(const char *s, int64_t *ns, char *why, size_t whylen)
 	/* fr is the fraction in units of 1e-9; unit/1e9 may be < 1 (ms), so
 	 * scale in a way that keeps precision and cannot overflow. */
 	*ns = (int64_t)ip * unit + (int64_t)((unsigned __int128)fr * (uint64_t)unit / 1000000000u);
+	/* not zero, but below a nanosecond (0.0000000001): a nanosecond, so
+	 * that only a real 0 means "do not wait" */
+	if (*ns == 0 && strcspn(s, "123456789") < n)
+		*ns = 1;
 	if (*ns > max_ns)
 		return fail(why, whylen, "'%s' is too long (at most 100 years)", s);
 	return 0;

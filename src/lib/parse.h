@@ -21,7 +21,8 @@ int mp_parse_name(const char *s, char *why, size_t whylen);
 /* DURATION := NUMBER [SUFFIX]
  * NUMBER   := DIGITS [ '.' DIGITS ] | '.' DIGITS      (no sign, no exponent)
  * SUFFIX   := 'ms' | 's' | 'm' | 'h' | 'd'           (default 's')
- * Result in nanoseconds, at most 100 years; "0" is valid and means zero. */
+ * Result in nanoseconds, at most 100 years; "0" is valid and means zero;
+ * a duration that is not zero but below 1 ns (0.0000000001) is 1 ns. */
 int mp_parse_duration(const char *s, int64_t *ns, char *why, size_t whylen);
 
 /* SIZE := DIGITS [ 'K' | 'M' | 'G' ] [ 'B' | 'iB' ]   (powers of 1024;

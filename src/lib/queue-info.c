@@ -24,6 +24,13 @@ static int cmp_lease(const void *a, const void *b)
 	return x->token < y->token ? -1 : x->token > y->token;
 }
 
+static uint32_t sleepers(uint32_t *word, uint32_t hint)
+{
+	int n = mp_futex_sleepers(word);
+
+	return n >= 0 ? (uint32_t)n : hint;
+}
+
 int shm_queue_info(struct mp_obj *o, struct mp_queue_info *qi,
 		  struct mp_queue_lease_info *leases, int max)
 {
@@ -50,8 +57,10 @@ int shm_queue_info(struct mp_obj *o, struct mp_queue_info *qi,
 	qi->acks = st->acks;
 	qi->redelivered = st->redelivered;
 	qi->closed = st->closed;
-	qi->getters = o->hdr->nwait;
-	qi->putters = o->hdr->nwait2;
+	/* the sleepers themselves, not the hints: a waiter killed in its
+	 * sleep stays counted in a hint for good */
+	qi->getters = sleepers(&o->hdr->seq, o->hdr->nwait);
+	qi->putters = sleepers(&o->hdr->seq2, o->hdr->nwait2);
 	qi->nleases = st->nslots_used;
 	qi->generation = o->hdr->generation;
 	qi->created_ns = o->hdr->created_ns;

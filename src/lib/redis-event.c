@@ -307,8 +307,7 @@ static int redis_event_wait(struct mp_obj *objs, int n, unsigned flags, int64_t 
 	for (int i = 0; i < n; i++)
 		w->bases[i] = robj(&objs[i])->base;
 	if (!nonblock) {
-		sub = mp_redis_connect(robj(&objs[0])->s->impl);
-		rc = sub ? mp_redis_subscribe(robj(&objs[0])->s, sub, w->bases, n) : -ENOTCONN;
+		rc = mp_redis_waiter(robj(&objs[0])->s, &sub, w->bases, n);
 		if (rc)
 			goto out;
 	}
@@ -324,14 +323,7 @@ static int redis_event_wait(struct mp_obj *objs, int n, unsigned flags, int64_t 
 	/* the server went away mid-wait: connect and look again until the
 	 * deadline (a set made while it was away is seen as a level only) */
 	while (rc == -ENOTCONN && !nonblock) {
-		rc = mp_redis_pause(deadline_ns);
-		if (rc == -ETIMEDOUT)
-			rc = -ENOTCONN;
-		if (rc)
-			break;
-		redisFree(sub);
-		sub = mp_redis_connect(robj(&objs[0])->s->impl);
-		rc = sub ? mp_redis_subscribe(robj(&objs[0])->s, sub, w->bases, n) : -ENOTCONN;
+		rc = mp_redis_rewait(robj(&objs[0])->s, &sub, w->bases, n, deadline_ns);
 		if (!rc)
 			rc = look(w, LOOK_LISTED, fired);
 		if (!rc)

@@ -304,49 +304,23 @@ static int try_acquire(struct mp_obj *o, const struct mp_gate_req *r, int create
  * -EINTR, -EIDRM, -ENOTCONN. */
 static int gate_sleep(struct mp_obj *o, redisContext *sub, int64_t deadline_ns)
 {
-	const char *bases[1] = { robj(o)->base };
-	int64_t end = mp_now_ns() + SLICE_NS;
-	char msg[16];
-	int idx, rc;
+	int rc = mp_redis_sleep(sub, robj(o)->base, SLICE_NS, deadline_ns);
 
-	if (deadline_ns && deadline_ns < end)
-		end = deadline_ns;
-	rc = mp_redis_next_message(sub, bases, 1, end, &idx, msg, sizeof msg);
-	if (rc == 1 && msg[0] == 'r')
-		return removed(o);
-	if (rc == 0 && deadline_ns && mp_now_ns() >= deadline_ns)
-		return -ETIMEDOUT;
-	return rc < 0 ? rc : 0;
+	return rc == -EIDRM ? removed(o) : rc;
 }
 
 static int waiter_connection(struct mp_obj *o, redisContext **sub)
 {
 	const char *bases[1] = { robj(o)->base };
 
-	*sub = mp_redis_connect(robj(o)->s->impl);
-	if (!*sub)
-		return -ENOTCONN;
-	return mp_redis_subscribe(robj(o)->s, *sub, bases, 1);
+	return mp_redis_waiter(robj(o)->s, sub, bases, 1);
 }
 
-/* A wait lost its connection: connects and subscribes again, pausing in
- * between, until the deadline.  0, or -ENOTCONN once the deadline passed,
- * -EINTR. */
 static int reconnect(struct mp_obj *o, redisContext **sub, int64_t deadline_ns)
 {
-	for (;;) {
-		int rc = mp_redis_pause(deadline_ns);
+	const char *bases[1] = { robj(o)->base };
 
-		if (rc == -ETIMEDOUT)
-			return -ENOTCONN;
-		if (rc)
-			return rc;
-		if (*sub)
-			redisFree(*sub);
-		*sub = NULL;
-		if (waiter_connection(o, sub) == 0)
-			return 0;
-	}
+	return mp_redis_rewait(robj(o)->s, sub, bases, 1, deadline_ns);
 }
 
 static void after_grant(struct mp_obj *o, const struct mp_gate_req *r, uint64_t token)
@@ -369,6 +343,13 @@ static int redis_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uin
 	*idx = 0;
 	for (;;) {
 		rc = try_acquire(o, r, 0, &ticket, token, idx);
+		if (rc == -EAGAIN && first) {
+			/* -n: a holder of this host that died is no holder
+			 * (as on the local store), whether or not its keeper
+			 * has released yet */
+			reap_local(o);
+			rc = try_acquire(o, r, 0, &ticket, token, idx);
+		}
 		if (rc == -ENOENT)
 			rc = removed(o);
 		if (rc == -ENOTCONN && !first && !r->nonblock) {

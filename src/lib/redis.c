@@ -164,7 +164,7 @@ static int parse_url(struct mp_redis *r, const char *url)
 
 /* redisCommandArgv without SIGPIPE: a server that went away must be a
  * failed call (69), not a process killed by the signal. */
-static redisReply *command(redisContext *c, int argc, const char **argv)
+static redisReply *command_len(redisContext *c, int argc, const char **argv, const size_t *lens)
 {
 	static const struct timespec now = { 0, 0 };
 	sigset_t pipe, old;
@@ -174,13 +174,18 @@ static redisReply *command(redisContext *c, int argc, const char **argv)
 	sigemptyset(&pipe);
 	sigaddset(&pipe, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe, &old);
-	rep = redisCommandArgv(c, argc, argv, NULL);
+	rep = redisCommandArgv(c, argc, argv, lens);
 	e = errno;
 	if (!rep && !sigismember(&old, SIGPIPE))
 		sigtimedwait(&pipe, NULL, &now);	/* the one this call raised */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = e;
 	return rep;
+}
+
+static redisReply *command(redisContext *c, int argc, const char **argv)
+{
+	return command_len(c, argc, argv, NULL);
 }
 
 static int unavailable(struct mp_redis *r, const char *what, const char *why)
@@ -271,12 +276,13 @@ static int reply_error(struct mp_store *s, const char *what, redisReply *rep)
 	return -EPROTO;
 }
 
-int mp_redis_eval_on(struct mp_store *s, redisContext *c, const struct mp_redis_script *sc,
-		     const char *base, const char *const *suffixes, int nargs,
-		     const char *const *args, redisReply **out)
+static int eval_on(struct mp_store *s, redisContext *c, const struct mp_redis_script *sc,
+		   const char *base, const char *const *suffixes, int nargs,
+		   const char *const *args, const size_t *lens, redisReply **out)
 {
 	char keys[8][MP_NAME_MAX + 112], nk[8];
 	const char *argv[40];
+	size_t argl[40];
 	redisReply *rep;
 	int argc = 0;
 
@@ -288,9 +294,13 @@ int mp_redis_eval_on(struct mp_store *s, redisContext *c, const struct mp_redis_
 		snprintf(keys[i], sizeof keys[i], "%s%s", base, suffixes[i]);
 		argv[argc++] = keys[i];
 	}
-	for (int i = 0; i < nargs && argc < 40; i++)
-		argv[argc++] = args[i];
-	rep = command(c, argc, argv);
+	for (int i = 0; i < argc; i++)
+		argl[i] = strlen(argv[i]);
+	for (int i = 0; i < nargs && argc < 40; i++, argc++) {
+		argv[argc] = args[i];
+		argl[argc] = lens ? lens[i] : strlen(args[i]);
+	}
+	rep = command_len(c, argc, argv, argl);
 	if (!rep && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		unavailable(s->impl, "no reply within 3 s", NULL);
 		return -ETIME;	/* told apart from a dropped connection: no retry */
@@ -306,16 +316,23 @@ int mp_redis_eval_on(struct mp_store *s, redisContext *c, const struct mp_redis_
 	return 0;
 }
 
-int mp_redis_eval(struct mp_store *s, const struct mp_redis_script *sc, const char *base,
-		  const char *const *suffixes, int nargs, const char *const *args,
-		  redisReply **out)
+int mp_redis_eval_on(struct mp_store *s, redisContext *c, const struct mp_redis_script *sc,
+		     const char *base, const char *const *suffixes, int nargs,
+		     const char *const *args, redisReply **out)
+{
+	return eval_on(s, c, sc, base, suffixes, nargs, args, NULL, out);
+}
+
+int mp_redis_eval_len(struct mp_store *s, const struct mp_redis_script *sc, const char *base,
+		      const char *const *suffixes, int nargs, const char *const *args,
+		      const size_t *lens, redisReply **out)
 {
 	struct mp_redis *r = s->impl;
 	int rc;
 
 	if (!r->c && !(r->c = mp_redis_connect(r)))
 		return -ENOTCONN;
-	rc = mp_redis_eval_on(s, r->c, sc, base, suffixes, nargs, args, out);
+	rc = eval_on(s, r->c, sc, base, suffixes, nargs, args, lens, out);
 	if (rc == -ETIME) {
 		/* the server is there but does not answer (stopped, swamped):
 		 * this connection's reply may still come; start afresh later */
@@ -328,9 +345,16 @@ int mp_redis_eval(struct mp_store *s, const struct mp_redis_script *sc, const ch
 		redisFree(r->c);
 		r->c = mp_redis_connect(r);
 		if (r->c)
-			rc = mp_redis_eval_on(s, r->c, sc, base, suffixes, nargs, args, out);
+			rc = eval_on(s, r->c, sc, base, suffixes, nargs, args, lens, out);
 	}
 	return rc == -ETIME ? -ENOTCONN : rc;
+}
+
+int mp_redis_eval(struct mp_store *s, const struct mp_redis_script *sc, const char *base,
+		  const char *const *suffixes, int nargs, const char *const *args,
+		  redisReply **out)
+{
+	return mp_redis_eval_len(s, sc, base, suffixes, nargs, args, NULL, out);
 }
 
 /* ---- hosts ---- */
@@ -407,7 +431,8 @@ static const char *const m_suffix[] = { ":m" };
 /* The kinds a Redis store holds today. */
 static int kind_here(struct mp_store *s, const struct mp_kind *k)
 {
-	if (k->id == MP_KIND_LOCK || k->id == MP_KIND_SEM || k->id == MP_KIND_EVENT)
+	if (k->id == MP_KIND_LOCK || k->id == MP_KIND_SEM || k->id == MP_KIND_EVENT ||
+	    k->id == MP_KIND_VAR)
 		return 0;
 	mp_errmsg_set("%ss are not kept in redis stores yet (store %s)", k->name, s->dir);
 	return -EPROTONOSUPPORT;
@@ -634,6 +659,50 @@ int mp_redis_pause(int64_t deadline_ns)
 	return mp_signal_pending ? -EINTR : 0;
 }
 
+/* ---- waiting: connections that come back ---- */
+
+int mp_redis_sleep(redisContext *sub, const char *base, int64_t slice_ns, int64_t deadline_ns)
+{
+	const char *bases[1] = { base };
+	int64_t end = mp_now_ns() + slice_ns;
+	char msg[16];
+	int idx, rc;
+
+	if (deadline_ns && deadline_ns < end)
+		end = deadline_ns;
+	rc = mp_redis_next_message(sub, bases, 1, end, &idx, msg, sizeof msg);
+	if (rc == 1 && msg[0] == 'r')
+		return -EIDRM;
+	if (rc == 0 && deadline_ns && mp_now_ns() >= deadline_ns)
+		return -ETIMEDOUT;
+	return rc < 0 ? rc : 0;
+}
+
+int mp_redis_waiter(struct mp_store *s, redisContext **sub, const char *const *bases, int n)
+{
+	if (*sub)
+		redisFree(*sub);
+	*sub = mp_redis_connect(s->impl);
+	if (!*sub)
+		return -ENOTCONN;
+	return mp_redis_subscribe(s, *sub, bases, n);
+}
+
+int mp_redis_rewait(struct mp_store *s, redisContext **sub, const char *const *bases, int n,
+		    int64_t deadline_ns)
+{
+	for (;;) {
+		int rc = mp_redis_pause(deadline_ns);
+
+		if (rc == -ETIMEDOUT)
+			return -ENOTCONN;
+		if (rc)
+			return rc;
+		if (mp_redis_waiter(s, sub, bases, n) == 0)
+			return 0;
+	}
+}
+
 /* ---- the store ---- */
 
 const struct mp_store_ops mp_redis_store_ops = {
@@ -646,4 +715,5 @@ const struct mp_store_ops mp_redis_store_ops = {
 	.lock = &mp_redis_lock_ops,
 	.sem = &mp_redis_sem_ops,
 	.event = &mp_redis_event_ops,
+	.var = &mp_redis_var_ops,
 };

@@ -72,6 +72,12 @@ int mp_redis_eval(struct mp_store *s, const struct mp_redis_script *sc, const ch
 		  const char *const *suffixes, int nargs, const char *const *args,
 		  redisReply **out);
 
+/* As mp_redis_eval, with the arguments' lengths (binary-safe; lens NULL:
+ * strlen of each). */
+int mp_redis_eval_len(struct mp_store *s, const struct mp_redis_script *sc, const char *base,
+		      const char *const *suffixes, int nargs, const char *const *args,
+		      const size_t *lens, redisReply **out);
+
 /* As mp_redis_eval on connection c. */
 int mp_redis_eval_on(struct mp_store *s, redisContext *c, const struct mp_redis_script *sc,
 		     const char *base, const char *const *suffixes, int nargs,
@@ -99,11 +105,29 @@ int mp_redis_next_message(redisContext *c, const char *const *bases, int n, int6
  * deadline passed: the caller reports the lost server), -EINTR. */
 int mp_redis_pause(int64_t deadline_ns);
 
-/* The ops tables of the kinds on Redis (redis-gate.c, redis-event.c). */
+/* Sleeps on subscriber connection sub (subscribed to base alone) until a
+ * change of the object is published, slice_ns pass or the deadline:
+ * 0 (look again), -ETIMEDOUT (the deadline passed with no change), -EIDRM
+ * (the object was removed; the caller says so), -EINTR, -ENOTCONN. */
+int mp_redis_sleep(redisContext *sub, const char *base, int64_t slice_ns, int64_t deadline_ns);
+
+/* A waiter's subscriber connection: (re)connects *sub (freeing the old
+ * one) and subscribes it to bases[0..n).  0 or -ENOTCONN. */
+int mp_redis_waiter(struct mp_store *s, redisContext **sub, const char *const *bases, int n);
+
+/* A wait lost its connection: mp_redis_waiter again, pausing in between
+ * (mp_redis_pause), until the deadline.  0, or -ENOTCONN once the deadline
+ * passed, -EINTR. */
+int mp_redis_rewait(struct mp_store *s, redisContext **sub, const char *const *bases, int n,
+		    int64_t deadline_ns);
+
+/* The ops tables of the kinds on Redis (redis-gate.c, redis-event.c,
+ * redis-var.c). */
 extern const struct mp_gate_ops mp_redis_gate_ops;
 extern const struct mp_lock_ops mp_redis_lock_ops;
 extern const struct mp_sem_ops mp_redis_sem_ops;
 extern const struct mp_event_ops mp_redis_event_ops;
+extern const struct mp_var_ops mp_redis_var_ops;
 extern const struct mp_store_ops mp_redis_store_ops;
 
 #endif

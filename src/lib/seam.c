@@ -244,9 +244,9 @@ int mp_spawn_beat(struct mp_obj *o, uint64_t run, uint32_t id)
 	return o->ops->spawn->beat(o, run, id);
 }
 
-void mp_spawn_count_message(struct mp_obj *o, uint32_t id, int failed)
+void mp_spawn_count_message(struct mp_obj *o, uint32_t id, int status)
 {
-	o->ops->spawn->count_message(o, id, failed);
+	o->ops->spawn->count_message(o, id, status);
 }
 
 int mp_spawn_snapshot(struct mp_obj *o, struct mp_spawn_snap *s)
@@ -344,6 +344,13 @@ int mp_var_open(struct mp_store *s, const char *name, int create, uint64_t max_s
 {
 	if (!s->ops->var)
 		return not_here(s, "shared values");
+	if (!max_size)
+		max_size = MP_VAR_DEFAULT_SIZE;
+	if (max_size > MP_VAR_MAX_SIZE) {
+		mp_errmsg_set("a variable holds at most %u bytes, not %llu", MP_VAR_MAX_SIZE,
+			      (unsigned long long)max_size);
+		return -EINVAL;
+	}
 	return s->ops->var->open(s, name, create, max_size, created, o);
 }
 

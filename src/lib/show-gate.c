@@ -122,8 +122,9 @@ static void print_json(struct mp_obj *o, enum mp_gate_style style, const struct 
 			putchar(',');
 		print_hold_json(stdout, &h[i], style);
 	}
-	printf("],\"waiters\":%u,\"last_token\":%llu,\"reaped\":%llu,\"generation\":%llu,"
-	       "\"created\":", gi->nwaiting, (unsigned long long)gi->last_token,
+	printf("],\"waiters\":%u,\"waiters_or_more\":%s,\"last_token\":%llu,\"reaped\":%llu,"
+	       "\"generation\":%llu,\"created\":", gi->nwaiting,
+	       gi->nwaiting_more ? "true" : "false", (unsigned long long)gi->last_token,
 	       (unsigned long long)gi->reaped, (unsigned long long)gi->generation);
 	mp_json_str(stdout, mp_format_time(gi->created_ns, t, sizeof t));
 	printf(",\"changed\":");
@@ -151,7 +152,9 @@ static int gate_info(struct mp_obj *o, enum mp_gate_style style, int json)
 		printf("holders:  %d\n", n);
 		for (int i = 0; i < n; i++)
 			print_hold_text(stdout, &h[i], style);
-		printf("waiters:  %u\n", gi.nwaiting);
+		printf("waiters:  %u%s\n", gi.nwaiting, gi.nwaiting_more ?
+		       " or more (the waiting line has that many places; "
+		       "later arrivals wait outside it, uncounted)" : "");
 		printf("tokens:   %llu handed out, %llu taken back from dead owners or TTLs\n",
 		       (unsigned long long)gi.last_token, (unsigned long long)gi.reaped);
 		printf("created:  %s\n", mp_format_time(gi.created_ns, t, sizeof t));
@@ -175,8 +178,9 @@ static int gate_row(struct mp_obj *o, enum mp_gate_style style, int json, const 
 	if (json)
 		print_json(o, style, &gi, h, n);
 	else
-		printf("%-24s %-28s %u waiting\n", o->name, state_of(style, &gi, h, n, sb, sizeof sb),
-		       gi.nwaiting);
+		printf("%-24s %-28s %u%s waiting\n", o->name,
+		       state_of(style, &gi, h, n, sb, sizeof sb), gi.nwaiting,
+		       gi.nwaiting_more ? "+" : "");
 	free(h);
 	return 0;
 }

@@ -55,6 +55,7 @@ static void print_status_json(struct mp_obj *o, const struct mp_spawn_snap *s)
 		printf("%d,\"reason\":\"%s\"", 128 + SIGKILL, mp_spawn_reason_name(MP_SPAWN_R_LOST));
 	else
 		printf("null,\"reason\":null");
+	printf(",\"other_pid_namespace\":%s", s->foreign ? "true" : "false");
 	printf(",\"pid\":%d,\"supervisor\":%d,\"command\":", g->front.pid, g->keeper.pid);
 	mp_json_str(stdout, g->command);
 	json_time("started", g->started_ns);
@@ -172,6 +173,9 @@ static void print_status_text(struct mp_obj *o, const struct mp_spawn_snap *s)
 		printf(", exit status %d (%s)\n", g->status, mp_spawn_reason_name(g->reason));
 	else if (s->lost)
 		printf(": mpspawn was killed; its workers were killed with it\n");
+	else if (s->foreign)
+		printf(" in another pid namespace (its pids are that namespace's; whether it "
+		       "is alive cannot be judged from here)\n");
 	else
 		printf(", %u of %u %s\n", s->nrunning, g->nworkers,
 		       g->flags & MP_SPAWN_F_LISTEN ? "handlers busy" : "workers running");

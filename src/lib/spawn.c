@@ -8,6 +8,7 @@
 #include "futex.h"
 #include "obj.h"
 #include "spawn.h"
+#include "store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -124,6 +125,42 @@ static int alive(const struct mp_owner *who)
 	return who->pid != 0 && mp_owner_alive(who);
 }
 
+/* Was g started in another pid namespace than ours (its supervisor's, or
+ * before it exists its front's)?  Then its pids are not ours.  Unknown
+ * namespaces (0) count as ours. */
+static int foreign(const struct mp_spawn_group *g)
+{
+	const struct mp_owner *who = g->keeper.pid ? &g->keeper : &g->front;
+	struct mp_owner me;
+
+	if (!who->pid || !who->pidns || mp_owner_of(0, &me) || !me.pidns)
+		return 0;
+	return who->pidns != me.pidns;
+}
+
+/* Says why g (a copy, or the record itself, locked) is impossible, and
+ * returns 1; 0 if it is sane. */
+static int group_corrupt(struct mp_obj *o, const struct mp_spawn_group *g)
+{
+	if (g->state < MP_SPAWN_G_RUNNING || g->state > MP_SPAWN_G_DONE ||
+	    g->reason > MP_SPAWN_R_FRONT) {
+		mp_errmsg_set("'%s' is corrupt: bad group state", mp_obj_path(o));
+		return 1;
+	}
+	return 0;
+}
+
+static int foreign_error(struct mp_obj *o)
+{
+	const struct mp_spawn_group *g = G(o);
+
+	mp_errmsg_set("group '%s' runs in another pid namespace (supervisor pid %d there, "
+		      "not here): it cannot be signalled or judged from this one; "
+		      "use mpspawn in that namespace", o->name,
+		      (int)(g->keeper.pid ? g->keeper.pid : g->front.pid));
+	return -EXDEV;
+}
+
 /* Called locked: the group that has the object has ended. */
 static int over(struct mp_obj *o)
 {
@@ -149,6 +186,30 @@ static int remove_locked(struct mp_store *s, struct mp_obj *o)
 		return -errno;
 	}
 	return 0;
+}
+
+static int sweep_one(const char *name, void *arg)
+{
+	struct mp_store *s = arg;
+	struct mp_obj o;
+
+	if (strncmp(name, "spawn-", 6) ||
+	    mp_obj_open(s, &mp_spawn_kind, name, 0, NULL, NULL, NULL, &o))
+		return 0;
+	if (mp_obj_lock(&o) == 0) {
+		if (!o.hdr->removed && (G(&o)->flags & MP_SPAWN_F_UNNAMED) && over(&o))
+			remove_locked(s, &o);
+		mp_obj_unlock(&o);
+		mp_obj_wake(&o);
+		mp_futex_wake(&o.hdr->seq2);
+	}
+	mp_obj_close(&o);
+	return 0;
+}
+
+void mp_spawn_sweep_unnamed(struct mp_store *s)
+{
+	mp_shm_store_list(s, &mp_spawn_kind, sweep_one, s);
 }
 
 static int shm_spawn_claim(struct mp_store *s, const char *name, const struct mp_spawn_params *p,
@@ -361,13 +422,18 @@ static int shm_spawn_beat(struct mp_obj *o, uint64_t run, uint32_t id)
 	return 0;
 }
 
-static void shm_spawn_count_message(struct mp_obj *o, uint32_t id, int failed)
+static void shm_spawn_count_message(struct mp_obj *o, uint32_t id, int status)
 {
+	int32_t none = 0;
+
 	if (id >= NWORKERS(o))
 		return;
 	__atomic_add_fetch(&W(o)[id].done, 1, __ATOMIC_RELAXED);
-	if (failed)
+	if (status) {
 		__atomic_add_fetch(&W(o)[id].failed, 1, __ATOMIC_RELAXED);
+		__atomic_compare_exchange_n(&G(o)->msg_status, &none, status, 0,
+					    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	}
 }
 
 /* ---- readers ---- */
@@ -407,9 +473,7 @@ static int shm_spawn_snapshot(struct mp_obj *o, struct mp_spawn_snap *s)
 
 	s->g.command[sizeof s->g.command - 1] = 0;
 	s->g.queue[sizeof s->g.queue - 1] = 0;
-	if (s->g.nworkers != n || s->g.state < MP_SPAWN_G_RUNNING || s->g.state > MP_SPAWN_G_DONE ||
-	    s->g.reason > MP_SPAWN_R_LOST) {
-		mp_errmsg_set("'%s' is corrupt: bad group state", mp_obj_path(o));
+	if (s->g.nworkers != n || group_corrupt(o, &s->g)) {
 		mp_spawn_snap_free(s);
 		return -EBADMSG;
 	}
@@ -419,8 +483,10 @@ static int shm_spawn_snapshot(struct mp_obj *o, struct mp_spawn_snap *s)
 			mp_spawn_snap_free(s);
 			return -EBADMSG;
 		}
-	if (s->g.state != MP_SPAWN_G_DONE)
-		s->lost = !alive(&s->g.front) && !alive(&s->g.keeper);
+	if (s->g.state != MP_SPAWN_G_DONE) {
+		s->foreign = foreign(&s->g);
+		s->lost = !s->foreign && !alive(&s->g.front) && !alive(&s->g.keeper);
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t st = s->w[i].state;
 		/* --listen: a slot waiting for a connection is not running */
@@ -465,7 +531,7 @@ const char *mp_spawn_wstate_name(uint32_t state)
 const char *mp_spawn_reason_name(uint32_t reason)
 {
 	static const char *names[] = { "ended", "failed (--fail-fast)", "signal", "timed out",
-				       "caller exited", "supervisor killed" };
+				       "caller exited", "supervisor killed", "mpspawn killed" };
 
 	return reason < sizeof names / sizeof *names ? names[reason] : "?";
 }
@@ -483,6 +549,10 @@ static int shm_spawn_wait(struct mp_obj *o, int64_t deadline_ns, int nonblock, i
 			rc = -EIDRM;
 			break;
 		}
+		if (group_corrupt(o, g)) {
+			rc = -EBADMSG;
+			break;
+		}
 		if (g->state == MP_SPAWN_G_DONE) {
 			if (g->status < 0 || g->status > 255) {
 				mp_errmsg_set("'%s' is corrupt: exit status %d", mp_obj_path(o), g->status);
@@ -491,6 +561,10 @@ static int shm_spawn_wait(struct mp_obj *o, int64_t deadline_ns, int nonblock, i
 			}
 			*status = g->status;
 			rc = 0;
+			break;
+		}
+		if (foreign(g)) {
+			rc = foreign_error(o);
 			break;
 		}
 		if (!alive(&g->front) && !alive(&g->keeper)) {
@@ -554,9 +628,19 @@ static int shm_spawn_kill_request(struct mp_obj *o, int sig, enum mp_spawn_reaso
 
 	if (rc)
 		return rc;
-	if (o->hdr->removed || over(o)) {
+	if (group_corrupt(o, g)) {
+		mp_obj_unlock(o);
+		return -EBADMSG;
+	}
+	if (o->hdr->removed || (!foreign(g) && over(o))) {
 		mp_obj_unlock(o);
 		return -ESRCH;
+	}
+	if (foreign(g)) {
+		/* a pid of another namespace names another process here */
+		rc = g->state == MP_SPAWN_G_DONE ? -ESRCH : foreign_error(o);
+		mp_obj_unlock(o);
+		return rc;
 	}
 	g->kill_sig = sig;
 	g->kill_reason = reason;

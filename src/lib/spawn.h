@@ -49,6 +49,7 @@ enum mp_spawn_reason {
 	MP_SPAWN_R_TIMEOUT = 3,		/* --timeout */
 	MP_SPAWN_R_CALLER = 4,		/* --daemon: the calling process exited */
 	MP_SPAWN_R_LOST = 5,		/* the supervisor was killed */
+	MP_SPAWN_R_FRONT = 6,		/* mpspawn (the front) was killed */
 };
 
 enum mp_spawn_wstate {
@@ -65,8 +66,9 @@ enum mp_spawn_wstate {
 #define MP_SPAWN_F_POOL		0x04u
 #define MP_SPAWN_F_RESTART	0x08u
 #define MP_SPAWN_F_FAILFAST	0x10u
-#define MP_SPAWN_F_LISTEN	0x20u	/* --listen: a worker is a connection */
-#define MP_SPAWN_F_ORDER	0x40u	/* --keep-order */
+#define MP_SPAWN_F_UNNAMED	0x20u	/* spawn-PID: removed when it ends */
+#define MP_SPAWN_F_LISTEN	0x40u	/* --listen: a worker is a connection */
+#define MP_SPAWN_F_ORDER	0x80u	/* --keep-order */
 
 /* --listen: who is at the other end of a connection. */
 struct mp_spawn_peer {
@@ -113,7 +115,9 @@ struct mp_spawn_group {
 	int32_t kill_sig;	/* the signal of the last request */
 	uint32_t kill_reason;	/* enum mp_spawn_reason of the last request */
 	uint32_t max_restarts;
-	uint64_t reserved[8];
+	int32_t msg_status;	/* pool: status of the first failed message; 0: none */
+	uint32_t pad;
+	uint64_t reserved[7];
 	char command[MP_SPAWN_CMD_MAX];	/* for display; NUL-terminated */
 	union {
 		char queue[MP_NAME_MAX + 8];	/* pool: the queue's name */
@@ -188,8 +192,14 @@ int mp_spawn_take_request(struct mp_obj *o, uint32_t *seen, int *sig, enum mp_sp
  * (no such worker id) or -errno. */
 int mp_spawn_beat(struct mp_obj *o, uint64_t run, uint32_t id);
 
-/* Pool mode: counts one message of worker id (failed or not). */
-void mp_spawn_count_message(struct mp_obj *o, uint32_t id, int failed);
+/* Removes the records of unnamed groups (MP_SPAWN_F_UNNAMED) that are
+ * over: their mpspawn was killed before it could remove them.  The
+ * shared-memory store's only (groups live there). */
+void mp_spawn_sweep_unnamed(struct mp_store *s);
+
+/* Pool mode: counts one message of worker id, which the command ended with
+ * status (0: success); the first failure's status is the group's. */
+void mp_spawn_count_message(struct mp_obj *o, uint32_t id, int status);
 
 /* ---- read by the verbs ---- */
 
@@ -197,6 +207,9 @@ struct mp_spawn_snap {
 	struct mp_spawn_group g;	/* strings NUL-terminated */
 	struct mp_spawn_worker *w;	/* g.nworkers entries (malloc'd) */
 	int lost;		/* marked running, but front and keeper are dead */
+	int foreign;		/* marked running by a supervisor of another pid
+				 * namespace: its pids are not ours, its
+				 * liveness cannot be judged from here */
 	int stale;		/* --heartbeat: a running worker has not beaten in time */
 	uint32_t nrunning;	/* workers running or about to restart */
 	int64_t now_ns, now_mono_ns;	/* when the snapshot was taken */
@@ -217,13 +230,16 @@ const char *mp_spawn_reason_name(uint32_t reason);
 
 /* Waits until the group is over (done, or lost).  Returns 0 with *status
  * the group's exit status, -ETIMEDOUT, -EAGAIN (nonblock and running),
+ * -EXDEV (running, started in another pid namespace: see mp_spawn_kill_request),
  * -EINTR, -EIDRM (removed meanwhile) or -errno. */
 int mp_spawn_wait(struct mp_obj *o, int64_t deadline_ns, int nonblock, int *status);
 
 /* Asks the keeper of a running group to send sig to every worker (and,
  * for a signal that ends the group (mp_spawn_sig_ends_group), to end it:
  * no restarts, SIGKILL after --kill-after).  Returns 0, -ESRCH (the group
- * is not running) or -errno. */
+ * is not running), -EXDEV (its supervisor was started in another pid
+ * namespace: its pid names another process here, or none; nothing is
+ * signalled) or -errno. */
 int mp_spawn_kill_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason);
 
 /* Posts a request for the keeper without signalling it, even when the
@@ -255,7 +271,7 @@ struct mp_spawn_ops {
 	void (*finish)(struct mp_obj *o, int status, enum mp_spawn_reason reason, int sig);
 	int (*take_request)(struct mp_obj *o, uint32_t *seen, int *sig, enum mp_spawn_reason *reason);
 	int (*beat)(struct mp_obj *o, uint64_t run, uint32_t id);
-	void (*count_message)(struct mp_obj *o, uint32_t id, int failed);
+	void (*count_message)(struct mp_obj *o, uint32_t id, int status);
 	int (*snapshot)(struct mp_obj *o, struct mp_spawn_snap *s);
 	int (*wait)(struct mp_obj *o, int64_t deadline_ns, int nonblock, int *status);
 	int (*kill_request)(struct mp_obj *o, int sig, enum mp_spawn_reason reason);

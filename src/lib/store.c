@@ -35,6 +35,12 @@ static int check_dir(struct mp_store *s, int is_default)
 		mp_errmsg_set("store '%s' is not a directory", s->dir);
 		return -ENOTDIR;
 	}
+	/* Ours with no bits for others, but not rwx for us: a restrictive
+	 * umask (0277) took them when the directory was made (by us, or by
+	 * an older mptools).  Give them back: refusing it would be for ever. */
+	if (st.st_uid == mp_euid() && !(st.st_mode & 07077) && (st.st_mode & 0700) != 0700 &&
+	    fchmod(s->dirfd, 0700) == 0)
+		st.st_mode = (st.st_mode & ~07777) | 0700;
 	if (is_default) {
 		if (st.st_uid != mp_euid() || (st.st_mode & 07777) != 0700) {
 			mp_errmsg_set("store '%s' is not a directory owned by uid %d with mode 0700 "

@@ -198,8 +198,12 @@ int mp_sup_run(const struct mp_sup_conf *c)
 		mp_spawn_finish(c->obj, status, MP_SPAWN_R_LOST, WIFSIGNALED(kst) ? WTERMSIG(kst) : 0);
 	}
 	close(sfd);
-	if (c->remove_at_end)
+	if (c->remove_at_end) {
 		mp_obj_remove(c->store, c->obj);
+		/* and those of unnamed groups whose mpspawn was killed
+		 * before its supervisor could remove them */
+		mp_spawn_sweep_unnamed(c->store);
+	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return status;
 }

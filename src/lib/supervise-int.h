@@ -79,6 +79,8 @@ struct keeper {
 	char drain[4096];
 	int out_dead[3];	/* that output is gone (EPIPE) */
 	int out_error;		/* a write failed otherwise */
+	int out_error_first;	/* ... before any worker failed: the workers'
+				 * SIGPIPE is its consequence, 74 the status */
 	/* what the main loop polls: the signalfd, then each stream */
 	struct pollfd *pf;
 	size_t npf, pfcap;

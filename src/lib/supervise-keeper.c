@@ -128,7 +128,9 @@ static int keeper_emergency(struct keeper *k)
 	k->stopping = 1;
 	sup_call_off_restarts(k);
 	sup_sweep(k);
-	mp_spawn_finish(k->c->obj, 128 + SIGKILL, MP_SPAWN_R_LOST, SIGKILL);
+	mp_spawn_finish(k->c->obj, 128 + SIGKILL, MP_SPAWN_R_FRONT, SIGKILL);
+	if (k->c->remove_at_end)
+		mp_obj_remove(k->c->store, k->c->obj);
 	return 128 + SIGKILL;
 }
 
@@ -298,8 +300,9 @@ static int keeper_loop(struct keeper *k)
 	}
 }
 
-/* The group's exit status (DESIGN §4). */
-static int keeper_status(const struct keeper *k)
+/* The group's exit status (DESIGN §4); msg_status: a pool's first failed
+ * message's (0: none), which a restarted worker does not undo. */
+static int keeper_status(const struct keeper *k, int msg_status)
 {
 	if (k->c->listen_fd >= 0)	/* a server asked to stop did its job */
 		return k->out_error ? 74 : 0;
@@ -309,25 +312,34 @@ static int keeper_status(const struct keeper *k)
 		return 124;	/* DESIGN §4: timed out, as timeout(1) */
 	if (k->reason == MP_SPAWN_R_CALLER)
 		return 128 + SIGTERM;
+	if (k->out_error_first)
+		return 74;	/* the workers' SIGPIPE (141) came of it */
+	if (msg_status)
+		return msg_status;
 	if (k->first_fail >= 0)
 		return k->first_fail;
 	return k->out_error ? 74 : 0;
 }
 
-/* A pool's summary: how many of its messages failed. */
-static void warn_failed_messages(const struct mp_sup_conf *c)
+/* A pool's summary: how many of its messages failed.  Returns the status
+ * of the first that failed, 0 if none did. */
+static int warn_failed_messages(const struct mp_sup_conf *c)
 {
 	struct mp_spawn_snap snap;
 	uint64_t done = 0, failed = 0;
+	int first = 0;
 
 	if (mp_spawn_snapshot(c->obj, &snap) == 0) {
 		for (uint32_t i = 0; i < c->nworkers; i++)
 			done += snap.w[i].done, failed += snap.w[i].failed;
+		if (snap.g.msg_status > 0 && snap.g.msg_status < 256)
+			first = snap.g.msg_status;
 		mp_spawn_snap_free(&snap);
 		if (failed)
-			c->warn("%llu of %llu messages failed", (unsigned long long)failed,
-				(unsigned long long)done);
+			c->warn("%llu of %llu messages failed (the first with status %d)",
+				(unsigned long long)failed, (unsigned long long)done, first);
 	}
+	return first;
 }
 
 int sup_keeper_main(const struct mp_sup_conf *c, pid_t front)
@@ -349,9 +361,7 @@ int sup_keeper_main(const struct mp_sup_conf *c, pid_t front)
 	sup_drain_streams(k);
 	if (k->ord)
 		sup_order_finish(k);
-	status = keeper_status(k);
-	if (c->queue)
-		warn_failed_messages(c);
+	status = keeper_status(k, c->queue ? warn_failed_messages(c) : 0);
 	mp_spawn_finish(c->obj, status, k->reason, k->stop_sig);
 	return status;
 }

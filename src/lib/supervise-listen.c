@@ -128,7 +128,7 @@ void sup_listen_done(struct keeper *k, uint32_t i, int status, enum mp_spawn_wst
 	const struct mp_sup_conf *c = k->c;
 
 	mp_spawn_worker_ended(c->obj, i, status, state);
-	mp_spawn_count_message(c->obj, i, status != 0);
+	mp_spawn_count_message(c->obj, i, status);
 	if (status != 0 && state != MP_SPAWN_W_NOSTART)
 		c->info("connection %llu: the handler %s %d", (unsigned long long)k->w[i].conn,
 			state == MP_SPAWN_W_KILLED ? "was killed: status" : "exited with status",

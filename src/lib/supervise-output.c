@@ -39,7 +39,9 @@ void sup_write_out(struct keeper *k, int out, const char *p, size_t n)
 			struct pollfd pf = { .fd = out, .events = POLLOUT };
 			poll(&pf, 1, 1000);
 		} else {
-			if (r < 0 && errno == EPIPE) {
+			int e = r < 0 ? errno : EIO;
+
+			if (e == EPIPE) {
 				k->out_dead[out] = 1;
 				for (size_t i = 0; i < k->nst; i++)
 					if (k->st[i].out == out && k->st[i].fd >= 0) {
@@ -48,6 +50,12 @@ void sup_write_out(struct keeper *k, int out, const char *p, size_t n)
 					}
 			} else {
 				k->out_dead[out] = 1;
+			}
+			if (!k->out_error) {
+				k->out_error_first = k->first_fail < 0;
+				k->c->warn("cannot write the workers' output to %s: %s",
+					   out == 1 ? "standard output" : "standard error",
+					   strerror(e));
 			}
 			k->out_error = 1;
 			return;

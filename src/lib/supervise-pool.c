@@ -222,7 +222,7 @@ int sup_pool_worker(const struct mp_sup_conf *c, uint32_t id, char **envp)
 		else
 			c->warn("worker %u: queue '%s': the lease of a message was taken back "
 				"before it was acknowledged", id, c->queue);
-		mp_spawn_count_message(c->obj, id, st != 0);
+		mp_spawn_count_message(c->obj, id, st);
 		if (c->keep_order)
 			sup_order_report_done(id, st);
 		if (st != 0) {

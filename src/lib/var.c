@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "err.h"
 #include "fault.h"
+#include "futex.h"
 #include "obj.h"
 #include "signals.h"
 
@@ -105,13 +106,7 @@ static void init_var(void *body, size_t size, const void *arg)
 static int shm_var_open(struct mp_store *s, const char *name, int create, uint64_t max_size,
 			int *created, struct mp_obj *o)
 {
-	if (!max_size)
-		max_size = MP_VAR_DEFAULT_SIZE;
-	if (max_size > MP_VAR_MAX_SIZE) {
-		mp_errmsg_set("a variable holds at most %u bytes, not %llu", MP_VAR_MAX_SIZE,
-			      (unsigned long long)max_size);
-		return -EINVAL;
-	}
+	/* max_size: 1..MP_VAR_MAX_SIZE (mp_var_open checked it) */
 	return mp_obj_open(s, &mp_var_kind, name, create ? body_size(max_size) : 0,
 			   create ? init_var : NULL, &max_size, created, o);
 }
@@ -388,7 +383,7 @@ static int shm_var_wait(struct mp_obj *o, const struct mp_var_cond *c, int64_t d
 		MP_FAULT_POINT("var.wait.sleep");
 		rc = mp_obj_wait(o, &o->hdr->seq, &o->hdr->nwait, deadline_ns, MP_VAR_CHECK_NS,
 				 &slice_over);
-		if (__atomic_load_n(&o->hdr->removed, __ATOMIC_ACQUIRE)) {
+		if (rc != -EBADMSG && __atomic_load_n(&o->hdr->removed, __ATOMIC_ACQUIRE)) {
 			mp_errmsg_set("variable '%s' was removed", o->name);
 			rc = -EIDRM;
 			break;
@@ -426,7 +421,11 @@ static int shm_var_info(struct mp_obj *o, struct mp_var_info *vi, void *buf, siz
 	memset(vi, 0, sizeof *vi);
 	vi->st = v->st;
 	vi->max_size = MAXSIZE(o);
-	vi->nwaiting = o->hdr->nwait;
+	/* the sleepers, not the hint: a waiter killed asleep stays in that */
+	{
+		int n = mp_futex_sleepers(&o->hdr->seq);
+		vi->nwaiting = n >= 0 ? (uint32_t)n : o->hdr->nwait;
+	}
 	vi->generation = o->hdr->generation;
 	vi->created_ns = o->hdr->created_ns;
 	if (buf && v->st.len)

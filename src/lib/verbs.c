@@ -90,6 +90,7 @@ static int verb_info(const struct mp_kind_cli *k, const char *name)
 	struct mp_obj o;
 	int rc;
 
+	mp_obj_allow_readonly(1);	/* a read-only store can be looked at */
 	mp_verb_open_or_exit(k, name, &o);
 	rc = k->info(&o, mp_cli.json);
 	if (rc)
@@ -135,6 +136,7 @@ static int verb_ls(const struct mp_kind_cli *k, const char *prefix)
 	struct list_ctx c = { k, prefix, 0, 0 };
 	int rc;
 
+	mp_obj_allow_readonly(1);	/* a read-only store can be looked at */
 	mp_store_open_or_exit(&mp_verb_store);
 	if (mp_cli.json)
 		putchar('[');

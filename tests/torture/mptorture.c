@@ -2,7 +2,8 @@
 /* mptorture - a kill -9 torture harness for the mptools.
  *
  *   mptorture [-t SECONDS] [-k KIND,...] [-j CLIENTS] [--bin DIR] [--dir DIR]
- *             [--fault SPEC|none] [--kill-every MS] [--seed N] [--sabotage] [-v]
+ *             [--fault SPEC|none] [--kill-every MS] [--stop-every MS] [--seed N]
+ *             [--sabotage] [-v]
  *
  * Runs many concurrent clients of every tool (each client is a process
  * that runs the real binaries, one after another) and SIGKILLs random
@@ -45,6 +46,11 @@
  * takes a hold back only when its owner and its command are zombies or
  * gone, and a command's parent-death SIGKILL is queued before its parent
  * becomes a zombie.
+ *
+ * --stop-every MS also stops random tools (SIGSTOP: a waiter, a streaming
+ * put or get --follow, a process inside an object's internal section) for
+ * up to 300 ms, then lets them go on (SIGCONT): the invariants must hold
+ * and the others must not be wedged by them (issue 22).
  *
  * --sabotage breaks every kind on purpose (no lock around the section, a
  * message "put" without putting it, a "set" that sets nothing, a worker
@@ -753,19 +759,30 @@ static void prune_groups(int kind)
 	ngroups[kind] = j;
 }
 
-static void kill_one(void)
-{
-	int cand[MAXSLOTS], n = 0, i, k;
-	int64_t now = now_ns();
-	pid_t target;
+static pid_t stop_pid[MAXSLOTS];	/* --stop-every: stopped now */
 
-	for (i = 0; i < MAXSLOTS; i++)
+/* A random slot whose client the killer (or the stopper: not one stopped
+ * already) may touch now, or -1. */
+static int pick_slot(int for_stop)
+{
+	int cand[MAXSLOTS], n = 0;
+	int64_t now = now_ns();
+
+	for (int i = 0; i < MAXSLOTS; i++)
 		if (S->slots[i].client > 0 && !S->paused[S->slots[i].kind] &&
+		    !(for_stop && stop_pid[i]) &&
 		    __atomic_load_n(&S->slots[i].spare_until, __ATOMIC_SEQ_CST) <= now)
 			cand[n++] = i;
-	if (!n)
+	return n ? cand[rnd_below((uint32_t)n)] : -1;
+}
+
+static void kill_one(void)
+{
+	int i = pick_slot(0), k;
+	pid_t target;
+
+	if (i < 0)
 		return;
-	i = cand[rnd_below((uint32_t)n)];
 	k = S->slots[i].kind;
 	if (rnd_below(100) < 80) {
 		/* the tool the client runs: announce, then look, then kill */
@@ -783,6 +800,39 @@ static void kill_one(void)
 		kill(target, SIGKILL);
 		__atomic_add_fetch(&S->k[k].kills, 1, __ATOMIC_SEQ_CST);
 	}
+}
+
+/* --stop-every: until when each stopped tool stays stopped. */
+static int64_t stop_until[MAXSLOTS];
+
+/* SIGSTOPs the tool of a random client, for up to 300 ms. */
+static void stop_one(void)
+{
+	int i = pick_slot(1), k;
+	int64_t now = now_ns();
+	pid_t target;
+
+	if (i < 0)
+		return;
+	k = S->slots[i].kind;
+	target = __atomic_load_n(&S->slots[i].tool, __ATOMIC_SEQ_CST);
+	if (target <= 0 || kill(target, SIGSTOP) < 0)
+		return;
+	stop_pid[i] = target;
+	stop_until[i] = now + (int64_t)rnd_below(300) * 1000000LL;
+	__atomic_add_fetch(&S->k[k].stops, 1, __ATOMIC_SEQ_CST);
+}
+
+/* SIGCONTs the stopped tools whose time is up (all: every one). */
+static void resume_stopped(int all)
+{
+	int64_t now = now_ns();
+
+	for (int i = 0; i < MAXSLOTS; i++)
+		if (stop_pid[i] && (all || now >= stop_until[i])) {
+			kill(stop_pid[i], SIGCONT);
+			stop_pid[i] = 0;
+		}
 }
 
 /* Spares the slot whose client runs the tool `tool` from the killer until
@@ -832,6 +882,7 @@ static int kill_kind(int kind)
 
 static void quiesce(int kind, int final)
 {
+	resume_stopped(1);	/* no SIGCONT later to a pid reused meanwhile */
 	note("%s: killing every client for a check%s", kind_name(kind), final ? " (final)" : "");
 	if (kill_kind(kind) == 0 && kinds[kind]->check)
 		kinds[kind]->check(final);
@@ -876,8 +927,8 @@ static void usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 		"usage: mptorture [-t SECONDS] [-k KIND,...] [-j CLIENTS] [--bin DIR] [--dir DIR]\n"
-		"                 [--fault SPEC|none] [--kill-every MS] [--seed N] [--sabotage]\n"
-		"                 [--keep] [-v]\n"
+		"                 [--fault SPEC|none] [--kill-every MS] [--stop-every MS]\n"
+		"                 [--seed N] [--sabotage] [--keep] [-v]\n"
 		"kinds: lock rwlock sem queue event spawn (default: all)\n"
 		"exit: 0 no violation, 1 violations, 2 usage, 70 the harness failed\n");
 	exit(status);
@@ -924,9 +975,10 @@ int main(int argc, char **argv)
 		{ "dir", required_argument, 0, 'D' }, { "fault", required_argument, 0, 'F' },
 		{ "kill-every", required_argument, 0, 'K' }, { "seed", required_argument, 0, 'S' },
 		{ "sabotage", no_argument, 0, 'X' }, { "keep", no_argument, 0, 'P' },
-		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' }, { 0 }
+		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' },
+		{ "stop-every", required_argument, 0, 'T' }, { 0 }
 	};
-	double seconds = 10, kill_every_ms = 10;
+	double seconds = 10, kill_every_ms = 10, stop_every_ms = 0;
 	const char *kindlist = NULL, *fault = NULL, *dir = NULL;
 	char tmpl[PATH_MAX], path[PATH_MAX + 64];
 	int clients = 0, keep = 0, opt, fd;
@@ -949,6 +1001,7 @@ int main(int argc, char **argv)
 		case 'D': dir = optarg; break;
 		case 'F': fault = optarg; break;
 		case 'K': kill_every_ms = atof(optarg); break;
+		case 'T': stop_every_ms = atof(optarg); break;
 		case 'S': seed = strtoull(optarg, NULL, 0); break;
 		case 'X': sabotage = 1; break;
 		case 'P': keep = 1; break;
@@ -957,7 +1010,8 @@ int main(int argc, char **argv)
 		default: usage(2);
 		}
 	}
-	if (optind != argc || seconds <= 0 || clients < 0 || kill_every_ms <= 0)
+	if (optind != argc || seconds <= 0 || clients < 0 || kill_every_ms <= 0 ||
+	    stop_every_ms < 0)
 		usage(2);
 
 	n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
@@ -1084,6 +1138,7 @@ int main(int argc, char **argv)
 	int64_t t_end = t_start + (int64_t)(seconds * 1e9);
 	int64_t next_kill = now_ns(), next_check[NKINDS];
 	int64_t kill_mean = (int64_t)(kill_every_ms * 1e6);
+	int64_t stop_mean = (int64_t)(stop_every_ms * 1e6), next_stop = now_ns();
 	/* One check halfway through even in a short run; then every 3-8 s. */
 	for (int k = 0; k < NKINDS; k++)
 		next_check[k] = t_start + (int64_t)(seconds * 1e9 / 2) +
@@ -1108,6 +1163,14 @@ int main(int argc, char **argv)
 			double u = (double)(rnd() >> 11) / 9007199254740992.0;
 			next_kill = now + (int64_t)(-(double)kill_mean * log1p(-u * 0.999));
 		}
+		if (stop_mean) {
+			resume_stopped(0);
+			if (now >= next_stop) {
+				double u = (double)(rnd() >> 11) / 9007199254740992.0;
+				stop_one();
+				next_stop = now + (int64_t)(-(double)stop_mean * log1p(-u * 0.999));
+			}
+		}
 		for (int k = 0; k < NKINDS; k++) {
 			if (!enabled[k] || now < next_check[k])
 				continue;
@@ -1120,6 +1183,7 @@ int main(int argc, char **argv)
 			break;
 	}
 	__atomic_store_n(&S->stop, 1, __ATOMIC_SEQ_CST);
+	resume_stopped(1);
 	for (int k = 0; k < NKINDS; k++)
 		if (enabled[k])
 			quiesce(k, 1);
@@ -1143,6 +1207,7 @@ int main(int argc, char **argv)
 		tot.faults += c->faults;
 		tot.checks += c->checks;
 		tot.violations += c->violations;
+		tot.stops += c->stops;
 	}
 	for (int k = 0; k < NKINDS; k++)
 		if (enabled[k] && kinds[k]->report)
@@ -1150,6 +1215,8 @@ int main(int argc, char **argv)
 	fault_summary(faults, sizeof faults);
 	if (faults[0])
 		printf("fault points hit: %s\n", faults);
+	if (stop_mean)
+		printf("mptorture: stops (SIGSTOP, then SIGCONT) %" PRIu64 "\n", tot.stops);
 	printf("mptorture: %.1f s: clients run %" PRIu64 ", kills %" PRIu64 " (+ %" PRIu64
 	       " by fault points), operations %" PRIu64 ", checks %" PRIu64 ", violations %" PRIu64
 	       "\n", elapsed_s(), tot.clients, tot.kills, tot.faults, tot.ops,

@@ -22,6 +22,7 @@ struct counters {
 	uint64_t faults;	/* tool calls that died at a fault point */
 	uint64_t checks;	/* quiesce-and-check rounds */
 	uint64_t violations;
+	uint64_t stops;		/* SIGSTOPs sent (--stop-every) */
 };
 
 /* A client's place in the table the killer reads. */

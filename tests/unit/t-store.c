@@ -9,6 +9,18 @@
  *   t-store fake-owner NAME PID DELTA
  *                             takes lock NAME for PID with its start time
  *                             shifted by DELTA ticks (DELTA 0: the real one)
+ *   t-store fill-waiters NAME PID
+ *                             fills every free entry of lock NAME's waiting
+ *                             line with process PID, as if that many
+ *                             processes waited
+ *   t-store stop-locked KIND NAME
+ *                             takes the internal mutex of object NAME of
+ *                             KIND (lock, sem, event, queue, spawn, var),
+ *                             prints "stopped" and stops itself (SIGSTOP)
+ *                             holding it; unlocks when continued
+ *   t-store stuck-mutex KIND NAME
+ *                             makes the internal mutex of NAME look held by
+ *                             pid 1 (alive, never stopped, never ours)
  * Uses $MP_DIR as the store. */
 #include "config.h"
 
@@ -22,10 +34,15 @@
 
 #include "mutex-word.h"
 #include "lib/err.h"
+#include "lib/event.h"
 #include "lib/gate.h"
 #include "lib/lock.h"
 #include "lib/obj.h"
 #include "lib/owner.h"
+#include "lib/queue.h"
+#include "lib/sem.h"
+#include "lib/spawn.h"
+#include "lib/var.h"
 #include "lib/store.h"
 
 static void open_or_die(struct mp_store *s, struct mp_obj *o, const char *name)
@@ -93,6 +110,58 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
-	fprintf(stderr, "usage: t-store reboot|die-locked NAME | fake-owner NAME PID DELTA\n");
+	if (argc == 4 && !strcmp(argv[1], "fill-waiters")) {
+		struct mp_gate *g;
+		struct mp_waiter *w;
+
+		open_or_die(&s, &o, argv[2]);
+		g = o.body;
+		w = (struct mp_waiter *)((char *)o.body + sizeof *g +
+					 g->nholds * sizeof(struct mp_hold));
+		if (mp_obj_lock(&o))
+			return 2;
+		for (uint32_t i = 0; i < g->nwaiters; i++) {
+			if (w[i].ticket)
+				continue;
+			if (mp_owner_of(atoi(argv[3]), &w[i].who))
+				return 2;
+			w[i].weight = 1;
+			w[i].ticket = ++g->last_ticket;
+		}
+		mp_obj_unlock(&o);
+		return 0;
+	}
+	if (argc == 4 && (!strcmp(argv[1], "stop-locked") || !strcmp(argv[1], "stuck-mutex"))) {
+		static const struct mp_kind *kinds[] = { &mp_lock_kind, &mp_sem_kind,
+			&mp_event_kind, &mp_queue_kind, &mp_spawn_kind, &mp_var_kind };
+		const struct mp_kind *k = NULL;
+		int rc;
+
+		for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+			if (!strcmp(kinds[i]->name, argv[2]))
+				k = kinds[i];
+		if (!k)
+			return 2;
+		rc = mp_store_open(&s, NULL);
+		if (!rc)
+			rc = mp_obj_open(&s, k, argv[3], 0, NULL, NULL, NULL, &o);
+		if (!rc && !strcmp(argv[1], "stuck-mutex")) {
+			*mutex_owner_word(&o.hdr->mu) = 1;
+			return 0;
+		}
+		if (!rc)
+			rc = mp_obj_lock(&o);
+		if (rc) {
+			fprintf(stderr, "t-store: %s (%s)\n", strerror(-rc), mp_errmsg());
+			return 2;
+		}
+		puts("stopped");
+		fflush(stdout);
+		raise(SIGSTOP);
+		mp_obj_unlock(&o);
+		return 0;
+	}
+	fprintf(stderr, "usage: t-store reboot|die-locked NAME | fake-owner NAME PID DELTA | "
+		"stop-locked|stuck-mutex KIND NAME | fill-waiters NAME PID\n");
 	return 2;
 }
