@@ -4,7 +4,8 @@ EXTRA_DIST += bench/.gitignore bench/run bench/README.md bench/floor.c bench/eve
 	bench/redis-lock \
 	bench/libc-cost bench/libc-cost.c \
 	bench/listen bench/connect.c \
-	bench/results.md bench/results.svg
+	bench/results.md bench/results.svg \
+	bench/library.sh bench/libcall.c bench/py-objects
 
 bench: all
 	$(top_srcdir)/bench/run --bindir $(abs_top_builddir)/src --out $(abs_top_builddir)/bench

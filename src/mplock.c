@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mplock - a named mutex / reader-writer lock for shell scripts.
  *
- *   mplock [OPTION...] run NAME [-s|-x] [-n|-t D] (-c STRING | [--] CMD...)
+ *   mplock [OPTION...] run NAME [-s|-x] [-n|-t D] [--ttl D] (-c STRING | [--] CMD...)
  *   mplock [OPTION...] NAME CMD...
  *   mplock [OPTION...] acquire NAME [-s] [--owner PID|none] [--ttl D]
  *   mplock [OPTION...] release NAME [--owner PID|none] [--force]
@@ -64,7 +64,8 @@ static const struct argp_option options[] = {
 	{ "command", 'c', "STRING", 0, "run: run STRING with /bin/sh -c", 1 },
 	{ "owner", MP_OPT_OWNER, "PID|none", 0, "acquire/release: the holder (default: the "
 	  "caller's parent; none: until released or TTL)", 2 },
-	{ "ttl", MP_OPT_TTL, "DURATION", 0, "acquire: release by itself after DURATION", 2 },
+	{ "ttl", MP_OPT_TTL, "DURATION", 0, "acquire: release by itself after DURATION; run: "
+	  "end the command then (TERM, KILL 5 s later; exit 124)", 2 },
 	{ "force", MP_OPT_FORCE, 0, 0, "release: even if the caller is not the owner", 2 },
 	{ 0 }
 };
@@ -104,8 +105,8 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "give a command or -c STRING, not both");
 		if (opt.verb != V_RUN && opt.shell)
 			argp_error(state, "-c is for run");
-		if (opt.verb != V_ACQUIRE && opt.hold.ttl_ns)
-			argp_error(state, "--ttl is for acquire");
+		if (opt.verb != V_ACQUIRE && opt.verb != V_RUN && opt.hold.ttl_ns)
+			argp_error(state, "--ttl is for acquire and run");
 		if (opt.verb != V_ACQUIRE && opt.verb != V_RELEASE && opt.hold.have_owner)
 			argp_error(state, "--owner is for acquire and release");
 		if (opt.verb != V_RELEASE && opt.hold.force)
@@ -143,7 +144,7 @@ static const char doc[] =
 
 static const struct argp argp = {
 	options, parse_opt,
-	"run NAME [-s|-x] [-n|-t D] (-c STRING | [--] CMD [ARG...])\n"
+	"run NAME [-s|-x] [-n|-t D] [--ttl D] (-c STRING | [--] CMD [ARG...])\n"
 	"NAME CMD [ARG...]\n"
 	"acquire NAME [-s] [-n|-t D] [--owner PID|none] [--ttl D]\n"
 	"release NAME [--owner PID|none] [--force]\n"
@@ -181,7 +182,8 @@ static int acquire(struct mp_obj *o, const struct mp_owner *owner, uint64_t *tok
 		.weight = mp_lock_weight(opt.shared),
 		.flags = opt.shared ? MP_HOLD_SHARED : 0,
 		.owner = *owner,
-		.ttl_ns = opt.hold.ttl_ns,
+		.ttl_ns = opt.hold.ttl_ns && opt.verb == V_RUN ?
+			  opt.hold.ttl_ns + MP_RUN_TTL_GRACE_NS : opt.hold.ttl_ns,
 		.deadline_ns = mp_cli_deadline(),
 		.nonblock = mp_cli.nonblock,
 	};
@@ -212,7 +214,7 @@ static int do_run(void)
 	struct mp_cmd cmd;
 	uint64_t token;
 	char tok[32];
-	int idx, rc, status;
+	int idx, rc, status, expired = 0;
 
 	/* A command that cannot run is reported before anyone waits. */
 	mp_cmd_prepare(&cmd, opt.cmd, opt.shell);
@@ -240,12 +242,17 @@ static int do_run(void)
 		if (mp_owner_of_child(cmd.pid, cmd.start, &child) == 0)
 			mp_gate_set_helper(&o, idx, token, &child);
 		MP_FAULT_POINT("mplock.run.helper");
-		status = mp_cmd_wait(&cmd);
+		status = mp_cmd_wait_ttl(&cmd, opt.hold.ttl_ns, &expired);
 	}
 	if (mp_gate_release_token(&o, idx, token) == -ENOENT && !mp_cli.quiet)
 		mp_warn("lock '%s' was taken back before the command ended (removed or forced)",
 			opt.name);
 	mp_obj_close(&o);
+	if (expired) {
+		if (!mp_cli.quiet)
+			mp_warn("lock '%s': the --ttl ran out: the command was ended", opt.name);
+		return mp_exit_status(-ETIMEDOUT);
+	}
 	return status;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mpsem - named counting semaphores for shell scripts.
  *
- *   mpsem [OPTION...] run NAME [-j N] [--bg] [-n|-t D] (-c STRING | [--] CMD...)
+ *   mpsem [OPTION...] run NAME [-j N] [--bg] [-n|-t D] [--ttl D] (-c STRING | [--] CMD...)
  *   mpsem [OPTION...] acquire NAME [-j N] [--owner PID|none] [--ttl D]
  *   mpsem [OPTION...] release NAME [--owner PID|none] [--force]
  *   mpsem [OPTION...] value|drain|info|rm NAME    mpsem create NAME [-j N] [--value V]
@@ -83,7 +83,8 @@ static const struct argp_option options[] = {
 	  "and return (-v: print its pid)", 1 },
 	{ "owner", MP_OPT_OWNER, "PID|none", 0, "acquire/release: the holder (default: the "
 	  "caller's parent; none: until released or TTL)", 2 },
-	{ "ttl", MP_OPT_TTL, "DURATION", 0, "acquire: release by itself after DURATION", 2 },
+	{ "ttl", MP_OPT_TTL, "DURATION", 0, "acquire: release by itself after DURATION; run: "
+	  "end the command then (TERM, KILL 5 s later; exit 124)", 2 },
 	{ "force", MP_OPT_FORCE, 0, 0, "release: a slot of another owner if the caller has none", 2 },
 	{ "posix", OPT_POSIX, 0, 0, "Use the system's named POSIX semaphore /NAME (acquire, "
 	  "release, value, create, rm; no owners)", 3 },
@@ -111,8 +112,8 @@ static void check_options(struct argp_state *state)
 		argp_error(state, "--value is for create");
 	if (opt.have_value && opt.value > (opt.slots ? opt.slots : MP_SEM_DEFAULT_SLOTS))
 		argp_error(state, "--value: at most the number of slots (-j)");
-	if (v != V_ACQUIRE && opt.hold.ttl_ns)
-		argp_error(state, "--ttl is for acquire");
+	if (v != V_ACQUIRE && v != V_RUN && opt.hold.ttl_ns)
+		argp_error(state, "--ttl is for acquire and run");
 	if (v != V_ACQUIRE && v != V_RELEASE && opt.hold.have_owner)
 		argp_error(state, "--owner is for acquire and release");
 	if (v != V_RELEASE && opt.hold.force)
@@ -201,7 +202,7 @@ static const char doc[] =
 
 static const struct argp argp = {
 	options, parse_opt,
-	"run NAME [-j N] [--bg] [-n|-t D] (-c STRING | [--] CMD [ARG...])\n"
+	"run NAME [-j N] [--bg] [-n|-t D] [--ttl D] (-c STRING | [--] CMD [ARG...])\n"
 	"acquire NAME [-j N] [-n|-t D] [--owner PID|none] [--ttl D]\n"
 	"release NAME [--owner PID|none] [--force]\n"
 	"value|drain|info|rm NAME\n"
@@ -261,7 +262,8 @@ static int acquire(struct mp_obj *o, const struct mp_owner *owner, uint64_t *tok
 	struct mp_gate_req r = {
 		.weight = 1,
 		.owner = *owner,
-		.ttl_ns = opt.hold.ttl_ns,
+		.ttl_ns = opt.hold.ttl_ns && opt.verb == V_RUN ?
+			  opt.hold.ttl_ns + MP_RUN_TTL_GRACE_NS : opt.hold.ttl_ns,
 		.deadline_ns = mp_cli_deadline(),
 		.nonblock = mp_cli.nonblock,
 	};
@@ -312,7 +314,7 @@ static int hold_and_run(struct mp_obj *o, struct mp_cmd *cmd, const struct mp_ow
 {
 	struct mp_owner child;
 	uint64_t token;
-	int idx, rc, status;
+	int idx, rc, status, expired;
 
 	rc = acquire(o, self, &token, &idx);
 	if (rc)
@@ -354,8 +356,13 @@ static int hold_and_run(struct mp_obj *o, struct mp_cmd *cmd, const struct mp_ow
 			close(nul);
 		}
 	}
-	status = mp_cmd_wait(cmd);
+	status = mp_cmd_wait_ttl(cmd, opt.hold.ttl_ns, &expired);
 	release_token(o, idx, token);
+	if (expired) {
+		if (!mp_cli.quiet && launcher <= 0)
+			mp_warn("semaphore '%s': the --ttl ran out: the command was ended", opt.name);
+		return mp_exit_status(-ETIMEDOUT);
+	}
 	return status;
 }
 

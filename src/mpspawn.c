@@ -483,9 +483,9 @@ static int do_spawn(void)
 	p.nworkers = opt.workers;
 	p.flags = (opt.daemon ? MP_SPAWN_F_DAEMON : 0) | (opt.tag ? MP_SPAWN_F_TAG : 0) |
 		  (opt.queue ? MP_SPAWN_F_POOL : 0) | (opt.restart ? MP_SPAWN_F_RESTART : 0) |
-		  (opt.fail_fast ? MP_SPAWN_F_FAILFAST : 0) |
-		  (!opt.name && !opt.daemon ? MP_SPAWN_F_UNNAMED : 0) |
-		  (opt.listen ? MP_SPAWN_F_LISTEN : 0) | (opt.keep_order ? MP_SPAWN_F_ORDER : 0);
+		  (opt.fail_fast ? MP_SPAWN_F_FAILFAST : 0) | (opt.listen ? MP_SPAWN_F_LISTEN : 0) |
+		  (opt.keep_order ? MP_SPAWN_F_ORDER : 0) |
+		  (!opt.name && !opt.daemon ? MP_SPAWN_F_UNNAMED : 0);
 	p.max_restarts = opt.max_restarts;
 	p.heartbeat_ns = opt.heartbeat_ns;
 	p.timeout_ns = mp_cli.timeout_ns > 0 ? mp_cli.timeout_ns : 0;

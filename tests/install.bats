@@ -136,3 +136,21 @@ configured_prefix() {
 		}
 	fi
 }
+
+@test "make install installs libmptools, its header, mptools.pc and mptools(3), and a program builds against them" {
+	local pc inc lib
+	installed '*/man/man3/mptools.3'
+	installed '*/examples/c/producer.c'
+	inc=$(installed_dir '*/include/mptools.h')
+	lib=$(installed_dir '*/libmptools.so.0.0.0')
+	pc=$(installed_dir '*/pkgconfig/mptools.pc')
+	[ -L "$D$lib/libmptools.so" ] && [ -L "$D$lib/libmptools.so.0" ]
+	# pkg-config, with the installed prefix moved under $D
+	run -0 env PKG_CONFIG_PATH="$D$pc" PKG_CONFIG_SYSROOT_DIR="$D" pkg-config --cflags --libs mptools
+	[[ "$output" == *"-I$D$inc"* ]]
+	# shellcheck disable=SC2086 # a word list
+	cc -o "$BATS_TEST_TMPDIR/producer" "$(installed '*/examples/c/producer.c')" $output
+	run -0 env LD_LIBRARY_PATH="$D$lib" "$BATS_TEST_TMPDIR/producer" q one
+	run -0 mpqueue get q
+	[ "$output" = one ]
+}

@@ -17,12 +17,15 @@ TESTS += \
 	tests/common.bats \
 	tests/store.bats \
 	tests/owner.bats \
+	tests/namespace.bats \
 	tests/hostile.bats \
 	tests/stopped.bats \
 	tests/spawn-records.bats \
 	tests/examples.bats \
 	tests/docs.bats \
 	tests/install.bats \
+	tests/libmptools.bats \
+	tests/python.bats \
 	tests/licence.bats
 
 check_PROGRAMS += tests/unit/t-parse tests/unit/t-store tests/unit/t-owner
@@ -33,7 +36,7 @@ tests_unit_t_store_LDADD = $(LIBMP)
 tests_unit_t_owner_SOURCES = tests/unit/t-owner.c
 tests_unit_t_owner_LDADD = $(LIBMP)
 
-TESTS += tests/redis.redis
+TESTS += tests/redis.redis tests/libmptools.redis tests/python.redis
 EXTRA_DIST += $(TESTS) tests/redis.bats tests/with-redis tests/helpers/common.bash tests/helpers/posix-sem.py \
 	tests/helpers/complete tests/valgrind.sh \
 	tests/unit/mutex-word.h

@@ -119,7 +119,7 @@ has_command_pid() {
 	run -64 mplock info a b
 	run -64 mplock run L -c 'true' extra
 	run -64 mplock acquire L --ttl 0
-	run -64 mplock run L --ttl 1 true
+	run -64 mplock is-locked L --ttl 1
 	run -64 mplock acquire L --owner abc
 	run -64 --separate-stderr mplock run .hidden true
 	[[ $stderr == *"cannot start with '.'"* ]]
@@ -384,4 +384,26 @@ has_command_pid() {
 	[ -z "$stderr" ]
 	run -0 --separate-stderr mplock -v release v --owner none
 	[ "$stderr" = "mplock: released 'v' (token 1)" ]
+}
+
+@test "run --ttl ends a command that outlasts it (TERM), exits 124 and frees the lock" {
+	run -124 --separate-stderr mplock run --ttl 0.3 ttl -- sleep 100
+	[[ $stderr == *"--ttl ran out"* ]]
+	run -1 mplock is-locked ttl
+	# a command that ends in time keeps its own status
+	run -3 mplock run --ttl 10 ttl -- sh -c 'exit 3'
+	# one that ignores TERM is killed 5 s later
+	run -124 mplock -q run --ttl 0.2 ttl -- sh -c 'trap "" TERM; sleep 100 & wait; sleep 100'
+	run -1 mplock is-locked ttl
+}
+
+@test "run --ttl records its bound with the hold: it ends even while mplock is stopped" {
+	local_store_only
+	start_bg mplock run --ttl 0.5 stopped -- sleep 1000
+	wait_until 10 mplock is-locked stopped
+	kill -STOP "$BG_PID"
+	run -0 mplock info stopped --json
+	[[ $output == *'"ttl_left_ms":'* ]]
+	run -0 mplock -t 20 acquire stopped --owner none
+	kill -KILL "$BG_PID"
 }

@@ -826,3 +826,18 @@ pysem() {
 		<<<"$output"
 	! grep -E 'seat [^0-2]' <<<"$output"
 }
+
+@test "run --ttl ends a command that outlasts it, exits 124 and frees its slot" {
+	run -124 --separate-stderr mpsem run --ttl 0.3 ttl -j 1 -- sleep 100
+	[[ $stderr == *"--ttl ran out"* ]]
+	run -0 mpsem value ttl
+	[ "$output" = 1 ]
+	run -0 mpsem run --ttl 10 ttl -- true
+}
+
+@test "run --bg --ttl: the background command is ended when the time is up and its slot comes back" {
+	pid=$(mpsem -v run --bg --ttl 0.3 bgttl -j 1 -- sleep 1000 2>/dev/null)
+	[ -n "$pid" ]
+	wait_until 15 dead "$pid"
+	wait_until 15 sh -c '[ "$(mpsem value bgttl)" = 1 ]'
+}

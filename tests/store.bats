@@ -257,3 +257,84 @@ maps_gap() {
 	[ "$(stat -c %a "$d")" = 700 ]
 	rm -rf "$d"
 }
+
+@test "a store on a network or cluster filesystem is refused (77), naming it and the Redis store" {
+	# the table, through the check itself
+	run -0 t-store fs-table
+	echo "$output"
+	for fs in nfs cifs smb2 ceph lustre 9p fuse afs gfs2 ocfs2 coda; do
+		[[ $output == *"shared $fs"* ]]
+	done
+	for fs in tmpfs ext4 xfs btrfs; do
+		[[ $output == *"local $fs"* ]]
+	done
+}
+
+@test "a store on a FUSE mount is refused with 77 and a pointer to --store redis://" {
+	local_store_only
+	[ "$(id -u)" = 0 ] || skip "needs root to mount"
+	command -v bindfs >/dev/null || skip "bindfs is not installed"
+	src=$BATS_TEST_TMPDIR/under mnt=$BATS_TEST_TMPDIR/fuse
+	mkdir -p "$src" "$mnt"
+	bindfs "$src" "$mnt" 2>/dev/null || skip "cannot mount FUSE here"
+	run -77 --separate-stderr mplock --dir "$mnt" acquire x --owner none
+	run -77 --separate-stderr mpqueue --dir "$mnt/sub" put q m
+	fusermount -u "$mnt" 2>/dev/null || umount "$mnt"
+	echo "$stderr"
+	[[ $stderr == *fuse* ]]
+	[[ $stderr == *"--store redis://"* ]]
+	[ -z "$(find "$src" -type f)" ]
+}
+
+@test "a disk store last used by another host is refused (65), never re-initialised under its holders" {
+	local_store_only
+	start_bg sleep 1000
+	mplock acquire host --owner "$BG_PID"
+	t-store other-host host
+	run -65 --separate-stderr mplock -n acquire host --owner none
+	[[ $stderr == *"another host"* ]]
+	run -65 mplock info host
+	# the holder's own host sees the same refusal; rm clears it
+	run -0 mplock rm host
+	run -0 mplock -n acquire host --owner none
+}
+
+@test "a store directory pre-made by another user as 3777 (sticky, setgid, world-writable) is refused" {
+	local_store_only
+	[ "$(id -u)" = 0 ] || skip "needs root to act as another uid"
+	d=$BATS_TEST_TMPDIR/trap
+	mkdir "$d"
+	chown 65534:65534 "$d"
+	chmod 3777 "$d"
+	run -69 --separate-stderr mplock --dir "$d" create x
+	[[ $stderr == *"$d"* ]]
+	[ -z "$(ls -A "$d")" ]
+	# a group the user is not in, even not writable by others
+	chmod 2770 "$d"
+	run -69 --separate-stderr mplock --dir "$d" create x
+	[[ $stderr == *"group"* ]]
+	# world-writable, of the user's own group: still refused
+	chgrp 0 "$d"
+	chmod 2777 "$d"
+	run -69 mplock --dir "$d" create x
+	# a proper group store: the user's group, not writable by others
+	chmod 2770 "$d"
+	run -0 mplock --dir "$d" create x
+	[ "$(stat -c %a:%g "$d/lock.x")" = 660:0 ]
+}
+
+@test "in a group store, an object of another user is accepted only with the store's group" {
+	local_store_only
+	[ "$(id -u)" = 0 ] || skip "needs root to act as another uid"
+	d=$BATS_TEST_TMPDIR/grp
+	mkdir "$d"
+	chgrp 0 "$d"
+	chmod 2770 "$d"
+	mplock --dir "$d" create mine
+	cp "$d/lock.mine" "$d/lock.theirs"
+	chown 65534:65534 "$d/lock.theirs"
+	chmod 0660 "$d/lock.theirs"
+	run -77 mplock --dir "$d" info theirs
+	chgrp 0 "$d/lock.theirs"
+	run -0 mplock --dir "$d" info theirs
+}

@@ -21,10 +21,11 @@ column() {
 	awk -v k="$1" -v n="$2" '$1 == k && NF == 7 { print $n }' <<<"$output"
 }
 
-# torture KIND: a short run of one kind that must end without violation,
-# having done real work: operations, SIGKILLs and checks.
+# torture KIND [OPTION...]: a short run of one kind that must end without
+# violation, having done real work: operations, SIGKILLs and checks.
 torture() {
-	run -0 "$TORTURE" -t "$SECONDS_PER_KIND" -k "$1" --dir "$BATS_TEST_TMPDIR/t"
+	rm -rf "$BATS_TEST_TMPDIR/t"
+	run -0 "$TORTURE" -t "$SECONDS_PER_KIND" -k "$@" --dir "$BATS_TEST_TMPDIR/t"
 	echo "$output"
 	[ "$(column "$1" 7)" = 0 ]
 	[ "$(column "$1" 2)" -ge 5 ]	# clients run
@@ -44,6 +45,17 @@ torture() {
 
 @test "a semaphore never admits more holders than slots and loses no slot under kill -9" {
 	torture sem
+}
+
+@test "locks and semaphores run from sibling pid namespaces keep their invariants under kill -9" {
+	# --ns: every run is a container of its own; holders there are kept
+	# by their leases, and each SIGKILL ends a whole namespace
+	[ "$(id -u)" = 0 ] || skip "needs root for unshare"
+	unshare -pf --mount-proc true 2>/dev/null || skip "no pid namespaces here"
+	torture lock --ns
+	[[ $output == *"run in pid namespaces"* ]]
+	torture rwlock --ns
+	torture sem --ns
 }
 
 @test "no worker outlives a SIGKILLed mpspawn by more than a second" {

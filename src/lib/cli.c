@@ -96,8 +96,9 @@ static int common_parse(int key, char *arg, struct argp_state *state)
 const struct argp mp_cli_argp = { common_options, common_parse, NULL, NULL, NULL, NULL, NULL };
 
 static const struct argp_option lease_options[] = {
-	{ "lease", OPT_LEASE, "DURATION", 0, "On a Redis store: a hold lasts DURATION unless "
-	  "its holder renews it (default 10s); a holder's host that dies or is cut off "
+	{ "lease", OPT_LEASE, "DURATION", 0, "On a Redis store, and for holders in a pid "
+	  "namespace of their own: a hold lasts DURATION unless its holder renews it "
+	  "(default 10s); a holder that dies where others cannot see it, or is cut off, "
 	  "loses it then", 12 },
 	{ 0 }
 };
@@ -285,7 +286,10 @@ void mp_store_open_dir_or_exit(struct mp_store *s, const char *dir)
 
 	s->lease_ns = mp_cli.lease_ns;
 	/* One status whatever the cause (not ours, wrong mode, a file, cannot
-	 * be made): the script's one remedy is to fix the store it names. */
+	 * be made): the script's one remedy is to fix the store it names.
+	 * But a filesystem of many hosts is never fixed: 77, refused. */
+	if (rc == -EREMOTE)
+		mp_die(MP_EXIT_NOPERM, "%s", mp_errmsg());
 	if (rc && mp_errmsg()[0])
 		mp_die(MP_EXIT_UNAVAILABLE, "%s", mp_errmsg());
 	if (rc)

@@ -151,6 +151,17 @@ int mp_cmd_start(struct mp_cmd *c);
  * killed it. */
 int mp_cmd_wait(struct mp_cmd *c);
 
+/* run --ttl D: the command gets SIGTERM after D, SIGKILL this much later,
+ * and its hold is recorded with a TTL of D plus MP_RUN_TTL_GRACE_NS, so
+ * that it outlives the command even when the wrapper cannot act (stopped). */
+#define MP_RUN_TTL_KILL_NS	(5 * 1000000000LL)
+#define MP_RUN_TTL_GRACE_NS	(6 * 1000000000LL)
+
+/* As mp_cmd_wait(), ending the command (TERM, then KILL after
+ * MP_RUN_TTL_KILL_NS) if it still runs ttl_ns from now (0: no bound);
+ * *expired tells whether it had to. */
+int mp_cmd_wait_ttl(struct mp_cmd *c, int64_t ttl_ns, int *expired);
+
 /* Exit handler: a failed write or close of stdout exits 74. */
 void mp_close_stdout(void);
 

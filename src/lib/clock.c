@@ -4,6 +4,11 @@
 
 #include "clock.h"
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,4 +45,52 @@ int64_t mp_realtime_ns(void)
 int64_t mp_deadline(int64_t timeout_ns)
 {
 	return timeout_ns < 0 ? 0 : mp_now_ns() + timeout_ns;
+}
+
+/* The inode of the initial time namespace (include/linux/proc_ns.h). */
+#define TIME_INIT_INO	0xEFFFFFFAULL
+
+int64_t mp_timens_offset_ns(clockid_t id)
+{
+	static int64_t mono, boot;
+	static int have;
+
+	if (!have) {
+		struct stat st;
+		char buf[256], *line, *save = NULL;
+		ssize_t n;
+		int fd;
+
+		have = 1;
+		/* one stat in the initial namespace (no /proc: no offsets) */
+		if (stat("/proc/self/ns/time", &st) < 0 || (uint64_t)st.st_ino == TIME_INIT_INO)
+			goto done;
+		fd = open("/proc/self/timens_offsets", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			goto done;
+		n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (n <= 0)
+			goto done;
+		buf[n] = 0;
+		/* "monotonic SECS NSECS\nboottime SECS NSECS\n" (or clock ids) */
+		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			char name[32];
+			long long sec, nsec;
+
+			if (sscanf(line, "%31s %lld %lld", name, &sec, &nsec) != 3)
+				continue;
+			if (!strcmp(name, "monotonic") || !strcmp(name, "1"))
+				mono = sec * 1000000000LL + nsec;
+			else if (!strcmp(name, "boottime") || !strcmp(name, "7"))
+				boot = sec * 1000000000LL + nsec;
+		}
+	}
+done:
+	return id == CLOCK_BOOTTIME ? boot : id == CLOCK_MONOTONIC ? mono : 0;
+}
+
+int64_t mp_shared_ns(void)
+{
+	return mp_now_ns() - mp_timens_offset_ns(CLOCK_MONOTONIC);
 }

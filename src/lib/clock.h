@@ -16,6 +16,17 @@ int64_t mp_clock_ns(clockid_t id);
 int64_t mp_now_ns(void);
 int64_t mp_realtime_ns(void);
 
+/* The offset of this process's time namespace for CLOCK_MONOTONIC or
+ * CLOCK_BOOTTIME (what `unshare -T --monotonic/--boottime` set): 0 in the
+ * initial one.  Read once, from /proc/self/timens_offsets. */
+int64_t mp_timens_offset_ns(clockid_t id);
+
+/* CLOCK_MONOTONIC as the initial time namespace reads it: the clock of
+ * every time stored in an object that another process compares (TTLs,
+ * leases), so that processes in time namespaces with other offsets agree
+ * (`unshare -T`, CRIU, LXC). */
+int64_t mp_shared_ns(void);
+
 /* Deadline for a timeout: -1 → 0 (wait forever); else now + timeout. */
 int64_t mp_deadline(int64_t timeout_ns);
 

@@ -6,6 +6,7 @@
 #include "err.h"
 #include "fault.h"
 #include "gate.h"
+#include "lease.h"
 #include "obj.h"
 
 #include <errno.h>
@@ -119,7 +120,7 @@ static int reap(struct mp_obj *o, int deep, int64_t *next_expiry)
 		if (!h[i].weight)
 			continue;
 		if (h[i].expires_ns && !now)
-			now = mp_now_ns();
+			now = mp_shared_ns();
 		int dead = h[i].expires_ns && now >= h[i].expires_ns;
 		if (!dead && deep && h[i].owner.pid && !mp_owner_alive(&h[i].owner) &&
 		    (!h[i].helper.pid || !mp_owner_alive(&h[i].helper)))
@@ -201,6 +202,10 @@ static int enqueue(struct mp_obj *o, const struct mp_gate_req *r, const struct m
 		w[i].flags = r->flags;
 		w[i].since_ns = mp_realtime_ns();
 		w[i].who = *self;
+		/* a waiter some process may not see is kept by a lease too: it
+		 * renews it itself, every time it wakes (see below) */
+		if (mp_owner_needs_lease(self))
+			w[i].who.lease_ns = mp_shared_ns() + mp_lease_length(o);
 		__atomic_store_n(&w[i].ticket, ++G(o)->last_ticket, __ATOMIC_RELEASE);
 		return (int)i;
 	}
@@ -219,9 +224,11 @@ static int take(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *token)
 		h[i].flags = r->flags;
 		h[i].token = *token = ++G(o)->last_token;
 		h[i].since_ns = mp_realtime_ns();
-		h[i].expires_ns = r->ttl_ns > 0 ? mp_now_ns() + r->ttl_ns : 0;
+		h[i].expires_ns = r->ttl_ns > 0 ? mp_shared_ns() + r->ttl_ns : 0;
 		MP_FAULT_POINT("gate.take.fields");
 		h[i].owner = r->owner;
+		if (r->owner.lease_ns)	/* from now: the wait may have been long */
+			h[i].owner.lease_ns = mp_shared_ns() + mp_lease_length(o);
 		h[i].helper = r->helper;
 		/* publish last: a process killed before this line took nothing */
 		__atomic_store_n(&h[i].weight, r->weight, __ATOMIC_RELEASE);
@@ -255,8 +262,43 @@ static int sure_deadlock(struct mp_obj *o, const struct mp_gate_req *r, const st
 	return self->pid && held_by(o, self) + r->weight > CAPACITY(o);
 }
 
-static int shm_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint64_t *token, int *idx)
+/* The one hold this process keeps the lease of (lease.h) */
+static struct kept {
+	struct mp_obj obj;	/* a copy: the caller's may be closed first */
+	int idx;
+	uint64_t token;
+} kept;
+
+static int kept_renew(void *ctx, int64_t lease_ns)
 {
+	struct kept *k = ctx;
+	int rc = mp_shm_gate_renew(&k->obj, k->idx, k->token, mp_shared_ns() + lease_ns);
+
+	return rc == 0 ? 1 : rc == -ENOENT || rc == -EBADMSG ? 0 : -1;
+}
+
+static void kept_drop(void *ctx)
+{
+	struct kept *k = ctx;
+
+	mp_gate_release_token(&k->obj, k->idx, k->token);
+}
+
+static const struct mp_lease_ops kept_ops = { kept_renew, kept_drop };
+
+static void keep_lease(struct mp_obj *o, int idx, uint64_t token, const struct mp_owner *owner)
+{
+	if (mp_lease_renewing())
+		return;	/* one hold at a time: the thread uses kept */
+	kept.obj = *o;
+	kept.idx = idx;
+	kept.token = token;
+	mp_lease_keep(&kept_ops, &kept, token, mp_lease_length(o), owner);
+}
+
+static int shm_gate_acquire(struct mp_obj *o, const struct mp_gate_req *req, uint64_t *token, int *idx)
+{
+	struct mp_gate_req leased = *req, *r = &leased;
 	struct mp_waiter *w = waiters_of(o);
 	struct mp_owner self;
 	int me = -1, deep = 1, changed = 0, self_known = 0, rc, slice_over;
@@ -265,6 +307,9 @@ static int shm_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint6
 
 	if (r->weight == 0 || r->weight > CAPACITY(o))
 		return -EINVAL;
+	/* an owner some process may not see is kept by a lease (lease.c) */
+	if (mp_owner_needs_lease(&r->owner))
+		r->owner.lease_ns = mp_shared_ns() + mp_lease_length(o);
 	rc = mp_obj_lock(o);
 	if (rc)
 		return rc;
@@ -313,7 +358,7 @@ static int shm_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint6
 		}
 		slice = MP_REAP_SLICE_NS;
 		if (next_exp) {
-			int64_t left = next_exp - mp_now_ns();
+			int64_t left = next_exp - mp_shared_ns();
 			if (left < slice)
 				slice = left > 0 ? left : 1;
 		}
@@ -321,6 +366,8 @@ static int shm_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint6
 		if (rc)
 			break;
 		deep = slice_over;
+		if (me >= 0 && w[me].ticket == my_ticket && w[me].who.lease_ns)
+			w[me].who.lease_ns = mp_shared_ns() + mp_lease_length(o);
 	}
 	MP_FAULT_POINT("gate.acquire.dequeue");
 	if (me >= 0 && w[me].ticket == my_ticket) {
@@ -333,6 +380,8 @@ static int shm_gate_acquire(struct mp_obj *o, const struct mp_gate_req *r, uint6
 	MP_FAULT_POINT("gate.acquire.unlocked");
 	if (changed)
 		mp_obj_wake(o);
+	if (rc == 0 && r->owner.lease_ns)
+		keep_lease(o, *idx, *token, &r->owner);
 	return rc;
 }
 
@@ -344,9 +393,12 @@ static int shm_gate_set_helper(struct mp_obj *o, int idx, uint64_t token, const 
 	if (rc)
 		return rc;
 	MP_FAULT_POINT("gate.set_helper");
-	if (idx >= 0 && (uint32_t)idx < NHOLDS(o) && h[idx].weight && h[idx].token == token)
+	if (idx >= 0 && (uint32_t)idx < NHOLDS(o) && h[idx].weight && h[idx].token == token) {
 		h[idx].helper = *helper;
-	else
+		h[idx].helper.lease_ns = h[idx].owner.lease_ns;
+		if (h[idx].owner.lease_ns)
+			mp_lease_helper(token, helper->pid);
+	} else
 		rc = -ENOENT;
 	mp_obj_unlock(o);
 	return rc;
@@ -355,7 +407,10 @@ static int shm_gate_set_helper(struct mp_obj *o, int idx, uint64_t token, const 
 static int shm_gate_release_token(struct mp_obj *o, int idx, uint64_t token)
 {
 	struct mp_hold *h = holds_of(o);
-	int rc = mp_obj_lock(o);
+	int rc;
+
+	mp_lease_stop(token);
+	rc = mp_obj_lock(o);
 
 	if (rc)
 		return rc;
@@ -436,8 +491,8 @@ static int shm_gate_drain(struct mp_obj *o, int64_t deadline_ns, int nonblock)
 			break;
 		}
 		slice = MP_REAP_SLICE_NS;
-		if (next_exp && next_exp - mp_now_ns() < slice)
-			slice = next_exp - mp_now_ns() > 0 ? next_exp - mp_now_ns() : 1;
+		if (next_exp && next_exp - mp_shared_ns() < slice)
+			slice = next_exp - mp_shared_ns() > 0 ? next_exp - mp_shared_ns() : 1;
 		rc = mp_obj_wait(o, &o->hdr->seq, &o->hdr->nwait, deadline_ns, slice, &slice_over);
 		if (rc)
 			break;
@@ -483,6 +538,26 @@ static int shm_gate_info(struct mp_obj *o, struct mp_gate_info *gi, struct mp_ho
 	mp_obj_unlock(o);
 	mp_obj_wake(o);
 	return n;
+}
+
+int mp_shm_gate_renew(struct mp_obj *o, int idx, uint64_t token, int64_t until_ns)
+{
+	struct mp_hold *h = holds_of(o);
+	int rc = mp_obj_lock(o);
+
+	if (rc)
+		return rc;
+	if (idx >= 0 && (uint32_t)idx < NHOLDS(o) && h[idx].weight && h[idx].token == token) {
+		/* never shortened: a late renewal must not undo a newer one */
+		if (until_ns > h[idx].owner.lease_ns)
+			h[idx].owner.lease_ns = until_ns;
+		if (h[idx].helper.pid && until_ns > h[idx].helper.lease_ns)
+			h[idx].helper.lease_ns = until_ns;
+	} else {
+		rc = -ENOENT;
+	}
+	mp_obj_unlock(o);
+	return rc;
 }
 
 const struct mp_gate_ops mp_shm_gate_ops = {

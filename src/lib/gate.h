@@ -138,4 +138,9 @@ struct mp_gate_ops {
 
 extern const struct mp_gate_ops mp_shm_gate_ops;
 
+/* The shared-memory store's renewal of hold idx's lease (if it still
+ * carries token) to until_ns on mp_shared_ns(): 0, -ENOENT (gone), or an
+ * error of mp_obj_lock.  For lease.c. */
+int mp_shm_gate_renew(struct mp_obj *o, int idx, uint64_t token, int64_t until_ns);
+
 #endif

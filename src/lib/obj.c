@@ -98,30 +98,54 @@ const char *mp_obj_path(const struct mp_obj *o)
 	return buf;
 }
 
+/* Reads the first 32 hex digits of a file (a boot or machine id) as 16
+ * bytes; zeros when it cannot. */
+static void read_hex_id(const char *path, uint8_t id[16])
+{
+	char buf[64];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+	int j = 0;
+
+	if (fd >= 0)
+		close(fd);
+	memset(id, 0, 16);
+	for (ssize_t i = 0; i < n && j < 32; i++) {
+		int c = buf[i], v;
+		if (c >= '0' && c <= '9')
+			v = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v = c - 'a' + 10;
+		else
+			continue;
+		id[j / 2] |= (uint8_t)(j % 2 ? v : v << 4);
+		j++;
+	}
+}
+
 static void read_boot_id(uint8_t out[16])
 {
 	static uint8_t id[16];
 	static int have;
 
 	if (!have) {
-		char buf[64];
-		int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-		int j = 0;
+		read_hex_id("/proc/sys/kernel/random/boot_id", id);
+		have = 1;
+	}
+	memcpy(out, id, 16);
+}
 
-		if (fd >= 0)
-			close(fd);
-		for (ssize_t i = 0; i < n && j < 32; i++) {
-			int c = buf[i], v;
-			if (c >= '0' && c <= '9')
-				v = c - '0';
-			else if (c >= 'a' && c <= 'f')
-				v = c - 'a' + 10;
-			else
-				continue;
-			id[j / 2] |= (uint8_t)(j % 2 ? v : v << 4);
-			j++;
-		}
+/* This host's machine id: read only when a header's boot id differs, and
+ * when a disk store's object is made. */
+static void read_machine_id(uint8_t out[16])
+{
+	static uint8_t id[16];
+	static int have;
+
+	if (!have) {
+		read_hex_id("/etc/machine-id", id);
+		if (!memcmp(id, (uint8_t[16]){ 0 }, 16))
+			read_hex_id("/var/lib/dbus/machine-id", id);
 		have = 1;
 	}
 	memcpy(out, id, 16);
@@ -143,6 +167,7 @@ static int init_sync(struct mp_hdr *h)
 	h->seq2 = 0;
 	h->nwait2 = 0;
 	read_boot_id(h->boot_id);
+	read_machine_id(h->machine_id);
 	return -rc;
 }
 
@@ -366,6 +391,7 @@ int mp_obj_open(struct mp_store *s, const struct mp_kind *k, const char *name,
 		*created = 0;
 	o->dir = s->dir;
 	o->volatile_fs = s->volatile_fs;
+	o->lease_ns = s->lease_ns;
 	mp_str_join(o->name, sizeof o->name, name, 0, "");
 	mp_str_join(fname, sizeof fname, k->name, '.', name);
 again:
@@ -496,10 +522,17 @@ int mp_obj_remove(struct mp_store *s, struct mp_obj *o)
 
 /* Re-initialises the sync state of an object from a previous boot.  Called
  * before the mutex is touched: after a reboot its words may name a thread
- * of the old boot, which would block us forever. */
+ * of the old boot, which would block us forever.  Only when every holder
+ * recorded in it is certainly dead: the boot it names was this host's (the
+ * same machine id, or none recorded), so its processes ended with it.  A
+ * boot of another host (a store on a disk that two hosts mount, which
+ * mp_shm_store_open refuses where it can tell) may have live holders: 65,
+ * never a second holder. */
 int mp_obj_check_boot(struct mp_obj *o)
 {
-	uint8_t now[16];
+	static const uint8_t unknown[16];
+	uint8_t now[16], host[16];
+	int rc = 0;
 
 	if (o->volatile_fs || o->readonly)
 		return 0;
@@ -511,14 +544,29 @@ int mp_obj_check_boot(struct mp_obj *o)
 	if (flock(o->fd, LOCK_EX) < 0)
 		return -errno;
 	if (memcmp(now, o->hdr->boot_id, 16)) {
-		init_sync(o->hdr);
-		if (o->kind->reset)
-			o->kind->reset(o);
-		o->hdr->generation++;
-		__atomic_thread_fence(__ATOMIC_RELEASE);
+		read_machine_id(host);
+		/* (a header overwritten with garbage is no other host's: it is
+		 * re-initialised, and the callers find it corrupt, 65, with a
+		 * mutex they can unlock) */
+		if (o->hdr->magic == MP_MAGIC && memcmp(o->hdr->machine_id, unknown, 16) &&
+		    memcmp(host, unknown, 16) && memcmp(o->hdr->machine_id, host, 16)) {
+			mp_errmsg_set("'%s' was last used on another host (machine id %02x%02x%02x%02x…): "
+				      "its holders there may be alive, so it is not re-initialised; a "
+				      "store on disk is for one host (use --store redis://HOST for "
+				      "many); if that host is gone, rm it", mp_obj_path(o),
+				      o->hdr->machine_id[0], o->hdr->machine_id[1],
+				      o->hdr->machine_id[2], o->hdr->machine_id[3]);
+			rc = -EBADMSG;
+		} else {
+			init_sync(o->hdr);
+			if (o->kind->reset)
+				o->kind->reset(o);
+			o->hdr->generation++;
+			__atomic_thread_fence(__ATOMIC_RELEASE);
+		}
 	}
 	flock(o->fd, LOCK_UN);
-	return 0;
+	return rc;
 }
 
 /* glibc checks the type word of a mutex and answers garbage there with

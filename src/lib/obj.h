@@ -74,7 +74,8 @@ struct mp_hdr {
 	uint32_t removed;	/* set by rm before the unlink: waiters leave */
 	uint32_t seq2;		/* second futex word for kinds that want one */
 	uint32_t nwait2;
-	uint32_t reserved[11];
+	uint8_t machine_id[16];	/* host of boot_id (/etc/machine-id); 0: unknown */
+	uint32_t reserved[7];
 	pthread_mutex_t mu;	/* robust, process-shared; O(1) holds only */
 	uint8_t pad[MP_HDR_SIZE - 152 - sizeof(pthread_mutex_t)];
 };
@@ -118,6 +119,7 @@ struct mp_obj {
 	char name[MP_NAME_MAX + 1];
 	const char *dir;	/* the store's directory, for messages */
 	int volatile_fs;	/* the store's: no boot id check needed */
+	int64_t lease_ns;	/* the store's --lease (0: the default) */
 	void *impl;		/* another store's own state */
 	void (*close)(struct mp_obj *o);	/* another store's mp_obj_close */
 	int readonly;		/* a private copy of a file on a read-only
@@ -132,7 +134,8 @@ struct mp_obj {
 struct mp_store {
 	const struct mp_store_ops *ops;	/* the store's implementation */
 	void *impl;		/* another store's own state */
-	int64_t lease_ns;	/* --lease: holds on a shared server */
+	int64_t lease_ns;	/* --lease: holds on a shared server, and
+				 * holds from pid namespaces (lease.c) */
 	const char *dir;	/* dir_buf, or the caller's string (which must
 				 * outlive the store) */
 	int dirfd;

@@ -109,7 +109,7 @@ void queue_revert_all(struct mp_obj *o)
 int queue_reap(struct mp_obj *o, int deep, int64_t *next_expiry)
 {
 	struct qslot *sl = slots_of(o);
-	int64_t now = mp_now_ns();
+	int64_t now = mp_shared_ns();
 	uint32_t left = Q(o)->st.nslots_used;
 	int n = 0;
 
@@ -256,7 +256,7 @@ static void fill_slot(struct mp_obj *o, struct qslot *s, const struct mp_owner *
 {
 	s->token = ++Q(o)->st.last_token;	/* a lost token number is harmless */
 	s->since_ns = mp_realtime_ns();
-	s->expires_ns = lease_owner && ttl_ns > 0 ? mp_now_ns() + ttl_ns : 0;
+	s->expires_ns = lease_owner && ttl_ns > 0 ? mp_shared_ns() + ttl_ns : 0;
 	s->holder = *holder;
 	if (lease_owner)
 		s->owner = *lease_owner;
@@ -346,7 +346,7 @@ int shm_queue_settle(struct mp_obj *o, struct mp_queue_batch *b, uint32_t writte
 		if (!rc) {
 			/* transfer to the lease owner: the flag is the publish */
 			s->owner = *lease_owner;
-			s->expires_ns = ttl_ns > 0 ? mp_now_ns() + ttl_ns : 0;
+			s->expires_ns = ttl_ns > 0 ? mp_shared_ns() + ttl_ns : 0;
 			BARRIER();
 			__atomic_store_n(&s->flags, s->flags | QS_LEASED, __ATOMIC_RELEASE);
 			if (token)

@@ -224,7 +224,7 @@ static int take_wait(struct mp_obj *o, const struct mp_queue_take_req *r,
 			return -EAGAIN;
 		slice = MP_REAP_SLICE_NS;
 		if (next_exp) {
-			int64_t left = next_exp - mp_now_ns();
+			int64_t left = next_exp - mp_shared_ns();
 			if (left < slice)
 				slice = left > 0 ? left : 1;
 		}

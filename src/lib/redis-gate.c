@@ -323,11 +323,13 @@ static int reconnect(struct mp_obj *o, redisContext **sub, int64_t deadline_ns)
 	return mp_redis_rewait(robj(o)->s, sub, bases, 1, deadline_ns);
 }
 
+int mp_redis_self_keeper;
+
 static void after_grant(struct mp_obj *o, const struct mp_gate_req *r, uint64_t token)
 {
 	if (!r->owner.pid || !robj(o)->s->lease_ns)
 		return;		/* --owner none: until released or its TTL */
-	if (r->owner.pid == getpid())
+	if (r->owner.pid == getpid() && !mp_redis_self_keeper)
 		mp_redis_renewer_start(o, token);
 	else
 		mp_redis_keeper_start(o, token, &r->owner);

@@ -29,6 +29,12 @@
 
 #define MP_REDIS_LEASE_NS	(10 * 1000000000LL)	/* default --lease */
 
+/* Nonzero: a hold owned by this process is kept by a keeper process, as
+ * for another owner (acquire), not by a thread that ends the process when
+ * the lease is lost (run).  For libmptools, whose holds are the calling
+ * program's and may be many at once. */
+extern int mp_redis_self_keeper;
+
 /* s->impl of a Redis store. */
 struct mp_redis {
 	char url[300];		/* for messages: the password is never in it */

@@ -35,7 +35,7 @@ static const char *state_of(enum mp_gate_style style, const struct mp_gate_info 
 static void print_hold_json(FILE *f, const struct mp_hold *h, enum mp_gate_style style)
 {
 	char t[40];
-	int64_t now = mp_now_ns(), rt = mp_realtime_ns();
+	int64_t now = mp_shared_ns(), rt = mp_realtime_ns();
 
 	fprintf(f, "{\"owner_pid\":%d,", h->owner.pid);
 	if (h->owner.pid) {
@@ -58,7 +58,7 @@ static void print_hold_json(FILE *f, const struct mp_hold *h, enum mp_gate_style
 static void print_hold_text(FILE *f, const struct mp_hold *h, enum mp_gate_style style)
 {
 	char t[40], d[32], e[32];
-	int64_t now = mp_now_ns(), rt = mp_realtime_ns();
+	int64_t now = mp_shared_ns(), rt = mp_realtime_ns();
 
 	if (h->owner.pid)
 		fprintf(f, "  pid %d (started %s)", h->owner.pid,

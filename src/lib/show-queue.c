@@ -30,7 +30,7 @@ static void print_lease_json(const struct mp_queue_lease_info *l)
 	mp_json_str(stdout, mp_format_time(l->since_ns, t, sizeof t));
 	printf(",\"held_ms\":%lld", (long long)(mp_ns_diff(mp_realtime_ns(), l->since_ns) / 1000000));
 	if (l->expires_ns)
-		printf(",\"ttl_left_ms\":%lld", (long long)(mp_ns_diff(l->expires_ns, mp_now_ns()) / 1000000));
+		printf(",\"ttl_left_ms\":%lld", (long long)(mp_ns_diff(l->expires_ns, mp_shared_ns()) / 1000000));
 	putchar('}');
 }
 
@@ -103,7 +103,7 @@ static void print_info(struct mp_obj *o, const struct mp_queue_info *qi,
 		printf(", held %s", mp_format_duration(mp_ns_diff(mp_realtime_ns(), l[i].since_ns), d, sizeof d));
 		if (l[i].expires_ns)
 			printf(", expires in %s",
-			       mp_format_duration(mp_ns_diff(l[i].expires_ns, mp_now_ns()), e, sizeof e));
+			       mp_format_duration(mp_ns_diff(l[i].expires_ns, mp_shared_ns()), e, sizeof e));
 		putchar('\n');
 	}
 	printf("unfinished:  %llu (put, not yet marked done)\n", (unsigned long long)qi->unfinished);

@@ -319,7 +319,7 @@ static void shm_spawn_worker_started(struct mp_obj *o, uint32_t id, pid_t pid, u
 		MP_FAULT_POINT("spawn.worker.record");
 		w->start_ticks = start_ticks;
 		w->started_ns = mp_realtime_ns();
-		w->started_mono_ns = mp_now_ns();
+		w->started_mono_ns = mp_shared_ns();
 		w->ended_ns = 0;
 		w->beat_ns = 0;
 		w->state = MP_SPAWN_W_RUNNING;
@@ -417,7 +417,7 @@ static int shm_spawn_beat(struct mp_obj *o, uint64_t run, uint32_t id)
 		mp_obj_unlock(o);
 		return -ESTALE;
 	}
-	__atomic_store_n(&W(o)[id].beat_ns, mp_now_ns(), __ATOMIC_RELEASE);
+	__atomic_store_n(&W(o)[id].beat_ns, mp_shared_ns(), __ATOMIC_RELEASE);
 	mp_obj_unlock(o);
 	return 0;
 }
@@ -468,7 +468,7 @@ static int shm_spawn_snapshot(struct mp_obj *o, struct mp_spawn_snap *s)
 	memcpy(&s->g, G(o), sizeof s->g);
 	memcpy(s->w, W(o), n * sizeof *s->w);
 	s->now_ns = mp_realtime_ns();
-	s->now_mono_ns = mp_now_ns();
+	s->now_mono_ns = mp_shared_ns();
 	mp_obj_unlock(o);
 
 	s->g.command[sizeof s->g.command - 1] = 0;

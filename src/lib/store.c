@@ -22,6 +22,61 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+/* Filesystems that more than one host (or a host and its VMs) may mount
+ * at once.  A store's objects are mapped memory with a mutex and futex
+ * words inside: on these they are not shared between hosts (each has its
+ * own page cache), so each host would take the same lock.  There is no
+ * safe way to use one, so there is no override.  (statfs(2) f_type) */
+static const struct {
+	unsigned long magic;
+	const char *name;
+} shared_fs[] = {
+	{ 0x6969, "nfs" },
+	{ 0x517b, "smb" },
+	{ 0xff534d42, "cifs" },
+	{ 0xfe534d42, "smb2" },
+	{ 0x00c36400, "ceph" },
+	{ 0x0bd00bd0, "lustre" },
+	{ 0x01021997, "9p" },		/* also VM shared folders (virtio-9p) */
+	{ 0x65735546, "fuse" },		/* sshfs, glusterfs, virtiofs, s3fs, ... */
+	{ 0x5346414f, "afs" },
+	{ 0x6b414653, "afs" },
+	{ 0x73757245, "coda" },
+	{ 0x01161970, "gfs2" },
+	{ 0x7461636f, "ocfs2" },
+	{ 0x20030528, "orangefs" },
+	{ 0x47504653, "gpfs" },
+	{ 0x19830326, "beegfs" },
+	{ 0x564c, "ncp" },
+	{ 0x6e667364, "nfsd" },
+	{ 0x786f4256, "vboxsf" },	/* VirtualBox shared folders */
+};
+
+const char *mp_store_shared_fs(unsigned long f_type)
+{
+	for (size_t i = 0; i < sizeof shared_fs / sizeof *shared_fs; i++)
+		if (shared_fs[i].magic == (f_type & 0xffffffffUL))
+			return shared_fs[i].name;
+	return NULL;
+}
+
+/* Is every process that can use the store's group one of ours?  Only
+ * a group the user is in: a setgid directory of someone else's group
+ * would hand the user's objects to that group. */
+static int in_group(gid_t gid)
+{
+	gid_t groups[256];
+	int n;
+
+	if (gid == getegid())
+		return 1;
+	n = getgroups(sizeof groups / sizeof *groups, groups);
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return 1;
+	return 0;
+}
+
 /* Checks that fd (the store directory) is fit to hold our objects. */
 static int check_dir(struct mp_store *s, int is_default)
 {
@@ -52,6 +107,18 @@ static int check_dir(struct mp_store *s, int is_default)
 	}
 	s->gid = st.st_gid;
 	if (st.st_mode & S_ISGID) {
+		if (st.st_mode & S_IWOTH) {
+			mp_errmsg_set("group store '%s' is writable by everybody (mode %04o): refusing "
+				      "it; a group store is mode 2770", s->dir,
+				      (unsigned)(st.st_mode & 07777));
+			return -EACCES;
+		}
+		if (!in_group(st.st_gid)) {
+			mp_errmsg_set("group store '%s' belongs to group %d, which you are not in: "
+				      "refusing it (your objects would be that group's)", s->dir,
+				      (int)st.st_gid);
+			return -EACCES;
+		}
 		if (st.st_uid != mp_euid() && !(st.st_mode & S_IWGRP)) {
 			mp_errmsg_set("group store '%s' is not writable by its group", s->dir);
 			return -EACCES;
@@ -134,9 +201,20 @@ int mp_shm_store_open(struct mp_store *s, const char *dir)
 	}
 	/* A store on tmpfs is gone after a reboot: its objects need no boot
 	 * id check (mp_obj_check_boot), which costs a /proc file per call. */
-	if (fstatfs(s->dirfd, &sf) == 0 &&
-	    (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC))
-		s->volatile_fs = 1;
+	if (fstatfs(s->dirfd, &sf) == 0) {
+		const char *fs = mp_store_shared_fs((unsigned long)sf.f_type);
+
+		if (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC)
+			s->volatile_fs = 1;
+		if (fs) {
+			mp_errmsg_set("store '%s' is on a %s filesystem, which other hosts may share: "
+				      "a store's locks hold on one host only; use a Redis store for "
+				      "many hosts (--store redis://HOST)", s->dir, fs);
+			close(s->dirfd);
+			s->dirfd = -1;
+			return -EREMOTE;
+		}
+	}
 	return 0;
 }
 
@@ -151,7 +229,7 @@ int mp_shm_store_remove(struct mp_store *s, const struct mp_kind *k, const char 
 	if (rc == 0) {
 		rc = mp_obj_remove(s, &o);
 		mp_obj_close(&o);
-		if (rc != -ENOTRECOVERABLE && rc != -EDEADLK)
+		if (rc != -ENOTRECOVERABLE && rc != -EDEADLK && rc != -EBADMSG)
 			return rc;
 		/* its mutex is beyond repair: the file is all that is left */
 	}

@@ -17,7 +17,9 @@
  * a directory (not a symlink) owned by us with mode 0700, else -EACCES
  * (someone else claimed the name).  A chosen directory is created if
  * missing; it must be a directory we own, or a setgid directory of one of
- * our groups (a group store).  Returns 0 or -errno. */
+ * our groups that others cannot write (a group store).  A directory on a
+ * filesystem other hosts may mount (NFS, CIFS, FUSE, ...) is refused with
+ * -EREMOTE.  Returns 0 or -errno. */
 int mp_store_open(struct mp_store *s, const char *dir);
 /* (where: a directory, or redis://[USER:PASSWORD@]HOST[:PORT][/DB][?prefix=P]
  * or unix:///PATH[?db=N&prefix=P] for a Redis server, redis.h; NULL or "":
@@ -87,5 +89,10 @@ int mp_shm_store_list(struct mp_store *s, const struct mp_kind *k,
 		      int (*fn)(const char *name, void *arg), void *arg);
 int mp_shm_store_remove(struct mp_store *s, const struct mp_kind *k, const char *name,
 			int *damaged);
+
+/* The name of a network or cluster filesystem (statfs f_type) that more
+ * than one host may mount, NULL for another.  mp_shm_store_open refuses a
+ * store on one with -EREMOTE. */
+const char *mp_store_shared_fs(unsigned long f_type);
 
 #endif

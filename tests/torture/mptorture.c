@@ -219,7 +219,7 @@ int proc_stat(pid_t pid, char *state, unsigned *flags, uint64_t *start)
 	ssize_t n;
 	int fd, field;
 
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	snprintf(path, sizeof path, "%s/%d/stat", proc_root(), (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -301,7 +301,7 @@ uint64_t self_start(void)
 	unsigned flags;
 	uint64_t start = 0;
 
-	proc_stat(getpid(), &state, &flags, &start);
+	proc_stat(self_pid(), &state, &flags, &start);
 	return start;
 }
 
@@ -396,7 +396,7 @@ static int witness_enter(int kind, int wi, uint64_t mine)
 void critical_section(int kind, int wi, unsigned weight, unsigned tag, int64_t hold_ns,
 		      unsigned die_pm)
 {
-	uint64_t mine = w_pack(getpid(), weight, tag, self_start());
+	uint64_t mine = w_pack(self_pid(), weight, tag, self_start());
 	int me = witness_enter(kind, wi, mine);
 	int64_t die_at = -1;
 
@@ -517,6 +517,8 @@ static void child_setup(int outfd, int errfd)
 void run_tool(struct client *c, char *const argv[], int outfd, struct tres *r)
 {
 	struct slot *sl = &S->slots[c->slot];
+	char *wrapped[64];
+	char *const *run = ns_wrap(argv, wrapped, sizeof wrapped / sizeof *wrapped);
 	siginfo_t si;
 	pid_t pid;
 	int st;
@@ -526,7 +528,7 @@ void run_tool(struct client *c, char *const argv[], int outfd, struct tres *r)
 	pid = fork();
 	if (pid == 0) {
 		child_setup(outfd, c->errfd);
-		execve(argv[0], argv, tool_env);
+		execve(run[0], run, tool_env);
 		_exit(127);
 	}
 	if (pid < 0) {
@@ -928,7 +930,7 @@ static void usage(int status)
 	fprintf(status ? stderr : stdout,
 		"usage: mptorture [-t SECONDS] [-k KIND,...] [-j CLIENTS] [--bin DIR] [--dir DIR]\n"
 		"                 [--fault SPEC|none] [--kill-every MS] [--stop-every MS]\n"
-		"                 [--seed N] [--sabotage] [--keep] [-v]\n"
+		"                 [--seed N] [--sabotage] [--keep] [--ns] [-v]\n"
 		"kinds: lock rwlock sem queue event spawn (default: all)\n"
 		"exit: 0 no violation, 1 violations, 2 usage, 70 the harness failed\n");
 	exit(status);
@@ -976,12 +978,13 @@ int main(int argc, char **argv)
 		{ "kill-every", required_argument, 0, 'K' }, { "seed", required_argument, 0, 'S' },
 		{ "sabotage", no_argument, 0, 'X' }, { "keep", no_argument, 0, 'P' },
 		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' },
-		{ "stop-every", required_argument, 0, 'T' }, { 0 }
+		{ "stop-every", required_argument, 0, 'T' }, { "ns", no_argument, 0, 'N' },
+		{ 0 }
 	};
 	double seconds = 10, kill_every_ms = 10, stop_every_ms = 0;
 	const char *kindlist = NULL, *fault = NULL, *dir = NULL;
 	char tmpl[PATH_MAX], path[PATH_MAX + 64];
-	int clients = 0, keep = 0, opt, fd;
+	int clients = 0, keep = 0, opt, fd, want_ns = 0;
 	uint64_t seed = 0;
 	ssize_t n;
 
@@ -1005,6 +1008,7 @@ int main(int argc, char **argv)
 		case 'S': seed = strtoull(optarg, NULL, 0); break;
 		case 'X': sabotage = 1; break;
 		case 'P': keep = 1; break;
+		case 'N': want_ns = 1; break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(0); break;
 		default: usage(2);
@@ -1080,6 +1084,8 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof path, "%s/store", workdir);
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		die("mkdir %s: %s", path, strerror(errno));
+	if (want_ns && (fd = ns_setup(workdir)) < 0)
+		die("--ns: %s (root, and unshare(1), are needed)", strerror(-fd));
 
 	/* The shared state: a file, so the tools' children (critical
 	 * sections, workers) can map it too. */
@@ -1118,7 +1124,8 @@ int main(int argc, char **argv)
 	for (int k = 0; k < NKINDS; k++)
 		if (enabled[k])
 			printf(" %s", kinds[k]->name);
-	printf("; seed %" PRIu64 "; %s; faults %s\n", seed, sabotage ? "SABOTAGED" : "kill -9",
+	printf("; seed %" PRIu64 "; %s%s; faults %s\n", seed, sabotage ? "SABOTAGED" : "kill -9",
+	       ns_mode ? " (run in pid namespaces)" : "",
 	       fault ? fault : "off");
 	printf("mptorture: work directory %s\n", workdir);
 	fflush(stdout);
@@ -1226,9 +1233,10 @@ int main(int argc, char **argv)
 	if (interrupted)
 		printf("mptorture: interrupted\n");
 	fflush(stdout);
+	ns_cleanup(workdir);	/* never rm -rf through a bind mount of /proc */
 	if (!tot.violations && !keep && !dir) {
-		char cmd[PATH_MAX + 32];
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
+		char cmd[PATH_MAX + 48];
+		snprintf(cmd, sizeof cmd, "rm -rf --one-file-system '%s'", workdir);
 		if (system(cmd) != 0)
 			fprintf(stderr, "mptorture: could not remove %s\n", workdir);
 	}

@@ -151,6 +151,21 @@ int run_check_fd(char *const argv[], int outfd);
 int expect(struct client *c, const struct tres *r, char *const argv[], const int *allowed);
 char *argv_str(char *const argv[], char *buf, size_t cap);
 
+/* ns.c: --ns */
+extern int ns_mode;
+/* Enters a mount namespace of the harness's own with the harness's /proc
+ * bound at WORK/hostproc ($MPT_HOSTPROC): 0 or -errno. */
+int ns_setup(const char *work);
+/* Unmounts WORK/hostproc (at the end of a --ns run). */
+void ns_cleanup(const char *work);
+/* argv as run_tool must run it: a `run` of mplock or mpsem in a pid
+ * namespace of its own under --ns (in buf, of cap entries), else argv. */
+char *const *ns_wrap(char *const argv[], char *buf[], size_t cap);
+/* The /proc of the harness's pid namespace, and this process's pid and
+ * start time there (from inside a --ns namespace too). */
+const char *proc_root(void);
+pid_t self_pid(void);
+
 int cs_main(int argc, char **argv);
 int worker_main(int argc, char **argv);
 int qwork_main(int argc, char **argv);

@@ -4,6 +4,11 @@
  *   t-owner zombie                forks a child that exits unreaped; prints
  *                                 "alive-before dead-after" as 1/0 pairs
  *   t-owner start PID             prints the start time of PID
+ *   t-owner judge PID START PIDNS [LEASE_MS]
+ *                                 prints 1 or 0: is the owner recorded as
+ *                                 (PID, START, PIDNS) alive, with a lease
+ *                                 ending LEASE_MS from now (none if absent)
+ *   t-owner self                  prints "pid start pidns" of this process
  *   t-owner self-fork             prints the pid and start time this process
  *                                 and its forked child give themselves, and
  *                                 what /proc says of the child
@@ -23,6 +28,7 @@
 #include <unistd.h>
 
 #include "lib/cli.h"
+#include "lib/clock.h"
 #include "lib/owner.h"
 
 int main(int argc, char **argv)
@@ -38,6 +44,22 @@ int main(int argc, char **argv)
 		if (argc == 4)
 			o.start = strtoull(argv[3], NULL, 10);
 		printf("%d\n", mp_owner_alive(&o));
+		return 0;
+	}
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "judge")) {
+		memset(&o, 0, sizeof o);
+		o.pid = atoi(argv[2]);
+		o.start = strtoull(argv[3], NULL, 10);
+		o.pidns = strtoull(argv[4], NULL, 10);
+		if (argc == 6)
+			o.lease_ns = mp_shared_ns() + strtoll(argv[5], NULL, 10) * 1000000LL;
+		printf("%d\n", mp_owner_alive(&o));
+		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[1], "self")) {
+		if (mp_owner_of(0, &o))
+			return 1;
+		printf("%d %" PRIu64 " %" PRIu64 "\n", o.pid, o.start, o.pidns);
 		return 0;
 	}
 	if (argc == 3 && !strcmp(argv[1], "start")) {

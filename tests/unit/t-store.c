@@ -4,6 +4,10 @@
  *                             another boot, with its mutex held by a thread
  *                             of that boot (a stale TID)
  *   t-store old-boot NAME     changes only the boot id of lock NAME's header
+ *   t-store other-host NAME   makes lock NAME's header look as if another
+ *                             host (machine id and boot id) last used it
+ *   t-store fs-table          prints "shared NAME" or "local NAME" for the
+ *                             filesystem types a store may be on
  *   t-store die-locked NAME   a child takes lock NAME's internal mutex and
  *                             is SIGKILLed holding it
  *   t-store fake-owner NAME PID DELTA
@@ -74,6 +78,36 @@ int main(int argc, char **argv)
 		open_or_die(&s, &o, argv[2]);
 		memset(o.hdr->boot_id, 0xab, sizeof o.hdr->boot_id);
 		mp_obj_close(&o);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "other-host")) {
+		open_or_die(&s, &o, argv[2]);
+		memset(o.hdr->boot_id, 0xab, sizeof o.hdr->boot_id);
+		memset(o.hdr->machine_id, 0xcd, sizeof o.hdr->machine_id);
+		mp_obj_close(&o);
+		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[1], "fs-table")) {
+		static const struct {
+			unsigned long magic;
+			const char *name;
+		} fs[] = {
+			{ 0x6969, "nfs" }, { 0xff534d42, "cifs" }, { 0xfe534d42, "smb2" },
+			{ 0x517b, "smb" }, { 0x00c36400, "ceph" }, { 0x0bd00bd0, "lustre" },
+			{ 0x01021997, "9p" }, { 0x65735546, "fuse" }, { 0x6b414653, "afs" },
+			{ 0x01161970, "gfs2" }, { 0x7461636f, "ocfs2" }, { 0x73757245, "coda" },
+			{ 0x01021994, "tmpfs" }, { 0xef53, "ext4" }, { 0x58465342, "xfs" },
+			{ 0x9123683e, "btrfs" },
+		};
+
+		for (size_t i = 0; i < sizeof fs / sizeof *fs; i++) {
+			const char *n = mp_store_shared_fs(fs[i].magic);
+
+			if (n && strcmp(n, fs[i].name))
+				printf("wrong %s (%s)\n", fs[i].name, n);
+			else
+				printf("%s %s\n", n ? "shared" : "local", fs[i].name);
+		}
 		return 0;
 	}
 	if (argc == 3 && !strcmp(argv[1], "die-locked")) {
