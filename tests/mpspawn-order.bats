@@ -61,7 +61,7 @@ setup() {
 		--name ko -c 'if [ "$1" = 1 ]; then while [ ! -e "$T/go" ]; do sleep 0.02; done; fi
 			seq -f "$1 %g" 3000' >"$T/out"
 	local m=$BG_PID st=0 keeper
-	wait_until 10 mpspawn is-alive ko
+	wait_until 30 mpspawn is-alive ko
 	keeper=$(mpspawn status ko --json | sed -n 's/.*"supervisor":\([0-9]*\).*/\1/p')
 	spilled() {
 		local f

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define DEFAULT_MEMORY	(8u << 20)
@@ -61,6 +62,7 @@ struct extent {
 struct omsg {
 	uint64_t pos;
 	uint64_t hash;
+	uint32_t worker;	/* who has it (or had it) */
 	int fd;			/* its stream's fd while it is read; -1 */
 	int done, orphan;
 	char *mem;		/* held in memory: first */
@@ -361,15 +363,62 @@ static void release(struct keeper *k)
 	o->base += i;
 }
 
+/* Worker i died with message m in its hands: its number waits for the
+ * retry, and the queue is asked to hand the lease back now. */
+static void orphan(struct keeper *k, uint32_t i, struct omsg *m)
+{
+	struct order *o = k->ord;
+	struct mp_queue_info qi;
+	struct stream *s = stream_of(k, m);
+
+	o->cur[i] = NULL;
+	if (s) {
+		close(s->fd);
+		s->fd = -1;
+		s->msg = NULL;
+	}
+	m->fd = -1;
+	m->orphan = 1;
+	drop_data(o, m);
+	/* the queue hands a dead owner's lease back when asked about it:
+	 * the retry comes next, not when the queue runs dry */
+	if (!o->q_open && mp_queue_open(k->c->store, k->c->queue, 0, NULL, NULL, &o->q) == 0)
+		o->q_open = 1;
+	if (o->q_open)
+		mp_queue_info(&o->q, &qi, NULL, 0);
+}
+
+/* Worker i has ended, though not reaped yet (a zombie): a retry of its
+ * message may be reported before its SIGCHLD is read. */
+static int worker_dead(const struct keeper *k, uint32_t i)
+{
+	siginfo_t si;
+
+	if (k->w[i].pid <= 0)
+		return 1;
+	memset(&si, 0, sizeof si);
+	return waitid(P_PID, (id_t)k->w[i].pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       si.si_pid != 0;
+}
+
 /* A new message (or the retry of an orphan) taken by worker w. */
 static void taken(struct keeper *k, const struct report *r, int fd)
 {
 	struct order *o = k->ord;
 	struct omsg *m = NULL;
 
-	for (size_t i = 0; i < o->nheld && !m; i++)
-		if (o->held[i]->orphan && o->held[i]->hash == r->hash)
-			m = o->held[i];
+	for (size_t i = 0; i < o->nheld && !m; i++) {
+		struct omsg *h = o->held[i];
+		if (h->hash != r->hash || h->done)
+			continue;
+		/* the retry of a message whose worker has died, seen before the
+		 * worker's end is */
+		if (!h->orphan && h->worker != r->worker && o->cur[h->worker] == h &&
+		    worker_dead(k, h->worker))
+			orphan(k, h->worker, h);
+		if (h->orphan)
+			m = h;
+	}
 	if (m) {
 		m->orphan = 0;	/* its retry: the number is its again */
 	} else {
@@ -389,6 +438,7 @@ static void taken(struct keeper *k, const struct report *r, int fd)
 		o->held[o->nheld++] = m;
 	}
 	m->fd = fd;
+	m->worker = r->worker;
 	o->cur[r->worker] = m;
 	if (k->out_dead[1]) {
 		/* nobody reads our output: the command gets SIGPIPE, as it
@@ -462,32 +512,10 @@ void sup_order_read(struct keeper *k)
 
 void sup_order_worker_ended(struct keeper *k, uint32_t i)
 {
-	struct order *o = k->ord;
-	struct mp_queue_info qi;
-	struct omsg *m;
-	struct stream *s;
-
 	/* a worker's last reports were sent before it ended */
 	sup_order_read(k);
-	m = o->cur[i];
-	if (!m)
-		return;
-	o->cur[i] = NULL;
-	s = stream_of(k, m);
-	if (s) {
-		close(s->fd);
-		s->fd = -1;
-		s->msg = NULL;
-	}
-	m->fd = -1;
-	m->orphan = 1;
-	drop_data(o, m);
-	/* the queue hands a dead owner's lease back when asked about it:
-	 * the retry comes next, not when the queue runs dry */
-	if (!o->q_open && mp_queue_open(k->c->store, k->c->queue, 0, NULL, NULL, &o->q) == 0)
-		o->q_open = 1;
-	if (o->q_open)
-		mp_queue_info(&o->q, &qi, NULL, 0);
+	if (k->ord->cur[i])
+		orphan(k, i, k->ord->cur[i]);
 }
 
 void sup_order_finish(struct keeper *k)
