@@ -94,7 +94,10 @@ exits_with() {
 	start_bg t-store stop-locked queue Q
 	local s=$BG_PID
 	wait_until 20 stopped "$s"
+	# busy is silent, as with flock -n; -v names the stopped process
 	run -75 --separate-stderr mpqueue get Q -n
+	[ -z "$stderr" ]
+	run -75 --separate-stderr mpqueue -v get Q -n
 	[[ $stderr == *"stopped"* ]]
 	[[ $stderr == *"$s"* ]]
 	run -75 mpqueue put Q -n x
