@@ -364,7 +364,7 @@ int mp_rq_ack_owner(struct mp_obj *o, const struct mp_owner *who, uint64_t token
 				 int force, struct mp_queue_lease_info *out)
 {
 	char tok[24];
-	struct mp_rq_owner_args oa;
+	struct mp_rq_owner_args oa = { 0 };
 	const char *a[5] = { tok, force ? "1" : "0" };
 	const char *ow[4];
 	redisReply *rep;

@@ -192,7 +192,7 @@ struct take {
 static int take(struct mp_obj *o, const struct take *t, uint64_t *prev, redisReply **rep)
 {
 	char ptok[24], mc[16], mb[24], lease[24], ttl[24], me[16];
-	struct mp_rq_owner_args oa;
+	struct mp_rq_owner_args oa = { 0 };
 	const char *a[13] = { ptok, mc, mb, t->strict ? "1" : "0", t->leased ? "1" : "0" };
 	int64_t lease_ns = robj(o)->s->lease_ns;
 	struct mp_rq_wait w = { 0, 'g' };
@@ -345,7 +345,7 @@ static int redis_queue_settle(struct mp_obj *o, struct mp_queue_batch *b, uint32
 			      const struct mp_owner *lease_owner, int64_t ttl_ns, uint64_t *token)
 {
 	char tok[24], wr[16], lease[24], ttl[24];
-	struct mp_rq_owner_args oa;
+	struct mp_rq_owner_args oa = { 0 };
 	const char *a[9] = { tok, wr, lease_owner ? "1" : "0" };
 	long long c;
 	int rc;
