@@ -573,6 +573,8 @@ nlines() {
 	local s=$BG_PID
 	wait_until 5 stopped "$s"
 	run -75 --separate-stderr mpsem value S -n
+	[ -z "$stderr" ]	# busy is silent, as with flock -n
+	run -75 --separate-stderr mpsem -v value S -n
 	[[ $stderr == *"process $s is stopped inside it"* ]]
 	# once the stopped holder is gone, the object works again
 	kill -KILL "$s"
