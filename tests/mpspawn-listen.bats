@@ -168,6 +168,8 @@ live_is() {
 	local st=0
 	wait "$S" || st=$?
 	[ "$st" = 0 ]
+	# the client writes what it read once it sees the end: poll for it
+	wait_until 30 file_has "$T/reply" bye
 	[ "$(cat "$T/reply")" = bye ]
 	[ "$(gfield status)" = 0 ]
 }
