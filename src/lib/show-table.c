@@ -71,7 +71,7 @@ void mp_show_add_holder(struct mp_show_sum *s, int pid, int64_t since_ns)
 		comm_of(pid, comm, sizeof comm);
 	/* the time of day; a hold of more than a day gives its date too */
 	if (since_ns && localtime_r(&sec, &tm))
-		strftime(t, sizeof t, mp_realtime_ns() - since_ns > 86400000000000LL
+		strftime(t, sizeof t, mp_ns_diff(mp_realtime_ns(), since_ns) > 86400000000000LL
 				      ? "%Y-%m-%dT%H:%M" : "%H:%M:%S", &tm);
 	if (pid)
 		snprintf(s->holders + used, sizeof s->holders - used, "%s%d %s since %s",
