@@ -5,6 +5,7 @@
  * PREFIX:{spawn:NAME}:m is a hash of the group: kind, run, nw (workers),
  * state, status, reason, endsig, flags, maxr, hb, tmo, front, keeper and
  * caller (owners "pid start pidns"), host (the supervisor's host id),
+ * hname (its name for people),
  * started, ended (CLOCK_REALTIME ns), cmd, queue, kseq/ksig/kreason (the
  * last kill request), msgst, lease and until (server ms).  ":w" is a hash
  * of the workers' fields, "ID.F": pid, st (state), tk (start ticks), t0,
@@ -18,11 +19,8 @@
  * which takes it as on the local store.  No process ever signals a pid
  * of the record: pids are the supervisor's host's.
  *
- * A group still marked running is lost when its lease ran out (its host
- * died, was cut off, or the keeper and front were SIGKILLed), or, seen
- * from its own host and pid namespace, when its front and keeper are both
- * dead.  Then wait returns 128+SIGKILL, as for a group lost locally, and
- * the name can be claimed again.
+ * A group whose lease ran out is lost (redis-spawn-read.c), and its name
+ * can be claimed again.
  */
 #include "config.h"
 
@@ -42,16 +40,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SLICE_NS	(1000 * 1000000LL)	/* wait looks again (a lease may run out) */
-
 static const char *const keys[] = { ":m", ":w", ":c" };
 
-static struct mp_robj *robj(const struct mp_obj *o)
-{
-	return o->impl;
-}
-
-static int eval(const struct mp_obj *o, const struct mp_redis_script *sc, int nargs,
+int mp_rsp_eval(const struct mp_obj *o, const struct mp_redis_script *sc, int nargs,
 		const char *const *args, const size_t *lens, redisReply **rep)
 {
 	if (!o->impl)
@@ -59,14 +50,14 @@ static int eval(const struct mp_obj *o, const struct mp_redis_script *sc, int na
 	return mp_redis_eval_len(robj(o)->s, sc, robj(o)->base, keys, nargs, args, lens, rep);
 }
 
-static long long code_of(const redisReply *rep)
+long long mp_rsp_code(const redisReply *rep)
 {
 	if (rep->type == REDIS_REPLY_ARRAY)
 		return rep->elements ? rep->element[0]->integer : -1;
 	return rep->integer;
 }
 
-static int status_of(const struct mp_obj *o, long long v)
+int mp_rsp_status(const struct mp_obj *o, long long v)
 {
 	if (v == -2) {
 		mp_errmsg_set("group '%s' is no longer on the server (removed, or the server "
@@ -83,20 +74,20 @@ static int status_of(const struct mp_obj *o, long long v)
 /* Runs a writer's script; its code, or -100 when the server could not be
  * asked (a writer of the record loses that one update, as on the local
  * store when its mutex cannot be had). */
-static long long run_code(struct mp_obj *o, const struct mp_redis_script *sc, int nargs,
+long long mp_rsp_run_code(struct mp_obj *o, const struct mp_redis_script *sc, int nargs,
 			  const char *const *args, const size_t *lens)
 {
 	redisReply *rep;
 	long long c;
 
-	if (eval(o, sc, nargs, args, lens, &rep))
+	if (mp_rsp_eval(o, sc, nargs, args, lens, &rep))
 		return -100;
-	c = code_of(rep);
+	c = mp_rsp_code(rep);
 	freeReplyObject(rep);
 	return c;
 }
 
-static void u64_str(char *buf, size_t len, uint64_t v)
+void mp_rsp_u64(char *buf, size_t len, uint64_t v)
 {
 	snprintf(buf, len, "%" PRIu64, v);
 }
@@ -106,21 +97,21 @@ static void owner_str(const struct mp_owner *w, char *buf, size_t len)
 	snprintf(buf, len, "%d %" PRIu64 " %" PRIu64, (int)w->pid, w->start, w->pidns);
 }
 
-static void owner_parse(const char *s, struct mp_owner *w)
+void mp_rsp_owner_parse(const char *s, struct mp_owner *w)
 {
 	memset(w, 0, sizeof *w);
 	if (s && sscanf(s, "%d %" SCNu64 " %" SCNu64, &w->pid, &w->start, &w->pidns) != 3)
 		memset(w, 0, sizeof *w);
 }
 
-static int alive(const struct mp_owner *w)
+int mp_rsp_alive(const struct mp_owner *w)
 {
 	return w->pid != 0 && mp_owner_alive(w);
 }
 
 /* The group's pids can be judged from /proc here: its host and pid
  * namespace are ours. */
-static int judged_here(const char *host, const struct mp_owner *front,
+int mp_rsp_judged_here(const char *host, const struct mp_owner *front,
 		       const struct mp_owner *keeper)
 {
 	static struct mp_owner me;
@@ -133,56 +124,34 @@ static int judged_here(const char *host, const struct mp_owner *front,
 	return !who->pidns || !me.pidns || who->pidns == me.pidns;
 }
 
-/* What wait and kill look at. */
-struct look {
-	int state, status, expired, lost;
-	char host[160];
-	uint64_t run;
-};
-
-static int look(struct mp_obj *o, struct look *l)
-{
-	struct mp_owner front, keeper;
-	redisReply *rep;
-	int rc = eval(o, &mp_redis_spawn_look_script, 0, NULL, NULL, &rep);
-
-	if (rc)
-		return rc;
-	rc = status_of(o, code_of(rep));
-	if (!rc && rep->elements != 8)
-		rc = -EPROTO;
-	if (!rc) {
-		l->state = (int)rep->element[1]->integer;
-		l->status = (int)rep->element[2]->integer;
-		l->expired = rep->element[3]->integer == 1;
-		snprintf(l->host, sizeof l->host, "%s", rep->element[4]->str);
-		owner_parse(rep->element[5]->str, &front);
-		owner_parse(rep->element[6]->str, &keeper);
-		l->run = strtoull(rep->element[7]->str, NULL, 10);
-		l->lost = l->state != MP_SPAWN_G_DONE &&
-			  (l->expired || (judged_here(l->host, &front, &keeper) && !alive(&front) &&
-					  !alive(&keeper)));
-	}
-	freeReplyObject(rep);
-	return rc;
-}
-
 /* ---- claim, open ---- */
+
+/* The host's name for people: MP_HOST_ID, else the system's. */
+static void host_name(char *buf, size_t len)
+{
+	const char *env = getenv("MP_HOST_ID");
+
+	if (env && *env)
+		snprintf(buf, len, "%s", env);
+	else if (gethostname(buf, len) < 0)
+		snprintf(buf, len, "?");
+	buf[len - 1] = 0;
+}
 
 static int claim_reply(struct mp_obj *o, redisReply *rep, char *replace, size_t len,
 		       pid_t *busy_pid)
 {
 	struct mp_owner front, keeper;
-	long long c = code_of(rep);
+	long long c = mp_rsp_code(rep);
 
 	if (c == 0)
 		return 0;
 	if (c != -1 || rep->elements != 5)
-		return c == -3 ? status_of(o, c) : -EPROTO;
-	owner_parse(rep->element[2]->str, &front);
-	owner_parse(rep->element[3]->str, &keeper);
-	if (!replace[0] && judged_here(rep->element[1]->str, &front, &keeper) && !alive(&front) &&
-	    !alive(&keeper)) {
+		return c == -3 ? mp_rsp_status(o, c) : -EPROTO;
+	mp_rsp_owner_parse(rep->element[2]->str, &front);
+	mp_rsp_owner_parse(rep->element[3]->str, &keeper);
+	if (!replace[0] && mp_rsp_judged_here(rep->element[1]->str, &front, &keeper) && !mp_rsp_alive(&front) &&
+	    !mp_rsp_alive(&keeper)) {
 		/* killed with its supervisor here: its lease is not over yet,
 		 * but the group is */
 		snprintf(replace, len, "%s", rep->element[4]->str);
@@ -198,9 +167,9 @@ static int redis_spawn_claim(struct mp_store *s, const char *name, const struct 
 			     struct mp_obj *o, pid_t *busy_pid)
 {
 	char run[24], lease[24], replace[24] = "", nw[16], flags[16], maxr[16], hb[24], tmo[24];
-	char front[64], caller[64], started[24], cmd[MP_SPAWN_CMD_MAX];
-	const char *a[] = { run, lease, replace, "nw", nw, "flags", flags, "maxr", maxr, "hb", hb,
-			    "tmo", tmo, "front", front, "caller", caller, "host",
+	char front[64], caller[64], started[24], cmd[MP_SPAWN_CMD_MAX], hn[64];
+	const char *a[] = { run, lease, replace, "hname", hn, "nw", nw, "flags", flags, "maxr",
+			    maxr, "hb", hb, "tmo", tmo, "front", front, "caller", caller, "host",
 			    mp_redis_host_id(), "started", started, "cmd", cmd, "queue",
 			    p->queue ? p->queue : p->listen ? p->listen : "" };
 	int64_t lease_ns = s->lease_ns > 0 ? s->lease_ns : MP_REDIS_LEASE_NS;
@@ -213,7 +182,7 @@ static int redis_spawn_claim(struct mp_store *s, const char *name, const struct 
 	if (!o->impl)
 		return -ENOMEM;
 	robj(o)->run = mp_spawn_new_run_id();
-	u64_str(run, sizeof run, robj(o)->run);
+	mp_rsp_u64(run, sizeof run, robj(o)->run);
 	snprintf(lease, sizeof lease, "%lld", (long long)(lease_ns / 1000000));
 	snprintf(nw, sizeof nw, "%u", p->nworkers);
 	snprintf(flags, sizeof flags, "%u", p->flags);
@@ -224,8 +193,9 @@ static int redis_spawn_claim(struct mp_store *s, const char *name, const struct 
 	owner_str(&p->caller, caller, sizeof caller);
 	snprintf(started, sizeof started, "%lld", (long long)mp_realtime_ns());
 	snprintf(cmd, sizeof cmd, "%s", p->command ? p->command : "");
+	host_name(hn, sizeof hn);
 	do {
-		rc = eval(o, &mp_redis_spawn_claim_script, (int)(sizeof a / sizeof *a), a, NULL, &rep);
+		rc = mp_rsp_eval(o, &mp_redis_spawn_claim_script, (int)(sizeof a / sizeof *a), a, NULL, &rep);
 		if (rc)
 			break;
 		rc = claim_reply(o, rep, replace, sizeof replace, busy_pid);
@@ -242,7 +212,7 @@ static int redis_spawn_open(struct mp_store *s, const char *name, struct mp_obj 
 	int rc;
 
 	mp_redis_obj_init(s, &mp_spawn_kind, name, o);
-	rc = o->impl ? look(o, &l) : -ENOMEM;
+	rc = o->impl ? mp_rsp_look(o, &l) : -ENOMEM;
 	if (rc == -EIDRM) {
 		mp_errmsg_set("no group named '%s' (in %s)", name, s->dir);
 		rc = -ENOENT;
@@ -258,7 +228,7 @@ static uint64_t redis_spawn_run_id(struct mp_obj *o)
 {
 	struct look l;
 
-	if (o->impl && !robj(o)->run && !look(o, &l))
+	if (o->impl && !robj(o)->run && !mp_rsp_look(o, &l))
 		robj(o)->run = l.run;
 	return o->impl ? robj(o)->run : 0;
 }
@@ -363,7 +333,7 @@ static void kt_start(struct mp_obj *o)
 		return;
 	kt.s = robj(o)->s;
 	snprintf(kt.base, sizeof kt.base, "%s", robj(o)->base);
-	u64_str(kt.run, sizeof kt.run, robj(o)->run);
+	mp_rsp_u64(kt.run, sizeof kt.run, robj(o)->run);
 	kt.lease_ns = kt.s->lease_ns > 0 ? kt.s->lease_ns : MP_REDIS_LEASE_NS;
 	kt.self = getpid();
 	/* the thread takes no signal: the keeper reads them from its signalfd */
@@ -383,9 +353,9 @@ static int set_owner(struct mp_obj *o, const char *field, const struct mp_owner 
 	const char *a[3] = { run, field, ow };
 	long long c;
 
-	u64_str(run, sizeof run, robj(o)->run);
+	mp_rsp_u64(run, sizeof run, robj(o)->run);
 	owner_str(w, ow, sizeof ow);
-	c = o->impl ? run_code(o, &mp_redis_spawn_owner_script, 3, a, NULL) : -100;
+	c = o->impl ? mp_rsp_run_code(o, &mp_redis_spawn_owner_script, 3, a, NULL) : -100;
 	if (c == -100)
 		return -ENOTCONN;
 	if (c < 0) {
@@ -419,7 +389,7 @@ static void worker_fields(struct mp_obj *o, uint32_t id, int n, const char *cons
 
 	if (!o->impl || n > 8)
 		return;
-	u64_str(run, sizeof run, robj(o)->run);
+	mp_rsp_u64(run, sizeof run, robj(o)->run);
 	snprintf(ids, sizeof ids, "%u", id);
 	a[0] = run;
 	a[1] = ids;
@@ -428,7 +398,7 @@ static void worker_fields(struct mp_obj *o, uint32_t id, int n, const char *cons
 			a[i] = fv[i - 2];
 		l[i] = i >= 2 && fvlen ? fvlen[i - 2] : strlen(a[i]);
 	}
-	run_code(o, &mp_redis_spawn_worker_script, 2 + 2 * n, a, l);
+	mp_rsp_run_code(o, &mp_redis_spawn_worker_script, 2 + 2 * n, a, l);
 }
 
 static void redis_spawn_worker_started(struct mp_obj *o, uint32_t id, pid_t pid,
@@ -439,7 +409,7 @@ static void redis_spawn_worker_started(struct mp_obj *o, uint32_t id, pid_t pid,
 			     "st", "1" };
 
 	snprintf(ps, sizeof ps, "%d", (int)pid);
-	u64_str(tk, sizeof tk, start_ticks);
+	mp_rsp_u64(tk, sizeof tk, start_ticks);
 	snprintf(t0, sizeof t0, "%lld", (long long)mp_realtime_ns());
 	worker_fields(o, id, 7, fv, NULL);
 }
@@ -451,7 +421,7 @@ static void redis_spawn_conn_started(struct mp_obj *o, uint32_t id, uint64_t con
 	const char *fv[] = { "c", cs, "peer", (const char *)peer };
 	size_t l[] = { 1, 0, 4, sizeof *peer };
 
-	u64_str(cs, sizeof cs, conn);
+	mp_rsp_u64(cs, sizeof cs, conn);
 	l[1] = strlen(cs);
 	worker_fields(o, id, 2, fv, l);
 }
@@ -475,13 +445,13 @@ static void set_state(struct mp_obj *o, int state, int reason, int sig, int stat
 
 	if (!o->impl)
 		return;
-	u64_str(run, sizeof run, robj(o)->run);
+	mp_rsp_u64(run, sizeof run, robj(o)->run);
 	snprintf(s, sizeof s, "%d", state);
 	snprintf(r, sizeof r, "%d", reason);
 	snprintf(g, sizeof g, "%d", sig);
 	snprintf(x, sizeof x, "%d", status);
 	snprintf(t, sizeof t, "%lld", (long long)mp_realtime_ns());
-	run_code(o, &mp_redis_spawn_state_script, 6, a, NULL);
+	mp_rsp_run_code(o, &mp_redis_spawn_state_script, 6, a, NULL);
 }
 
 static void redis_spawn_stopping(struct mp_obj *o, enum mp_spawn_reason reason, int sig)
@@ -500,7 +470,7 @@ static int redis_spawn_take_request(struct mp_obj *o, uint32_t *seen, int *sig,
 	redisReply *rep;
 	int got = 0;
 
-	if (eval(o, &mp_redis_spawn_take_script, 0, NULL, NULL, &rep))
+	if (mp_rsp_eval(o, &mp_redis_spawn_take_script, 0, NULL, NULL, &rep))
 		return 0;
 	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
 	    (uint32_t)rep->element[0]->integer != *seen) {
@@ -521,9 +491,9 @@ static int redis_spawn_beat(struct mp_obj *o, uint64_t run, uint32_t id)
 	const char *a[2] = { rs, ids };
 	long long c;
 
-	u64_str(rs, sizeof rs, run);
+	mp_rsp_u64(rs, sizeof rs, run);
 	snprintf(ids, sizeof ids, "%u", id);
-	c = o->impl ? run_code(o, &mp_redis_spawn_beat_script, 2, a, NULL) : -100;
+	c = o->impl ? mp_rsp_run_code(o, &mp_redis_spawn_beat_script, 2, a, NULL) : -100;
 	if (c == -100)
 		return -ENOTCONN;
 	return c == -5 ? -ERANGE : c < 0 ? -ESTALE : 0;
@@ -536,250 +506,10 @@ static void redis_spawn_count_message(struct mp_obj *o, uint32_t id, int status)
 
 	if (!o->impl)
 		return;
-	u64_str(run, sizeof run, robj(o)->run);
+	mp_rsp_u64(run, sizeof run, robj(o)->run);
 	snprintf(ids, sizeof ids, "%u", id);
 	snprintf(st, sizeof st, "%d", status);
-	run_code(o, &mp_redis_spawn_count_script, 3, a, NULL);
-}
-
-/* ---- read by the verbs ---- */
-
-static int64_t num(const redisReply *v)
-{
-	return v->type == REDIS_REPLY_STRING ? strtoll(v->str, NULL, 10) : v->integer;
-}
-
-static void group_field(struct mp_spawn_snap *s, const char *f, const redisReply *v,
-			int64_t *until_ms, struct mp_owner *front, struct mp_owner *keeper)
-{
-	struct mp_spawn_group *g = &s->g;
-	const char *str = v->type == REDIS_REPLY_STRING ? v->str : "";
-
-	if (!strcmp(f, "nw"))
-		g->nworkers = (uint32_t)num(v);
-	else if (!strcmp(f, "state"))
-		g->state = (uint32_t)num(v);
-	else if (!strcmp(f, "run"))
-		g->run = strtoull(str, NULL, 10);
-	else if (!strcmp(f, "front"))
-		owner_parse(str, front);
-	else if (!strcmp(f, "keeper"))
-		owner_parse(str, keeper);
-	else if (!strcmp(f, "caller"))
-		owner_parse(str, &g->caller);
-	else if (!strcmp(f, "started"))
-		g->started_ns = num(v);
-	else if (!strcmp(f, "ended"))
-		g->ended_ns = num(v);
-	else if (!strcmp(f, "status"))
-		g->status = (int32_t)num(v);
-	else if (!strcmp(f, "flags"))
-		g->flags = (uint32_t)num(v);
-	else if (!strcmp(f, "reason"))
-		g->reason = (uint32_t)num(v);
-	else if (!strcmp(f, "endsig"))
-		g->end_sig = (int32_t)num(v);
-	else if (!strcmp(f, "hb"))
-		g->heartbeat_ns = num(v);
-	else if (!strcmp(f, "tmo"))
-		g->timeout_ns = num(v);
-	else if (!strcmp(f, "kseq"))
-		g->kill_seq = (uint32_t)num(v);
-	else if (!strcmp(f, "ksig"))
-		g->kill_sig = (int32_t)num(v);
-	else if (!strcmp(f, "kreason"))
-		g->kill_reason = (uint32_t)num(v);
-	else if (!strcmp(f, "maxr"))
-		g->max_restarts = (uint32_t)num(v);
-	else if (!strcmp(f, "msgst"))
-		g->msg_status = (int32_t)num(v);
-	else if (!strcmp(f, "cmd"))
-		snprintf(g->command, sizeof g->command, "%s", str);
-	else if (!strcmp(f, "queue"))
-		snprintf(g->queue, sizeof g->queue, "%s", str);
-	else if (!strcmp(f, "host"))
-		snprintf(s->host, sizeof s->host, "%s", str);
-	else if (!strcmp(f, "until"))
-		*until_ms = num(v);
-}
-
-static void worker_field(struct mp_spawn_snap *s, const char *f, const redisReply *v)
-{
-	char *dot;
-	unsigned long id = strtoul(f, &dot, 10);
-	struct mp_spawn_worker *w;
-
-	if (*dot != '.' || id >= s->g.nworkers)
-		return;
-	w = &s->w[id];
-	f = dot + 1;
-	if (!strcmp(f, "pid"))
-		w->pid = (int32_t)num(v);
-	else if (!strcmp(f, "st"))
-		w->state = (uint32_t)num(v);
-	else if (!strcmp(f, "tk"))
-		w->start_ticks = strtoull(v->str, NULL, 10);
-	else if (!strcmp(f, "t0"))
-		w->started_ns = num(v);
-	else if (!strcmp(f, "m0"))
-		w->started_mono_ns = num(v) * 1000000LL;
-	else if (!strcmp(f, "t1"))
-		w->ended_ns = num(v);
-	else if (!strcmp(f, "x"))
-		w->status = (int32_t)num(v);
-	else if (!strcmp(f, "r"))
-		w->restarts = (uint32_t)num(v);
-	else if (!strcmp(f, "b"))
-		w->beat_ns = num(v) * 1000000LL;
-	else if (!strcmp(f, "d"))
-		w->done = (uint64_t)num(v);
-	else if (!strcmp(f, "f"))
-		w->failed = (uint64_t)num(v);
-	else if (!strcmp(f, "c"))
-		w->conn = (uint64_t)num(v);
-	else if (!strcmp(f, "peer") && v->len == sizeof w->peer)
-		memcpy(&w->peer, v->str, sizeof w->peer);
-}
-
-static int snap_parse(struct mp_obj *o, const redisReply *rep, struct mp_spawn_snap *s)
-{
-	const redisReply *m = rep->element[1], *wr = rep->element[2];
-	struct mp_owner front = { 0 }, keeper = { 0 };
-	int64_t until_ms = 0, now_ms = num(rep->element[3]);
-
-	for (size_t i = 0; i + 1 < m->elements; i += 2)
-		group_field(s, m->element[i]->str, m->element[i + 1], &until_ms, &front, &keeper);
-	s->g.front = front;
-	s->g.keeper = keeper;
-	if (s->g.nworkers == 0 || s->g.nworkers > MP_SPAWN_MAX_WORKERS ||
-	    s->g.state < MP_SPAWN_G_RUNNING || s->g.state > MP_SPAWN_G_DONE ||
-	    s->g.reason > MP_SPAWN_R_FRONT) {
-		mp_errmsg_set("group '%s' in %s is corrupt: bad group state", o->name, o->dir);
-		return -EBADMSG;
-	}
-	s->w = calloc(s->g.nworkers, sizeof *s->w);
-	if (!s->w)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < s->g.nworkers; i++)
-		s->w[i].status = -1;
-	for (size_t i = 0; i + 1 < wr->elements; i += 2)
-		worker_field(s, wr->element[i]->str, wr->element[i + 1]);
-	for (uint32_t i = 0; i < s->g.nworkers; i++)
-		if (s->w[i].state > MP_SPAWN_W_NOSTART) {
-			mp_errmsg_set("group '%s' in %s is corrupt: bad state of worker %u", o->name,
-				      o->dir, i);
-			return -EBADMSG;
-		}
-	s->now_ns = mp_realtime_ns();
-	s->now_mono_ns = now_ms * 1000000LL;	/* the server's: beats are its too */
-	if (s->g.state != MP_SPAWN_G_DONE)
-		s->lost = until_ms <= now_ms ||
-			  (judged_here(s->host, &front, &keeper) && !alive(&front) && !alive(&keeper));
-	mp_spawn_snap_judge(s);
-	return 0;
-}
-
-static int redis_spawn_snapshot(struct mp_obj *o, struct mp_spawn_snap *s)
-{
-	redisReply *rep;
-	int rc;
-
-	memset(s, 0, sizeof *s);
-	rc = eval(o, &mp_redis_spawn_snap_script, 0, NULL, NULL, &rep);
-	if (rc)
-		return rc;
-	rc = status_of(o, code_of(rep));
-	if (!rc && (rep->elements != 4 || rep->element[1]->type != REDIS_REPLY_ARRAY ||
-		    rep->element[2]->type != REDIS_REPLY_ARRAY))
-		rc = -EPROTO;
-	if (!rc)
-		rc = snap_parse(o, rep, s);
-	freeReplyObject(rep);
-	if (rc)
-		mp_spawn_snap_free(s);
-	return rc;
-}
-
-static int redis_spawn_wait(struct mp_obj *o, int64_t deadline_ns, int nonblock, int *status)
-{
-	const char *bases[1] = { o->impl ? robj(o)->base : "" };
-	redisContext *sub = NULL;
-	struct look l;
-	int rc = 0;
-
-	if (!nonblock)
-		rc = mp_redis_waiter(robj(o)->s, &sub, bases, 1);
-	for (;;) {
-		if (!rc)
-			rc = look(o, &l);	/* subscribed first: no change is missed */
-		if (!rc && l.state == MP_SPAWN_G_DONE) {
-			if (l.status < 0 || l.status > 255) {
-				mp_errmsg_set("group '%s' is corrupt: exit status %d", o->name, l.status);
-				rc = -EBADMSG;
-			} else {
-				*status = l.status;
-			}
-			break;
-		}
-		if (!rc && l.lost) {
-			/* its supervisor was killed, or its host stopped renewing */
-			*status = 128 + SIGKILL;
-			break;
-		}
-		if (!rc && nonblock)
-			rc = -EAGAIN;
-		if (!rc && deadline_ns && mp_now_ns() >= deadline_ns)
-			rc = -ETIMEDOUT;
-		if (!rc)
-			rc = mp_redis_sleep(sub, bases[0], SLICE_NS, deadline_ns);
-		if (rc == -ENOTCONN && !nonblock)
-			rc = mp_redis_rewait(robj(o)->s, &sub, bases, 1, deadline_ns);
-		if (rc)
-			break;
-	}
-	if (rc == -EIDRM)
-		mp_errmsg_set("group '%s' was removed", o->name);
-	if (sub)
-		redisFree(sub);
-	return rc;
-}
-
-static int request(struct mp_obj *o, const char *run, int sig, enum mp_spawn_reason reason)
-{
-	char s[8], r[8];
-	const char *a[3] = { run, s, r };
-	long long c;
-
-	snprintf(s, sizeof s, "%d", sig);
-	snprintf(r, sizeof r, "%d", (int)reason);
-	c = o->impl ? run_code(o, &mp_redis_spawn_request_script, 3, a, NULL) : -100;
-	if (c == -100)
-		return -ENOTCONN;
-	return c == -1 || c == -2 ? -ESRCH : status_of(o, c);
-}
-
-static int redis_spawn_kill_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason)
-{
-	struct look l;
-	int rc = look(o, &l);
-
-	if (rc == -EIDRM)
-		return -ESRCH;
-	if (rc)
-		return rc;
-	if (l.state == MP_SPAWN_G_DONE || l.lost)
-		return -ESRCH;
-	/* the keeper's thread hears it, wherever it runs: no pid of the
-	 * record is signalled from here */
-	return request(o, "", sig, reason);
-}
-
-static void redis_spawn_post_request(struct mp_obj *o, int sig, enum mp_spawn_reason reason)
-{
-	char run[24];
-
-	u64_str(run, sizeof run, o->impl ? robj(o)->run : 0);
-	request(o, run, sig, reason);
+	mp_rsp_run_code(o, &mp_redis_spawn_count_script, 3, a, NULL);
 }
 
 const struct mp_spawn_ops mp_redis_spawn_ops = {
@@ -796,8 +526,8 @@ const struct mp_spawn_ops mp_redis_spawn_ops = {
 	.take_request = redis_spawn_take_request,
 	.beat = redis_spawn_beat,
 	.count_message = redis_spawn_count_message,
-	.snapshot = redis_spawn_snapshot,
-	.wait = redis_spawn_wait,
-	.kill_request = redis_spawn_kill_request,
-	.post_request = redis_spawn_post_request,
+	.snapshot = mp_rsp_snapshot,
+	.wait = mp_rsp_wait,
+	.kill_request = mp_rsp_kill_request,
+	.post_request = mp_rsp_post_request,
 };

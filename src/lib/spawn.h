@@ -216,6 +216,10 @@ struct mp_spawn_snap {
 	int64_t now_ns, now_mono_ns;	/* when the snapshot was taken */
 	char host[160];		/* Redis store: the host id of the group's
 				 * supervisor; "" on the local store */
+	char hostname[64];	/* Redis store: its name (MP_HOST_ID, else
+				 * gethostname), for display */
+	int elsewhere;		/* that host is not this one: its pids are
+				 * not ours, its liveness is its lease's */
 };
 
 /* Copies the record under its lock and judges it.  Returns 0 or -errno
