@@ -206,6 +206,16 @@ gjson() {
 	[[ $output == *'"unfinished":0'* ]]
 }
 
+@test "a pool's message whose command outlasts the lease stays its worker's: renewed, never delivered again" {
+	mpqueue create slow
+	seq 4 | mpqueue put slow
+	mpqueue close slow
+	run -0 mpspawn --lease 0.3s -j 2 --queue slow --name sp -c 'sleep 1.5; echo "$1" >>"$T/done"'
+	[ "$(sort -n "$T/done" | tr '\n' ' ')" = "1 2 3 4 " ]
+	run -0 mpqueue info slow --json
+	[[ $output == *'"redelivered":0'* ]]
+}
+
 @test "a wrapper paused past its lease, whose lock another host took, ends its command and exits 69" {
 	start_bg mplock --lease 0.5s run L sh -c 'echo $$ >"$1"; exec sleep 1000' sh "$BATS_TEST_TMPDIR/cmd"
 	wrapper=$BG_PID
