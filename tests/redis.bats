@@ -90,9 +90,24 @@ gjson() {
 		sed -n "s/.*\"$2\":\(\"[^\"]*\"\|[^,}]*\).*/\1/p" | tr -d '"'
 }
 
+# running NAME N: waits until group NAME and its N workers run.
+running() {
+	wait_until 10 bash -c "[ \"\$(mpspawn status $1 --json | grep -o '\"state\":\"running\"' | wc -l)\" = $(($2 + 1)) ]"
+}
+
+# stopped_group LEASE: group g of host a with that --lease, its front
+# ($front) and supervisor ($keeper) stopped, so it renews nothing.
+stopped_group() {
+	start_bg env MP_HOST_ID=a mpspawn --lease "$1" --name g -- sleep 300
+	front=$BG_PID
+	running g 1
+	keeper=$(gjson g supervisor)
+	kill -STOP "$front" "$keeper"
+}
+
 @test "a group started on host a is seen from host b: ls has a HOST column, status and --json name the host" {
 	start_bg env MP_HOST_ID=a mpspawn -j 2 --name g -- sleep 300
-	wait_until 10 bash -c '[ "$(mpspawn status g --json | grep -o "\"state\":\"running\"" | wc -l)" = 3 ]'
+	running g 2
 	run -0 env MP_HOST_ID=b mpspawn ls
 	[[ ${lines[0]} == NAME*STATE*WAITERS*AGE*HOST*HOLDERS ]]
 	[[ ${lines[1]} == g*"2/2 workers running"*" a "*"(on a)"* ]]
@@ -106,7 +121,7 @@ gjson() {
 @test "kill from another host ends the group within a second, and signals no pid of the record here" {
 	start_bg env MP_HOST_ID=a mpspawn -j 2 --name g -- sleep 300
 	group=$BG_PID
-	wait_until 10 bash -c '[ "$(mpspawn status g --json | grep -o "\"state\":\"running\"" | wc -l)" = 3 ]'
+	running g 2
 	# the record's supervisor pid becomes a bystander of this host: a pid
 	# of another host's group must never be signalled from here
 	start_bg sleep 300
@@ -124,7 +139,7 @@ gjson() {
 	run -1 env MP_HOST_ID=b mpspawn kill g
 	# a signal that does not end the group is passed on to the workers
 	start_bg env MP_HOST_ID=a mpspawn -j 1 --name u -c 'trap "echo got-usr1 >>\"$T/usr1\"" USR1; while :; do sleep 0.1; done'
-	wait_until 10 bash -c '[ "$(mpspawn status u --json | grep -o "\"state\":\"running\"" | wc -l)" = 2 ]'
+	running u 1
 	run -0 env MP_HOST_ID=b mpspawn kill u --signal USR1
 	wait_until 5 test -s "$T/usr1"
 	[ "$(gjson u state)" = running ]
@@ -139,11 +154,7 @@ gjson() {
 }
 
 @test "a group whose host stopped renewing its lease is lost after it: status and ls say so, wait returns 137, the name is free again" {
-	start_bg env MP_HOST_ID=a mpspawn --lease 1s --name g -- sleep 300
-	front=$BG_PID
-	wait_until 10 bash -c '[ "$(mpspawn status g --json | grep -o "\"state\":\"running\"" | wc -l)" = 2 ]'
-	keeper=$(gjson g supervisor)
-	kill -STOP "$front" "$keeper"
+	stopped_group 1s
 	run -137 env MP_HOST_ID=b mpspawn wait g -t 30
 	[ "$(MP_HOST_ID=b gjson g state)" = lost ]
 	run -0 env MP_HOST_ID=b mpspawn status g
@@ -164,12 +175,10 @@ gjson() {
 }
 
 @test "a group killed with its supervisor on this host is lost at once here, and its name free, before its lease runs out" {
-	start_bg env MP_HOST_ID=a mpspawn --lease 60s --name g -- sleep 300
-	front=$BG_PID
-	wait_until 10 bash -c '[ "$(mpspawn status g --json | grep -o "\"state\":\"running\"" | wc -l)" = 2 ]'
-	keeper=$(gjson g supervisor)
-	kill -STOP "$front" "$keeper"
-	kill -KILL "$front" "$keeper"
+	stopped_group 60s
+	# the supervisor first: a stopped process whose process group loses
+	# its parent gets SIGHUP and SIGCONT, and would end the group itself
+	kill -KILL "$keeper" "$front"
 	wait_until 5 dead "$keeper"
 	run -137 env MP_HOST_ID=a mpspawn wait g -t 5
 	[ "$(MP_HOST_ID=a gjson g state)" = lost ]

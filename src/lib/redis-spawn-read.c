@@ -16,6 +16,7 @@
 #include "owner.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,8 +46,7 @@ int mp_rsp_look(struct mp_obj *o, struct look *l)
 		mp_rsp_owner_parse(rep->element[6]->str, &keeper);
 		l->run = strtoull(rep->element[7]->str, NULL, 10);
 		l->lost = l->state != MP_SPAWN_G_DONE &&
-			  (l->expired || (mp_rsp_judged_here(l->host, &front, &keeper) && !mp_rsp_alive(&front) &&
-					  !mp_rsp_alive(&keeper)));
+			  (l->expired || mp_rsp_dead_here(l->host, &front, &keeper));
 	}
 	freeReplyObject(rep);
 	return rc;
@@ -59,110 +59,84 @@ static int64_t num(const redisReply *v)
 	return v->type == REDIS_REPLY_STRING ? strtoll(v->str, NULL, 10) : v->integer;
 }
 
-static void group_field(struct mp_spawn_snap *s, const char *f, const redisReply *v,
-			int64_t *until_ms, struct mp_owner *front, struct mp_owner *keeper)
+/* How a field of the record is read into the snapshot. */
+enum ftype { F_32, F_64, F_MS, F_STR, F_OWNER, F_BYTES };
+
+struct field {
+	const char *name;
+	enum ftype type;
+	size_t off, size;
+};
+
+#define SF(name, type, member) \
+	{ name, type, offsetof(struct mp_spawn_snap, member), \
+	  sizeof(((struct mp_spawn_snap *)0)->member) }
+#define WF(name, type, member) \
+	{ name, type, offsetof(struct mp_spawn_worker, member), \
+	  sizeof(((struct mp_spawn_worker *)0)->member) }
+
+static const struct field group_fields[] = {
+	SF("nw", F_32, g.nworkers), SF("state", F_32, g.state), SF("run", F_64, g.run),
+	SF("front", F_OWNER, g.front), SF("keeper", F_OWNER, g.keeper),
+	SF("caller", F_OWNER, g.caller), SF("started", F_64, g.started_ns),
+	SF("ended", F_64, g.ended_ns), SF("status", F_32, g.status), SF("flags", F_32, g.flags),
+	SF("reason", F_32, g.reason), SF("endsig", F_32, g.end_sig),
+	SF("hb", F_64, g.heartbeat_ns), SF("tmo", F_64, g.timeout_ns),
+	SF("kseq", F_32, g.kill_seq), SF("ksig", F_32, g.kill_sig),
+	SF("kreason", F_32, g.kill_reason), SF("maxr", F_32, g.max_restarts),
+	SF("msgst", F_32, g.msg_status), SF("cmd", F_STR, g.command), SF("queue", F_STR, g.queue),
+	SF("host", F_STR, host), SF("hname", F_STR, hostname),
+};
+
+static const struct field worker_fields[] = {
+	WF("pid", F_32, pid), WF("st", F_32, state), WF("tk", F_64, start_ticks),
+	WF("t0", F_64, started_ns), WF("m0", F_MS, started_mono_ns), WF("t1", F_64, ended_ns),
+	WF("x", F_32, status), WF("r", F_32, restarts), WF("b", F_MS, beat_ns),
+	WF("d", F_64, done), WF("f", F_64, failed), WF("c", F_64, conn),
+	WF("peer", F_BYTES, peer),
+};
+
+/* Reads value v of field f (if it is one of the table's) into base. */
+static void read_field(const struct field *t, size_t n, void *base, const char *f,
+		       const redisReply *v)
 {
-	struct mp_spawn_group *g = &s->g;
 	const char *str = v->type == REDIS_REPLY_STRING ? v->str : "";
 
-	if (!strcmp(f, "nw"))
-		g->nworkers = (uint32_t)num(v);
-	else if (!strcmp(f, "state"))
-		g->state = (uint32_t)num(v);
-	else if (!strcmp(f, "run"))
-		g->run = strtoull(str, NULL, 10);
-	else if (!strcmp(f, "front"))
-		mp_rsp_owner_parse(str, front);
-	else if (!strcmp(f, "keeper"))
-		mp_rsp_owner_parse(str, keeper);
-	else if (!strcmp(f, "caller"))
-		mp_rsp_owner_parse(str, &g->caller);
-	else if (!strcmp(f, "started"))
-		g->started_ns = num(v);
-	else if (!strcmp(f, "ended"))
-		g->ended_ns = num(v);
-	else if (!strcmp(f, "status"))
-		g->status = (int32_t)num(v);
-	else if (!strcmp(f, "flags"))
-		g->flags = (uint32_t)num(v);
-	else if (!strcmp(f, "reason"))
-		g->reason = (uint32_t)num(v);
-	else if (!strcmp(f, "endsig"))
-		g->end_sig = (int32_t)num(v);
-	else if (!strcmp(f, "hb"))
-		g->heartbeat_ns = num(v);
-	else if (!strcmp(f, "tmo"))
-		g->timeout_ns = num(v);
-	else if (!strcmp(f, "kseq"))
-		g->kill_seq = (uint32_t)num(v);
-	else if (!strcmp(f, "ksig"))
-		g->kill_sig = (int32_t)num(v);
-	else if (!strcmp(f, "kreason"))
-		g->kill_reason = (uint32_t)num(v);
-	else if (!strcmp(f, "maxr"))
-		g->max_restarts = (uint32_t)num(v);
-	else if (!strcmp(f, "msgst"))
-		g->msg_status = (int32_t)num(v);
-	else if (!strcmp(f, "cmd"))
-		snprintf(g->command, sizeof g->command, "%s", str);
-	else if (!strcmp(f, "queue"))
-		snprintf(g->queue, sizeof g->queue, "%s", str);
-	else if (!strcmp(f, "host"))
-		snprintf(s->host, sizeof s->host, "%s", str);
-	else if (!strcmp(f, "hname"))
-		snprintf(s->hostname, sizeof s->hostname, "%s", str);
-	else if (!strcmp(f, "until"))
-		*until_ms = num(v);
-}
+	for (size_t i = 0; i < n; i++) {
+		char *at = (char *)base + t[i].off;
+		uint64_t u = strtoull(str, NULL, 10);	/* "-1" is 2^64-1: -1 again below */
+		uint32_t u32 = (uint32_t)u;
+		int64_t ms = (int64_t)u * 1000000LL;
 
-static void worker_field(struct mp_spawn_snap *s, const char *f, const redisReply *v)
-{
-	char *dot;
-	unsigned long id = strtoul(f, &dot, 10);
-	struct mp_spawn_worker *w;
-
-	if (*dot != '.' || id >= s->g.nworkers)
+		if (strcmp(f, t[i].name))
+			continue;
+		if (t[i].type == F_32)
+			memcpy(at, &u32, sizeof u32);
+		else if (t[i].type == F_64)
+			memcpy(at, &u, sizeof u);
+		else if (t[i].type == F_MS)
+			memcpy(at, &ms, sizeof ms);
+		else if (t[i].type == F_STR)
+			snprintf(at, t[i].size, "%s", str);
+		else if (t[i].type == F_OWNER)
+			mp_rsp_owner_parse(str, (struct mp_owner *)(void *)at);
+		else if (v->type == REDIS_REPLY_STRING && v->len == t[i].size)
+			memcpy(at, v->str, t[i].size);
 		return;
-	w = &s->w[id];
-	f = dot + 1;
-	if (!strcmp(f, "pid"))
-		w->pid = (int32_t)num(v);
-	else if (!strcmp(f, "st"))
-		w->state = (uint32_t)num(v);
-	else if (!strcmp(f, "tk"))
-		w->start_ticks = strtoull(v->str, NULL, 10);
-	else if (!strcmp(f, "t0"))
-		w->started_ns = num(v);
-	else if (!strcmp(f, "m0"))
-		w->started_mono_ns = num(v) * 1000000LL;
-	else if (!strcmp(f, "t1"))
-		w->ended_ns = num(v);
-	else if (!strcmp(f, "x"))
-		w->status = (int32_t)num(v);
-	else if (!strcmp(f, "r"))
-		w->restarts = (uint32_t)num(v);
-	else if (!strcmp(f, "b"))
-		w->beat_ns = num(v) * 1000000LL;
-	else if (!strcmp(f, "d"))
-		w->done = (uint64_t)num(v);
-	else if (!strcmp(f, "f"))
-		w->failed = (uint64_t)num(v);
-	else if (!strcmp(f, "c"))
-		w->conn = (uint64_t)num(v);
-	else if (!strcmp(f, "peer") && v->len == sizeof w->peer)
-		memcpy(&w->peer, v->str, sizeof w->peer);
+	}
 }
 
 static int snap_parse(struct mp_obj *o, const redisReply *rep, struct mp_spawn_snap *s)
 {
 	const redisReply *m = rep->element[1], *wr = rep->element[2];
-	struct mp_owner front = { 0 }, keeper = { 0 };
 	int64_t until_ms = 0, now_ms = num(rep->element[3]);
 
-	for (size_t i = 0; i + 1 < m->elements; i += 2)
-		group_field(s, m->element[i]->str, m->element[i + 1], &until_ms, &front, &keeper);
-	s->g.front = front;
-	s->g.keeper = keeper;
+	for (size_t i = 0; i + 1 < m->elements; i += 2) {
+		read_field(group_fields, sizeof group_fields / sizeof *group_fields, s,
+			   m->element[i]->str, m->element[i + 1]);
+		if (!strcmp(m->element[i]->str, "until"))
+			until_ms = num(m->element[i + 1]);
+	}
 	if (s->g.nworkers == 0 || s->g.nworkers > MP_SPAWN_MAX_WORKERS ||
 	    s->g.state < MP_SPAWN_G_RUNNING || s->g.state > MP_SPAWN_G_DONE ||
 	    s->g.reason > MP_SPAWN_R_FRONT) {
@@ -174,8 +148,14 @@ static int snap_parse(struct mp_obj *o, const redisReply *rep, struct mp_spawn_s
 		return -ENOMEM;
 	for (uint32_t i = 0; i < s->g.nworkers; i++)
 		s->w[i].status = -1;
-	for (size_t i = 0; i + 1 < wr->elements; i += 2)
-		worker_field(s, wr->element[i]->str, wr->element[i + 1]);
+	for (size_t i = 0; i + 1 < wr->elements; i += 2) {
+		char *dot;
+		unsigned long id = strtoul(wr->element[i]->str, &dot, 10);
+
+		if (*dot == '.' && id < s->g.nworkers)
+			read_field(worker_fields, sizeof worker_fields / sizeof *worker_fields,
+				   &s->w[id], dot + 1, wr->element[i + 1]);
+	}
 	for (uint32_t i = 0; i < s->g.nworkers; i++)
 		if (s->w[i].state > MP_SPAWN_W_NOSTART) {
 			mp_errmsg_set("group '%s' in %s is corrupt: bad state of worker %u", o->name,
@@ -186,8 +166,7 @@ static int snap_parse(struct mp_obj *o, const redisReply *rep, struct mp_spawn_s
 	s->now_ns = mp_realtime_ns();
 	s->now_mono_ns = now_ms * 1000000LL;	/* the server's: beats are its too */
 	if (s->g.state != MP_SPAWN_G_DONE)
-		s->lost = until_ms <= now_ms ||
-			  (mp_rsp_judged_here(s->host, &front, &keeper) && !mp_rsp_alive(&front) && !mp_rsp_alive(&keeper));
+		s->lost = until_ms <= now_ms || mp_rsp_dead_here(s->host, &s->g.front, &s->g.keeper);
 	mp_spawn_snap_judge(s);
 	return 0;
 }

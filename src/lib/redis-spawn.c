@@ -109,10 +109,8 @@ int mp_rsp_alive(const struct mp_owner *w)
 	return w->pid != 0 && mp_owner_alive(w);
 }
 
-/* The group's pids can be judged from /proc here: its host and pid
- * namespace are ours. */
-int mp_rsp_judged_here(const char *host, const struct mp_owner *front,
-		       const struct mp_owner *keeper)
+int mp_rsp_dead_here(const char *host, const struct mp_owner *front,
+		     const struct mp_owner *keeper)
 {
 	static struct mp_owner me;
 	const struct mp_owner *who = keeper->pid ? keeper : front;
@@ -121,7 +119,9 @@ int mp_rsp_judged_here(const char *host, const struct mp_owner *front,
 		return 0;
 	if (!me.pid && mp_owner_of(0, &me))
 		return 0;
-	return !who->pidns || !me.pidns || who->pidns == me.pidns;
+	if (who->pidns && me.pidns && who->pidns != me.pidns)
+		return 0;	/* its pids are another namespace's */
+	return !mp_rsp_alive(front) && !mp_rsp_alive(keeper);
 }
 
 /* ---- claim, open ---- */
@@ -150,8 +150,7 @@ static int claim_reply(struct mp_obj *o, redisReply *rep, char *replace, size_t 
 		return c == -3 ? mp_rsp_status(o, c) : -EPROTO;
 	mp_rsp_owner_parse(rep->element[2]->str, &front);
 	mp_rsp_owner_parse(rep->element[3]->str, &keeper);
-	if (!replace[0] && mp_rsp_judged_here(rep->element[1]->str, &front, &keeper) && !mp_rsp_alive(&front) &&
-	    !mp_rsp_alive(&keeper)) {
+	if (!replace[0] && mp_rsp_dead_here(rep->element[1]->str, &front, &keeper)) {
 		/* killed with its supervisor here: its lease is not over yet,
 		 * but the group is */
 		snprintf(replace, len, "%s", rep->element[4]->str);

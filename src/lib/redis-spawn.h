@@ -42,10 +42,10 @@ void mp_rsp_u64(char *buf, size_t len, uint64_t v);
 /* An owner of the record, "pid start pidns". */
 void mp_rsp_owner_parse(const char *s, struct mp_owner *w);
 int mp_rsp_alive(const struct mp_owner *w);
-/* The group's pids can be judged from /proc here: its host and pid
- * namespace are ours. */
-int mp_rsp_judged_here(const char *host, const struct mp_owner *front,
-		       const struct mp_owner *keeper);
+/* The group's front and keeper are dead, as /proc says here: its host
+ * and pid namespace are ours (else 0: its lease says). */
+int mp_rsp_dead_here(const char *host, const struct mp_owner *front,
+		     const struct mp_owner *keeper);
 
 /* What claim, wait and kill look at. */
 struct look {
