@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The Redis store (DESIGN §7): what only a store shared by several hosts
 # has — URLs, logins, hosts, leases, keepers, a server that stops.  Run by
-# tests/redis.redis on a redis-server of its own (tests/with-redis); every
+# tests/redis-store.redis on a redis-server of its own (tests/with-redis); every
 # test skips on the local store.
 load helpers/common
 
