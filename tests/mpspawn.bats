@@ -607,6 +607,7 @@ wstate_is() {
 }
 
 @test "a corrupt record or another kind's file exits 65" {
+	local_store_only
 	mpspawn -j 2 --name c true
 	# nworkers, the first word of the body
 	printf '\377\377\377\377' | dd of="$MP_DIR/spawn.c" bs=1 seek=256 conv=notrunc status=none
@@ -625,6 +626,7 @@ wstate_is() {
 }
 
 @test "no process can be started: 71" {
+	local_store_only
 	[ "$(id -u)" = 0 ] || skip "needs root to run as another uid with RLIMIT_NPROC"
 	local d
 	d=$(mktemp -d)
@@ -653,6 +655,7 @@ wstate_is() {
 }
 
 @test "a record that others could write is refused with 77" {
+	local_store_only
 	mpspawn -j 1 --name p true
 	chmod 0666 "$MP_DIR/spawn.p"
 	run -77 --separate-stderr mpspawn status p

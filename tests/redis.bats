@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The Redis store (DESIGN §7): what only a store shared by several hosts
 # has — URLs, logins, hosts, leases, keepers, a server that stops.  Run by
-# tests/redis.redis on a redis-server of its own (tests/with-redis); every
+# tests/redis-store.redis on a redis-server of its own (tests/with-redis); every
 # test skips on the local store.
 load helpers/common
 
@@ -11,6 +11,7 @@ setup() {
 	redis_store_only
 	SOCK=${MP_TEST_STORE#unix://}
 	SERVER_PID=$(cat "$(dirname "$SOCK")/pid")
+	export T=$BATS_TEST_TMPDIR
 }
 
 teardown() {
@@ -83,13 +84,145 @@ holders_are() {
 	[[ $stderr == *"TLS is not supported"* ]]
 }
 
-@test "process groups are not kept in Redis stores yet: every verb says so with 69" {
-	local v
-	for v in "ls" "status g" "rm g" "wait g"; do
-		run -69 --separate-stderr mpspawn $v
-		[[ $stderr == *"not kept in redis stores yet"* ]]
-	done
-	run -69 --separate-stderr mpspawn -- true
+# gjson NAME FIELD: a field of `mpspawn status NAME --json` (before the workers).
+gjson() {
+	mpspawn status "$1" --json | sed 's/,"workers":\[.*//' |
+		sed -n "s/.*\"$2\":\(\"[^\"]*\"\|[^,}]*\).*/\1/p" | tr -d '"'
+}
+
+# running NAME N: waits until group NAME and its N workers run.
+running() {
+	wait_until 10 bash -c "[ \"\$(mpspawn status $1 --json | grep -o '\"state\":\"running\"' | wc -l)\" = $(($2 + 1)) ]"
+}
+
+# stopped_group LEASE: group g of host a with that --lease, its front
+# ($front) and supervisor ($keeper) stopped, so it renews nothing.
+stopped_group() {
+	start_bg env MP_HOST_ID=a mpspawn --lease "$1" --name g -- sleep 300
+	front=$BG_PID
+	running g 1
+	keeper=$(gjson g supervisor)
+	kill -STOP "$front" "$keeper"
+}
+
+@test "a group started on host a is seen from host b: ls has a HOST column, status and --json name the host" {
+	start_bg env MP_HOST_ID=a mpspawn -j 2 --name g -- sleep 300
+	running g 2
+	run -0 env MP_HOST_ID=b mpspawn ls
+	[[ ${lines[0]} == NAME*STATE*WAITERS*AGE*HOST*HOLDERS ]]
+	[[ ${lines[1]} == g*"2/2 workers running"*" a "*"(on a)"* ]]
+	run -0 env MP_HOST_ID=b mpspawn status g
+	[[ $output == *"host:      a (id a)"* ]]
+	[ "$(MP_HOST_ID=b gjson g host)" = a ]
+	[ "$(MP_HOST_ID=b gjson g host_id)" = a ]
+	MP_HOST_ID=b mpspawn kill g
+}
+
+@test "kill from another host ends the group within a second, and signals no pid of the record here" {
+	start_bg env MP_HOST_ID=a mpspawn -j 2 --name g -- sleep 300
+	group=$BG_PID
+	running g 2
+	# the record's supervisor pid becomes a bystander of this host: a pid
+	# of another host's group must never be signalled from here
+	start_bg sleep 300
+	decoy=$BG_PID
+	prefix=${MP_STORE##*prefix=}
+	rcli hset "$prefix:{spawn:g}:m" keeper "$decoy 1 0" >/dev/null
+	run -0 env MP_HOST_ID=b mpspawn kill g
+	wait_until 5 dead "$group"
+	wait "$group" && st=0 || st=$?
+	[ "$st" = 143 ]
+	alive "$decoy"
+	[ "$(gjson g state)" = done ]
+	[ "$(gjson g reason)" = signal ]
+	# over: a second kill says so
+	run -1 env MP_HOST_ID=b mpspawn kill g
+	# a signal that does not end the group is passed on to the workers
+	start_bg env MP_HOST_ID=a mpspawn -j 1 --name u -c 'trap "echo got-usr1 >>\"$T/usr1\"" USR1; while :; do sleep 0.1; done'
+	running u 1
+	run -0 env MP_HOST_ID=b mpspawn kill u --signal USR1
+	wait_until 5 test -s "$T/usr1"
+	[ "$(gjson u state)" = running ]
+	MP_HOST_ID=b mpspawn kill u
+}
+
+@test "wait from another host returns the group's exit status" {
+	start_bg env MP_HOST_ID=a mpspawn --name w -c 'sleep 0.5; exit 7'
+	run -7 env MP_HOST_ID=b mpspawn wait w -t 30
+	run -124 env MP_HOST_ID=a mpspawn -j 1 --name w2 -t 0.2 -- sleep 5
+	run -124 env MP_HOST_ID=b mpspawn wait w2
+}
+
+@test "a group whose host stopped renewing its lease is lost after it: status and ls say so, wait returns 137, the name is free again" {
+	stopped_group 1s
+	run -137 env MP_HOST_ID=b mpspawn wait g -t 30
+	[ "$(MP_HOST_ID=b gjson g state)" = lost ]
+	run -0 env MP_HOST_ID=b mpspawn status g
+	[[ $output == *"its host stopped renewing"* ]]
+	run -0 env MP_HOST_ID=b mpspawn ls
+	[[ ${lines[1]} == g*"lost (no lease)"* ]]
+	run -1 env MP_HOST_ID=b mpspawn is-alive g
+	run -1 env MP_HOST_ID=b mpspawn kill g
+	# the name is free: a group of host b takes it
+	run -3 env MP_HOST_ID=b mpspawn --name g -c 'exit 3'
+	[ "$(gjson g status)" = 3 ]
+	# the old supervisor, back, never writes into the new group's record
+	kill -CONT "$front" "$keeper"
+	kill -TERM "$front"
+	wait_until 10 dead "$front"
+	[ "$(gjson g status)" = 3 ]
+	[ "$(gjson g host)" = b ]
+}
+
+@test "a group killed with its supervisor on this host is lost at once here, and its name free, before its lease runs out" {
+	stopped_group 60s
+	# the supervisor first: a stopped process whose process group loses
+	# its parent gets SIGHUP and SIGCONT, and would end the group itself
+	kill -KILL "$keeper" "$front"
+	wait_until 5 dead "$keeper"
+	run -137 env MP_HOST_ID=a mpspawn wait g -t 5
+	[ "$(MP_HOST_ID=a gjson g state)" = lost ]
+	# on another host it is running until its lease says otherwise
+	[ "$(MP_HOST_ID=b gjson g state)" = running ]
+	run -0 env MP_HOST_ID=a mpspawn --name g true
+}
+
+@test "pools on two hosts drain one queue: each message once, a worker SIGKILLed mid-message loses nothing, both end at close" {
+	mpqueue create jobs
+	cmd='if [ "$1" = 50 ] && mkdir "$T/killed" 2>/dev/null; then kill -KILL $PPID; sleep 300; fi
+		echo "$1 $MP_HOST_ID" >>"$T/done"'
+	start_bg env MP_HOST_ID=a mpspawn -j 3 --restart on-failure --queue jobs --name pa -c "$cmd"
+	pa=$BG_PID
+	start_bg env MP_HOST_ID=b mpspawn -j 3 --restart on-failure --queue jobs --name pb -c "$cmd"
+	pb=$BG_PID
+	seq 200 | mpqueue put jobs
+	wait_until 60 bash -c '[ "$(wc -l <"$T/done")" -ge 200 ]'
+	mpqueue close jobs
+	wait_until 30 dead "$pa"
+	wait_until 30 dead "$pb"
+	wait "$pa" && st=0 || st=$?
+	[ "$st" = 0 ]
+	wait "$pb" && st=0 || st=$?
+	[ "$st" = 0 ]
+	[ -d "$T/killed" ]
+	[ "$(wc -l <"$T/done")" = 200 ]
+	[ "$(cut -d' ' -f1 "$T/done" | sort -nu | wc -l)" = 200 ]
+	[ "$(cut -d' ' -f1 "$T/done" | awk '{ s += $1 } END { print s }')" = 20100 ]
+	[ $(( $(gjson pa messages) + $(gjson pb messages) )) -ge 200 ]
+	[ "$(gjson pa host)" = a ]
+	[ "$(gjson pb host)" = b ]
+	run -0 mpqueue info jobs --json
+	[[ $output == *'"unfinished":0'* ]]
+}
+
+@test "a pool's message whose command outlasts the lease stays its worker's: renewed, never delivered again" {
+	mpqueue create slow
+	seq 4 | mpqueue put slow
+	mpqueue close slow
+	run -0 mpspawn --lease 0.3s -j 2 --queue slow --name sp -c 'sleep 1.5; echo "$1" >>"$T/done"'
+	[ "$(sort -n "$T/done" | tr '\n' ' ')" = "1 2 3 4 " ]
+	run -0 mpqueue info slow --json
+	[[ $output == *'"redelivered":0'* ]]
 }
 
 @test "a wrapper paused past its lease, whose lock another host took, ends its command and exits 69" {

@@ -37,7 +37,7 @@ function __mpspawn_scan
                 set dir (string replace -- --dir= '' $w)
             case '--store=*'
                 set dir (string replace -- --store= '' $w)
-            case -j -c -t -w -k -E --jobs --name --command --timeout --wait --kill-after --signal --restart --max-restarts --heartbeat --owner --queue --dir --store --conflict-exit-code --listen --backlog
+            case -j -c -t -w -k -E --jobs --name --command --timeout --wait --kill-after --signal --restart --max-restarts --heartbeat --owner --queue --dir --store --lease --conflict-exit-code --listen --backlog
                 set skip 1
                 set argof $w
             case '-*'
@@ -110,7 +110,7 @@ complete -c mpspawn -n __mpspawn_in_command -a '(__mpspawn_complete_command)'
 
 # Options.  Spelled out for scripts that check this file against
 # mpspawn --help (fish writes them as "-l name"):
-# --jobs --name --command --tag --fail-fast --kill-after --signal --restart --max-restarts --heartbeat --daemon --owner --queue --stdin --keep-order --listen --backlog --progress --nonblock --timeout --wait --conflict-exit-code --json --existing --dir --store --quiet --verbose --help --usage --version
+# --jobs --name --command --tag --fail-fast --kill-after --signal --restart --max-restarts --heartbeat --daemon --owner --queue --stdin --keep-order --listen --backlog --progress --nonblock --timeout --wait --conflict-exit-code --json --existing --dir --store --lease --quiet --verbose --help --usage --version
 set -l start '__mpspawn_verb -'
 complete -c mpspawn -n $start -s j -l jobs -x -d 'Start N workers (default 1)'
 complete -c mpspawn -n $start -l name -x -a '(__mpspawn_names spawn)' -d 'Name of the group (default spawn-PID)'
@@ -138,6 +138,7 @@ complete -c mpspawn -n '__mpspawn_verb - status info ls' -l json -d 'Machine-rea
 set -l any '__mpspawn_verb - ls status info wait kill is-alive rm beat'
 complete -c mpspawn -n $any -l dir -x -a '(__fish_complete_directories)' -d 'Use the store DIR'
 complete -c mpspawn -n $any -l store -x -a '(__fish_complete_directories) redis:// unix:///' -d 'Use the store STORE: a directory or a Redis server URL'
+complete -c mpspawn -n $any -l lease -x -d 'Redis store: the group is lost when not renewed within DURATION'
 complete -c mpspawn -s e -l existing -d 'a missing object is an error (66), not created'
 complete -c mpspawn -n $any -s q -l quiet -d 'No messages for a group not running or still running'
 complete -c mpspawn -n $any -s v -l verbose -d 'Say on stderr when workers fail or restart'

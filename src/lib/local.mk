@@ -45,6 +45,10 @@ MP_CORE_SOURCES = \
 	src/lib/redis-queue.h \
 	src/lib/redis-queue-lua.c \
 	src/lib/redis-queue-state.c \
+	src/lib/redis-spawn.c \
+	src/lib/redis-spawn.h \
+	src/lib/redis-spawn-read.c \
+	src/lib/redis-spawn-lua.c \
 	src/lib/redis-var.c \
 	src/lib/seam.c \
 	src/lib/sem.c \

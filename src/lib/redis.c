@@ -12,6 +12,7 @@
 #include "queue.h"
 #include "sem.h"
 #include "signals.h"
+#include "spawn.h"
 #include "store.h"
 
 #include <errno.h>
@@ -245,8 +246,38 @@ redisContext *mp_redis_connect(struct mp_redis *r)
 	return c;
 }
 
+/* A forked child must not talk on its parent's connection (a keeper's
+ * workers, mpspawn's supervisor): the replies would cross.  The first
+ * call of the child after a fork drops the inherited copy (close(2) only:
+ * the parent's connection stays up) and connects anew. */
+static unsigned fork_gen;
+
+static void forked(void)
+{
+	fork_gen++;
+}
+
+static void watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, forked);
+}
+
+static redisContext *own_conn(struct mp_redis *r)
+{
+	if (r->c && r->gen != fork_gen) {
+		redisFree(r->c);
+		r->c = NULL;
+	}
+	if (!r->c) {
+		r->c = mp_redis_connect(r);
+		r->gen = fork_gen;
+	}
+	return r->c;
+}
+
 int mp_redis_store_open(struct mp_store *s, const char *url)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct mp_redis *r = calloc(1, sizeof *r);
 	int rc;
 
@@ -260,8 +291,8 @@ int mp_redis_store_open(struct mp_store *s, const char *url)
 	if (rc)
 		return rc;
 	s->dir = r->url;
-	r->c = mp_redis_connect(r);
-	return r->c ? 0 : -ENOTCONN;
+	pthread_once(&once, watch_forks);
+	return own_conn(r) ? 0 : -ENOTCONN;
 }
 
 static int reply_error(struct mp_store *s, const char *what, redisReply *rep)
@@ -348,7 +379,7 @@ int mp_redis_eval_len(struct mp_store *s, const struct mp_redis_script *sc, cons
 	struct mp_redis *r = s->impl;
 	int rc;
 
-	if (!r->c && !(r->c = mp_redis_connect(r)))
+	if (!own_conn(r))
 		return -ENOTCONN;
 	rc = eval_on(s, r->c, sc, base, suffixes, nargs, args, lens, out);
 	if (rc == -ETIME) {
@@ -454,7 +485,7 @@ static const char *const m_suffix[] = { ":m" };
 static int kind_here(struct mp_store *s, const struct mp_kind *k)
 {
 	if (k->id == MP_KIND_LOCK || k->id == MP_KIND_SEM || k->id == MP_KIND_EVENT ||
-	    k->id == MP_KIND_VAR || k->id == MP_KIND_QUEUE)
+	    k->id == MP_KIND_VAR || k->id == MP_KIND_QUEUE || k->id == MP_KIND_SPAWN)
 		return 0;
 	mp_errmsg_set("%ss are not kept in redis stores yet (store %s)", k->name, s->dir);
 	return -EPROTONOSUPPORT;
@@ -531,10 +562,10 @@ static int redis_list(struct mp_store *s, const struct mp_kind *k,
 	snprintf(match, sizeof match, "%s*}:m", head);
 	do {
 		const char *argv[6] = { "SCAN", cursor, "MATCH", match, "COUNT", "1000" };
-		redisReply *rep = command(r->c, 6, argv);
+		redisReply *rep = own_conn(r) ? command(r->c, 6, argv) : NULL;
 
 		if (!rep)
-			return unavailable(r, "lost the connection", r->c->errstr);
+			return r->c ? unavailable(r, "lost the connection", r->c->errstr) : -ENOTCONN;
 		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
 			freeReplyObject(rep);
 			mp_errmsg_set("SCAN on %s: an unexpected reply", r->url);
@@ -739,4 +770,5 @@ const struct mp_store_ops mp_redis_store_ops = {
 	.event = &mp_redis_event_ops,
 	.var = &mp_redis_var_ops,
 	.queue = &mp_redis_queue_ops,
+	.spawn = &mp_redis_spawn_ops,
 };

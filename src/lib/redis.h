@@ -45,6 +45,7 @@ struct mp_redis {
 	char user[64];
 	char pass[256];
 	redisContext *c;	/* the command connection */
+	unsigned gen;		/* forks seen when c was made (redis.c) */
 };
 
 /* o->impl of an object in a Redis store. */
@@ -55,6 +56,7 @@ struct mp_robj {
 	uint64_t qmax[3];		/* queues: max_items, max_bytes, max_msg */
 	redisContext *sub;		/* queues: subscribed to ":c" from the first
 					 * wait on (a stream waits again and again) */
+	uint64_t run;			/* groups: the run id (redis-spawn.c) */
 };
 
 /* A script: its Lua source and the number of keys it takes. */
@@ -131,13 +133,14 @@ int mp_redis_rewait(struct mp_store *s, redisContext **sub, const char *const *b
 		    int64_t deadline_ns);
 
 /* The ops tables of the kinds on Redis (redis-gate.c, redis-event.c,
- * redis-var.c, redis-queue.c). */
+ * redis-var.c, redis-queue.c, redis-spawn.c). */
 extern const struct mp_gate_ops mp_redis_gate_ops;
 extern const struct mp_lock_ops mp_redis_lock_ops;
 extern const struct mp_sem_ops mp_redis_sem_ops;
 extern const struct mp_event_ops mp_redis_event_ops;
 extern const struct mp_var_ops mp_redis_var_ops;
 extern const struct mp_queue_ops mp_redis_queue_ops;
+extern const struct mp_spawn_ops mp_redis_spawn_ops;
 extern const struct mp_store_ops mp_redis_store_ops;
 
 #endif

@@ -55,7 +55,14 @@ static void print_status_json(struct mp_obj *o, const struct mp_spawn_snap *s)
 		printf("%d,\"reason\":\"%s\"", 128 + SIGKILL, mp_spawn_reason_name(MP_SPAWN_R_LOST));
 	else
 		printf("null,\"reason\":null");
-	printf(",\"other_pid_namespace\":%s", s->foreign ? "true" : "false");
+	printf(",\"other_pid_namespace\":%s,\"host\":", s->foreign ? "true" : "false");
+	if (s->host[0]) {
+		mp_json_str(stdout, s->hostname);
+		printf(",\"host_id\":");
+		mp_json_str(stdout, s->host);
+	} else {
+		printf("null,\"host_id\":null");
+	}
 	printf(",\"pid\":%d,\"supervisor\":%d,\"command\":", g->front.pid, g->keeper.pid);
 	mp_json_str(stdout, g->command);
 	json_time("created", g->started_ns);	/* the record is made when it starts */
@@ -172,6 +179,9 @@ static void print_status_text(struct mp_obj *o, const struct mp_spawn_snap *s)
 	printf("state:     %s", mp_spawn_gstate_name(s));
 	if (g->state == MP_SPAWN_G_DONE)
 		printf(", exit status %d (%s)\n", g->status, mp_spawn_reason_name(g->reason));
+	else if (s->lost && s->elsewhere)
+		printf(": its host stopped renewing the group's lease (mpspawn was killed, "
+		       "or the host is down or cut off)\n");
 	else if (s->lost)
 		printf(": mpspawn was killed; its workers were killed with it\n");
 	else if (s->foreign)
@@ -181,6 +191,9 @@ static void print_status_text(struct mp_obj *o, const struct mp_spawn_snap *s)
 		printf(", %u of %u %s\n", s->nrunning, g->nworkers,
 		       g->flags & MP_SPAWN_F_LISTEN ? "handlers busy" : "workers running");
 	printf("command:   %s\n", g->command);
+	if (s->host[0])
+		printf("host:      %s (id %s%s)\n", s->hostname, s->host,
+		       s->elsewhere ? "" : ", this one");
 	printf("pid:       %d (supervisor %d)%s\n", g->front.pid, g->keeper.pid,
 	       g->flags & MP_SPAWN_F_DAEMON ? ", daemon" : "");
 	printf("started:   %s\n", mp_format_time(g->started_ns, t, sizeof t));
@@ -275,12 +288,17 @@ int mp_show_spawn_sum(struct mp_obj *o, struct mp_show_sum *s)
 	if (sn.g.state == MP_SPAWN_G_DONE)
 		snprintf(s->state, sizeof s->state, "done, exit %d", sn.g.status);
 	else if (sn.lost)
-		snprintf(s->state, sizeof s->state, "lost (mpspawn was killed)");
+		snprintf(s->state, sizeof s->state, sn.elsewhere ? "lost (no lease)"
+				  : "lost (mpspawn was killed)");
 	else
 		snprintf(s->state, sizeof s->state, "%u/%u workers running", sn.nrunning,
 			 sn.g.nworkers);
-	if (sn.g.state != MP_SPAWN_G_DONE && !sn.lost)
+	snprintf(s->host, sizeof s->host, "%s", sn.hostname[0] ? sn.hostname : sn.host[0] ? "?" : "");
+	if (sn.g.state != MP_SPAWN_G_DONE && !sn.lost && !sn.elsewhere)
 		mp_show_add_holder(s, sn.g.front.pid, sn.g.started_ns);
+	else if (sn.g.state != MP_SPAWN_G_DONE && !sn.lost)	/* not a pid of here */
+		snprintf(s->holders, sizeof s->holders, "%d mpspawn (on %s)", sn.g.front.pid,
+			 s->host);
 	s->created_ns = sn.g.started_ns;
 	s->used_ns = sn.g.state == MP_SPAWN_G_DONE ? sn.g.ended_ns : sn.g.started_ns;
 	s->in_use = sn.g.state != MP_SPAWN_G_DONE && !sn.lost;

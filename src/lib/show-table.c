@@ -106,7 +106,7 @@ int mp_show_table_add(struct mp_show_table *t, struct mp_obj *o)
 	return 0;
 }
 
-enum column { COL_KIND, COL_NAME, COL_STATE };
+enum column { COL_KIND, COL_NAME, COL_STATE, COL_HOST };
 
 static int width(const struct mp_show_table *t, enum column c, const char *head)
 {
@@ -114,7 +114,8 @@ static int width(const struct mp_show_table *t, enum column c, const char *head)
 
 	for (size_t i = 0; i < t->n; i++) {
 		const struct mp_show_row *r = &t->rows[i];
-		const char *s = c == COL_KIND ? r->kind : c == COL_NAME ? r->name : r->sum.state;
+		const char *s = c == COL_KIND ? r->kind : c == COL_NAME ? r->name :
+				c == COL_STATE ? r->sum.state : r->sum.host;
 		if ((int)strlen(s) > w)
 			w = (int)strlen(s);
 	}
@@ -124,14 +125,20 @@ static int width(const struct mp_show_table *t, enum column c, const char *head)
 void mp_show_table_print(FILE *f, const struct mp_show_table *t, int kind)
 {
 	int wk = width(t, COL_KIND, "KIND"), wn = width(t, COL_NAME, "NAME"),
-	    ws = width(t, COL_STATE, "STATE");
+	    ws = width(t, COL_STATE, "STATE"), wh = 0;
 	int64_t now = mp_realtime_ns();
 	char age[32], waiters[16];
 
+	/* groups on a store of many hosts: where each runs */
+	for (size_t i = 0; i < t->n; i++)
+		if (t->rows[i].sum.host[0])
+			wh = width(t, COL_HOST, "HOST");
 	if (kind)
 		fprintf(f, "%-*s  ", wk, "KIND");
-	fprintf(f, "%-*s  %-*s  %7s  %8s  %s\n", wn, "NAME", ws, "STATE", "WAITERS", "AGE",
-		"HOLDERS");
+	fprintf(f, "%-*s  %-*s  %7s  %8s  ", wn, "NAME", ws, "STATE", "WAITERS", "AGE");
+	if (wh)
+		fprintf(f, "%-*s  ", wh, "HOST");
+	fprintf(f, "HOLDERS\n");
 	for (size_t i = 0; i < t->n; i++) {
 		const struct mp_show_row *r = &t->rows[i];
 
@@ -143,8 +150,10 @@ void mp_show_table_print(FILE *f, const struct mp_show_table *t, int kind)
 			 r->sum.waiters_more ? "+" : "");
 		if (kind)
 			fprintf(f, "%-*s  ", wk, r->kind);
-		fprintf(f, "%-*s  %-*s  %7s  %8s  %s\n", wn, r->name, ws, r->sum.state,
-			waiters, age, r->sum.holders[0] ? r->sum.holders : "-");
+		fprintf(f, "%-*s  %-*s  %7s  %8s  ", wn, r->name, ws, r->sum.state, waiters, age);
+		if (wh)
+			fprintf(f, "%-*s  ", wh, r->sum.host[0] ? r->sum.host : "-");
+		fprintf(f, "%s\n", r->sum.holders[0] ? r->sum.holders : "-");
 	}
 }
 

@@ -24,6 +24,8 @@ struct mp_show_sum {
 	int64_t used_ns;	/* CLOCK_REALTIME of the last change; 0 unknown */
 	int in_use;		/* held, waited on, messages queued or in flight,
 				 * workers running: mptools gc keeps it */
+	char host[64];		/* a group on a Redis store: its supervisor's
+				 * host id (ls adds a HOST column); "" none */
 };
 
 /* Fills s for o, whatever its kind.  Returns 0 or -errno. */

@@ -81,7 +81,7 @@ const struct mp_kind mp_spawn_kind = {
 	.reset = reset_spawn,
 };
 
-static uint64_t new_run_id(void)
+uint64_t mp_spawn_new_run_id(void)
 {
 	uint64_t r = 0;
 
@@ -95,7 +95,7 @@ static void fill(struct mp_spawn_group *g, struct mp_spawn_worker *w, const stru
 {
 	memset(g, 0, sizeof *g);
 	g->nworkers = p->nworkers;
-	g->run = new_run_id();
+	g->run = mp_spawn_new_run_id();
 	g->front = p->front;
 	g->caller = p->caller;
 	g->started_ns = mp_realtime_ns();
@@ -209,6 +209,8 @@ static int sweep_one(const char *name, void *arg)
 
 void mp_spawn_sweep_unnamed(struct mp_store *s)
 {
+	if (s->ops->spawn != &mp_shm_spawn_ops)
+		return;
 	mp_shm_store_list(s, &mp_spawn_kind, sweep_one, s);
 }
 
@@ -487,7 +489,13 @@ static int shm_spawn_snapshot(struct mp_obj *o, struct mp_spawn_snap *s)
 		s->foreign = foreign(&s->g);
 		s->lost = !s->foreign && !alive(&s->g.front) && !alive(&s->g.keeper);
 	}
-	for (uint32_t i = 0; i < n; i++) {
+	mp_spawn_snap_judge(s);
+	return 0;
+}
+
+void mp_spawn_snap_judge(struct mp_spawn_snap *s)
+{
+	for (uint32_t i = 0; i < s->g.nworkers; i++) {
 		uint32_t st = s->w[i].state;
 		/* --listen: a slot waiting for a connection is not running */
 		if (!s->lost && s->g.state != MP_SPAWN_G_DONE &&
@@ -497,7 +505,6 @@ static int shm_spawn_snapshot(struct mp_obj *o, struct mp_spawn_snap *s)
 		if (mp_spawn_worker_stale(s, i))
 			s->stale = 1;
 	}
-	return 0;
 }
 
 void mp_spawn_snap_free(struct mp_spawn_snap *s)

@@ -194,7 +194,8 @@ int mp_spawn_beat(struct mp_obj *o, uint64_t run, uint32_t id);
 
 /* Removes the records of unnamed groups (MP_SPAWN_F_UNNAMED) that are
  * over: their mpspawn was killed before it could remove them.  The
- * shared-memory store's only (groups live there). */
+ * shared-memory store's only: on a Redis store such a record expires
+ * some leases after its supervisor stopped renewing it. */
 void mp_spawn_sweep_unnamed(struct mp_store *s);
 
 /* Pool mode: counts one message of worker id, which the command ended with
@@ -213,12 +214,25 @@ struct mp_spawn_snap {
 	int stale;		/* --heartbeat: a running worker has not beaten in time */
 	uint32_t nrunning;	/* workers running or about to restart */
 	int64_t now_ns, now_mono_ns;	/* when the snapshot was taken */
+	char host[160];		/* Redis store: the host id of the group's
+				 * supervisor; "" on the local store */
+	char hostname[64];	/* Redis store: its name (MP_HOST_ID, else
+				 * gethostname), for display */
+	int elsewhere;		/* that host is not this one: its pids are
+				 * not ours, its liveness is its lease's */
 };
 
 /* Copies the record under its lock and judges it.  Returns 0 or -errno
  * (-EBADMSG for a state no writer makes).  Free with mp_spawn_snap_free. */
 int mp_spawn_snapshot(struct mp_obj *o, struct mp_spawn_snap *s);
 void mp_spawn_snap_free(struct mp_spawn_snap *s);
+
+/* For a store's snapshot: counts s->nrunning and sets s->stale from the
+ * copied record (s->lost and the clocks already set). */
+void mp_spawn_snap_judge(struct mp_spawn_snap *s);
+
+/* A new run id (never 0). */
+uint64_t mp_spawn_new_run_id(void);
 
 /* Worker i of a snapshot has not beaten in time (--heartbeat). */
 int mp_spawn_worker_stale(const struct mp_spawn_snap *s, uint32_t i);

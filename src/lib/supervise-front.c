@@ -19,6 +19,7 @@
 #include "futex.h"
 #include "obj.h"
 #include "signals.h"
+#include "store.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -163,6 +164,16 @@ static int front_wait_keeper(const struct mp_sup_conf *c, int sfd, pid_t kp)
 	return kst;
 }
 
+void sup_remove_record(const struct mp_sup_conf *c)
+{
+	int damaged;
+
+	if (c->obj->fd >= 0)	/* a file: this one, not one made since */
+		mp_obj_remove(c->store, c->obj);
+	else
+		mp_store_remove(c->store, &mp_spawn_kind, c->name, &damaged);
+}
+
 int mp_sup_run(const struct mp_sup_conf *c)
 {
 	sigset_t old;
@@ -199,7 +210,7 @@ int mp_sup_run(const struct mp_sup_conf *c)
 	}
 	close(sfd);
 	if (c->remove_at_end) {
-		mp_obj_remove(c->store, c->obj);
+		sup_remove_record(c);
 		/* and those of unnamed groups whose mpspawn was killed
 		 * before its supervisor could remove them */
 		mp_spawn_sweep_unnamed(c->store);

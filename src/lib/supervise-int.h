@@ -132,6 +132,10 @@ static inline int64_t sup_min_deadline(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
+/* supervise-front.c: removes the group's record (an unnamed group's, at
+ * its end), whatever the store. */
+void sup_remove_record(const struct mp_sup_conf *c);
+
 /* supervise-keeper.c: the keeper's whole life, in the child the front
  * forked; returns its exit status (the group's). */
 int sup_keeper_main(const struct mp_sup_conf *c, pid_t front);

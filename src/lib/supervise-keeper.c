@@ -130,7 +130,7 @@ static int keeper_emergency(struct keeper *k)
 	sup_sweep(k);
 	mp_spawn_finish(k->c->obj, 128 + SIGKILL, MP_SPAWN_R_FRONT, SIGKILL);
 	if (k->c->remove_at_end)
-		mp_obj_remove(k->c->store, k->c->obj);
+		sup_remove_record(k->c);
 	return 128 + SIGKILL;
 }
 
