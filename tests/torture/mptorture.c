@@ -685,12 +685,19 @@ const char *kind_name(int k)
 	return kinds[k] ? kinds[k]->name : "?";
 }
 
-/* Process groups of each kind's clients that may still have members. */
+/* Process groups of each kind's clients that may still have members.
+ * A group that has lost its last member is dropped from the list within
+ * PRUNE_NS (prune_all()): its number is free then, and once the kernel's
+ * pid counter comes round to it again it may name a stranger's group (at
+ * pid_max 32768 and a few thousand forks a second, in seconds), which
+ * kill_kind() would SIGKILL: other test suites, CI itself. */
+#define PRUNE_NS 20000000LL
 #define MAXGROUPS 4096
 static pid_t groups[NKINDS][MAXGROUPS];
 static int ngroups[NKINDS];
 
 static void prune_groups(int kind);
+static void prune_all(void);
 
 static void client_main(int slot, int kind, int rank)
 {
@@ -759,6 +766,18 @@ static void prune_groups(int kind)
 		if (kill(-groups[kind][i], 0) == 0 || errno != ESRCH)
 			groups[kind][j++] = groups[kind][i];
 	ngroups[kind] = j;
+}
+
+static void prune_all(void)
+{
+	static int64_t last;
+	int64_t now = now_ns();
+
+	if (now - last < PRUNE_NS)
+		return;
+	last = now;
+	for (int k = 0; k < NKINDS; k++)
+		prune_groups(k);
 }
 
 static pid_t stop_pid[MAXSLOTS];	/* --stop-every: stopped now */
@@ -864,12 +883,13 @@ static int kill_kind(int kind)
 
 	__atomic_store_n(&S->paused[kind], 1, __ATOMIC_SEQ_CST);
 	for (;;) {
-		for (int i = 0; i < ngroups[kind]; i++)
-			kill(-groups[kind][i], SIGKILL);
+		/* only groups that still have a member: see PRUNE_NS */
 		reap();
 		prune_groups(kind);
 		if (!ngroups[kind])
 			break;
+		for (int i = 0; i < ngroups[kind]; i++)
+			kill(-groups[kind][i], SIGKILL);
 		if (now_ns() > deadline) {
 			violation(kind, "%d process groups survive SIGKILL for 10 s", ngroups[kind]);
 			return -1;
@@ -1155,6 +1175,7 @@ int main(int argc, char **argv)
 		int64_t now;
 
 		reap();
+		prune_all();
 		for (int k = 0, base = 0; k < NKINDS; k++) {
 			if (!enabled[k])
 				continue;
