@@ -6,7 +6,7 @@ src_mpevent_SOURCES = src/mpevent.c
 src_mpevent_LDADD = $(LIBMP)
 src_mpevent_LDFLAGS = $(STATIC_LINK)
 
-TESTS += tests/mpevent.bats tests/mpevent.redis
+TESTS += tests/mpevent.bats tests/mpevent-on-redis.redis
 check_PROGRAMS += tests/unit/t-event
 tests_unit_t_event_SOURCES = tests/unit/t-event.c
 tests_unit_t_event_LDADD = $(LIBMP)

@@ -6,7 +6,7 @@ src_mplock_SOURCES = src/mplock.c
 src_mplock_LDADD = $(LIBMP)
 src_mplock_LDFLAGS = $(STATIC_LINK)
 
-TESTS += tests/mplock.bats tests/mplock.redis
+TESTS += tests/mplock.bats tests/mplock-on-redis.redis
 dist_man_MANS += man/mplock.1
 dist_bashcomp_DATA += completions/bash/mplock
 dist_zshcomp_DATA += completions/zsh/_mplock

@@ -6,7 +6,7 @@ src_mpvar_SOURCES = src/mpvar.c
 src_mpvar_LDADD = $(LIBMP)
 src_mpvar_LDFLAGS = $(STATIC_LINK)
 
-TESTS += tests/mpvar.bats tests/mpvar.redis
+TESTS += tests/mpvar.bats tests/mpvar-on-redis.redis
 
 dist_man_MANS += man/mpvar.1
 dist_bashcomp_DATA += completions/bash/mpvar
