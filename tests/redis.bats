@@ -520,3 +520,64 @@ field_is() {
 	[ "$st" = 66 ]
 	grep -q "removed" "$d/err"
 }
+
+# the keeper a get --lease left (it has the get's command line), this
+# suite's only: other suites may run beside it
+queue_keeper() {
+	local p
+	for p in $(pgrep -f "$1"); do
+		tr "\0" "\n" <"/proc/$p/environ" 2>/dev/null | grep -qxF "MP_STORE=$MP_STORE" && echo "$p"
+	done | head -n 1
+}
+
+@test "mpqueue --lease 2s: a leased message of a host whose keeper is stopped comes back after its lease, not the default 10s" {
+	mpqueue put q m1
+	start_bg sleep 1000
+	owner=$BG_PID
+	run -0 env MP_HOST_ID=host-b mpqueue --lease 2s get q --lease --owner "$owner"
+	[ "$output" = m1 ]
+	keeper=$(queue_keeper "mpqueue --lease 2s get q --lease --owner $owner")
+	[ -n "$keeper" ]
+	echo "$keeper" >>"$BG_PIDS"
+	kill -STOP "$keeper"
+	# 8 s: well past the 2 s lease, well before the default 10 s one
+	run -0 env MP_HOST_ID=host-a mpqueue get q -t 8
+	[ "$output" = m1 ]
+	field_is q redelivered 1
+	kill -CONT "$keeper"
+	# the lease is gone: its ack says so, and the keeper ends
+	run -1 env MP_HOST_ID=host-b mpqueue ack q --owner "$owner"
+	wait_until 10 dead "$keeper"
+}
+
+@test "mpqueue --lease 0.5s: a live getter's keeper renews its lease and another host never gets the message" {
+	mpqueue put q m1
+	start_bg sleep 1000
+	owner=$BG_PID
+	run -0 env MP_HOST_ID=host-b mpqueue --lease 0.5s get q --lease --owner "$owner"
+	[ "$output" = m1 ]
+	# four leases long
+	run -124 env MP_HOST_ID=host-a mpqueue get q -t 2
+	field_is q in_flight 1
+	run -0 env MP_HOST_ID=host-b mpqueue ack q --owner "$owner"
+	field_is q acks 1
+	field_is q redelivered 0
+}
+
+@test "mpqueue --lease 0.5s: a get blocked writing into a full pipe renews its batch; another host gets none of it" {
+	local d=$BATS_TEST_TMPDIR big
+	big=$(head -c 40000 /dev/zero | tr '\0' x)
+	mpqueue put q "$big" "$big" "$big"
+	mkfifo "$d/go"
+	# 120 KB into a 64 KB pipe whose reader waits for "go"
+	start_bg bash -c 'MP_HOST_ID=host-b mpqueue --lease 0.5s get q --count 3 |
+		{ cat "$2" >/dev/null; wc -c >"$1"; }' sh "$d/n" "$d/go"
+	wait_until 10 field_is q in_flight 3
+	run -124 env MP_HOST_ID=host-a mpqueue get q -t 2
+	field_is q in_flight 3
+	echo go >"$d/go"
+	wait_until 10 test -s "$d/n"
+	[ "$(cat "$d/n")" = 120003 ]
+	wait_until 10 field_is q acks 3
+	field_is q redelivered 0
+}
