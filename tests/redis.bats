@@ -581,3 +581,13 @@ queue_keeper() {
 	wait_until 10 field_is q acks 3
 	field_is q redelivered 0
 }
+
+@test "queue torture on Redis: 16 producers and 16 consumers on two hosts under SIGKILLs deliver every message put exactly once" {
+	run "$MP_TOP_BUILDDIR/tests/torture/mptorture" --bin "$MP_TOP_BUILDDIR/src" \
+		-t "${MP_TORTURE_SECONDS:-6}" -j 32 -k queue --dir "$BATS_TEST_TMPDIR/t"
+	echo "$output" | tail -4
+	[ "$status" -eq 0 ]
+	[[ $output == *"violations 0"* ]]
+	# the queue's own counts: as many acknowledged as put, all delivered
+	[[ $output == *"exactly once: "*"(put with exit 0) = "* ]]
+}

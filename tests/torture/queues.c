@@ -7,13 +7,26 @@
  * (then ack it); each get writes to a file of its own, logged before it
  * starts and when it ends.  One client runs an mpspawn --queue pool whose
  * command appends each message it is given to a file.  At every check the
- * queue is drained (size must match what the drain finds); at the end:
+ * queue is drained (size must match what the drain finds).
+ *
+ * On a Redis store (MP_STORE=redis://... or unix://...) half the clients
+ * produce, and the clients live on two "hosts" (MP_HOST_ID host-a and
+ * host-b, by rank): a host judges only its own dead from /proc.
+ * Consumers are pluggable (struct consumer below): each says on which
+ * stores it works, and is picked at random by weight or, weight 0, runs as
+ * a client of its own (the pool).
+ *
+ * At the end:
  *   - a message whose put exited 0 was delivered at least once;
  *   - no message is consumed twice: a get that exited 0, or a lease whose
  *     ack exited 0, consumes what it printed; nothing is delivered again
  *     after such a consumption ended;
  *   - every line printed is a message some producer tried to put, intact
- *     (a killed get's last line may be cut short).
+ *     (a killed get's last line may be cut short);
+ *   - exactly once, by the queue's own counts: with nothing left waiting
+ *     or in flight, it acknowledged as many messages as it took in, and
+ *     as many distinct messages were delivered; the checksums of the
+ *     messages put with exit 0 and of those delivered among them agree.
  */
 #include "config.h"
 
@@ -112,6 +125,33 @@ static void qlog(const char *fmt, ...)
 
 /* ---- clients ---- */
 
+/* A Redis store (MP_STORE=redis://... or unix://...). */
+static int on_redis(void)
+{
+	const char *s = getenv("MP_STORE");
+
+	return s && (!strncmp(s, "redis", 5) || !strncmp(s, "unix:", 5));
+}
+
+static const char *const hosts[2] = { "MP_HOST_ID=host-a", "MP_HOST_ID=host-b" };
+
+/* Runs a client's tool, on its "host" on a Redis store (env execs the
+ * tool: the pid the killer sees is the tool's). */
+static void qrun(struct client *c, char **argv, int outfd, struct tres *t)
+{
+	char *v[24] = { "/usr/bin/env", (char *)hosts[c->rank % 2] };
+	int i;
+
+	if (!on_redis()) {
+		run_tool(c, argv, outfd, t);
+		return;
+	}
+	for (i = 0; argv[i] && i + 3 < (int)(sizeof v / sizeof *v); i++)
+		v[i + 2] = argv[i];
+	v[i + 2] = NULL;
+	run_tool(c, v, outfd, t);
+}
+
 static void produce(struct client *c)
 {
 	static const int ok[] = { 0, 124, -1 };
@@ -136,7 +176,7 @@ static void produce(struct client *c)
 		return;
 	}
 	qlog("A%s\n", list);
-	run_tool(c, argv, -1, &t);
+	qrun(c, argv, -1, &t);
 	if (!t.killed && t.status == 0)
 		qlog("S%s\n", list);
 	else
@@ -178,27 +218,28 @@ static void forge(const char *file, const char *path)
 	}
 }
 
-static void consume(struct client *c)
+/* The kinds of getters: 0 get (--count, --all), 1 get --lease then ack,
+ * 2 a pool, 3 the checker's drain, 4 get --follow (ends 124 once idle:
+ * what it printed was acknowledged). */
+enum { G_GET, G_LEASE, G_POOL, G_DRAIN, G_FOLLOW };
+
+/* Runs a getter into a file of its own, logged before and after; a
+ * leased one then acks. */
+static void getter(struct client *c, char **argv, int type)
 {
 	static const int ok[] = { 0, 124, -1 }, ackok[] = { 0, 1, -1 };
-	char *mpq = (char *)tool_path("mpqueue"), file[64], path[PATH_MAX];
-	char *one[] = { mpq, "get", Q, "-t", "1", NULL };
-	char *some[] = { mpq, "get", Q, "--count", "5", "-t", "1", NULL };
-	char *all[] = { mpq, "get", Q, "--all", "-t", "1", NULL };
-	char *lease[] = { mpq, "get", Q, "--lease", "-t", "1", NULL };
-	char *ack[] = { mpq, "ack", Q, NULL };
-	uint32_t r = rnd_below(100);
-	char **argv = r < 40 ? one : r < 65 ? some : r < 75 ? all : lease;
-	int is_lease = argv == lease, fd;
+	char *ack[] = { (char *)tool_path("mpqueue"), "ack", Q, NULL };
+	char file[64], path[PATH_MAX];
+	int is_lease = type == G_LEASE, fd;
 	struct tres t;
 
 	snprintf(file, sizeof file, "o.%" PRIu64 ".%" PRIu64, c->id, c->seq++);
 	snprintf(path, sizeof path, "%s/q/%s", workdir, file);
-	qlog("B %s %" PRId64 " %d\n", file, now_ns(), is_lease);
+	qlog("B %s %" PRId64 " %d\n", file, now_ns(), type);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
-	run_tool(c, argv, fd, &t);
+	qrun(c, argv, fd, &t);
 	close(fd);
 	qlog("G %s %d %" PRId64 "\n", file, t.status, t.t1);
 	if (sabotage && !is_lease && !t.killed && t.status == 0)
@@ -207,7 +248,7 @@ static void consume(struct client *c)
 		give_up();	/* it may have leased a message to us */
 	if (!expect(c, &t, argv, ok) || !is_lease || t.status)
 		return;
-	run_tool(c, ack, -1, &t);
+	qrun(c, ack, -1, &t);
 	if (!t.killed && t.status == 1) {
 		violation(K_QUEUE, "the lease of a live owner (pid %d) was gone before its ack",
 			  (int)getpid());
@@ -215,7 +256,7 @@ static void consume(struct client *c)
 	}
 	if (t.killed) {
 		/* the owner lives: only the killed ack can have ended it */
-		run_tool(c, ack, -1, &t);
+		qrun(c, ack, -1, &t);
 		if (t.killed)
 			give_up();
 		if (!expect(c, &t, ack, ackok))
@@ -226,6 +267,37 @@ static void consume(struct client *c)
 	qlog("K %s\n", file);
 }
 
+#define MPQ	(char *)tool_path("mpqueue")
+
+static void get_one(struct client *c)
+{
+	char *argv[] = { MPQ, "get", Q, "-t", "1", NULL };
+	getter(c, argv, G_GET);
+}
+
+static void get_some(struct client *c)
+{
+	char *argv[] = { MPQ, "get", Q, "--count", "5", "-t", "1", NULL };
+	getter(c, argv, G_GET);
+}
+
+static void get_all(struct client *c)
+{
+	char *argv[] = { MPQ, "get", Q, "--all", "-t", "1", NULL };
+	getter(c, argv, G_GET);
+}
+
+static void get_lease(struct client *c)
+{
+	char *argv[] = { MPQ, "get", Q, "--lease", "-t", "1", NULL };
+	getter(c, argv, G_LEASE);
+}
+
+static void get_follow(struct client *c)
+{
+	char *argv[] = { MPQ, "get", Q, "--follow", "-t", "0.5", NULL };
+	getter(c, argv, G_FOLLOW);
+}
 
 static void pool(struct client *c)
 {
@@ -237,31 +309,68 @@ static void pool(struct client *c)
 
 	snprintf(file, sizeof file, "p.%" PRIu64 ".%" PRIu64, c->id, c->seq++);
 	snprintf(path, sizeof path, "%s/q/%s", workdir, file);
-	qlog("B %s %" PRId64 " 2\n", file, now_ns());
+	qlog("B %s %" PRId64 " %d\n", file, now_ns(), G_POOL);
 	c->meddle = spawn_meddle;
-	run_tool(c, argv, -1, &t);
+	qrun(c, argv, -1, &t);
 	c->meddle = NULL;
 	qlog("G %s %d %" PRId64 "\n", file, t.status, t.t1);
 	expect(c, &t, argv, ok);
 }
 
-/* A Redis store (MP_STORE=redis://... or unix://...) keeps no process
- * groups yet: no pool client there. */
-static int on_redis(void)
-{
-	const char *s = getenv("MP_STORE");
 
-	return s && (!strncmp(s, "redis", 5) || !strncmp(s, "unix:", 5));
-}
+enum { ST_LOCAL = 1, ST_REDIS = 2 };
+
+/* The consumers.  A new one (say, mpspawn --queue workers on Redis once
+ * pools work there) is a function and a line here. */
+static const struct consumer {
+	const char *name;
+	unsigned weight;	/* share of the random picks; 0: a client of its own */
+	unsigned stores;	/* ST_*: where it runs */
+	void (*run)(struct client *c);
+} consumers[] = {
+	{ "get", 40, ST_LOCAL | ST_REDIS, get_one },
+	{ "get --count 5", 25, ST_LOCAL | ST_REDIS, get_some },
+	{ "get --all", 10, ST_LOCAL | ST_REDIS, get_all },
+	{ "get --lease + ack", 25, ST_LOCAL | ST_REDIS, get_lease },
+	{ "get --follow", 5, ST_REDIS, get_follow },
+	/* Redis stores keep no process groups yet */
+	{ "mpspawn --queue", 0, ST_LOCAL, pool },
+};
+#define NCONSUMERS	(sizeof consumers / sizeof *consumers)
 
 static void queue_op(struct client *c)
 {
-	if (c->rank < PRODUCERS)
+	unsigned store = on_redis() ? ST_REDIS : ST_LOCAL, total = 0, r;
+	int producers = PRODUCERS, own = 0;
+
+	if (on_redis() && nclients[K_QUEUE] / 2 > producers)
+		producers = nclients[K_QUEUE] / 2;
+	if (c->rank < producers) {
 		produce(c);
-	else if (c->rank == PRODUCERS && !on_redis())
-		pool(c);
-	else
-		consume(c);
+		return;
+	}
+	/* the consumers of their own come first, one client each */
+	for (size_t i = 0; i < NCONSUMERS; i++) {
+		if (consumers[i].weight || !(consumers[i].stores & store))
+			continue;
+		if (c->rank == producers + own++) {
+			consumers[i].run(c);
+			return;
+		}
+	}
+	for (size_t i = 0; i < NCONSUMERS; i++)
+		if (consumers[i].stores & store)
+			total += consumers[i].weight;
+	r = rnd_below(total);
+	for (size_t i = 0; i < NCONSUMERS; i++) {
+		if (!(consumers[i].stores & store))
+			continue;
+		if (r < consumers[i].weight) {
+			consumers[i].run(c);
+			return;
+		}
+		r -= consumers[i].weight;
+	}
 }
 
 /* mptorture qwork FILE MESSAGE: a pool's command */
@@ -320,6 +429,13 @@ static void drain(void)
 	char buf[65536];
 	ssize_t n;
 
+	/* each host's dead hand back what they held when a process of
+	 * that host looks (info does) */
+	for (int h = 0; h < 2 && on_redis(); h++) {
+		char *info[] = { "/usr/bin/env", (char *)hosts[h], mpq, "info", Q, NULL };
+		if (run_check(info, NULL, 0) != 0)
+			violation(K_QUEUE, "mpqueue info on %s failed", hosts[h]);
+	}
 	st = run_check(size, out, sizeof out);
 	before = atol(out);
 	if (st != 0) {
@@ -328,7 +444,7 @@ static void drain(void)
 	}
 	snprintf(file, sizeof file, "d.%u", drains++);
 	snprintf(path, sizeof path, "%s/q/%s", workdir, file);
-	qlog("B %s %" PRId64 " 3\n", file, now_ns());
+	qlog("B %s %" PRId64 " %d\n", file, now_ns(), G_DRAIN);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	st = run_check_fd(get, fd);
 	qlog("G %s %d %" PRId64 "\n", file, st == 75 ? 0 : st, now_ns());
@@ -399,7 +515,7 @@ static struct msg *lookup(uint64_t cid, uint64_t seq, int add)
 struct getrec {
 	char file[64];
 	int64_t t0, t1;
-	int type;		/* 0 get, 1 lease, 2 pool, 3 drain */
+	int type;		/* G_* */
 	int status;		/* -1: never logged as ended */
 	int acked;
 };
@@ -477,9 +593,11 @@ static void read_log(void)
 
 static int confirmed(const struct getrec *g)
 {
+	if (g->type == G_FOLLOW)
+		return g->status == 0 || g->status == 124;
 	if (g->status != 0)
 		return 0;
-	return g->type == 0 || g->type == 3 || (g->type == 1 && g->acked);
+	return g->type == G_GET || g->type == G_DRAIN || (g->type == G_LEASE && g->acked);
 }
 
 /* Calls fn for every line of every output file. */
@@ -559,9 +677,52 @@ static void pass2(const struct getrec *g, const char *line, size_t n, int last, 
 			  "after a get or an ack that consumed it had exited 0", cid, seq, g->file);
 }
 
+/* A field of "mpqueue info --json", or -1. */
+static long long info_field(const char *json, const char *name)
+{
+	char key[64];
+	const char *p;
+
+	snprintf(key, sizeof key, "\"%s\":", name);
+	p = strstr(json, key);
+	return p ? atoll(p + strlen(key)) : -1;
+}
+
+static char once[256];	/* the count check's line, for the report */
+
+/* Exactly once by the queue's own counts: everything taken in left once,
+ * acknowledged, and was seen delivered. */
+static void count_check(uint64_t distinct, uint64_t sum_stored, uint64_t sum_seen)
+{
+	char *info[] = { (char *)tool_path("mpqueue"), "info", Q, "--json", NULL };
+	char json[8192];
+	long long puts, acks, items, fl;
+
+	if (run_check(info, json, sizeof json) != 0) {
+		violation(K_QUEUE, "mpqueue info --json failed at the end");
+		return;
+	}
+	puts = info_field(json, "puts");
+	acks = info_field(json, "acks");
+	items = info_field(json, "items");
+	fl = info_field(json, "in_flight");
+	if (items != 0 || fl != 0 || puts != acks || (uint64_t)puts != distinct)
+		violation(K_QUEUE, "at the end: %lld waiting, %lld in flight, %lld put, %lld "
+			  "acknowledged, %" PRIu64 " distinct messages delivered", items, fl, puts,
+			  acks, distinct);
+	if (sum_stored != sum_seen)
+		violation(K_QUEUE, "checksum of the messages put with exit 0 %016" PRIx64 ", of "
+			  "those delivered %016" PRIx64, sum_stored, sum_seen);
+	snprintf(once, sizeof once, "queue: exactly once: %lld put, %lld acknowledged, %" PRIu64
+		 " distinct delivered; checksum %016" PRIx64 " (put with exit 0) %s %016" PRIx64
+		 " (delivered)", puts, acks, distinct, sum_stored,
+		 sum_stored == sum_seen ? "=" : "!=", sum_seen);
+	note("%s", once);
+}
+
 static void analyse(void)
 {
-	uint64_t stored = 0, lost = 0, delivered = 0, dup = 0;
+	uint64_t stored = 0, lost = 0, delivered = 0, dup = 0, sum_stored = 0, sum_seen = 0;
 
 	read_log();
 	each_line(pass1, NULL);
@@ -572,6 +733,10 @@ static void analyse(void)
 			continue;
 		stored += m->stored;
 		delivered += m->ndeliv > 0;
+		if (m->stored) {
+			sum_stored += mix(m->key);
+			sum_seen += m->ndeliv ? mix(m->key) : 0;
+		}
 		dup += m->ndeliv > 1;
 		if (m->stored && !m->ndeliv) {
 			if (lost++ < 5)
@@ -585,6 +750,7 @@ static void analyse(void)
 	note("queue: %zu messages tried, %" PRIu64 " put with exit 0, %" PRIu64 " delivered "
 	     "(%" PRIu64 " more than once, after kills), %" PRIu64 " lost; %zu gets", tlen, stored,
 	     delivered, dup, lost, ngets);
+	count_check(delivered, sum_stored, sum_seen);
 	S->stat[K_QUEUE][0] = stored;
 	S->stat[K_QUEUE][1] = delivered;
 	S->stat[K_QUEUE][2] = dup;
@@ -652,6 +818,8 @@ static void queue_report(void)
 	       "a kill), %llu gets and pool runs checked\n", (unsigned long long)S->stat[K_QUEUE][0],
 	       (unsigned long long)S->stat[K_QUEUE][1], (unsigned long long)S->stat[K_QUEUE][2],
 	       (unsigned long long)S->stat[K_QUEUE][3]);
+	if (once[0])
+		printf("%s\n", once);
 }
 
 const struct kind kind_queue = {
