@@ -530,12 +530,17 @@ queue_keeper() {
 	done | head -n 1
 }
 
-@test "mpqueue --lease 2s: a leased message of a host whose keeper is stopped comes back after its lease, not the default 10s" {
+# leased_on_host_b LEASE: m1, leased on host-b to a sleeping $owner
+leased_on_host_b() {
 	mpqueue put q m1
 	start_bg sleep 1000
 	owner=$BG_PID
-	run -0 env MP_HOST_ID=host-b mpqueue --lease 2s get q --lease --owner "$owner"
+	run -0 env MP_HOST_ID=host-b mpqueue --lease "$1" get q --lease --owner "$owner"
 	[ "$output" = m1 ]
+}
+
+@test "mpqueue --lease 2s: a leased message of a host whose keeper is stopped comes back after its lease, not the default 10s" {
+	leased_on_host_b 2s
 	keeper=$(queue_keeper "mpqueue --lease 2s get q --lease --owner $owner")
 	[ -n "$keeper" ]
 	echo "$keeper" >>"$BG_PIDS"
@@ -551,11 +556,7 @@ queue_keeper() {
 }
 
 @test "mpqueue --lease 0.5s: a live getter's keeper renews its lease and another host never gets the message" {
-	mpqueue put q m1
-	start_bg sleep 1000
-	owner=$BG_PID
-	run -0 env MP_HOST_ID=host-b mpqueue --lease 0.5s get q --lease --owner "$owner"
-	[ "$output" = m1 ]
+	leased_on_host_b 0.5s
 	# four leases long
 	run -124 env MP_HOST_ID=host-a mpqueue get q -t 2
 	field_is q in_flight 1
