@@ -468,6 +468,20 @@ field_is() {
 	rcli config set appendonly no >/dev/null
 }
 
+@test "a message leased on another host whose owner died while the server was down comes back when its lease has run out" {
+	use_aof
+	leased_on_host_b 1s
+	kill -KILL "$SERVER_PID"
+	kill "$owner"
+	wait_until 10 dead "$owner"
+	restart_server --aof
+	# this host cannot see host B's processes: only the lease tells
+	run -0 env MP_HOST_ID=host-a mpqueue get q -t 30
+	[ "$output" = m1 ]
+	field_is q redelivered 1
+	rcli config set appendonly no >/dev/null
+}
+
 @test "get --follow across a server restarted with its append-only file neither loses nor doubles a message" {
 	local d=$BATS_TEST_TMPDIR
 	use_aof
