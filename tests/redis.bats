@@ -569,26 +569,26 @@ leased_on_host_b() {
 	wait_until 10 dead "$keeper"
 }
 
-@test "mpqueue --lease 0.5s: a live getter's keeper renews its lease and another host never gets the message" {
-	leased_on_host_b 0.5s
-	# four leases long
-	run -124 env MP_HOST_ID=host-a mpqueue get q -t 2
+@test "mpqueue --lease 1s: a live getter's keeper renews its lease and another host never gets the message" {
+	leased_on_host_b 1s
+	# three leases long
+	run -124 env MP_HOST_ID=host-a mpqueue get q -t 3
 	field_is q in_flight 1
 	run -0 env MP_HOST_ID=host-b mpqueue ack q --owner "$owner"
 	field_is q acks 1
 	field_is q redelivered 0
 }
 
-@test "mpqueue --lease 0.5s: a get blocked writing into a full pipe renews its batch; another host gets none of it" {
+@test "mpqueue --lease 1s: a get blocked writing into a full pipe renews its batch; another host gets none of it" {
 	local d=$BATS_TEST_TMPDIR big
 	big=$(head -c 40000 /dev/zero | tr '\0' x)
 	mpqueue put q "$big" "$big" "$big"
 	mkfifo "$d/go"
 	# 120 KB into a 64 KB pipe whose reader waits for "go"
-	start_bg bash -c 'MP_HOST_ID=host-b mpqueue --lease 0.5s get q --count 3 |
+	start_bg bash -c 'MP_HOST_ID=host-b mpqueue --lease 1s get q --count 3 |
 		{ cat "$2" >/dev/null; wc -c >"$1"; }' sh "$d/n" "$d/go"
 	wait_until 10 field_is q in_flight 3
-	run -124 env MP_HOST_ID=host-a mpqueue get q -t 2
+	run -124 env MP_HOST_ID=host-a mpqueue get q -t 3
 	field_is q in_flight 3
 	echo go >"$d/go"
 	wait_until 10 test -s "$d/n"
