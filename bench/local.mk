@@ -4,6 +4,7 @@ EXTRA_DIST += bench/.gitignore bench/run bench/README.md bench/floor.c bench/eve
 	bench/redis-lock \
 	bench/libc-cost bench/libc-cost.c \
 	bench/listen bench/connect.c \
+	bench/pool \
 	bench/results.md bench/results.svg \
 	bench/library.sh bench/libcall.c bench/py-objects
 
@@ -15,4 +16,6 @@ bench-libc: all
 	$(top_srcdir)/bench/libc-cost --out $(abs_top_builddir)/bench $(abs_top_builddir)/src
 bench-listen: all
 	$(top_srcdir)/bench/listen --bindir $(abs_top_builddir)/src
-.PHONY: bench bench-quick bench-libc bench-listen
+bench-pool: all
+	$(top_srcdir)/bench/pool --bindir $(abs_top_builddir)/src
+.PHONY: bench bench-quick bench-libc bench-listen bench-pool

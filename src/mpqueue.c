@@ -62,6 +62,7 @@ static struct {
 	int nargs;
 	struct mp_queue_params params;
 	int zero, raw, all, follow, lease, have_count, close, progress;
+	int lease_bare;		/* the last option was a bare --lease before the verb */
 	uint64_t count;
 	struct mp_hold_opts hold;
 } opt;
@@ -88,8 +89,10 @@ static const struct argp_option options[] = {
 	  "drained", 2 },
 	{ "progress", OPT_PROGRESS, 0, 0, "join: a progress line on stderr (done/total, rate, "
 	  "ETA) when it is a terminal", 2 },
-	{ "lease", OPT_LEASE, 0, 0, "get: keep the message in flight until 'ack'; "
-	  "it comes back if the owner dies first", 3 },
+	{ "lease", OPT_LEASE, "DURATION", OPTION_ARG_OPTIONAL, "get: keep the message in flight "
+	  "until 'ack'; it comes back if the owner dies first.  With DURATION (--lease=D, or "
+	  "--lease D before the verb): on a Redis store, a getter's hold lasts DURATION unless "
+	  "renewed (default 10s)", 3 },
 	{ "ttl", MP_OPT_TTL, "DURATION", 0, "get --lease: the message comes back after "
 	  "DURATION unless acked", 3 },
 	{ "owner", MP_OPT_OWNER, "PID|none", 0, "get --lease, ack: the lease owner (default: "
@@ -108,10 +111,19 @@ static void parse_size(struct argp_state *state, const char *o, const char *arg,
 		argp_error(state, "%s: must be more than 0", o);
 }
 
+/* --lease=D: the length of the holds, as mplock's and mpsem's --lease D */
+static void lease_length(struct argp_state *state, char *arg)
+{
+	mp_cli_lease_argp.parser(mp_cli_lease_argp.options[0].key, arg, state);
+}
+
 static int parse_opt(int key, char *arg, struct argp_state *state)
 {
+	int bare = opt.lease_bare;
 	char why[160];
+	int64_t ns;
 
+	opt.lease_bare = 0;
 	switch (key) {
 	case OPT_MAX_ITEMS:
 		if (mp_parse_count(arg, 1, MP_QUEUE_MAX_ITEMS, &opt.params.max_items, why, sizeof why))
@@ -141,7 +153,12 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 		opt.follow = 1;
 		break;
 	case OPT_LEASE:
-		opt.lease = 1;
+		if (arg) {
+			lease_length(state, arg);
+			break;
+		}
+		opt.lease++;
+		opt.lease_bare = !opt.line.verb;
 		break;
 	case OPT_CLOSE:
 		opt.close = 1;
@@ -150,6 +167,13 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 		opt.progress = 1;
 		break;
 	case ARGP_KEY_ARG:
+		/* "--lease 2s get": no verb is a duration, so 2s is the
+		 * length, as for mplock; "--lease get" stays get --lease */
+		if (bare && !mp_parse_duration(arg, &ns, why, sizeof why)) {
+			opt.lease--;
+			lease_length(state, arg);
+			break;
+		}
 		if (!mp_verb_parse_arg(&opt.line, verbs, sizeof verbs / sizeof *verbs, state, arg))
 			break;
 		if (!opt.line.verb)

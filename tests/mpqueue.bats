@@ -826,3 +826,19 @@ exits_with() {
 	run -0 mpqueue reopen fresh
 	run -0 mpqueue info fresh
 }
+
+@test "mpqueue --lease DURATION sets the length of holds, before the verb or as --lease=D; a bare --lease is get's" {
+	mpqueue put q m1 m2
+	run -0 mpqueue --lease 2s get q
+	[ "$output" = m1 ]
+	run -0 mpqueue get q --lease=1.5s --lease --owner none
+	[ "$output" = m2 ]
+	run -0 qfield q in_flight
+	[ "$output" = 1 ]
+	run -64 mpqueue --lease ack q --owner none
+	run -0 mpqueue ack q --owner none
+	run -64 --separate-stderr mpqueue --lease 50ms get q -n
+	[[ $stderr == *"at least 100ms"* ]]
+	run -64 mpqueue --lease 1x get q -n
+	run -64 mpqueue --lease put q x
+}

@@ -33,19 +33,47 @@ none_alive() {
 	return 0
 }
 
-# restart_server: stops the test's server and starts a new one on the same
-# socket, without persistence (everything is gone).  The new server must
-# not hold bats's fd 3: bats would wait for it at the end of the suite.
+# restart_server [--aof]: stops the test's server and starts a new one on
+# the same socket.  Without persistence (SIGTERM, everything is gone); with
+# --aof the server is killed (SIGKILL, a crash) and comes back from its
+# append-only file (use_aof turns it on first).  The new server must not
+# hold bats's fd 3: bats would wait for it at the end of the suite.
 restart_server() {
-	local dir
+	local dir aof=no sig=TERM
 	dir=$(dirname "$SOCK")
-	kill -TERM "$SERVER_PID"
-	wait_until 10 test ! -S "$SOCK"
-	"${MP_TEST_REDIS_SERVER:-redis-server}" --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --save '' --appendonly no \
+	if [ "${1:-}" = --aof ]; then
+		aof=yes
+		sig=KILL
+	fi
+	kill -"$sig" "$SERVER_PID" 2>/dev/null || true
+	wait_until 10 dead "$SERVER_PID"
+	rm -f "$SOCK"
+	"${MP_TEST_REDIS_SERVER:-redis-server}" --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --save '' \
+		--appendonly "$aof" --appendfsync always \
 		--daemonize yes --pidfile "$dir/pid" --logfile "$dir/log" --dir "$dir" \
 		--maxclients 4000 </dev/null >/dev/null 2>&1 3>&-
 	wait_until 10 test -S "$SOCK"
+	wait_until 10 loaded
 	SERVER_PID=$(cat "$dir/pid")
+}
+
+loaded() {
+	rcli info persistence | grep -q '^loading:0'
+}
+
+aof_on() {
+	rcli info persistence | tr -d '\r' >"$BATS_TEST_TMPDIR/pers"
+	grep -qx 'aof_enabled:1' "$BATS_TEST_TMPDIR/pers" &&
+		grep -qx 'aof_rewrite_in_progress:0' "$BATS_TEST_TMPDIR/pers" &&
+		grep -qx 'aof_rewrite_scheduled:0' "$BATS_TEST_TMPDIR/pers"
+}
+
+# use_aof: the running server writes every change to its append-only file
+# before it answers (appendfsync always), as mptools(7) says a queue needs.
+use_aof() {
+	rcli config set appendfsync always >/dev/null
+	rcli config set appendonly yes >/dev/null
+	wait_until 20 aof_on
 }
 
 rcli() {
@@ -528,4 +556,186 @@ field_is() {
 	wait "$getter" 2>/dev/null && st=0 || st=$?
 	[ "$st" = 66 ]
 	grep -q "removed" "$BATS_TEST_TMPDIR/err"
+}
+
+@test "a server restarted with its append-only file keeps a queue's messages, leases and counts" {
+	use_aof
+	mpqueue create q --max-items 7
+	mpqueue put q m1 m2 m3
+	start_bg sleep 1000
+	owner=$BG_PID
+	run -0 mpqueue get q --lease --owner "$owner"
+	[ "$output" = m1 ]
+	run -0 mpqueue get q
+	[ "$output" = m2 ]
+	mpqueue task-done q
+	restart_server --aof
+	field_is q items 1
+	field_is q in_flight 1
+	field_is q max_items 7
+	field_is q puts 3
+	field_is q acks 1
+	field_is q unfinished 2
+	# the lease is still its owner's: ack it
+	run -0 mpqueue ack q --owner "$owner"
+	run -0 mpqueue get q -n
+	[ "$output" = m3 ]
+	rcli config set appendonly no >/dev/null
+}
+
+@test "a leased message whose owner died while the server was down comes back once it is up again" {
+	use_aof
+	mpqueue put q m1 m2
+	start_bg sleep 1000
+	owner=$BG_PID
+	run -0 mpqueue get q --lease --owner "$owner"
+	[ "$output" = m1 ]
+	kill -KILL "$SERVER_PID"
+	kill "$owner"
+	wait_until 10 dead "$owner"
+	restart_server --aof
+	run -0 mpqueue get q --count 2 -t 30
+	[ "$output" = $'m1\nm2' ]
+	field_is q redelivered 1
+	field_is q in_flight 0
+	rcli config set appendonly no >/dev/null
+}
+
+@test "a message leased on another host whose owner died while the server was down comes back when its lease has run out" {
+	use_aof
+	leased_on_host_b 1s
+	kill -KILL "$SERVER_PID"
+	kill "$owner"
+	wait_until 10 dead "$owner"
+	restart_server --aof
+	# this host cannot see host B's processes: only the lease tells
+	run -0 env MP_HOST_ID=host-a mpqueue get q -t 30
+	[ "$output" = m1 ]
+	field_is q redelivered 1
+	rcli config set appendonly no >/dev/null
+}
+
+@test "get --follow across a server restarted with its append-only file neither loses nor doubles a message" {
+	local d=$BATS_TEST_TMPDIR
+	use_aof
+	start_bg bash -c 'exec mpqueue get q --follow >"$1"' sh "$d/out"
+	getter=$BG_PID
+	seq 1 300 | mpqueue put q
+	wait_until 10 lines_are "$d/out" 300
+	restart_server --aof
+	seq 301 600 | mpqueue put q --close
+	wait_until 30 dead "$getter"
+	wait "$getter" && st=0 || st=$?
+	[ "$st" = 0 ]
+	[ "$(wc -l <"$d/out")" = 600 ]
+	[ "$(sort -n -u "$d/out" | wc -l)" = 600 ]
+	[ "$(sed -n '1p;$p' "$d/out" | tr '\n' ' ')" = "1 600 " ]
+	field_is q acks 600
+	field_is q in_flight 0
+	rcli config set appendonly no >/dev/null
+}
+
+@test "a server restarted without persistence: size, info and -e say the queue is gone (66); get and put start a new one" {
+	mpqueue create q --max-items 7
+	mpqueue put q a
+	restart_server
+	run -66 --separate-stderr mpqueue size q
+	[[ $stderr == *"no queue named 'q'"*"without persistence"* ]]
+	run -66 mpqueue info q
+	run -66 mpqueue is-empty q
+	run -66 mpqueue -e put q b
+	run -66 mpqueue -e get q -n
+	run -66 env MP_EXISTING=1 mpqueue get q -n
+	# a process that cannot know the queue existed makes a new, empty one
+	run -75 mpqueue get q -n
+	field_is q max_items 16384
+}
+
+@test "a stream put across a server restarted without persistence says the queue is gone (66)" {
+	local d=$BATS_TEST_TMPDIR
+	mkfifo "$d/in"
+	start_bg bash -c 'exec mpqueue put q <"$1" 2>"$2"' sh "$d/in" "$d/err"
+	putter=$BG_PID
+	exec 5>"$d/in"
+	echo one >&5
+	wait_until 10 field_is q items 1
+	restart_server
+	echo two >&5
+	exec 5>&-
+	wait_until 20 dead "$putter"
+	wait "$putter" && st=0 || st=$?
+	[ "$st" = 66 ]
+	grep -q "removed" "$d/err"
+}
+
+# the keeper a get --lease left (it has the get's command line), this
+# suite's only: other suites may run beside it
+queue_keeper() {
+	local p
+	for p in $(pgrep -f "$1"); do
+		tr "\0" "\n" <"/proc/$p/environ" 2>/dev/null | grep -qxF "MP_STORE=$MP_STORE" && echo "$p"
+	done | head -n 1
+}
+
+# leased_on_host_b LEASE: m1, leased on host-b to a sleeping $owner
+leased_on_host_b() {
+	mpqueue put q m1
+	start_bg sleep 1000
+	owner=$BG_PID
+	run -0 env MP_HOST_ID=host-b mpqueue --lease "$1" get q --lease --owner "$owner"
+	[ "$output" = m1 ]
+}
+
+@test "mpqueue --lease 2s: a leased message of a host whose keeper is stopped comes back after its lease, not the default 10s" {
+	leased_on_host_b 2s
+	keeper=$(queue_keeper "mpqueue --lease 2s get q --lease --owner $owner")
+	[ -n "$keeper" ]
+	echo "$keeper" >>"$BG_PIDS"
+	kill -STOP "$keeper"
+	# 8 s: well past the 2 s lease, well before the default 10 s one
+	run -0 env MP_HOST_ID=host-a mpqueue get q -t 8
+	[ "$output" = m1 ]
+	field_is q redelivered 1
+	kill -CONT "$keeper"
+	# the lease is gone: its ack says so, and the keeper ends
+	run -1 env MP_HOST_ID=host-b mpqueue ack q --owner "$owner"
+	wait_until 10 dead "$keeper"
+}
+
+@test "mpqueue --lease 1s: a live getter's keeper renews its lease and another host never gets the message" {
+	leased_on_host_b 1s
+	# three leases long
+	run -124 env MP_HOST_ID=host-a mpqueue get q -t 3
+	field_is q in_flight 1
+	run -0 env MP_HOST_ID=host-b mpqueue ack q --owner "$owner"
+	field_is q acks 1
+	field_is q redelivered 0
+}
+
+@test "mpqueue --lease 1s: a get blocked writing into a full pipe renews its batch; another host gets none of it" {
+	local d=$BATS_TEST_TMPDIR big
+	big=$(head -c 40000 /dev/zero | tr '\0' x)
+	mpqueue put q "$big" "$big" "$big"
+	mkfifo "$d/go"
+	# 120 KB into a 64 KB pipe whose reader waits for "go"
+	start_bg bash -c 'MP_HOST_ID=host-b mpqueue --lease 1s get q --count 3 |
+		{ cat "$2" >/dev/null; wc -c >"$1"; }' sh "$d/n" "$d/go"
+	wait_until 10 field_is q in_flight 3
+	run -124 env MP_HOST_ID=host-a mpqueue get q -t 3
+	field_is q in_flight 3
+	echo go >"$d/go"
+	wait_until 10 test -s "$d/n"
+	[ "$(cat "$d/n")" = 120003 ]
+	wait_until 10 field_is q acks 3
+	field_is q redelivered 0
+}
+
+@test "queue torture on Redis: 16 producers and 16 consumers on two hosts under SIGKILLs deliver every message put exactly once" {
+	run "$MP_TOP_BUILDDIR/tests/torture/mptorture" --bin "$MP_TOP_BUILDDIR/src" \
+		-t "${MP_TORTURE_SECONDS:-6}" -j 32 -k queue --dir "$BATS_TEST_TMPDIR/t"
+	echo "$output" | tail -4
+	[ "$status" -eq 0 ]
+	[[ $output == *"violations 0"* ]]
+	# the queue's own counts: as many acknowledged as put, all delivered
+	[[ $output == *"exactly once: "*"(put with exit 0) = "* ]]
 }

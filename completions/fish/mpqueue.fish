@@ -42,17 +42,26 @@ function __mpqueue_words
     set -l tokens (commandline -opc)
     set -e tokens[1]
     set -l skip 0
+    set -l prev
+    set -l nwords 0
     for t in $tokens
         if test $skip = 1
             set skip 0
             continue
         end
+        # before the verb, "--lease 30s": the lease's length
+        if test "$prev" = --lease; and test $nwords = 0; and string match -qr '^[0-9.]' -- $t
+            set prev
+            continue
+        end
+        set prev $t
         switch $t
             case -t -w -E --timeout --wait --conflict-exit-code --count --dir --store \
                 --owner --ttl --max-items --max-bytes --max-msg
                 set skip 1
             case '-*'
             case '*'
+                set nwords (math $nwords + 1)
                 echo $t
         end
     end
@@ -110,7 +119,7 @@ set -l get_cond 'not __mpqueue_verb; or test (__mpqueue_verb) = get'
 complete -c mpqueue -n 'not __mpqueue_verb; or contains -- (__mpqueue_verb) get task-done done' -l count -x -d 'up to N messages (task-done: N tasks)'
 complete -c mpqueue -n $get_cond -l all -d 'every message there (waits for the first only)'
 complete -c mpqueue -n $get_cond -l follow -d 'every message until closed and drained'
-complete -c mpqueue -n $get_cond -l lease -d 'keep the message in flight until ack'
+complete -c mpqueue -n $get_cond -l lease -d 'keep the message in flight until ack; --lease=D: hold length on Redis (default 10s)'
 complete -c mpqueue -n $get_cond -l ttl -x -d 'with --lease: back after DURATION unless acked'
 
 # get --lease and ack

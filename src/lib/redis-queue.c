@@ -92,7 +92,10 @@ static int redis_queue_open(struct mp_store *s, const char *name, int create,
 		long long c = mp_rq_code(rep);
 
 		if (c == -2) {
-			mp_errmsg_set("no queue named '%s' (in %s)", name, s->dir);
+			/* the server cannot tell a queue it forgot from one
+			 * that never was: say what it may be */
+			mp_errmsg_set("no queue named '%s' (in %s; a server restarted without "
+				      "persistence forgets every object)", name, s->dir);
 			rc = -ENOENT;
 		} else {
 			rc = mp_rq_status(o, c);

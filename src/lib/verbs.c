@@ -67,8 +67,12 @@ void mp_verb_open_or_exit(const struct mp_kind_cli *k, const char *name, struct 
 
 	mp_store_open_or_exit(&mp_verb_store);
 	rc = mp_store_find(&mp_verb_store, k->kind, name, o);
+	/* a Redis server cannot tell an object it forgot from one that
+	 * never was (impl: a store other than a directory) */
 	if (rc == -ENOENT)
-		mp_die(MP_EXIT_NOINPUT, "no %s named '%s' (in %s)", k->noun, name, mp_verb_store.dir);
+		mp_die(MP_EXIT_NOINPUT, "no %s named '%s' (in %s%s)", k->noun, name, mp_verb_store.dir,
+		       mp_verb_store.impl ? "; a server restarted without persistence forgets "
+		       "every object" : "");
 	if (rc)
 		mp_fail(rc, "cannot open %s '%s'", k->noun, name);
 }

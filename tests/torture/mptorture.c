@@ -678,7 +678,7 @@ void kinds_register(const struct kind **t)
 
 static const struct kind *kinds[NKINDS];
 static int enabled[NKINDS];
-static int nclients[NKINDS];
+int nclients[NKINDS];
 
 const char *kind_name(int k)
 {

@@ -115,6 +115,7 @@ struct kind {
 enum { DEAD, DYING, LIVE };
 
 extern struct shm *S;
+extern int nclients[NKINDS];	/* clients of each kind in this run */
 extern const char *workdir;
 extern int sabotage;
 
