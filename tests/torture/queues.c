@@ -311,8 +311,7 @@ static void pool(struct client *c)
 
 enum { ST_LOCAL = 1, ST_REDIS = 2 };
 
-/* The consumers.  A new one (say, mpspawn --queue workers on Redis once
- * pools work there) is a function and a line here. */
+/* The consumers.  A new one is a function and a line here. */
 static const struct consumer {
 	const char *name;
 	unsigned weight;	/* share of the random picks; 0: a client of its own */
@@ -324,8 +323,7 @@ static const struct consumer {
 	{ "get --all", 10, ST_LOCAL | ST_REDIS, get_all },
 	{ "get --lease + ack", 25, ST_LOCAL | ST_REDIS, get_lease },
 	{ "get --follow", 5, ST_REDIS, get_follow },
-	/* Redis stores keep no process groups yet */
-	{ "mpspawn --queue", 0, ST_LOCAL, pool },
+	{ "mpspawn --queue", 0, ST_LOCAL | ST_REDIS, pool },
 };
 #define NCONSUMERS	(sizeof consumers / sizeof *consumers)
 
