@@ -315,7 +315,8 @@ has_command_pid() {
 	run -0 bash -c "trap '' HUP INT; mplock run L grep SigIgn /proc/self/status; exit \$?"
 	mask=$((16#${output##*[[:space:]]}))
 	[ $((mask & 3)) = 3 ]	# SIGHUP is bit 0, SIGINT bit 1
-	run -0 mplock run L grep SigIgn /proc/self/status
+	# (the suite itself may run under nohup: start from default actions)
+	run -0 env --default-signal=HUP,INT mplock run L grep SigIgn /proc/self/status
 	mask=$((16#${output##*[[:space:]]}))
 	[ $((mask & 3)) = 0 ]
 }

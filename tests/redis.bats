@@ -445,7 +445,7 @@ stopped_group() {
 	# (only this test's: other suites may run beside it)
 	start_bg bash -c 'while :; do
 		for p in $(pgrep -f "^[^ ]*mp(lock|sem) acquire" | shuf); do
-			tr "\0" "\n" <"/proc/$p/environ" 2>/dev/null | grep -qxF "MP_STORE=$2" || continue
+			tr "\0" "\n" 2>/dev/null <"/proc/$p/environ" | grep -qxF "MP_STORE=$2" || continue
 			kill -KILL "$p" 2>/dev/null && echo "$p" >>"$1"
 			break
 		done
@@ -673,7 +673,7 @@ field_is() {
 queue_keeper() {
 	local p
 	for p in $(pgrep -f "$1"); do
-		tr "\0" "\n" <"/proc/$p/environ" 2>/dev/null | grep -qxF "MP_STORE=$MP_STORE" && echo "$p"
+		tr "\0" "\n" 2>/dev/null <"/proc/$p/environ" | grep -qxF "MP_STORE=$MP_STORE" && echo "$p"
 	done | head -n 1
 }
 
