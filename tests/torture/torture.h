@@ -166,6 +166,24 @@ char *const *ns_wrap(char *const argv[], char *buf[], size_t cap);
 const char *proc_root(void);
 pid_t self_pid(void);
 
+/* users.c: --users UID1,UID2:GID and --hidepid */
+extern int users_mode, hidepid_mode;
+/* Parses UID1,UID2:GID; 0, or -1 if it does not parse. */
+int users_parse(const char *arg);
+/* In the driver, with WORK/store made: gives WORK and the store to the
+ * group (2770), and with --hidepid mounts a hidepid=2 /proc in a mount
+ * namespace of the harness's own.  NULL, or why it cannot. */
+const char *users_setup(const char *work);
+/* In the driver, once WORK/shm exists: NULL when both users can use the
+ * run (and /proc hides under --hidepid), else why not. */
+const char *users_check(const char *work);
+/* In a child about to run tools: becomes user rank % 2 (exits 70 if it
+ * cannot).  Nothing without --users. */
+void users_become(int rank);
+void users_cleanup(const char *work);
+/* " (users ...)" for the header line, or "". */
+const char *users_describe(void);
+
 int cs_main(int argc, char **argv);
 int worker_main(int argc, char **argv);
 int qwork_main(int argc, char **argv);
