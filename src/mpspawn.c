@@ -134,6 +134,14 @@ static void need_duration(struct argp_state *state, const char *what, const char
 		argp_error(state, "%s: %s", what, why);
 }
 
+static void need_positive(struct argp_state *state, const char *what, const char *arg,
+			  int64_t *ns)
+{
+	need_duration(state, what, arg, ns);
+	if (*ns == 0)
+		argp_error(state, "%s: must be more than 0", what);
+}
+
 /* The rules between options, once all are known. */
 static void check_options(struct argp_state *state)
 {
@@ -225,9 +233,7 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 		opt.seen |= S_RESTART;
 		break;
 	case OPT_HEARTBEAT:
-		need_duration(state, "--heartbeat", arg, &opt.heartbeat_ns);
-		if (opt.heartbeat_ns == 0)
-			argp_error(state, "--heartbeat: must be more than 0");
+		need_positive(state, "--heartbeat", arg, &opt.heartbeat_ns);
 		opt.seen |= S_HEARTBEAT;
 		break;
 	case OPT_DAEMON:
@@ -264,9 +270,7 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 		opt.seen |= S_BACKLOG;
 		break;
 	case OPT_TTL:
-		need_duration(state, "--ttl", arg, &opt.ttl_ns);
-		if (opt.ttl_ns == 0)
-			argp_error(state, "--ttl: must be more than 0");
+		need_positive(state, "--ttl", arg, &opt.ttl_ns);
 		opt.seen |= S_TTL;
 		break;
 	case OPT_PROGRESS:

@@ -158,6 +158,11 @@ extern int ns_mode;
 int ns_setup(const char *work);
 /* Unmounts WORK/hostproc (at the end of a --ns run). */
 void ns_cleanup(const char *work);
+/* Enters a mount namespace of the harness's own with the harness's /proc
+ * bound at WORK/hostproc ($MPT_HOSTPROC), for --ns and --hidepid: 0 or
+ * -errno; and unmounts it. */
+int hostproc_setup(const char *work);
+void hostproc_cleanup(const char *work);
 /* argv as run_tool must run it: a `run` of mplock or mpsem in a pid
  * namespace of its own under --ns (in buf, of cap entries), else argv. */
 char *const *ns_wrap(char *const argv[], char *buf[], size_t cap);

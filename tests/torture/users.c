@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,19 +123,12 @@ static int hides_init(const char *unused)
 
 static int mount_hidepid(const char *work)
 {
-	static char path[PATH_MAX + 16];
+	int rc = hostproc_setup(work);
 
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return -errno;
-	snprintf(path, sizeof path, "%s/hostproc", work);
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	if (mount("/proc", path, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return -errno;
-	setenv("MPT_HOSTPROC", path, 1);
-	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2") < 0)
-		return -errno;
-	return 0;
+	if (rc == 0 &&
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2") < 0)
+		rc = -errno;
+	return rc;
 }
 
 const char *users_setup(const char *work)
@@ -190,13 +182,8 @@ const char *users_check(const char *work)
 
 void users_cleanup(const char *work)
 {
-	char path[PATH_MAX + 16];
-
-	if (!hidepid_mode)
-		return;
-	snprintf(path, sizeof path, "%s/hostproc", work);
-	umount2(path, MNT_DETACH);
-	rmdir(path);
+	if (hidepid_mode)
+		hostproc_cleanup(work);
 }
 
 const char *users_describe(void)
