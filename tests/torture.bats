@@ -246,3 +246,15 @@ users_torture() {
 	run -0 mpqueue get -n q
 	[ "$output" = new ]
 }
+
+@test "fault build: a fault point ends the init of a pid namespace too, which ignores its own SIGKILL" {
+	fault_build || skip "not configured with --enable-fault-injection"
+	[ "$(id -u)" = 0 ] || skip "needs root for unshare"
+	unshare -pf --mount-proc true 2>/dev/null || skip "no pid namespaces here"
+	# mplock is pid 1 of the namespace, as in mptorture --ns; before the
+	# fix it stayed paused there, holding the object's mutex (unshare
+	# ignores SIGTERM: timeout ends it with SIGUSR1 and exits 124)
+	run -137 timeout -s USR1 20 unshare -pf --mount-proc --kill-child \
+		env MP_FAULT=sync.locked mplock run L true
+	run -0 mplock -t 5 run L true
+}
