@@ -85,6 +85,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -811,23 +812,35 @@ static void kill_one(void)
 	}
 }
 
-/* --stop-every: until when each stopped tool stays stopped. */
+/* --stop-every: until when each stopped tool stays stopped, and a pidfd
+ * of it (SIGCONT goes to that process, never to one that took its pid). */
 static int64_t stop_until[MAXSLOTS];
+static int stop_fd[MAXSLOTS];
 
 /* SIGSTOPs the tool of a random client, for up to 300 ms. */
 static void stop_one(void)
 {
-	int i = pick_slot(1), k;
+	int i = pick_slot(1), k, fd = -1;
 	int64_t now = now_ns();
 	pid_t target;
 
 	if (i < 0)
 		return;
 	k = S->slots[i].kind;
+	/* announced as the killer does: the client reaps it only after */
+	__atomic_store_n(&S->killing, i, __ATOMIC_SEQ_CST);
 	target = __atomic_load_n(&S->slots[i].tool, __ATOMIC_SEQ_CST);
-	if (target <= 0 || kill(target, SIGSTOP) < 0)
+	if (target > 0)
+		fd = (int)syscall(SYS_pidfd_open, target, 0);
+	if (fd >= 0 && syscall(SYS_pidfd_send_signal, fd, SIGSTOP, NULL, 0) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	__atomic_store_n(&S->killing, -1, __ATOMIC_SEQ_CST);
+	if (fd < 0)
 		return;
 	stop_pid[i] = target;
+	stop_fd[i] = fd;
 	stop_until[i] = now + (int64_t)rnd_below(300) * 1000000LL;
 	__atomic_add_fetch(&S->k[k].stops, 1, __ATOMIC_SEQ_CST);
 }
@@ -839,7 +852,8 @@ static void resume_stopped(int all)
 
 	for (int i = 0; i < MAXSLOTS; i++)
 		if (stop_pid[i] && (all || now >= stop_until[i])) {
-			kill(stop_pid[i], SIGCONT);
+			syscall(SYS_pidfd_send_signal, stop_fd[i], SIGCONT, NULL, 0);
+			close(stop_fd[i]);
 			stop_pid[i] = 0;
 		}
 }
