@@ -3,7 +3,7 @@
  *
  *   mpspawn [OPTION...] [-j N] [--name NAME] (-c STRING | [--] CMD...)
  *   mpspawn [OPTION...] --daemon [--owner PID|none] ... CMD...
- *   mpspawn [OPTION...] -j N --queue QNAME [--stdin] [--keep-order] ... CMD...
+ *   mpspawn [OPTION...] -j N --queue QNAME [--stdin] [--keep-order] [--ttl D] ... CMD...
  *   mpspawn [OPTION...] --listen [HOST:]PORT|unix:PATH [-j N] [--backlog N] ... CMD...
  *   mpspawn ls | status NAME | wait NAME [-t D] | kill NAME [--signal SIG]
  *   mpspawn is-alive NAME | rm NAME | beat
@@ -61,7 +61,7 @@ static const struct mp_verb verbs[] = {
 enum { S_WORKERS = 1, S_NAME = 2, S_TAG = 4, S_KILLAFTER = 8, S_RESTART = 16,
        S_FAILFAST = 32, S_DAEMON = 64, S_OWNER = 128, S_HEARTBEAT = 256, S_QUEUE = 512,
        S_STDIN = 1024, S_COMMAND = 2048, S_LISTEN = 4096, S_BACKLOG = 8192, S_ORDER = 16384,
-       S_PROGRESS = 32768 };
+       S_PROGRESS = 32768, S_TTL = 65536 };
 
 static struct {
 	struct mp_verb_line line;
@@ -73,7 +73,7 @@ static struct {
 	uint32_t workers;
 	int tag, restart, fail_fast, daemon, use_stdin, progress;
 	uint32_t max_restarts;
-	int64_t kill_after_ns, heartbeat_ns;
+	int64_t kill_after_ns, heartbeat_ns, ttl_ns;
 	int sig, have_sig;
 	struct mp_owner owner;
 	int have_owner;
@@ -88,7 +88,7 @@ static struct {
 
 enum { OPT_NAME = 0x2000, OPT_TAG, OPT_RESTART, OPT_MAX_RESTARTS, OPT_FAIL_FAST, OPT_DAEMON,
        OPT_OWNER, OPT_HEARTBEAT, OPT_QUEUE, OPT_STDIN, OPT_SIGNAL, OPT_LISTEN, OPT_BACKLOG,
-       OPT_KEEP_ORDER, OPT_PROGRESS };
+       OPT_KEEP_ORDER, OPT_PROGRESS, OPT_TTL };
 
 static const struct argp_option options[] = {
 	{ "jobs", 'j', "N", 0, "Start N workers (default 1)", 1 },
@@ -114,6 +114,8 @@ static const struct argp_option options[] = {
 	{ "stdin", OPT_STDIN, 0, 0, "--queue: give the message on standard input instead", 3 },
 	{ "keep-order", OPT_KEEP_ORDER, 0, 0, "--queue: print each message's output in the "
 	  "order the messages were taken", 3 },
+	{ "ttl", OPT_TTL, "DURATION", 0, "--queue: end a message's command after DURATION "
+	  "(then it failed, with 124)", 3 },
 	{ "listen", OPT_LISTEN, "ADDR", 0, "A server: run CMD once per connection to ADDR "
 	  "([HOST:]PORT, [IPV6]:PORT or unix:PATH), at most -j at once", 4 },
 	{ "backlog", OPT_BACKLOG, "N", 0, "--listen: connections waiting to be accepted "
@@ -130,6 +132,14 @@ static void need_duration(struct argp_state *state, const char *what, const char
 
 	if (mp_parse_duration(arg, ns, why, sizeof why))
 		argp_error(state, "%s: %s", what, why);
+}
+
+static void need_positive(struct argp_state *state, const char *what, const char *arg,
+			  int64_t *ns)
+{
+	need_duration(state, what, arg, ns);
+	if (*ns == 0)
+		argp_error(state, "%s: must be more than 0", what);
 }
 
 /* The rules between options, once all are known. */
@@ -151,6 +161,8 @@ static void check_options(struct argp_state *state)
 			argp_error(state, "--max-restarts needs --restart on-failure");
 		if ((opt.seen & S_ORDER) && !opt.queue)
 			argp_error(state, "--keep-order is for --queue");
+		if ((opt.seen & S_TTL) && !opt.queue)
+			argp_error(state, "--ttl is for --queue");
 		if ((opt.seen & S_BACKLOG) && !opt.listen)
 			argp_error(state, "--backlog is for --listen");
 		if (opt.listen && (opt.seen & (S_QUEUE | S_RESTART | S_FAILFAST | S_HEARTBEAT)))
@@ -221,9 +233,7 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 		opt.seen |= S_RESTART;
 		break;
 	case OPT_HEARTBEAT:
-		need_duration(state, "--heartbeat", arg, &opt.heartbeat_ns);
-		if (opt.heartbeat_ns == 0)
-			argp_error(state, "--heartbeat: must be more than 0");
+		need_positive(state, "--heartbeat", arg, &opt.heartbeat_ns);
 		opt.seen |= S_HEARTBEAT;
 		break;
 	case OPT_DAEMON:
@@ -258,6 +268,10 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--backlog: %s", why);
 		opt.backlog = (uint32_t)v;
 		opt.seen |= S_BACKLOG;
+		break;
+	case OPT_TTL:
+		need_positive(state, "--ttl", arg, &opt.ttl_ns);
+		opt.seen |= S_TTL;
 		break;
 	case OPT_PROGRESS:
 		opt.progress = 1;
@@ -318,7 +332,7 @@ static const char doc[] =
 static const struct argp argp = {
 	options, parse_opt,
 	"[-j N] [--name NAME] [--tag] [-t D] [--daemon] (-c STRING | [--] CMD [ARG...])\n"
-	"-j N --queue QNAME [--stdin] [--keep-order] [--] CMD [ARG...]\n"
+	"-j N --queue QNAME [--stdin] [--keep-order] [--ttl D] [--] CMD [ARG...]\n"
 	"--listen [HOST:]PORT|unix:PATH [-j N] [--backlog N] [--] CMD [ARG...]\n"
 	"ls\n"
 	"status|wait|kill|is-alive|rm NAME\n"
@@ -566,6 +580,7 @@ static int do_spawn(void)
 	c.queue = opt.queue;
 	c.use_stdin = opt.use_stdin;
 	c.keep_order = opt.keep_order;
+	c.msg_ttl_ns = opt.ttl_ns;
 	c.listen_fd = lfd;
 	c.listen_path = opt.addr.family == AF_UNIX ? opt.addr.path : NULL;
 	c.store = &mp_verb_store;

@@ -37,7 +37,7 @@ tests_unit_t_store_LDADD = $(LIBMP)
 tests_unit_t_owner_SOURCES = tests/unit/t-owner.c
 tests_unit_t_owner_LDADD = $(LIBMP)
 
-TESTS += tests/redis-store.redis tests/libmptools-on-redis.redis tests/python-on-redis.redis
+TESTS += tests/redis-store.redis tests/libmptools-on-redis.redis tests/python-on-redis.redis tests/stopped-on-redis.redis
 EXTRA_DIST += $(TESTS) tests/redis.bats tests/with-redis tests/helpers/common.bash tests/helpers/posix-sem.py \
 	tests/helpers/complete tests/valgrind.sh \
 	tests/unit/mutex-word.h

@@ -581,6 +581,52 @@ wstate_is() {
 	run -64 mpspawn --queue 'bad/name' true
 }
 
+@test "pool: --ttl ends a message's command that runs too long: it failed with 124, is not retried" {
+	mpqueue put q one slow two stubborn three
+	mpqueue close q
+	# slow ends at SIGTERM; stubborn ignores it and gets SIGKILL after -k
+	run -124 --separate-stderr timeout -s KILL 120 mpspawn -j 1 --queue q --name pt \
+		--ttl 1s -k 1s -c '
+		echo "$1" >>"$P.ran"
+		case $1 in
+		slow) exec sleep 300 ;;
+		stubborn) trap "" TERM; sleep 300 ;;
+		esac
+		echo "$1" >>"$P.done"'
+	[[ $stderr == *"ran out of --ttl"* ]]
+	[[ $stderr == *"message failed with status 124: slow"* ]]
+	[[ $stderr == *"message failed with status 124: stubborn"* ]]
+	[[ $stderr == *"2 of 5 messages failed"* ]]
+	# each ran once: a failed message is not handed out again
+	[ "$(sort "$P.ran" | tr '\n' ' ')" = "one slow stubborn three two " ]
+	[ "$(sort "$P.done" | tr '\n' ' ')" = "one three two " ]
+	[ "$(gfield pt failed)" = 2 ]
+	run -0 mpqueue info q --json
+	[[ $output == *'"unfinished":0'* ]]
+	run -64 mpspawn --ttl 1s true
+	run -64 mpspawn --queue q --ttl 0 true
+	run -64 mpspawn --queue q --ttl soon true
+}
+
+@test "pool: with --ttl, the message of a stopped worker goes back to the queue by itself" {
+	mpqueue put q held
+	start_bg mpspawn -j 1 --queue q --name ps --ttl 1s -k 0 -c 'echo $PPID >"$P.worker.tmp"
+		mv "$P.worker.tmp" "$P.worker"; exec sleep 300'
+	local m=$BG_PID w st=0
+	wait_until 30 test -s "$P.worker"
+	w=$(cat "$P.worker")
+	echo "$w" >>"$P.gc"
+	kill -STOP "$w"
+	# the lease ends 1s + 0s + 1s after the take; without --ttl it would
+	# last as long as the (stopped, live) worker
+	run -0 mpqueue get q -t 60
+	[ "$output" = held ]
+	kill -CONT "$w"
+	mpqueue close q
+	wait "$m" || st=$?
+	[ "$st" = 124 ]
+}
+
 # ---- usage, data and system errors ----
 
 @test "usage errors exit 64" {

@@ -166,6 +166,28 @@ with_hidepid() {
 	[[ $output == *"status 0" ]]
 }
 
+@test "hidepid=2: a caller the tool cannot see is not taken for dead: 77, nothing done" {
+	local store
+	tools_for_uid 65534
+	store=$(mktemp -d /tmp/mp-hidepid.XXXXXX)
+	chown 65534:65534 "$store"
+	# root's shell runs the tool as uid 65534, which cannot see root's
+	# processes: its caller is hidden, not gone
+	run unshare -m sh -c '
+		mount -t proc -o hidepid=2 proc /proc || exit 99
+		MP_DIR=$1/s setpriv --reuid 65534 --regid 65534 --clear-groups "$2/mplock" acquire L
+		echo "status $?"
+		MP_DIR=$1/s setpriv --reuid 65534 --regid 65534 --clear-groups "$2/mplock" is-locked L
+		echo "locked $?"' sh "$store" "$OTHER_BIN"
+	rm -rf "$store"
+	[ "$status" != 99 ] || skip "cannot mount a hidepid /proc here"
+	echo "$output"
+	[[ $output == *"cannot see the calling process"*"--owner"* ]]
+	[[ $output == *"status 77"* ]]
+	# nothing done: no lock was made
+	[[ $output == *"locked 66"* ]]
+}
+
 @test "a waiter in a sibling pid namespace SIGKILLed does not block the queue after its lease" {
 	mplock acquire q --owner none
 	# the other container exists first: a namespace's inode number is

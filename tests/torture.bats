@@ -58,6 +58,47 @@ torture() {
 	torture sem --ns
 }
 
+# users_torture OPTION...: a short run of lock, rwlock, sem and queue whose
+# clients run as two users, uids 64001 and 64002 in gid 64000 (numbers: no
+# accounts are needed), sharing a proper group store (2770); from a copy
+# of the binaries and a work directory both users can reach.
+users_torture() {
+	local k
+	[ "$(id -u)" = 0 ] || skip "needs root to run the clients as two users"
+	tools_for_uid 64001
+	cp "$TORTURE" "$OTHER_BIN/"
+	run "$OTHER_BIN/mptorture" -t "$SECONDS_PER_KIND" -k lock,rwlock,sem,queue \
+		--bin "$OTHER_BIN" --dir "$OTHER_BIN/t" --users 64001,64002:64000 "$@"
+	echo "$output"
+	if [[ $output == *"cannot mount a hidepid=2 /proc"* ]]; then
+		skip "cannot mount a hidepid /proc here"
+	fi
+	[ "$status" = 0 ]
+	[[ $output == *"(users 64001 and 64002, group store of gid 64000"* ]]
+	for k in lock rwlock sem queue; do
+		[ "$(column $k 7)" = 0 ]
+		[ "$(column $k 3)" -ge 20 ]
+		[ "$(column $k 4)" -ge 5 ]
+	done
+	[[ "$output" == *", violations 0"* ]]
+}
+
+@test "two users sharing a group store keep every invariant under kill -9" {
+	users_torture
+}
+
+@test "with /proc hidepid=2, holders of the other user are never judged dead under kill -9" {
+	# each user's tools see only that user's processes; a holder they
+	# cannot see must still count as alive
+	users_torture --hidepid
+	[[ $output == *"/proc hidepid=2)"* ]]
+}
+
+@test "hidepid=2 and random SIGSTOP/SIGCONT together break no invariant" {
+	users_torture --hidepid --stop-every 20
+	[[ "$output" =~ stops\ \(SIGSTOP,\ then\ SIGCONT\)\ [1-9][0-9]* ]]
+}
+
 @test "no worker outlives a SIGKILLed mpspawn by more than a second" {
 	torture spawn
 }

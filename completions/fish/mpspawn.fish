@@ -37,7 +37,7 @@ function __mpspawn_scan
                 set dir (string replace -- --dir= '' $w)
             case '--store=*'
                 set dir (string replace -- --store= '' $w)
-            case -j -c -t -w -k -E --jobs --name --command --timeout --wait --kill-after --signal --restart --max-restarts --heartbeat --owner --queue --dir --store --lease --conflict-exit-code --listen --backlog
+            case -j -c -t -w -k -E --jobs --name --command --timeout --wait --kill-after --signal --restart --max-restarts --heartbeat --ttl --owner --queue --dir --store --lease --conflict-exit-code --listen --backlog
                 set skip 1
                 set argof $w
             case '-*'
@@ -110,7 +110,7 @@ complete -c mpspawn -n __mpspawn_in_command -a '(__mpspawn_complete_command)'
 
 # Options.  Spelled out for scripts that check this file against
 # mpspawn --help (fish writes them as "-l name"):
-# --jobs --name --command --tag --fail-fast --kill-after --signal --restart --max-restarts --heartbeat --daemon --owner --queue --stdin --keep-order --listen --backlog --progress --nonblock --timeout --wait --conflict-exit-code --json --existing --dir --store --lease --quiet --verbose --help --usage --version
+# --jobs --name --command --tag --fail-fast --kill-after --signal --restart --max-restarts --heartbeat --daemon --owner --queue --stdin --keep-order --ttl --listen --backlog --progress --nonblock --timeout --wait --conflict-exit-code --json --existing --dir --store --lease --quiet --verbose --help --usage --version
 set -l start '__mpspawn_verb -'
 complete -c mpspawn -n $start -s j -l jobs -x -d 'Start N workers (default 1)'
 complete -c mpspawn -n $start -l name -x -a '(__mpspawn_names spawn)' -d 'Name of the group (default spawn-PID)'
@@ -129,6 +129,7 @@ complete -c mpspawn -n $start -l owner -x -a 'none (__fish_complete_pids)' -d '-
 complete -c mpspawn -n $start -l queue -x -a '(__mpspawn_names queue)' -d 'A pool: run CMD once per message of the queue'
 complete -c mpspawn -n $start -l stdin -d '--queue: give the message on standard input'
 complete -c mpspawn -n $start -l keep-order -d '--queue: print the output in the order the messages were taken'
+complete -c mpspawn -n $start -l ttl -x -d "--queue: end a message's command after DURATION (it fails, 124)"
 complete -c mpspawn -n $start -l listen -x -a '0 127.0.0.1: 0.0.0.0: [::1]: [::]: unix:' -d 'A server: run CMD once per connection'
 complete -c mpspawn -n $start -l backlog -x -d '--listen: connections waiting to be accepted'
 complete -c mpspawn -n $start -l progress -d 'A progress line on stderr when it is a terminal'

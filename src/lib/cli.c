@@ -403,6 +403,14 @@ void mp_default_owner_or_exit(struct mp_owner *o)
 		mp_die(MP_EXIT_NOINPUT, "the calling process has exited (pid %d adopted this "
 		       "process): nothing done; name the owner with --owner", (int)ppid);
 	rc = mp_owner_of(ppid, o);
+	/* Not in /proc but still our parent: hidden (hidepid=2 hides other
+	 * users' processes, and a process that changed its user without an
+	 * exec from its own user too), not dead; its start time is unknown. */
+	if (rc == -ESRCH && getppid() == ppid && (kill(ppid, 0) == 0 || errno == EPERM) &&
+	    mp_proc_stat(ppid, &(char){ 0 }, &(uint64_t){ 0 }) == -ESRCH)
+		mp_die(MP_EXIT_NOPERM, "cannot see the calling process (pid %d) in /proc "
+		       "(hidepid): nothing done; name an owner this process can see with "
+		       "--owner, or --owner none", (int)ppid);
 	if (rc == -ESRCH)	/* it died (a zombie) just now */
 		mp_die(MP_EXIT_NOINPUT, "the calling process (pid %d) has exited: nothing done",
 		       (int)ppid);

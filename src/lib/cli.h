@@ -164,6 +164,12 @@ int mp_cmd_wait(struct mp_cmd *c);
  * *expired tells whether it had to. */
 int mp_cmd_wait_ttl(struct mp_cmd *c, int64_t ttl_ns, int *expired);
 
+/* Waits until process pid (a child, not reaped by this) has ended, at most
+ * ttl_ns (0: returns 0 at once); if it still runs then, sends SIGTERM, and
+ * SIGKILL kill_ns later (at once if kill_ns is 0).  Returns 1 if it had to
+ * end it, 0 if not; the caller reaps it. */
+int mp_pid_end_after(pid_t pid, int64_t ttl_ns, int64_t kill_ns);
+
 /* Exit handler: a failed write or close of stdout exits 74. */
 void mp_close_stdout(void);
 

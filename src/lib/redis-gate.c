@@ -169,9 +169,11 @@ static uint32_t redis_sem_slots(const struct mp_obj *o)
 
 static void cancel(struct mp_obj *o, uint64_t ticket);
 
-/* Waiters of this host (and pid namespace) that are gone leave the queue
- * now, not when their place runs out: w is {ticket, "weight alive host pid
- * start pidns since", ...}. */
+/* Waiters of this host (and pid namespace) that are gone or stopped
+ * (SIGSTOP, Ctrl-Z) leave the queue now, not when their place runs out,
+ * so a stopped head does not keep the others waiting: w is {ticket,
+ * "weight alive host pid start pidns since", ...}.  A stopped waiter that
+ * runs again comes back with its ticket, so it keeps its place. */
 static void reap_waiters(struct mp_obj *o, redisReply *w, const char *me)
 {
 	for (size_t i = 0; i + 1 < w->elements; i += 2) {
@@ -182,14 +184,15 @@ static void reap_waiters(struct mp_obj *o, redisReply *w, const char *me)
 
 		if (sscanf(w->element[i + 1]->str, "%u %lld %159s %d %" SCNu64 " %" SCNu64, &weight,
 			   &alive, host, &who.pid, &who.start, &who.pidns) != 6 ||
-		    strcmp(host, me) || who.pid <= 0 || mp_owner_alive(&who))
+		    strcmp(host, me) || who.pid <= 0 || mp_owner_waiting(&who))
 			continue;
 		cancel(o, strtoull(w->element[i]->str, NULL, 10));
 	}
 }
 
-/* Drops the holds and waiters of this host whose processes are gone: a
- * dead local holder goes within a slice, not a lease. */
+/* Drops the holds and waiters of this host whose processes are gone (and
+ * the waiters that are stopped): a dead local holder goes within a slice,
+ * not a lease. */
 static void reap_local(struct mp_obj *o)
 {
 	const char *args[1] = { o->kind->name };

@@ -7,7 +7,10 @@
  * command has ended; the lease names this process as owner, so a worker
  * killed mid-message hands its message back, and a message whose command
  * was ended with the group is requeued, never lost.  Each command gets
- * PR_SET_PDEATHSIG(SIGKILL) on this worker.
+ * PR_SET_PDEATHSIG(SIGKILL) on this worker.  With --ttl, a command still
+ * running after it is ended (TERM, KILL --kill-after later) and its message
+ * counts as failed with 124; the lease's own TTL is longer, so a message
+ * whose worker is stopped goes back to the queue by itself.
  */
 #include "config.h"
 
@@ -80,13 +83,13 @@ static void show_payload(char *out, size_t cap, const unsigned char *p, size_t n
 }
 
 /* Runs the command for one message (its stdout on out, unless -1);
- * returns its status. */
+ * returns its status, 124 if --ttl ended it. */
 static int run_message(const struct mp_sup_conf *c, char **argv, char **envp, const char *msg,
 		       size_t len, int out)
 {
 	volatile int child_errno = 0;
 	pid_t self = getpid(), pid;
-	int in[2] = { -1, -1 }, wst;
+	int in[2] = { -1, -1 }, wst, expired;
 
 	if (c->use_stdin && pipe2(in, O_CLOEXEC) < 0) {
 		c->warn("pipe: %s", strerror(errno));
@@ -134,11 +137,16 @@ static int run_message(const struct mp_sup_conf *c, char **argv, char **envp, co
 		}
 		close(in[1]);
 	}
+	expired = mp_pid_end_after(pid, c->msg_ttl_ns, c->kill_after_ns);
 	while (waitpid(pid, &wst, 0) < 0)
 		if (errno != EINTR)
 			return 71;
 	if (child_errno)
 		c->warn("cannot run '%s': %s", argv[0], strerror(child_errno));
+	if (expired) {
+		c->warn("a message's command ran out of --ttl and was ended");
+		return 124;
+	}
 	return sup_status_of(wst);
 }
 
@@ -179,7 +187,11 @@ int sup_pool_worker(const struct mp_sup_conf *c, uint32_t id, char **envp)
 		argv[argc++] = buf;
 
 	for (;;) {
-		struct mp_queue_get_req r = { .owner = me };
+		/* the lease outlives the command's --ttl and --kill-after */
+		struct mp_queue_get_req r = {
+			.owner = me,
+			.ttl_ns = c->msg_ttl_ns ? c->msg_ttl_ns + c->kill_after_ns + 1000000000LL : 0,
+		};
 		int st, out = -1;
 
 		if (mp_signal_pending)

@@ -59,6 +59,8 @@ struct mp_sup_conf {
 	const char *queue;	/* NULL: not a pool */
 	int use_stdin;		/* the message on stdin, not as last argument */
 	int keep_order;		/* --keep-order: stdout in the order taken */
+	int64_t msg_ttl_ns;	/* --ttl: a message's command is ended after
+				 * this (status 124); 0: no bound */
 	/* --listen mode (see supervise-listen.c) */
 	int listen_fd;		/* the listening socket; -1: not a server */
 	const char *listen_path;	/* a Unix socket's path, removed at the end */

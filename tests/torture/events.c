@@ -67,7 +67,7 @@ static int run_capture(struct client *c, char *const argv[], struct tres *t, cha
 	int fd;
 
 	snprintf(path, sizeof path, "%s/out.%d", workdir, (int)getpid());
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0660);
 	if (fd < 0)
 		return -1;
 	run_tool(c, argv, fd, t);

@@ -231,7 +231,7 @@ static void sem_op(struct client *c)
 		int fd;
 
 		snprintf(path, sizeof path, "%s/value.%d", workdir, (int)getpid());
-		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0660);
 		if (fd < 0)
 			return;
 		run_tool(c, argv, fd, &t);

@@ -5,7 +5,7 @@ check_PROGRAMS += tests/torture/mptorture
 tests_torture_mptorture_SOURCES = tests/torture/mptorture.c tests/torture/torture.h \
 	tests/torture/gates.c tests/torture/events.c tests/torture/queues.c \
 	tests/torture/queues.h tests/torture/queue-check.c \
-	tests/torture/vars.c tests/torture/ns.c
+	tests/torture/vars.c tests/torture/ns.c tests/torture/users.c
 tests_torture_mptorture_LDADD = -lm
 tests_torture_mptorture_LDFLAGS = $(STATIC_LINK)
 

@@ -3,7 +3,7 @@
  *
  *   mptorture [-t SECONDS] [-k KIND,...] [-j CLIENTS] [--bin DIR] [--dir DIR]
  *             [--fault SPEC|none] [--kill-every MS] [--stop-every MS] [--seed N]
- *             [--sabotage] [-v]
+ *             [--sabotage] [--ns] [--users UID1,UID2:GID [--hidepid]] [-v]
  *
  * Runs many concurrent clients of every tool (each client is a process
  * that runs the real binaries, one after another) and SIGKILLs random
@@ -52,6 +52,10 @@
  * up to 300 ms, then lets them go on (SIGCONT): the invariants must hold
  * and the others must not be wedged by them (issue 22).
  *
+ * --users UID1,UID2:GID runs the clients as two users sharing a group
+ * store, and --hidepid with it hides each user's processes from the
+ * other in /proc (hidepid=2): see users.c.
+ *
  * --sabotage breaks every kind on purpose (no lock around the section, a
  * message "put" without putting it, a "set" that sets nothing, a worker
  * that escapes its group, ...): the run must then report violations,
@@ -81,6 +85,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -145,7 +150,7 @@ static void append_file(const char *name, const char *text, size_t n)
 	int fd;
 
 	snprintf(path, sizeof path, "%s/%s", workdir, name);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0660);
 	if (fd >= 0) {
 		ssize_t w = write(fd, text, n);
 		(void)w;
@@ -256,7 +261,7 @@ static int sigkill_pending(pid_t pid)
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	snprintf(path, sizeof path, "%s/%d/status", proc_root(), (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 1;
@@ -580,7 +585,8 @@ int run_check(char *const argv[], char *out, size_t cap)
 		return -1;
 	pid = fork();
 	if (pid == 0) {
-		int efd = open("checks.stderr", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		int efd = open("checks.stderr", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0660);
+		users_become(0);
 		child_setup(out ? pfd[1] : -1, efd);
 		execve(argv[0], argv, check_env);
 		_exit(127);
@@ -614,7 +620,8 @@ int run_check_fd(char *const argv[], int outfd)
 	int st;
 
 	if (pid == 0) {
-		int efd = open("checks.stderr", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		int efd = open("checks.stderr", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0660);
+		users_become(0);
 		child_setup(dup(outfd), efd);
 		execve(argv[0], argv, check_env);
 		_exit(127);
@@ -706,8 +713,9 @@ static void client_main(int slot, int kind, int rank)
 	int nops = 20 + (int)rnd_below(200);
 
 	rnd_seed(rnd() ^ (uint64_t)getpid() << 20 ^ (uint64_t)now_ns());
+	users_become(rank);
 	snprintf(path, sizeof path, "%s/%s.stderr", workdir, kinds[kind]->name);
-	c.errfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	c.errfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0660);
 	c.id = __atomic_add_fetch(&S->next_tag, 1, __ATOMIC_SEQ_CST);
 	for (int i = 0; i < nops && !__atomic_load_n(&S->stop, __ATOMIC_SEQ_CST) &&
 			!__atomic_load_n(&S->paused[kind], __ATOMIC_SEQ_CST); i++)
@@ -823,23 +831,35 @@ static void kill_one(void)
 	}
 }
 
-/* --stop-every: until when each stopped tool stays stopped. */
+/* --stop-every: until when each stopped tool stays stopped, and a pidfd
+ * of it (SIGCONT goes to that process, never to one that took its pid). */
 static int64_t stop_until[MAXSLOTS];
+static int stop_fd[MAXSLOTS];
 
 /* SIGSTOPs the tool of a random client, for up to 300 ms. */
 static void stop_one(void)
 {
-	int i = pick_slot(1), k;
+	int i = pick_slot(1), k, fd = -1;
 	int64_t now = now_ns();
 	pid_t target;
 
 	if (i < 0)
 		return;
 	k = S->slots[i].kind;
+	/* announced as the killer does: the client reaps it only after */
+	__atomic_store_n(&S->killing, i, __ATOMIC_SEQ_CST);
 	target = __atomic_load_n(&S->slots[i].tool, __ATOMIC_SEQ_CST);
-	if (target <= 0 || kill(target, SIGSTOP) < 0)
+	if (target > 0)
+		fd = (int)syscall(SYS_pidfd_open, target, 0);
+	if (fd >= 0 && syscall(SYS_pidfd_send_signal, fd, SIGSTOP, NULL, 0) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	__atomic_store_n(&S->killing, -1, __ATOMIC_SEQ_CST);
+	if (fd < 0)
 		return;
 	stop_pid[i] = target;
+	stop_fd[i] = fd;
 	stop_until[i] = now + (int64_t)rnd_below(300) * 1000000LL;
 	__atomic_add_fetch(&S->k[k].stops, 1, __ATOMIC_SEQ_CST);
 }
@@ -851,7 +871,8 @@ static void resume_stopped(int all)
 
 	for (int i = 0; i < MAXSLOTS; i++)
 		if (stop_pid[i] && (all || now >= stop_until[i])) {
-			kill(stop_pid[i], SIGCONT);
+			syscall(SYS_pidfd_send_signal, stop_fd[i], SIGCONT, NULL, 0);
+			close(stop_fd[i]);
 			stop_pid[i] = 0;
 		}
 }
@@ -950,7 +971,8 @@ static void usage(int status)
 	fprintf(status ? stderr : stdout,
 		"usage: mptorture [-t SECONDS] [-k KIND,...] [-j CLIENTS] [--bin DIR] [--dir DIR]\n"
 		"                 [--fault SPEC|none] [--kill-every MS] [--stop-every MS]\n"
-		"                 [--seed N] [--sabotage] [--keep] [--ns] [-v]\n"
+		"                 [--seed N] [--sabotage] [--keep] [--ns]\n"
+		"                 [--users UID1,UID2:GID [--hidepid]] [-v]\n"
 		"kinds: lock rwlock sem queue event spawn (default: all)\n"
 		"exit: 0 no violation, 1 violations, 2 usage, 70 the harness failed\n");
 	exit(status);
@@ -999,11 +1021,13 @@ int main(int argc, char **argv)
 		{ "sabotage", no_argument, 0, 'X' }, { "keep", no_argument, 0, 'P' },
 		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' },
 		{ "stop-every", required_argument, 0, 'T' }, { "ns", no_argument, 0, 'N' },
+		{ "users", required_argument, 0, 'U' }, { "hidepid", no_argument, 0, 'H' },
 		{ 0 }
 	};
 	double seconds = 10, kill_every_ms = 10, stop_every_ms = 0;
 	const char *kindlist = NULL, *fault = NULL, *dir = NULL;
 	char tmpl[PATH_MAX], path[PATH_MAX + 64];
+	const char *why;
 	int clients = 0, keep = 0, opt, fd, want_ns = 0;
 	uint64_t seed = 0;
 	ssize_t n;
@@ -1029,13 +1053,18 @@ int main(int argc, char **argv)
 		case 'X': sabotage = 1; break;
 		case 'P': keep = 1; break;
 		case 'N': want_ns = 1; break;
+		case 'U':
+			if (users_parse(optarg) < 0)
+				usage(2);
+			break;
+		case 'H': hidepid_mode = 1; break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(0); break;
 		default: usage(2);
 		}
 	}
 	if (optind != argc || seconds <= 0 || clients < 0 || kill_every_ms <= 0 ||
-	    stop_every_ms < 0)
+	    stop_every_ms < 0 || (hidepid_mode && !users_mode) || (want_ns && users_mode))
 		usage(2);
 
 	n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
@@ -1106,11 +1135,13 @@ int main(int argc, char **argv)
 		die("mkdir %s: %s", path, strerror(errno));
 	if (want_ns && (fd = ns_setup(workdir)) < 0)
 		die("--ns: %s (root, and unshare(1), are needed)", strerror(-fd));
+	if ((why = users_setup(workdir)))
+		die("%s", why);
 
 	/* The shared state: a file, so the tools' children (critical
 	 * sections, workers) can map it too. */
 	snprintf(path, sizeof path, "%s/shm", workdir);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0660);
 	if (fd < 0 || ftruncate(fd, sizeof(struct shm)) < 0)
 		die("%s: %s", path, strerror(errno));
 	S = mmap(NULL, sizeof(struct shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -1122,6 +1153,8 @@ int main(int argc, char **argv)
 	S->sabotage = sabotage;
 	snprintf(S->workdir, sizeof S->workdir, "%s", workdir);
 	setenv("MPT_SHM", path, 1);
+	if ((why = users_check(workdir)))
+		die("%s", why);
 
 	tool_env = make_env(fault);
 	check_env = make_env(NULL);
@@ -1140,7 +1173,7 @@ int main(int argc, char **argv)
 	for (int k = 0; k < NKINDS; k++)
 		if (enabled[k])
 			nk++;
-	printf("mptorture: %g s, kinds:", seconds);
+	printf("mptorture: %g s%s, kinds:", seconds, users_describe());
 	for (int k = 0; k < NKINDS; k++)
 		if (enabled[k])
 			printf(" %s", kinds[k]->name);
@@ -1255,6 +1288,7 @@ int main(int argc, char **argv)
 		printf("mptorture: interrupted\n");
 	fflush(stdout);
 	ns_cleanup(workdir);	/* never rm -rf through a bind mount of /proc */
+	users_cleanup(workdir);
 	if (!tot.violations && !keep && !dir) {
 		char cmd[PATH_MAX + 48];
 		snprintf(cmd, sizeof cmd, "rm -rf --one-file-system '%s'", workdir);

@@ -50,7 +50,7 @@ pid_t self_pid(void)
 	return (pid_t)atoi(buf);
 }
 
-int ns_setup(const char *work)
+int hostproc_setup(const char *work)
 {
 	static char path[PATH_MAX + 16];
 
@@ -59,24 +59,36 @@ int ns_setup(const char *work)
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -errno;
 	snprintf(path, sizeof path, "%s/hostproc", work);
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	if (mount("/proc", path, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return -errno;
 	setenv("MPT_HOSTPROC", path, 1);
-	ns_mode = 1;
 	return 0;
+}
+
+void hostproc_cleanup(const char *work)
+{
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof path, "%s/hostproc", work);
+	umount2(path, MNT_DETACH);
+	rmdir(path);
+}
+
+int ns_setup(const char *work)
+{
+	int rc = hostproc_setup(work);
+
+	if (rc == 0)
+		ns_mode = 1;
+	return rc;
 }
 
 void ns_cleanup(const char *work)
 {
-	char path[PATH_MAX + 16];
-
-	if (!ns_mode)
-		return;
-	snprintf(path, sizeof path, "%s/hostproc", work);
-	umount2(path, MNT_DETACH);
-	rmdir(path);
+	if (ns_mode)
+		hostproc_cleanup(work);
 }
 
 char *const *ns_wrap(char *const argv[], char *buf[], size_t cap)

@@ -47,7 +47,7 @@ static void drain(void)
 	snprintf(file, sizeof file, "d.%u", drains++);
 	snprintf(path, sizeof path, "%s/q/%s", workdir, file);
 	qlog("B %s %" PRId64 " %d\n", file, now_ns(), G_DRAIN);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0660);
 	st = run_check_fd(get, fd);
 	qlog("G %s %d %" PRId64 "\n", file, st == 75 ? 0 : st, now_ns());
 	if (lseek(fd, 0, SEEK_SET) == 0)

@@ -112,7 +112,7 @@ void qlog(const char *fmt, ...)
 	if (n >= (int)sizeof buf)
 		n = (int)sizeof buf - 1;
 	snprintf(path, sizeof path, "%s/q/log", workdir);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0660);
 	if (fd >= 0) {
 		ssize_t w = write(fd, buf, (size_t)n);
 		(void)w;
@@ -202,7 +202,7 @@ static void forge(const char *file, const char *path)
 		snprintf(fpath, sizeof fpath, "%s%c", path, "xy"[k]);
 		if (k)
 			buf[n - 2] = buf[n - 2] == 'a' ? 'b' : 'a';
-		fd = open(fpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		fd = open(fpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0660);
 		if (fd < 0 || write(fd, buf, (size_t)n) != n) {
 			if (fd >= 0)
 				close(fd);
@@ -227,7 +227,7 @@ static void getter(struct client *c, char **argv, int type)
 	snprintf(file, sizeof file, "o.%" PRIu64 ".%" PRIu64, c->id, c->seq++);
 	snprintf(path, sizeof path, "%s/q/%s", workdir, file);
 	qlog("B %s %" PRId64 " %d\n", file, now_ns(), type);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
 	if (fd < 0)
 		return;
 	qrun(c, argv, fd, &t);
@@ -385,7 +385,7 @@ int qwork_main(int argc, char **argv)
 		return 71;
 	memcpy(buf, argv[2], n);
 	buf[n] = '\n';
-	fd = open(argv[1], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(argv[1], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0660);
 	if (fd < 0 || write(fd, buf, n + 1) != (ssize_t)(n + 1))
 		return 74;
 	return 0;
@@ -398,7 +398,7 @@ static void queue_setup(void)
 			   "--max-bytes", "16K", "--max-msg", "1K", NULL };
 
 	snprintf(dir, sizeof dir, "%s/q", workdir);
-	mkdir(dir, 0700);
+	mkdir(dir, 0770);
 	if (run_check(create, NULL, 0) != 0)
 		violation(K_QUEUE, "mpqueue create %s failed", Q);
 }

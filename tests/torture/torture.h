@@ -159,6 +159,11 @@ extern int ns_mode;
 int ns_setup(const char *work);
 /* Unmounts WORK/hostproc (at the end of a --ns run). */
 void ns_cleanup(const char *work);
+/* Enters a mount namespace of the harness's own with the harness's /proc
+ * bound at WORK/hostproc ($MPT_HOSTPROC), for --ns and --hidepid: 0 or
+ * -errno; and unmounts it. */
+int hostproc_setup(const char *work);
+void hostproc_cleanup(const char *work);
 /* argv as run_tool must run it: a `run` of mplock or mpsem in a pid
  * namespace of its own under --ns (in buf, of cap entries), else argv. */
 char *const *ns_wrap(char *const argv[], char *buf[], size_t cap);
@@ -166,6 +171,24 @@ char *const *ns_wrap(char *const argv[], char *buf[], size_t cap);
  * start time there (from inside a --ns namespace too). */
 const char *proc_root(void);
 pid_t self_pid(void);
+
+/* users.c: --users UID1,UID2:GID and --hidepid */
+extern int users_mode, hidepid_mode;
+/* Parses UID1,UID2:GID; 0, or -1 if it does not parse. */
+int users_parse(const char *arg);
+/* In the driver, with WORK/store made: gives WORK and the store to the
+ * group (2770), and with --hidepid mounts a hidepid=2 /proc in a mount
+ * namespace of the harness's own.  NULL, or why it cannot. */
+const char *users_setup(const char *work);
+/* In the driver, once WORK/shm exists: NULL when both users can use the
+ * run (and /proc hides under --hidepid), else why not. */
+const char *users_check(const char *work);
+/* In a child about to run tools: becomes user rank % 2 (exits 70 if it
+ * cannot).  Nothing without --users. */
+void users_become(int rank);
+void users_cleanup(const char *work);
+/* " (users ...)" for the header line, or "". */
+const char *users_describe(void);
 
 int cs_main(int argc, char **argv);
 int worker_main(int argc, char **argv);
