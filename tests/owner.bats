@@ -13,6 +13,14 @@ load helpers/common
 	[ "$output" = "1 0" ]
 }
 
+@test "a child whose forking thread died sees it, where getppid() cannot (a wrapper with a lease thread SIGKILLed in vfork)" {
+	# getppid() still names the process (its other thread adopted the
+	# child, and the death signal was sent before the child set it); the
+	# command of mplock/mpsem run would run on without a holder
+	run -0 t-owner thread-fork
+	[ "$output" = "1 1" ]
+}
+
 @test "a recycled pid is not the owner: a different start time is dead" {
 	start=$(t-owner start $$)
 	run -0 t-owner alive $$ "$((start + 1))"

@@ -428,13 +428,17 @@ stopped_group() {
 	local before after i
 	before=$(rcli info clients | sed -n 's/^connected_clients:\([0-9]*\).*/\1/p')
 	mpevent create go
+	# each waiter's status goes to a file: a waiter that slept through
+	# the set would still be waiting (-t 300) when the deadline below
+	# (a ceiling for a slow, sanitized build, not a timing) runs out
 	for i in $(seq 1000); do
-		mpevent wait go -t 60 3>&- &
+		bash -c 'mpevent wait go -t 300; echo $? >>"$1"' sh "$BATS_TEST_TMPDIR/st" 3>&- &
 		echo $! >>"$BG_PIDS"
 	done
-	wait_until 60 bash -c '[ "$(mpevent info go --json | sed -n "s/.*\"waiters\":\([0-9]*\).*/\1/p")" -ge 1000 ]'
+	wait_until 120 bash -c '[ "$(mpevent info go --json | sed -n "s/.*\"waiters\":\([0-9]*\).*/\1/p")" -ge 1000 ]'
 	mpevent set go
-	wait_until 30 none_alive "$BG_PIDS"
+	wait_until 180 bash -c '[ "$(wc -l <"$1")" -ge 1000 ]' sh "$BATS_TEST_TMPDIR/st"
+	[ "$(sort -u "$BATS_TEST_TMPDIR/st")" = 0 ]	# every one woke by the set
 	wait_until 10 bash -c "[ \"\$(redis-cli -s '$SOCK' info clients | sed -n 's/^connected_clients:\([0-9]*\).*/\1/p')\" -le $before ]"
 }
 

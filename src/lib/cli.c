@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -546,7 +547,7 @@ int mp_cmd_start(struct mp_cmd *c)
 	const int *sigs = mp_term_signals;
 	volatile int child_errno = 0;
 	volatile uint64_t t1 = 0;
-	pid_t parent = getpid();
+	pid_t parent = getpid(), parent_tid = (pid_t)syscall(SYS_gettid);
 	uint64_t t0;
 	sigset_t all, old;
 	struct sigaction sa;
@@ -578,7 +579,7 @@ int mp_cmd_start(struct mp_cmd *c)
 		t1 = mp_boot_ticks();
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
+		if (getppid() != parent || mp_parent_thread_gone(parent, parent_tid))
 			_exit(MP_EXIT_CANNOT_EXEC);	/* the tool died first */
 		memset(&dfl, 0, sizeof dfl);
 		/* Our handlers must not run in the child before it execs (the

@@ -133,6 +133,31 @@ int mp_proc_stat(pid_t pid, char *state, uint64_t *start)
 	return rc ? rc : parse_stat(buf, state, start);
 }
 
+int mp_parent_thread_gone(pid_t pid, pid_t tid)
+{
+	char path[64], buf[1024], *p;
+	int field = 3, rc;
+
+	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	rc = read_stat(path, buf, sizeof buf);
+	if (rc)
+		return rc == -ESRCH && proc_ok == 1;
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	for (p++; *p && field <= 9; field++) {
+		while (*p == ' ')
+			p++;
+		if (field == 3 && (*p == 'Z' || *p == 'X'))
+			return 1;
+		if (field == 9)
+			return (strtoul(p, NULL, 10) & 0x4) != 0;	/* PF_EXITING */
+		while (*p && *p != ' ')
+			p++;
+	}
+	return 0;
+}
+
 int mp_owner_of(pid_t pid, struct mp_owner *o)
 {
 	char st;

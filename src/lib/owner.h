@@ -72,6 +72,15 @@ int mp_owner_waiting(const struct mp_owner *o);
  * (-ESRCH when the process does not exist). */
 int mp_proc_stat(pid_t pid, char *state, uint64_t *start);
 
+/* For a child between vfork/fork and exec, after its
+ * prctl(PR_SET_PDEATHSIG): nonzero when the parent's thread tid (of
+ * process pid) has begun to exit, so the death signal may never come.
+ * getppid() cannot tell: when the thread that forked dies in a process
+ * with other threads (a lease renewer), the child is handed to one of
+ * them, whose pid is the same, and the death signal was sent before it
+ * was set.  0 when /proc cannot say.  Calls only open, read, close. */
+int mp_parent_thread_gone(pid_t pid, pid_t tid);
+
 /* geteuid(), asked once. */
 uid_t mp_euid(void);
 

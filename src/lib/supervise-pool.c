@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Exit status for a queue error (the library does not use cli.h). */
@@ -88,7 +89,7 @@ static int run_message(const struct mp_sup_conf *c, char **argv, char **envp, co
 		       size_t len, int out)
 {
 	volatile int child_errno = 0;
-	pid_t self = getpid(), pid;
+	pid_t self = getpid(), self_tid = (pid_t)syscall(SYS_gettid), pid;
 	int in[2] = { -1, -1 }, wst, expired;
 
 	if (c->use_stdin && pipe2(in, O_CLOEXEC) < 0) {
@@ -100,7 +101,7 @@ static int run_message(const struct mp_sup_conf *c, char **argv, char **envp, co
 		struct sigaction dfl;
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != self)
+		if (getppid() != self || mp_parent_thread_gone(self, self_tid))
 			_exit(128 + SIGKILL);
 		if (c->use_stdin)
 			dup2(in[0], 0);

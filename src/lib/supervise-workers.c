@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* At most nworkers entries are live in a table of at least twice as many
@@ -121,15 +122,16 @@ static int open_tag_pipes(const struct mp_sup_conf *c, uint32_t i, int outp[2], 
  * shares the keeper's memory: it writes only *child_errno, and leaves by
  * exec or _exit. */
 __attribute__((noreturn))
-static void worker_child(const struct keeper *k, uint32_t i, pid_t keeper, const int outp[2],
-			 const int errp[2], int conn, volatile int *child_errno)
+static void worker_child(const struct keeper *k, uint32_t i, pid_t keeper, pid_t keeper_tid,
+			 const int outp[2], const int errp[2], int conn,
+			 volatile int *child_errno)
 {
 	const struct mp_sup_conf *c = k->c;
 	struct sigaction dfl;
 
 	setpgid(0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != keeper)
+	if (getppid() != keeper || mp_parent_thread_gone(keeper, keeper_tid))
 		_exit(128 + SIGKILL);	/* the keeper died first */
 	if (c->tag) {
 		if (conn < 0)
@@ -175,7 +177,7 @@ int sup_start_worker(struct keeper *k, uint32_t i)
 	const struct mp_sup_conf *c = k->c;
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	volatile int child_errno = 0;
-	pid_t pid, keeper = k->self;
+	pid_t pid, keeper = k->self, keeper_tid = (pid_t)syscall(SYS_gettid);
 	struct mp_owner who;
 
 	if (c->tag && open_tag_pipes(c, i, outp, errp) < 0)
@@ -198,7 +200,7 @@ int sup_start_worker(struct keeper *k, uint32_t i)
 		pid = vfork();
 	}
 	if (pid == 0)
-		worker_child(k, i, keeper, outp, errp, k->conn_fd, &child_errno);
+		worker_child(k, i, keeper, keeper_tid, outp, errp, k->conn_fd, &child_errno);
 	if (c->tag) {
 		if (outp[1] >= 0)
 			close(outp[1]);

@@ -333,13 +333,49 @@ static int describe(char *buf, size_t cap, const char *sep, uint64_t w)
 	return snprintf(buf, cap, "%spid %d (weight %u)", sep, (int)W_PID(w), W_WEIGHT(w));
 }
 
+/* For a violation: " [parent P (state S), TOKEN_VAR=T]" of a holder, read
+ * from /proc while it lives: which wrapper's hold it runs under. */
+static void holder_story(char *out, size_t cap, pid_t pid)
+{
+	char path[64], buf[8192], st = '?', *p;
+	ssize_t n;
+	int fd, ppid = 0;
+	unsigned fl;
+	uint64_t start;
+	const char *tok = "?";
+
+	snprintf(path, sizeof path, "%s/%d/stat", proc_root(), (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && (n = read(fd, buf, sizeof buf - 1)) > 0) {
+		buf[n] = 0;
+		p = strrchr(buf, ')');
+		if (p)
+			ppid = atoi(p + 4);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (ppid > 0)
+		proc_stat(ppid, &st, &fl, &start);
+	snprintf(path, sizeof path, "%s/%d/environ", proc_root(), (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && (n = read(fd, buf, sizeof buf - 1)) > 0) {
+		buf[n] = 0;
+		for (p = buf; p < buf + n; p += strlen(p) + 1)
+			if (!strncmp(p, "MP_SEM_TOKEN=", 13) || !strncmp(p, "MP_LOCK_TOKEN=", 14))
+				tok = p;
+	}
+	if (fd >= 0)
+		close(fd);
+	snprintf(out, cap, " [parent %d (state %c), %s]", ppid, st, tok);
+}
+
 /* Sums the weights of the other live holders in witness wi and checks
  * them against its capacity and tags.  Returns 1 if it saw a violation. */
 static int witness_scan(int kind, int wi, int me, uint64_t mine, const char *when)
 {
 	struct witness *W = &S->wit[wi];
 	unsigned sum = W_WEIGHT(mine), n = 0;
-	char who[640];
+	char who[1024];
 	int len = 0, bad = 0, tagclash = 0;
 
 	len += describe(who + len, sizeof who - (size_t)len, "", mine);
@@ -360,10 +396,16 @@ static int witness_scan(int kind, int wi, int me, uint64_t mine, const char *whe
 			continue;
 		sum += W_WEIGHT(v);
 		n++;
-		if (W_TAG(v) && W_TAG(v) == W_TAG(mine))
-			tagclash = 1;
 		if (len < (int)sizeof who - 64)
 			len += describe(who + len, sizeof who - (size_t)len, ", ", v);
+		if (W_TAG(v) && W_TAG(v) == W_TAG(mine)) {
+			char story[128];
+
+			tagclash = 1;
+			holder_story(story, sizeof story, W_PID(v));
+			if (len < (int)sizeof who - 130)
+				len += snprintf(who + len, sizeof who - (size_t)len, "%s", story);
+		}
 	}
 	if (sum > W->capacity) {
 		violation(kind, "%s of a critical section of %s: %u live holders weigh %u, "
@@ -371,6 +413,11 @@ static int witness_scan(int kind, int wi, int me, uint64_t mine, const char *whe
 		bad = 1;
 	}
 	if (tagclash) {
+		char story[128];
+
+		holder_story(story, sizeof story, W_PID(mine));
+		if (len < (int)sizeof who - 130)
+			len += snprintf(who + len, sizeof who - (size_t)len, "; mine%s", story);
 		violation(kind, "%s of a critical section of %s: two live holders of one slot: %s",
 			  when, W->name, who);
 		bad = 1;

@@ -12,6 +12,12 @@
  *   t-owner self-fork             prints the pid and start time this process
  *                                 and its forked child give themselves, and
  *                                 what /proc says of the child
+ *   t-owner thread-fork           a second thread forks a child and exits,
+ *                                 the process living on; the child prints
+ *                                 "SAME GONE": 1 if getppid() still names
+ *                                 this process (it cannot tell), 1 if
+ *                                 mp_parent_thread_gone() sees the forking
+ *                                 thread gone
  *   t-owner spawn N               starts `true` N times as mplock run does;
  *                                 prints "pinned wrong": how many start times
  *                                 the clock pinned, and how many of those
@@ -24,12 +30,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/cli.h"
 #include "lib/clock.h"
 #include "lib/owner.h"
+
+static pid_t forked_child;
+
+/* The forking thread of thread-fork: its child waits until it is gone. */
+static void *fork_and_exit(void *arg)
+{
+	pid_t parent = getpid(), tid = (pid_t)syscall(SYS_gettid);
+	char path[64];
+
+	(void)arg;
+	forked_child = fork();
+	if (forked_child == 0) {
+		snprintf(path, sizeof path, "/proc/%d/task/%d", (int)parent, (int)tid);
+		for (int i = 0; i < 5000 && access(path, F_OK) == 0; i++)
+			usleep(1000);
+		printf("%d %d\n", getppid() == parent, mp_parent_thread_gone(parent, tid));
+		fflush(stdout);
+		_exit(0);
+	}
+	return NULL;
+}
 
 int main(int argc, char **argv)
 {
@@ -55,6 +84,17 @@ int main(int argc, char **argv)
 			o.lease_ns = mp_shared_ns() + strtoll(argv[5], NULL, 10) * 1000000LL;
 		printf("%d\n", mp_owner_alive(&o));
 		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[1], "thread-fork")) {
+		pthread_t t;
+		int st;
+
+		if (mp_owner_of(0, &o) || pthread_create(&t, NULL, fork_and_exit, NULL) ||
+		    pthread_join(t, NULL) || forked_child <= 0)
+			return 1;
+		while (waitpid(forked_child, &st, 0) < 0)
+			;
+		return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 	}
 	if (argc == 2 && !strcmp(argv[1], "self")) {
 		if (mp_owner_of(0, &o))
