@@ -106,7 +106,7 @@ static void read_field(const struct field *t, size_t n, void *base, const char *
 		char *at = (char *)base + t[i].off;
 		uint64_t u = strtoull(str, NULL, 10);	/* "-1" is 2^64-1: -1 again below */
 		uint32_t u32 = (uint32_t)u;
-		int64_t ms = (int64_t)u * 1000000LL;
+		int64_t ms;
 
 		if (strcmp(f, t[i].name))
 			continue;
@@ -114,8 +114,12 @@ static void read_field(const struct field *t, size_t n, void *base, const char *
 			memcpy(at, &u32, sizeof u32);
 		else if (t[i].type == F_64)
 			memcpy(at, &u, sizeof u);
-		else if (t[i].type == F_MS)
+		else if (t[i].type == F_MS) {
+			/* milliseconds of the server's clock; unsigned: a
+			 * corrupt value wraps, defined, instead of overflowing */
+			ms = (int64_t)(u * 1000000ULL);
 			memcpy(at, &ms, sizeof ms);
+		}
 		else if (t[i].type == F_STR)
 			snprintf(at, t[i].size, "%s", str);
 		else if (t[i].type == F_OWNER)

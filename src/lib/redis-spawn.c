@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -265,11 +266,49 @@ static int kt_renew(redisContext **c, long long *seq)
 	return rc;
 }
 
+/* The thread holds kt_mu whenever it is not asleep (in nanosleep or
+ * poll): a fork (a pool's worker, a --listen handler) takes it first
+ * (pthread_atfork), so that the child never inherits an allocator or
+ * hiredis in the middle of a call of this thread's, whose locks no one
+ * would release there (seen with ASan's allocator: a worker hung in
+ * malloc for good). */
+static pthread_mutex_t kt_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void kt_lock(void)
+{
+	pthread_mutex_lock(&kt_mu);
+}
+
+static void kt_unlock(void)
+{
+	pthread_mutex_unlock(&kt_mu);
+}
+
 static void kt_pause(int64_t ns)
 {
 	struct timespec ts = { (time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL) };
 
+	kt_unlock();
 	nanosleep(&ts, NULL);
+	kt_lock();
+}
+
+/* Waits, unlocked, until sub has data or the time is end: 0, or -1 the
+ * connection is lost. */
+static int kt_poll(redisContext *sub, int64_t end)
+{
+	struct pollfd p = { .fd = sub->fd, .events = POLLIN };
+	int64_t left = end - mp_now_ns();
+
+	if (left <= 0)
+		return 0;
+	kt_unlock();
+	if (poll(&p, 1, (int)((left + 999999) / 1000000)) < 0)
+		p.revents = 0;
+	kt_lock();
+	if ((p.revents & POLLIN) && redisBufferRead(sub) != REDIS_OK)
+		return -1;
+	return p.revents & (POLLHUP | POLLERR) && !(p.revents & POLLIN) ? -1 : 0;
 }
 
 static void *kt_main(void *arg)
@@ -280,6 +319,7 @@ static void *kt_main(void *arg)
 	int64_t next = 0;
 
 	(void)arg;
+	kt_lock();
 	for (;;) {
 		int64_t now = mp_now_ns();
 		char msg[8];
@@ -305,7 +345,12 @@ static void *kt_main(void *arg)
 			kt_pause(200 * 1000000LL);
 			continue;
 		}
-		rc = mp_redis_next_message(sub, bases, 1, next, &idx, msg, sizeof msg);
+		/* what has come (no wait: now), else sleep unlocked */
+		rc = mp_redis_next_message(sub, bases, 1, now, &idx, msg, sizeof msg);
+		if (rc == 0 && kt_poll(sub, next) == 0)
+			continue;
+		if (rc == 0)
+			rc = -ENOTCONN;
 		if (rc == 1 && msg[0] == 'k') {
 			kill(kt.self, MP_SPAWN_SIG_REQUEST);
 		} else if (rc == -EINTR) {
@@ -320,6 +365,7 @@ static void *kt_main(void *arg)
 		redisFree(c);
 	if (sub)
 		redisFree(sub);
+	kt_unlock();
 	return NULL;
 }
 
@@ -335,6 +381,7 @@ static void kt_start(struct mp_obj *o)
 	mp_rsp_u64(kt.run, sizeof kt.run, robj(o)->run);
 	kt.lease_ns = kt.s->lease_ns > 0 ? kt.s->lease_ns : MP_REDIS_LEASE_NS;
 	kt.self = getpid();
+	pthread_atfork(kt_lock, kt_unlock, kt_unlock);
 	/* the thread takes no signal: the keeper reads them from its signalfd */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
