@@ -183,6 +183,8 @@ maps_gap() {
 	local exe range perms off dev ino path s e pend=0 ostart=0
 	exe=$(readlink "/proc/$1/exe") || return 1
 	while read -r range perms off dev ino path; do
+		# a read while the process maps (ASan's start) may be torn
+		[[ $range =~ ^[0-9a-f]+-[0-9a-f]+$ ]] || continue
 		s=$((16#${range%-*})) e=$((16#${range#*-}))
 		if [ "$path" = "$exe" ] && ((e > pend)); then pend=$e; fi
 		if [[ $path == */"$2" ]]; then ostart=$s; fi
