@@ -200,7 +200,7 @@ int mp_rsp_wait(struct mp_obj *o, int64_t deadline_ns, int nonblock, int *status
 {
 	const char *bases[1] = { o->impl ? robj(o)->base : "" };
 	redisContext *sub = NULL;
-	struct look l;
+	struct look l = { 0 };
 	int rc = 0;
 
 	if (!nonblock)
