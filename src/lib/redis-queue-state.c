@@ -35,16 +35,7 @@ int mp_rq_eval(const struct mp_obj *o, const struct mp_redis_script *sc, int nar
 
 int mp_rq_status(const struct mp_obj *o, long long v)
 {
-	if (v == -2) {
-		mp_errmsg_set("queue '%s' is no longer on the server (removed, or the server "
-			      "restarted without persistence)", o->name);
-		return -EIDRM;
-	}
-	if (v == -3) {
-		mp_errmsg_set("'%s' is not a queue", o->name);
-		return -EMEDIUMTYPE;
-	}
-	return 0;
+	return mp_redis_kind_status(o, v, "queue", "a queue");
 }
 
 long long mp_rq_code(const redisReply *rep)

@@ -60,16 +60,7 @@ long long mp_rsp_code(const redisReply *rep)
 
 int mp_rsp_status(const struct mp_obj *o, long long v)
 {
-	if (v == -2) {
-		mp_errmsg_set("group '%s' is no longer on the server (removed, or the server "
-			      "restarted without persistence)", o->name);
-		return -EIDRM;
-	}
-	if (v == -3) {
-		mp_errmsg_set("'%s' is not a group", o->name);
-		return -EMEDIUMTYPE;
-	}
-	return 0;
+	return mp_redis_kind_status(o, v, "group", "a group");
 }
 
 /* Runs a writer's script; its code, or -100 when the server could not be

@@ -142,16 +142,7 @@ static int eval(const struct mp_obj *o, const struct mp_redis_script *sc, int na
 
 static int status_of(const struct mp_obj *o, long long v)
 {
-	if (v == -2) {
-		mp_errmsg_set("variable '%s' is no longer on the server (removed, or the server "
-			      "restarted without persistence)", o->name);
-		return -EIDRM;
-	}
-	if (v == -3) {
-		mp_errmsg_set("'%s' is not a variable", o->name);
-		return -EMEDIUMTYPE;
-	}
-	return 0;
+	return mp_redis_kind_status(o, v, "variable", "a variable");
 }
 
 static int too_big(const struct mp_obj *o, size_t len)

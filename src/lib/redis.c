@@ -772,3 +772,18 @@ const struct mp_store_ops mp_redis_store_ops = {
 	.queue = &mp_redis_queue_ops,
 	.spawn = &mp_redis_spawn_ops,
 };
+
+int mp_redis_kind_status(const struct mp_obj *o, long long v, const char *what,
+			 const char *a_what)
+{
+	if (v == -2) {
+		mp_errmsg_set("%s '%s' is no longer on the server (removed, or the server "
+			      "restarted without persistence)", what, o->name);
+		return -EIDRM;
+	}
+	if (v == -3) {
+		mp_errmsg_set("'%s' is not %s", o->name, a_what);
+		return -EMEDIUMTYPE;
+	}
+	return 0;
+}

@@ -85,6 +85,12 @@ int mp_redis_eval(struct mp_store *s, const struct mp_redis_script *sc, const ch
 
 /* As mp_redis_eval, with the arguments' lengths (binary-safe; lens NULL:
  * strlen of each). */
+/* The status of a script's code v for object o of a kind (what: "queue",
+ * a_what: "a queue"): -2 gone (-EIDRM), -3 another kind (-EMEDIUMTYPE),
+ * each with its message; else 0. */
+int mp_redis_kind_status(const struct mp_obj *o, long long v, const char *what,
+			 const char *a_what);
+
 int mp_redis_eval_len(struct mp_store *s, const struct mp_redis_script *sc, const char *base,
 		      const char *const *suffixes, int nargs, const char *const *args,
 		      const size_t *lens, redisReply **out);
