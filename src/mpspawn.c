@@ -303,7 +303,7 @@ static int parse_opt(int key, char *arg, struct argp_state *state)
 
 static const struct argp_child children[] = {
 	{ &mp_cli_argp, 0, "Common options:", 9 },
-	{ &mp_cli_lease_argp, 0, "Many hosts:", 10 }, { 0 }
+	{ &mp_cli_group_lease_argp, 0, "Many hosts:", 10 }, { 0 }
 };
 
 static const char doc[] =

@@ -725,4 +725,7 @@ wstate_is() {
 	[[ $output == *"-n, --nonblock"* ]]
 	[[ $output != *"-s, --signal"* ]]
 	[[ $output == *"status NAME"* ]]
+	# --lease here is the group's record on a Redis store, not a hold
+	[[ $output == *"--lease=DURATION"*"the group's record"* ]]
+	[[ $output != *"a hold lasts DURATION"* ]]
 }

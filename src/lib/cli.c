@@ -126,6 +126,17 @@ static int lease_parse(int key, char *arg, struct argp_state *state)
 
 const struct argp mp_cli_lease_argp = { lease_options, lease_parse, NULL, NULL, NULL, NULL, NULL };
 
+/* The same option in mpspawn, where what is leased is a group's record */
+static const struct argp_option group_lease_options[] = {
+	{ "lease", OPT_LEASE, "DURATION", 0, "On a Redis store: the group's supervisor renews "
+	  "the group's record every third of DURATION (default 10s); a group whose host "
+	  "stopped renewing it is shown as lost once DURATION has run out", 12 },
+	{ 0 }
+};
+
+const struct argp mp_cli_group_lease_argp = { group_lease_options, lease_parse, NULL, NULL, NULL,
+					      NULL, NULL };
+
 static char version_buf[64];
 
 /* As GNU tools print it: name, copyright, licence, no warranty, where

@@ -51,6 +51,7 @@ extern struct mp_cli mp_cli;
 extern const struct argp mp_cli_argp;
 /* --lease, for the tools whose verbs take holds (mplock, mpsem). */
 extern const struct argp mp_cli_lease_argp;
+extern const struct argp mp_cli_group_lease_argp;	/* --lease of mpspawn */
 
 /* Sets program name, version and the parser's usage error status (64), installs the
  * termination-signal flag handlers and the close-stdout check at exit. */
