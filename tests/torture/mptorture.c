@@ -369,17 +369,36 @@ static void holder_story(char *out, size_t cap, pid_t pid)
 	snprintf(out, cap, " [parent %d (state %c), %s]", ppid, st, tok);
 }
 
-/* Sums the weights of the other live holders in witness wi and checks
- * them against its capacity and tags.  Returns 1 if it saw a violation. */
-static int witness_scan(int kind, int wi, int me, uint64_t mine, const char *when)
+/* " pid P (weight W[, slot S]) [parent P (state S), TOKEN]" of each of
+ * the n holders in v: what a violation says, read while they live. */
+static void describe_holders(char *who, size_t cap, const uint64_t *v, unsigned n)
 {
-	struct witness *W = &S->wit[wi];
-	unsigned sum = W_WEIGHT(mine), n = 0;
-	char who[1024];
-	int len = 0, bad = 0, tagclash = 0;
+	size_t len = 0;
 
-	len += describe(who + len, sizeof who - (size_t)len, "", mine);
+	for (unsigned i = 0; i < n && len < cap - 200; i++) {
+		char story[128];
+
+		len += (size_t)describe(who + len, cap - len, i ? ", " : "", v[i]);
+		holder_story(story, sizeof story, W_PID(v[i]));
+		len += (size_t)snprintf(who + len, cap - len, "%s", story);
+	}
+}
+
+/* One look at the other live holders in witness wi: their entries (i,
+ * value, generation) in e, this process's first; returns how many. */
+struct seen {
+	int i;
+	uint32_t gen;
+	uint64_t v;
+};
+
+static unsigned witness_look(struct witness *W, int me, uint64_t mine, struct seen *e)
+{
+	unsigned n = 1;
+
+	e[0] = (struct seen){ me, 0, mine };
 	for (int i = 0; i < WSLOTS; i++) {
+		uint32_t g = __atomic_load_n(&W->gen[i], __ATOMIC_SEQ_CST);
 		uint64_t v = __atomic_load_n(&W->w[i], __ATOMIC_SEQ_CST);
 		int l;
 
@@ -392,32 +411,83 @@ static int witness_scan(int kind, int wi, int me, uint64_t mine, const char *whe
 						    __ATOMIC_SEQ_CST);
 			continue;
 		}
-		if (l == DYING)
-			continue;
-		sum += W_WEIGHT(v);
-		n++;
-		if (len < (int)sizeof who - 64)
-			len += describe(who + len, sizeof who - (size_t)len, ", ", v);
-		if (W_TAG(v) && W_TAG(v) == W_TAG(mine)) {
-			char story[128];
-
-			tagclash = 1;
-			holder_story(story, sizeof story, W_PID(v));
-			if (len < (int)sizeof who - 130)
-				len += snprintf(who + len, sizeof who - (size_t)len, "%s", story);
-		}
+		if (l == LIVE)
+			e[n++] = (struct seen){ i, g, v };
 	}
+	return n;
+}
+
+/* Keeps of e those still in their entry, the same generation, and alive:
+ * each was then alive from its first look to its second, and the second
+ * look began after the first ended, so all of them were inside at once. */
+static unsigned witness_confirm(struct witness *W, struct seen *e, unsigned n)
+{
+	unsigned k = 1;
+
+	for (unsigned j = 1; j < n; j++) {
+		uint64_t v = __atomic_load_n(&W->w[e[j].i], __ATOMIC_SEQ_CST);
+		uint32_t g = __atomic_load_n(&W->gen[e[j].i], __ATOMIC_SEQ_CST);
+
+		if (v == e[j].v && g == e[j].gen &&
+		    proc_liveness(W_PID(v), W_START(v), W_START_MASK) == LIVE)
+			e[k++] = e[j];
+	}
+	return k;
+}
+
+/* The sum of the weights in e; *clash: another holds this one's tag. */
+static unsigned weigh(const struct seen *e, unsigned n, int *clash)
+{
+	unsigned sum = 0;
+
+	*clash = 0;
+	for (unsigned j = 0; j < n; j++) {
+		sum += W_WEIGHT(e[j].v);
+		if (j && W_TAG(e[j].v) && W_TAG(e[j].v) == W_TAG(e[0].v))
+			*clash = 1;
+	}
+	return sum;
+}
+
+/* Sums the weights of the other live holders in witness wi and checks
+ * them against its capacity and tags.  Returns 1 if it saw a violation.
+ *
+ * One look is not a snapshot: it reads the entries one after another, so
+ * a holder seen early may leave before a successor, seen later, enters
+ * (the successor's entry may lie further on).  What a first look finds
+ * wrong is therefore looked at again, and only holders that were inside
+ * at both looks count. */
+static int witness_scan(int kind, int wi, int me, uint64_t mine, const char *when)
+{
+	struct witness *W = &S->wit[wi];
+	struct seen e[WSLOTS + 1];
+	uint64_t live[WSLOTS + 1];
+	unsigned n, sum;
+	char who[2048];
+	int bad = 0, tagclash;
+
+	n = witness_look(W, me, mine, e);
+	sum = weigh(e, n, &tagclash);
+	if (sum <= W->capacity && !tagclash)
+		return 0;
+	n = witness_confirm(W, e, n);
+	sum = weigh(e, n, &tagclash);
+	if (sum <= W->capacity && !tagclash) {
+		note("%s: %s of a critical section of %s: the first look counted too many "
+		     "holders, the second did not (a handoff during the look)",
+		     kind_name(kind), when, W->name);
+		return 0;
+	}
+	/* the first holder named is this one; each with its wrapper and token */
+	for (unsigned j = 0; j < n; j++)
+		live[j] = e[j].v;
+	describe_holders(who, sizeof who, live, n);
 	if (sum > W->capacity) {
 		violation(kind, "%s of a critical section of %s: %u live holders weigh %u, "
-			  "more than %u: %s", when, W->name, n + 1, sum, W->capacity, who);
+			  "more than %u: %s", when, W->name, n, sum, W->capacity, who);
 		bad = 1;
 	}
 	if (tagclash) {
-		char story[128];
-
-		holder_story(story, sizeof story, W_PID(mine));
-		if (len < (int)sizeof who - 130)
-			len += snprintf(who + len, sizeof who - (size_t)len, "; mine%s", story);
 		violation(kind, "%s of a critical section of %s: two live holders of one slot: %s",
 			  when, W->name, who);
 		bad = 1;
@@ -436,6 +506,9 @@ static int witness_enter(int kind, int wi, uint64_t mine)
 			if (v && (pass == 0 ||
 				  proc_liveness(W_PID(v), W_START(v), W_START_MASK) != DEAD))
 				continue;
+			/* before the entry is taken: a second look that finds
+			 * this value there finds the generation changed too */
+			__atomic_add_fetch(&W->gen[i], 1, __ATOMIC_SEQ_CST);
 			if (__atomic_compare_exchange_n(&W->w[i], &v, mine, 0, __ATOMIC_SEQ_CST,
 							__ATOMIC_SEQ_CST))
 				return i;
@@ -1209,7 +1282,7 @@ int main(int argc, char **argv)
 	if (!seed)
 		seed = (uint64_t)now_ns() ^ (uint64_t)getpid() << 32;
 	rnd_seed(seed);
-	t_start = now_ns();
+	S->t_start = t_start = now_ns();
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	signal(SIGINT, on_int);
@@ -1364,6 +1437,7 @@ static void map_shm(void)
 		die("%s: not the shared state of a run", path);
 	workdir = S->workdir;
 	sabotage = S->sabotage;
+	t_start = S->t_start;
 	kinds_register(kinds);
 	rnd_seed((uint64_t)now_ns() ^ (uint64_t)getpid() << 32);
 }

@@ -43,6 +43,7 @@ struct witness {
 	uint32_t capacity;	/* the sum of live weights may not exceed it */
 	uint32_t pad;
 	uint64_t w[WSLOTS];	/* see w_pack() in mptorture.c */
+	uint32_t gen[WSLOTS];	/* bumped before each entry is taken */
 };
 
 struct reg {
@@ -68,6 +69,7 @@ struct shm {
 	uint64_t reg_next;
 	uint64_t printed;
 	uint64_t checks_run;
+	int64_t t_start;	/* the run's start (now_ns): violations' times */
 	char workdir[PATH_MAX];
 	struct counters k[NKINDS];
 	struct slot slots[MAXSLOTS];
