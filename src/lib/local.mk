@@ -36,6 +36,8 @@ MP_CORE_SOURCES = \
 	src/lib/queue-split.c \
 	src/lib/redis.h \
 	src/lib/redis.c \
+	src/lib/redis-url.c \
+	src/lib/redis-wait.c \
 	src/lib/redis-event.c \
 	src/lib/redis-gate.c \
 	src/lib/redis-gate.h \

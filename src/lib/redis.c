@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* redis.c - the Redis store: its URL, connections, scripts, names and
- * the store-level operations (find, list, remove); see redis.h. */
+/* redis.c - the Redis store: connections, scripts, names, subscriptions
+ * and the store-level operations (find, list, remove); see redis.h.  Its
+ * URL is read in redis-url.c, waits on subscriptions are redis-wait.c. */
 #include "config.h"
 
 #include "redis.h"
@@ -17,150 +18,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-/* ---- the URL ---- */
-
-static int bad_url(const char *url, const char *why)
-{
-	const char *at = strrchr(url, '@'), *scheme = strstr(url, "://");
-	int head = scheme ? (int)(scheme - url) + 3 : 0;
-
-	/* never the password: the part before '@' is shown as *** */
-	if (at && scheme && at > scheme)
-		mp_errmsg_set("store '%.*s***%.200s': %s (redis://[USER:PASSWORD@]HOST[:PORT][/DB]"
-			      "[?prefix=P] or unix:///PATH[?db=N&prefix=P])", head, url, at, why);
-	else
-		mp_errmsg_set("store '%.200s': %s (redis://[USER:PASSWORD@]HOST[:PORT][/DB]"
-			      "[?prefix=P] or unix:///PATH[?db=N&prefix=P])", url, why);
-	return -EINVAL;
-}
-
-/* ?db=N&prefix=P */
-static int parse_query(struct mp_redis *r, const char *url, char *q)
-{
-	for (char *kv = strtok(q, "&"); kv; kv = strtok(NULL, "&")) {
-		char *v = strchr(kv, '='), *end;
-
-		if (!v)
-			return bad_url(url, "a query part without '='");
-		*v++ = 0;
-		if (!strcmp(kv, "db")) {
-			errno = 0;
-			r->db = (int)strtol(v, &end, 10);
-			if (errno || *end || end == v || r->db < 0)
-				return bad_url(url, "db is not a number");
-		} else if (!strcmp(kv, "prefix")) {
-			if (!*v || strlen(v) >= sizeof r->prefix || strpbrk(v, "{}"))
-				return bad_url(url, "prefix must be 1-63 characters without { or }");
-			strcpy(r->prefix, v);
-		} else {
-			return bad_url(url, "unknown query parameter");
-		}
-	}
-	return 0;
-}
-
-/* redis://[USER:PASSWORD@]HOST[:PORT][/DB] — user and password go to r,
- * never to r->url. */
-static int parse_tcp(struct mp_redis *r, const char *url, char *rest)
-{
-	char *at = strrchr(rest, '@'), *slash, *colon, *end;
-
-	if (at) {
-		char *c = strchr(rest, ':');
-		*at = 0;
-		if (c && c < at) {
-			*c = 0;
-			snprintf(r->pass, sizeof r->pass, "%s", c + 1);
-		} else {
-			snprintf(r->pass, sizeof r->pass, "%.255s", rest);
-			rest[0] = 0;
-		}
-		snprintf(r->user, sizeof r->user, "%.63s", rest);
-		rest = at + 1;
-	}
-	slash = strchr(rest, '/');
-	if (slash) {
-		*slash++ = 0;
-		if (*slash) {
-			errno = 0;
-			r->db = (int)strtol(slash, &end, 10);
-			if (errno || *end || r->db < 0)
-				return bad_url(url, "the database is not a number");
-		}
-	}
-	r->port = 6379;
-	colon = strrchr(rest, ':');
-	if (colon && !strchr(colon, ']')) {
-		*colon++ = 0;
-		errno = 0;
-		r->port = (int)strtol(colon, &end, 10);
-		if (errno || *end || r->port <= 0 || r->port > 65535)
-			return bad_url(url, "the port is not a number");
-	}
-	if (rest[0] == '[') {		/* [::1] */
-		size_t n = strlen(rest);
-		if (n < 3 || rest[n - 1] != ']')
-			return bad_url(url, "a bad IPv6 address");
-		rest[n - 1] = 0;
-		rest++;
-	}
-	if (!*rest || strlen(rest) >= sizeof r->host)
-		return bad_url(url, "no host");
-	strcpy(r->host, rest);
-	snprintf(r->url, sizeof r->url, "redis://%s%s%s:%d/%d", r->user[0] || r->pass[0] ? "***@" : "",
-		 strchr(r->host, ':') ? "[" : "", r->host, r->port, r->db);
-	if (strchr(r->host, ':'))
-		snprintf(r->url, sizeof r->url, "redis://%s[%s]:%d/%d",
-			 r->user[0] || r->pass[0] ? "***@" : "", r->host, r->port, r->db);
-	return 0;
-}
-
-static int parse_url(struct mp_redis *r, const char *url)
-{
-	char buf[1024], *q;
-	int rc;
-
-	if (strlen(url) >= sizeof buf)
-		return bad_url(url, "too long");
-	strcpy(buf, url);
-	strcpy(r->prefix, "mptools");
-	q = strchr(buf, '?');
-	if (q)
-		*q++ = 0;
-	if (!strncmp(buf, "rediss://", 9))
-		return bad_url(url, "TLS is not supported by this build (hiredis without TLS): "
-			       "use a Unix socket or a tunnel");
-	if (!strncmp(buf, "unix://", 7)) {
-		if (buf[7] != '/' || strlen(buf + 7) >= sizeof r->path)
-			return bad_url(url, "unix:// needs an absolute path");
-		strcpy(r->path, buf + 7);
-		rc = 0;
-	} else {
-		rc = parse_tcp(r, url, buf + 8);
-	}
-	if (!rc && q)
-		rc = parse_query(r, url, q);
-	if (!rc && r->path[0])
-		snprintf(r->url, sizeof r->url, "unix://%s?db=%d", r->path, r->db);
-	if (!rc) {
-		size_t n = strlen(r->url);
-		snprintf(r->url + n, sizeof r->url - n, "%sprefix=%s", r->path[0] ? "&" : "?",
-			 r->prefix);
-	}
-	/* A password from the environment does not show in ps. */
-	if (!rc && !r->pass[0] && getenv("MP_REDIS_PASSWORD"))
-		snprintf(r->pass, sizeof r->pass, "%.255s", getenv("MP_REDIS_PASSWORD"));
-	return rc;
-}
 
 /* ---- connections ---- */
 
@@ -287,7 +150,7 @@ int mp_redis_store_open(struct mp_store *s, const char *url)
 	if (!r)
 		return -ENOMEM;
 	s->impl = r;
-	rc = parse_url(r, url);
+	rc = mp_redis_parse_url(r, url);
 	if (rc)
 		return rc;
 	s->dir = r->url;
@@ -622,7 +485,7 @@ static int redis_remove(struct mp_store *s, const struct mp_kind *k, const char 
 	return rc;
 }
 
-/* ---- waiting: subscriptions ---- */
+/* ---- subscriptions (waits on them: redis-wait.c) ---- */
 
 int mp_redis_subscribe(struct mp_store *s, redisContext *c, const char *const *bases, int n)
 {
@@ -638,122 +501,6 @@ int mp_redis_subscribe(struct mp_store *s, redisContext *c, const char *const *b
 		freeReplyObject(rep);
 	}
 	return 0;
-}
-
-static int message_of(redisReply *rep, const char *const *bases, int n, int *idx,
-		      char *payload, size_t len)
-{
-	int rc = 0;
-
-	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
-	    !strcmp(rep->element[0]->str, "message")) {
-		const char *ch = rep->element[1]->str;
-		for (int i = 0; i < n; i++) {
-			size_t bl = strlen(bases[i]);
-			if (!strncmp(ch, bases[i], bl) && !strcmp(ch + bl, ":c")) {
-				*idx = i;
-				snprintf(payload, len, "%s", rep->element[2]->str);
-				rc = 1;
-				break;
-			}
-		}
-	}
-	freeReplyObject(rep);
-	return rc;
-}
-
-int mp_redis_next_message(redisContext *c, const char *const *bases, int n, int64_t slice_end_ns,
-			  int *idx, char *payload, size_t len)
-{
-	for (;;) {
-		void *rep = NULL;
-		struct pollfd p = { .fd = c->fd, .events = POLLIN };
-		int64_t left;
-
-		if (redisGetReplyFromReader(c, &rep) != REDIS_OK)
-			return -ENOTCONN;
-		if (rep) {
-			if (message_of(rep, bases, n, idx, payload, len))
-				return 1;
-			continue;
-		}
-		if (mp_signal_pending)
-			return -EINTR;
-		left = slice_end_ns - mp_now_ns();
-		if (left <= 0)
-			return 0;
-		if (poll(&p, 1, (int)((left + 999999) / 1000000)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -ENOTCONN;
-		}
-		if ((p.revents & POLLIN) && redisBufferRead(c) != REDIS_OK)
-			return -ENOTCONN;
-		if (p.revents & (POLLHUP | POLLERR))
-			return -ENOTCONN;
-	}
-}
-
-int mp_redis_pause(int64_t deadline_ns)
-{
-	int64_t end = mp_now_ns() + 200 * 1000000LL;
-	struct timespec ts;
-
-	if (deadline_ns && deadline_ns <= mp_now_ns())
-		return -ETIMEDOUT;
-	if (deadline_ns && deadline_ns < end)
-		end = deadline_ns;
-	while (!mp_signal_pending && mp_now_ns() < end) {
-		int64_t left = end - mp_now_ns();
-		ts.tv_sec = left / 1000000000LL;
-		ts.tv_nsec = left % 1000000000LL;
-		nanosleep(&ts, NULL);
-	}
-	return mp_signal_pending ? -EINTR : 0;
-}
-
-/* ---- waiting: connections that come back ---- */
-
-int mp_redis_sleep(redisContext *sub, const char *base, int64_t slice_ns, int64_t deadline_ns)
-{
-	const char *bases[1] = { base };
-	int64_t end = mp_now_ns() + slice_ns;
-	char msg[16];
-	int idx, rc;
-
-	if (deadline_ns && deadline_ns < end)
-		end = deadline_ns;
-	rc = mp_redis_next_message(sub, bases, 1, end, &idx, msg, sizeof msg);
-	if (rc == 1 && msg[0] == 'r')
-		return -EIDRM;
-	if (rc == 0 && deadline_ns && mp_now_ns() >= deadline_ns)
-		return -ETIMEDOUT;
-	return rc < 0 ? rc : 0;
-}
-
-int mp_redis_waiter(struct mp_store *s, redisContext **sub, const char *const *bases, int n)
-{
-	if (*sub)
-		redisFree(*sub);
-	*sub = mp_redis_connect(s->impl);
-	if (!*sub)
-		return -ENOTCONN;
-	return mp_redis_subscribe(s, *sub, bases, n);
-}
-
-int mp_redis_rewait(struct mp_store *s, redisContext **sub, const char *const *bases, int n,
-		    int64_t deadline_ns)
-{
-	for (;;) {
-		int rc = mp_redis_pause(deadline_ns);
-
-		if (rc == -ETIMEDOUT)
-			return -ENOTCONN;
-		if (rc)
-			return rc;
-		if (mp_redis_waiter(s, sub, bases, n) == 0)
-			return 0;
-	}
 }
 
 /* ---- the store ---- */

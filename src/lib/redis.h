@@ -70,6 +70,11 @@ struct mp_redis_script {
  * (a URL that does not parse). */
 int mp_redis_store_open(struct mp_store *s, const char *url);
 
+/* Reads url into r's address, database, prefix and credentials (the
+ * password also from $MP_REDIS_PASSWORD).  0, or -EINVAL with a message
+ * that never shows the password (redis-url.c). */
+int mp_redis_parse_url(struct mp_redis *r, const char *url);
+
 /* A new connection to s's server (subscribers, keepers after fork).
  * NULL with mp_errmsg set. */
 redisContext *mp_redis_connect(struct mp_redis *r);
