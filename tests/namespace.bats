@@ -34,6 +34,22 @@ locked_in() {
 	mplock is-locked "$1"
 }
 
+# back_offset: sets BACK, a negative monotonic offset for unshare -T that
+# this machine's clock can take, and TTL, a --ttl shorter than it: the
+# kernel refuses an offset that would make the namespace's clock negative
+# (ERANGE), so on a machine booted less than 20000 s ago BACK is half the
+# time since boot.  A TTL counted on the namespace's clock would look run
+# out from outside by BACK, longer than TTL.
+back_offset() {
+	local up
+	up=$(cut -d. -f1 /proc/uptime)
+	[ "$up" -ge 40 ] || skip "booted ${up}s ago: too recently to move a clock back"
+	BACK=$((up / 2))
+	[ "$BACK" -le 10000 ] || BACK=10000
+	TTL=$((BACK / 2))s
+	BACK=-$BACK
+}
+
 @test "a holder in a child pid namespace SIGKILLed: a waiter in the parent gets the lock at once" {
 	# the namespace lives on (its init is a shell): only the holder dies
 	start_bg in_ns sh -c 'mplock run nskill -- sleep 1000 & wait'
@@ -123,7 +139,8 @@ locked_in() {
 
 @test "a --ttl taken in a time namespace ends when it should, seen from outside" {
 	unshare -T true 2>/dev/null || skip "no time namespaces here"
-	unshare -T --monotonic -10000 mplock acquire ttlns --owner none --ttl 1h
+	back_offset
+	unshare -T --monotonic "$BACK" mplock acquire ttlns --owner none --ttl "$TTL"
 	# from here its TTL must not look long over (nor 100000 s longer)
 	run -75 mplock -n acquire ttlns --owner none
 	unshare -T --monotonic 100000 mplock acquire ttlns2 --owner none --ttl 1h
@@ -236,7 +253,8 @@ with_hidepid() {
 @test "a queue message leased with --ttl in a time namespace is not delivered again early" {
 	unshare -T true 2>/dev/null || skip "no time namespaces here"
 	mpqueue put q one
-	run -0 unshare -T --monotonic -10000 mpqueue get q --lease --ttl 1h --owner none
+	back_offset
+	run -0 unshare -T --monotonic "$BACK" mpqueue get q --lease --ttl "$TTL" --owner none
 	[ "$output" = one ]
 	# its TTL, seen from here, has not run out: the queue is empty
 	run -75 mpqueue get -n q
