@@ -3,6 +3,7 @@
 # --enable-fault-injection) and the kill -9 torture harness.
 check_PROGRAMS += tests/torture/mptorture
 tests_torture_mptorture_SOURCES = tests/torture/mptorture.c tests/torture/torture.h \
+	tests/torture/util.c tests/torture/witness.c tests/torture/run.c \
 	tests/torture/gates.c tests/torture/events.c tests/torture/queues.c \
 	tests/torture/queues.h tests/torture/queue-check.c \
 	tests/torture/vars.c tests/torture/ns.c tests/torture/users.c

@@ -42,7 +42,7 @@ struct witness {
 	char name[48];
 	uint32_t capacity;	/* the sum of live weights may not exceed it */
 	uint32_t pad;
-	uint64_t w[WSLOTS];	/* see w_pack() in mptorture.c */
+	uint64_t w[WSLOTS];	/* see w_pack() in witness.c */
 	uint32_t gen[WSLOTS];	/* bumped before each entry is taken */
 };
 
@@ -116,10 +116,13 @@ struct kind {
 
 enum { DEAD, DYING, LIVE };
 
+/* util.c */
 extern struct shm *S;
 extern int nclients[NKINDS];	/* clients of each kind in this run */
 extern const char *workdir;
 extern int sabotage;
+extern int verbose;		/* -v: notes on stderr too */
+extern int64_t t_start;	/* now_ns() at the run's start */
 
 void kinds_register(const struct kind **table);
 const char *kind_name(int k);
@@ -132,11 +135,14 @@ uint64_t rnd(void);
 uint32_t rnd_below(uint32_t n);
 void violation(int kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Says why on stderr, stops the run's clients and exits 70. */
+void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 int proc_stat(pid_t pid, char *state, unsigned *flags, uint64_t *start);
 int proc_liveness(pid_t pid, uint64_t start_low, uint64_t start_mask);
 uint64_t self_start(void);
 
+/* witness.c */
 void end_add(pid_t pid, int status, int64_t t0, int64_t t1);
 const struct endrec *end_find(pid_t pid, int64_t before);
 void critical_section(int kind, int wi, unsigned weight, unsigned tag, int64_t hold_ns,
@@ -146,6 +152,13 @@ void reg_each(uint64_t lo, uint64_t hi,
 	      void (*fn)(uint64_t tag, pid_t pid, uint64_t start_low, void *arg), void *arg);
 #define REG_START_MASK	((1ULL << 25) - 1)
 
+/* run.c */
+/* Where the tools are: bin (--bin), else $MP_TOP_BUILDDIR/src, else the
+ * src/ of the build tree this binary is in. */
+void run_paths(const char *bin);
+/* The tools' environment (MP_DIR the run's store; MP_FAULT=fault for the
+ * clients' tools when fault is given), once workdir is known. */
+void run_envs(const char *fault);
 const char *tool_path(const char *tool);
 const char *self_path(void);
 void run_tool(struct client *c, char *const argv[], int outfd, struct tres *r);
