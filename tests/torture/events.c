@@ -6,7 +6,8 @@
  * went in, so any later set must wake it), set, sometimes an immediate
  * clear (a set followed by a clear still releases the waiters of the
  * set); then, before it sets again, every waiter it listed must return
- * 0 (or be SIGKILLed) within STUCK_NS of the set's exit 0; meanwhile the
+ * 0 (or be SIGKILLed, or time out when its -t may have run out before
+ * the set) within STUCK_NS of the set's exit 0; meanwhile the
  * killer spares the conductor and some of those waiters, so that a missed
  * wake cannot hide behind a kill.  The other clients wait, plainly or for
  * the next set, and record how each wait ended.
@@ -30,6 +31,10 @@
  * show there), not reported. */
 #define STUCK_NS	1500000000LL
 #define SLOW_NS		200000000LL
+/* The waiters' -t, and the stat[K_EVENT] index of the waits that ran out. */
+#define WAIT_T		"10"
+#define WAIT_NS		10000000000LL
+#define ST_TIMEOUTS	4
 
 struct listed {
 	pid_t pid;
@@ -149,7 +154,15 @@ static void conduct_round(struct client *c, int shield)
 		/* its client records how it ended just after reaping it */
 		for (int k = 0; k < 25 && !(e = end_find(w[i].pid, t_set)); k++)
 			sleep_ns(2000000);
-		if (e && e->status != 0 && e->status != 128 + 9)
+		/* Its deadline came at least WAIT_NS after e->t0; the set was
+		 * published before t_set.  A deadline that may have come first
+		 * is a timeout in its own right (a slow machine: each call of a
+		 * sanitized build under load can take seconds); one that came
+		 * after the set may not end the wait. */
+		if (e && e->status == 124 && e->t0 + WAIT_NS <= t_set)
+			note("event: waiter pid %d (for %s) listed before a set timed out: its "
+			     "deadline may have come before the set", (int)w[i].pid, w[i].what);
+		else if (e && e->status != 0 && e->status != 128 + 9)
 			violation(K_EVENT, "waiter pid %d (for %s) was waiting before 'mpevent set' "
 				  "exited 0, and then exited %d", (int)w[i].pid, w[i].what, e->status);
 		else if (e && e->status == 0) {
@@ -188,8 +201,8 @@ static void wait_op(struct client *c)
 {
 	static const int ok[] = { 0, -1 }, isok[] = { 0, 1, -1 };
 	char *mpevent = (char *)tool_path("mpevent");
-	char *plain[] = { mpevent, "wait", EV, "-t", "10", NULL };
-	char *next[] = { mpevent, "wait", EV, "--next", "-t", "10", NULL };
+	char *plain[] = { mpevent, "wait", EV, "-t", WAIT_T, NULL };
+	char *next[] = { mpevent, "wait", EV, "--next", "-t", WAIT_T, NULL };
 	char *isset[] = { mpevent, "is-set", EV, NULL };
 	uint32_t r = rnd_below(100);
 	struct tres t;
@@ -201,11 +214,16 @@ static void wait_op(struct client *c)
 	}
 	run_tool(c, r < 70 ? plain : next, -1, &t);
 	end_add(t.pid, t.status, t.t0, t.t1);
-	if (!t.killed && t.status == 124)
-		violation(K_EVENT, "'mpevent wait%s' timed out after 10 s though sets come every "
-			  "few ms", r < 70 ? "" : " --next");
-	else
+	/* A wait that ran out is counted, not judged: when it went into the
+	 * table is not known here, so no set can be shown to have come
+	 * after that.  The conductor judges the waiters it listed before a
+	 * set, which it knows were in (conduct_round()). */
+	if (!t.killed && t.status == 124) {
+		__atomic_add_fetch(&S->stat[K_EVENT][ST_TIMEOUTS], 1, __ATOMIC_SEQ_CST);
+		note("event: 'mpevent wait%s' timed out after " WAIT_T " s", r < 70 ? "" : " --next");
+	} else {
 		expect(c, &t, plain, ok);
+	}
 }
 
 static void event_op(struct client *c)
@@ -257,9 +275,10 @@ static void event_report(void)
 {
 	printf("event: %llu sets that exited 0 checked; %llu waiters in the table before them "
 	       "were seen to return 0 (%llu later than %lld ms; the slowest %.1f ms after the "
-	       "set)\n", (unsigned long long)S->stat[K_EVENT][0],
+	       "set); %llu waits ran out (-t " WAIT_T ")\n", (unsigned long long)S->stat[K_EVENT][0],
 	       (unsigned long long)S->stat[K_EVENT][1], (unsigned long long)S->stat[K_EVENT][2],
-	       SLOW_NS / 1000000, (double)S->stat[K_EVENT][3] / 1e6);
+	       SLOW_NS / 1000000, (double)S->stat[K_EVENT][3] / 1e6,
+	       (unsigned long long)S->stat[K_EVENT][ST_TIMEOUTS]);
 }
 
 const struct kind kind_event = {

@@ -22,7 +22,8 @@
  *                 exit 0); no corrupt message; size matches what is left
  *   event         every waiter that was in the event's table when a set
  *                 (that exited 0) began returns 0 (within 1.5 s: a waiter
- *                 looks again every second even if it missed a wake); the
+ *                 looks again every second even if it missed a wake),
+ *                 unless its -t may have run out before the set; the
  *                 killer spares some of those waiters meanwhile, so that
  *                 a missed wake cannot hide behind a kill
  *   spawn         no worker outlives its mpspawn by more than a second,

@@ -75,7 +75,7 @@ struct shm {
 	struct slot slots[MAXSLOTS];
 	struct witness wit[NWIT];
 	struct reg reg[RING];
-	uint64_t stat[NKINDS][4];	/* kinds' own counts, see their report */
+	uint64_t stat[NKINDS][5];	/* kinds' own counts, see their report */
 	struct endrec ends[ENDRING];
 	uint64_t ends_next;
 };
