@@ -367,7 +367,7 @@ int qwork_main(int argc, char **argv)
 {
 	size_t n;
 	char *buf;
-	int fd;
+	int fd, rc;
 
 	if (argc != 3)
 		return 64;
@@ -386,9 +386,9 @@ int qwork_main(int argc, char **argv)
 	memcpy(buf, argv[2], n);
 	buf[n] = '\n';
 	fd = open(argv[1], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0660);
-	if (fd < 0 || write(fd, buf, n + 1) != (ssize_t)(n + 1))
-		return 74;
-	return 0;
+	rc = fd >= 0 && write(fd, buf, n + 1) == (ssize_t)(n + 1) ? 0 : 74;
+	free(buf);
+	return rc;
 }
 
 static void queue_setup(void)
