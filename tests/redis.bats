@@ -120,7 +120,7 @@ gjson() {
 
 # running NAME N: waits until group NAME and its N workers run.
 running() {
-	wait_until 10 bash -c "[ \"\$(mpspawn status $1 --json | grep -o '\"state\":\"running\"' | wc -l)\" = $(($2 + 1)) ]"
+	wait_until 30 bash -c "[ \"\$(mpspawn status $1 --json | grep -o '\"state\":\"running\"' | wc -l)\" = $(($2 + 1)) ]"
 }
 
 # stopped_group LEASE: group g of host a with that --lease, its front
@@ -175,8 +175,16 @@ stopped_group() {
 }
 
 @test "wait from another host returns the group's exit status" {
-	start_bg env MP_HOST_ID=a mpspawn --name w -c 'sleep 0.5; exit 7'
+	# the group ends only once host b's wait is waiting: started before the
+	# group is known, the wait would find no such group (66)
+	start_bg env MP_HOST_ID=a mpspawn --name w -c 'until [ -e "$T/go" ]; do sleep 0.02; done; exit 7'
+	running w 1
+	run -75 env MP_HOST_ID=b mpspawn wait w -n
+	start_bg bash -c 'until pgrep -f "^([^ ]*/)?mpspawn wait w -t 30" >/dev/null; do sleep 0.02; done
+		touch "$T/go"'
 	run -7 env MP_HOST_ID=b mpspawn wait w -t 30
+	# and once over, the status stays: a later wait returns it at once
+	run -7 env MP_HOST_ID=b mpspawn wait w -n
 	run -124 env MP_HOST_ID=a mpspawn -j 1 --name w2 -t 0.2 -- sleep 5
 	run -124 env MP_HOST_ID=b mpspawn wait w2
 }
@@ -457,7 +465,7 @@ stopped_group() {
 	done' sh "$BATS_TEST_TMPDIR/keepers-killed" "$MP_STORE"
 	for k in lock rwlock sem event var queue; do
 		run "$MP_TOP_BUILDDIR/tests/torture/mptorture" --bin "$MP_TOP_BUILDDIR/src" \
-			-t "${MP_TORTURE_SECONDS:-6}" -k "$k" --dir "$BATS_TEST_TMPDIR/t-$k"
+			-t "${MP_TORTURE_SECONDS:-6}" --min-ops 20 --min-kills 5 -k "$k" --dir "$BATS_TEST_TMPDIR/t-$k"
 		echo "$output" | tail -3
 		[ "$status" -eq 0 ]
 		[[ $output == *"violations 0"* ]]
@@ -736,7 +744,7 @@ leased_on_host_b() {
 
 @test "queue torture on Redis: 16 producers and 16 consumers on two hosts under SIGKILLs deliver every message put exactly once" {
 	run "$MP_TOP_BUILDDIR/tests/torture/mptorture" --bin "$MP_TOP_BUILDDIR/src" \
-		-t "${MP_TORTURE_SECONDS:-6}" -j 32 -k queue --dir "$BATS_TEST_TMPDIR/t"
+		-t "${MP_TORTURE_SECONDS:-6}" --min-ops 20 --min-kills 5 -j 32 -k queue --dir "$BATS_TEST_TMPDIR/t"
 	echo "$output" | tail -4
 	[ "$status" -eq 0 ]
 	[[ $output == *"violations 0"* ]]

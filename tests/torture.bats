@@ -10,6 +10,9 @@ load helpers/common
 
 TORTURE="$MP_TOP_BUILDDIR/tests/torture/mptorture"
 SECONDS_PER_KIND=4
+# the work each kind must do, however long the machine takes to do it
+# (mptorture goes on past -t until it is done)
+MIN_WORK=(--min-ops 20 --min-kills 5)
 
 fault_build() {
 	grep -q '^#define MP_FAULT_INJECTION 1' "$MP_TOP_BUILDDIR/config.h"
@@ -25,7 +28,7 @@ column() {
 # violation, having done real work: operations, SIGKILLs and checks.
 torture() {
 	rm -rf "$BATS_TEST_TMPDIR/t"
-	run -0 "$TORTURE" -t "$SECONDS_PER_KIND" -k "$@" --dir "$BATS_TEST_TMPDIR/t"
+	run -0 "$TORTURE" -t "$SECONDS_PER_KIND" "${MIN_WORK[@]}" -k "$@" --dir "$BATS_TEST_TMPDIR/t"
 	echo "$output"
 	[ "$(column "$1" 7)" = 0 ]
 	[ "$(column "$1" 2)" -ge 5 ]	# clients run
@@ -67,7 +70,7 @@ users_torture() {
 	[ "$(id -u)" = 0 ] || skip "needs root to run the clients as two users"
 	tools_for_uid 64001
 	cp "$TORTURE" "$OTHER_BIN/"
-	run "$OTHER_BIN/mptorture" -t "$SECONDS_PER_KIND" -k lock,rwlock,sem,queue \
+	run "$OTHER_BIN/mptorture" -t "$SECONDS_PER_KIND" "${MIN_WORK[@]}" -k lock,rwlock,sem,queue \
 		--bin "$OTHER_BIN" --dir "$OTHER_BIN/t" --users 64001,64002:64000 "$@"
 	echo "$output"
 	if [[ $output == *"cannot mount a hidepid=2 /proc"* ]]; then
@@ -114,7 +117,7 @@ users_torture() {
 }
 
 @test "random SIGSTOP/SIGCONT of waiters and streaming puts and gets breaks no invariant" {
-	run -0 "$TORTURE" -t "$SECONDS_PER_KIND" -k lock,sem,queue --stop-every 20 \
+	run -0 "$TORTURE" -t "$SECONDS_PER_KIND" --min-ops 20 -k lock,sem,queue --stop-every 20 \
 		--dir "$BATS_TEST_TMPDIR/t"
 	echo "$output"
 	local k

@@ -3,7 +3,8 @@
  *
  *   mptorture [-t SECONDS] [-k KIND,...] [-j CLIENTS] [--bin DIR] [--dir DIR]
  *             [--fault SPEC|none] [--kill-every MS] [--stop-every MS] [--seed N]
- *             [--sabotage] [--ns] [--users UID1,UID2:GID [--hidepid]] [-v]
+ *             [--sabotage] [--ns] [--users UID1,UID2:GID [--hidepid]]
+ *             [--min-ops N] [--min-kills N] [-v]
  *
  * Runs many concurrent clients of every tool (each client is a process
  * that runs the real binaries, one after another) and SIGKILLs random
@@ -56,6 +57,11 @@
  * --users UID1,UID2:GID runs the clients as two users sharing a group
  * store, and --hidepid with it hides each user's processes from the
  * other in /proc (hidepid=2): see users.c.
+ *
+ * --min-ops N and --min-kills N go on past -t until every kind has done
+ * N operations and had N of its processes killed, for at most ten times
+ * -t (or a minute): the short runs of the test suite do the same work on
+ * a slow or loaded machine as on a fast one.
  *
  * --sabotage breaks every kind on purpose (no lock around the section, a
  * message "put" without putting it, a "set" that sets nothing, a worker
@@ -377,7 +383,7 @@ static void usage(int status)
 		"usage: mptorture [-t SECONDS] [-k KIND,...] [-j CLIENTS] [--bin DIR] [--dir DIR]\n"
 		"                 [--fault SPEC|none] [--kill-every MS] [--stop-every MS]\n"
 		"                 [--seed N] [--sabotage] [--keep] [--ns]\n"
-		"                 [--users UID1,UID2:GID [--hidepid]] [-v]\n"
+		"                 [--users UID1,UID2:GID [--hidepid]] [--min-ops N] [--min-kills N] [-v]\n"
 		"kinds: lock rwlock sem queue event spawn (default: all)\n"
 		"exit: 0 no violation, 1 violations, 2 usage, 70 the harness failed\n");
 	exit(status);
@@ -421,7 +427,7 @@ struct opts {
 	double seconds, kill_every_ms, stop_every_ms;
 	const char *kindlist, *fault, *dir, *bin;
 	int clients, keep, want_ns;
-	uint64_t seed;
+	uint64_t seed, min_ops, min_kills;
 };
 
 static void parse_args(int argc, char **argv, struct opts *o)
@@ -435,6 +441,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' },
 		{ "stop-every", required_argument, 0, 'T' }, { "ns", no_argument, 0, 'N' },
 		{ "users", required_argument, 0, 'U' }, { "hidepid", no_argument, 0, 'H' },
+		{ "min-ops", required_argument, 0, 'O' }, { "min-kills", required_argument, 0, 'M' },
 		{ 0 }
 	};
 	int opt;
@@ -459,6 +466,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 				usage(2);
 			break;
 		case 'H': hidepid_mode = 1; break;
+		case 'O': o->min_ops = strtoull(optarg, NULL, 10); break;
+		case 'M': o->min_kills = strtoull(optarg, NULL, 10); break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(0); break;
 		default: usage(2);
@@ -591,12 +600,25 @@ static int64_t random_gap(int64_t mean)
 	return (int64_t)(-(double)mean * log1p(-u * 0.999));
 }
 
+/* Whether a kind has yet to do the work --min-ops and --min-kills ask
+ * for (on a slow or loaded machine the time alone may not be enough). */
+static int short_of_work(const struct opts *o)
+{
+	for (int k = 0; k < NKINDS; k++)
+		if (enabled[k] && (S->k[k].ops < o->min_ops || S->k[k].kills < o->min_kills))
+			return 1;
+	return 0;
+}
+
 /* The run: keeps every client slot busy, kills (and stops) at random
- * moments and checks each kind every few seconds until the time is up or
- * a signal comes; then checks every kind a last time. */
+ * moments and checks each kind every few seconds until the time is up
+ * and every kind has done the work asked for (but never more than ten
+ * times the time, or a minute), or a signal comes; then checks every kind
+ * a last time. */
 static void drive(const struct opts *o)
 {
 	int64_t t_end = t_start + (int64_t)(o->seconds * 1e9);
+	int64_t t_cap = t_start + (int64_t)(fmax(o->seconds * 10, 60) * 1e9);
 	int64_t next_kill = now_ns(), next_check[NKINDS];
 	int64_t kill_mean = (int64_t)(o->kill_every_ms * 1e6);
 	int64_t stop_mean = (int64_t)(o->stop_every_ms * 1e6), next_stop = now_ns();
@@ -605,7 +627,7 @@ static void drive(const struct opts *o)
 	for (int k = 0; k < NKINDS; k++)
 		next_check[k] = t_start + (int64_t)(o->seconds * 1e9 / 2) +
 				(int64_t)rnd_below(500) * 1000000LL;
-	while (!interrupted && now_ns() < t_end) {
+	while (!interrupted && (now_ns() < t_end || (short_of_work(o) && now_ns() < t_cap))) {
 		int64_t now;
 
 		reap();
@@ -645,6 +667,12 @@ static void drive(const struct opts *o)
 		if (enabled[k])
 			quiesce(k, 1);
 	reap();
+	if (!interrupted && short_of_work(o))
+		printf("mptorture: some kinds did fewer than %" PRIu64 " operations or %" PRIu64
+		       " kills in %.0f s\n", o->min_ops, o->min_kills, (double)(t_cap - t_start) / 1e9);
+	else if (now_ns() > t_end + 1000000000LL)
+		printf("mptorture: ran %.1f s to do %" PRIu64 " operations and %" PRIu64
+		       " kills of each kind\n", elapsed_s(), o->min_ops, o->min_kills);
 }
 
 /* The report: a row per kind, the kinds' own counts, the fault points
