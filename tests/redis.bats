@@ -412,6 +412,34 @@ stopped_group() {
 	wait_until 15 test -e "$BATS_TEST_TMPDIR/ran"
 }
 
+@test "a call given -t awaits a stopped server's reply past 3 s, up to its deadline; a signal still ends it" {
+	local w1 w2 st
+	mpevent create go
+	kill -STOP "$SERVER_PID"
+	# both send their first request to the stopped server
+	start_bg mpevent wait go -t 60
+	w1=$BG_PID
+	start_bg mpevent wait go -t 60
+	w2=$BG_PID
+	# the stop is the stimulus: past the 3 s a call without -t awaits a
+	# reply, these are still waiting (before: 69, "no reply within 3 s")
+	sleep 4.5
+	alive "$w1"
+	alive "$w2"
+	run -69 --separate-stderr mpevent info go	# no -t: 3 s, then 69
+	[[ $stderr == *"no reply within 3 s"* ]]
+	kill -INT "$w2"
+	wait_until 5 dead "$w2"
+	wait "$w2" && st=0 || st=$?
+	[ "$st" = 130 ]
+	kill -CONT "$SERVER_PID"
+	wait_until 20 bash -c '[ "$(mpevent info go --json | sed -n "s/.*\"waiters\":\([0-9]*\).*/\1/p")" = 1 ]'
+	mpevent set go
+	wait_until 10 dead "$w1"
+	wait "$w1" && st=0 || st=$?
+	[ "$st" = 0 ]
+}
+
 @test "fencing tokens grow across hosts" {
 	MP_HOST_ID=a mplock run L sh -c 'echo $MP_LOCK_TOKEN' >"$BATS_TEST_TMPDIR/t"
 	MP_HOST_ID=b mplock run L sh -c 'echo $MP_LOCK_TOKEN' >>"$BATS_TEST_TMPDIR/t"

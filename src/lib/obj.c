@@ -604,6 +604,11 @@ void mp_obj_patience(int64_t deadline_ns, int nonblock)
 	patience.nonblock = nonblock;
 }
 
+int64_t mp_obj_patience_deadline(void)
+{
+	return patience.nonblock ? 0 : patience.deadline_ns;
+}
+
 /* The thread that holds mu, if it is stopped (SIGSTOP, Ctrl-Z, a
  * debugger); else 0.  glibc keeps the holder's thread id in the first word
  * of a robust mutex. */

@@ -201,6 +201,9 @@ void mp_obj_defer_tstp(void);
  * deadline_ns (CLOCK_MONOTONIC, 0: no deadline); nonblock: not at all.
  * The CLI sets it from -n/-t. */
 void mp_obj_patience(int64_t deadline_ns, int nonblock);
+/* Its deadline (0: none, or nonblock): on a Redis store, how long a call
+ * awaits a reply past the usual 3 s (a slow or stopped server). */
+int64_t mp_obj_patience_deadline(void);
 void mp_obj_unlock(struct mp_obj *o);
 
 /* Marks a change of state: bumps seq and changed_ns.  Call locked, then

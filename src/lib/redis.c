@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,22 +28,85 @@
 
 /* ---- connections ---- */
 
-/* redisCommandArgv without SIGPIPE: a server that went away must be a
- * failed call (69), not a process killed by the signal. */
-static redisReply *command_len(redisContext *c, int argc, const char **argv, const size_t *lens)
+/* A reply is awaited REPLY_NS; a call given -t D (mp_obj_patience) goes on
+ * awaiting it until D, on the same connection (the command is not sent
+ * twice), unless a termination signal comes in that extra time: on a
+ * starved server (a thousand starting waiters on two loaded cores) a
+ * reply can take longer than 3 s, and a wait with a deadline must not
+ * give up before it. */
+#define REPLY_NS	(3 * 1000000000LL)
+
+static redisReply *await_reply(redisContext *c, int patient)
+{
+	int64_t t0 = mp_now_ns(), end = t0 + REPLY_NS;
+	int64_t dl = patient ? mp_obj_patience_deadline() : 0;
+
+	if (dl > end)
+		end = dl;
+	for (;;) {
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		void *rep = NULL;
+		int64_t now, left;
+
+		if (redisGetReplyFromReader(c, &rep) != REDIS_OK)
+			return NULL;
+		if (rep)
+			return rep;
+		now = mp_now_ns();
+		left = end - now;
+		if (left <= 0 || (mp_signal_pending && now - t0 >= REPLY_NS)) {
+			/* the reply may still come: the connection is done with */
+			c->err = REDIS_ERR_IO;
+			snprintf(c->errstr, sizeof c->errstr, "no reply within %lld s",
+				 (long long)((now - t0 + 500000000LL) / 1000000000LL));
+			errno = left <= 0 ? EAGAIN : EINTR;
+			return NULL;
+		}
+		/* slices: a signal is seen once the first REPLY_NS are over */
+		if (left > 250 * 1000000LL && now - t0 >= REPLY_NS - 250 * 1000000LL)
+			left = 250 * 1000000LL;
+		if (poll(&p, 1, (int)((left + 999999) / 1000000)) < 0) {
+			if (errno == EINTR)
+				continue;
+			c->err = REDIS_ERR_IO;
+			snprintf(c->errstr, sizeof c->errstr, "%s", strerror(errno));
+			return NULL;
+		}
+		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (redisBufferRead(c) != REDIS_OK)
+				return NULL;
+		}
+	}
+}
+
+/* redisCommandArgv without SIGPIPE (a server that went away must be a
+ * failed call, 69, not a process killed by the signal), and with the
+ * reply awaited as above (patient: past 3 s as -t allows; not for the
+ * renewals of leases, which must fail in time).  NULL with errno EAGAIN:
+ * no reply in time; EINTR: a signal in the extra time; else c->errstr
+ * says why. */
+static redisReply *command_len(redisContext *c, int argc, const char **argv, const size_t *lens,
+			       int patient)
 {
 	static const struct timespec now = { 0, 0 };
+	redisReply *rep = NULL;
 	sigset_t pipe, old;
-	redisReply *rep;
-	int e;
+	int done = 0, e = 0;
 
 	sigemptyset(&pipe);
 	sigaddset(&pipe, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe, &old);
-	rep = redisCommandArgv(c, argc, argv, lens);
-	e = errno;
+	if (!c->err && redisAppendCommandArgv(c, argc, argv, lens) == REDIS_OK) {
+		do {
+			if (redisBufferWrite(c, &done) != REDIS_OK)
+				break;
+		} while (!done);
+		if (done)
+			rep = await_reply(c, patient);
+	}
+	e = rep ? 0 : c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EINTR) ? errno : EIO;
 	if (!rep && !sigismember(&old, SIGPIPE))
-		sigtimedwait(&pipe, NULL, &now);	/* the one this call raised */
+		sigtimedwait(&pipe, NULL, &now);	/* one this call raised */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = e;
 	return rep;
@@ -50,7 +114,7 @@ static redisReply *command_len(redisContext *c, int argc, const char **argv, con
 
 static redisReply *command(redisContext *c, int argc, const char **argv)
 {
-	return command_len(c, argc, argv, NULL);
+	return command_len(c, argc, argv, NULL, 1);
 }
 
 static int unavailable(struct mp_redis *r, const char *what, const char *why)
@@ -62,7 +126,7 @@ static int unavailable(struct mp_redis *r, const char *what, const char *why)
 static int command_ok(struct mp_redis *r, redisContext *c, int argc, const char **argv,
 		      const char *what)
 {
-	redisReply *rep = command(c, argc, argv);
+	redisReply *rep = command_len(c, argc, argv, NULL, 0);	/* connecting */
 	int rc = 0;
 
 	if (!rep)
@@ -87,8 +151,9 @@ redisContext *mp_redis_connect(struct mp_redis *r)
 		return NULL;
 	}
 	fcntl(c->fd, F_SETFD, FD_CLOEXEC);
-	/* a stopped or unreachable server must not hold a call for ever:
-	 * a reply takes at most 3 s, then the call fails as "unavailable" */
+	/* a stopped or unreachable server must not hold a call for ever: a
+	 * request is sent within 3 s (a reply is awaited as await_reply says),
+	 * then the call fails as "unavailable" */
 	redisSetTimeout(c, tv);
 	if (r->pass[0]) {
 		const char *a[3] = { "AUTH", r->user[0] ? r->user : r->pass, r->pass };
@@ -173,7 +238,7 @@ static int reply_error(struct mp_store *s, const char *what, redisReply *rep)
 
 static int eval_on(struct mp_store *s, redisContext *c, const struct mp_redis_script *sc,
 		   const char *base, const char *const *suffixes, int nargs,
-		   const char *const *args, const size_t *lens, redisReply **out)
+		   const char *const *args, const size_t *lens, int patient, redisReply **out)
 {
 	char keys[8][MP_NAME_MAX + 112], nk[8];
 	const char *argv_small[40], **argv = argv_small;
@@ -208,13 +273,15 @@ static int eval_on(struct mp_store *s, redisContext *c, const struct mp_redis_sc
 		argv[argc] = args[i];
 		argl[argc] = lens ? lens[i] : strlen(args[i]);
 	}
-	rep = command_len(c, argc, argv, argl);
+	rep = command_len(c, argc, argv, argl, patient);
 	if (argv != argv_small) {
 		free(argv);
 		free(argl);
 	}
-	if (!rep && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		unavailable(s->impl, "no reply within 3 s", NULL);
+	if (!rep && errno == EINTR)
+		return -EINTR;	/* a signal while a slow server kept the reply */
+	if (!rep && errno == EAGAIN) {
+		unavailable(s->impl, c->errstr, NULL);
 		return -ETIME;	/* told apart from a dropped connection: no retry */
 	}
 	if (!rep)
@@ -232,7 +299,7 @@ int mp_redis_eval_on(struct mp_store *s, redisContext *c, const struct mp_redis_
 		     const char *base, const char *const *suffixes, int nargs,
 		     const char *const *args, redisReply **out)
 {
-	return eval_on(s, c, sc, base, suffixes, nargs, args, NULL, out);
+	return eval_on(s, c, sc, base, suffixes, nargs, args, NULL, 0, out);
 }
 
 int mp_redis_eval_len(struct mp_store *s, const struct mp_redis_script *sc, const char *base,
@@ -244,20 +311,20 @@ int mp_redis_eval_len(struct mp_store *s, const struct mp_redis_script *sc, cons
 
 	if (!own_conn(r))
 		return -ENOTCONN;
-	rc = eval_on(s, r->c, sc, base, suffixes, nargs, args, lens, out);
-	if (rc == -ETIME) {
+	rc = eval_on(s, r->c, sc, base, suffixes, nargs, args, lens, 1, out);
+	if (rc == -ETIME || rc == -EINTR) {
 		/* the server is there but does not answer (stopped, swamped):
 		 * this connection's reply may still come; start afresh later */
 		redisFree(r->c);
 		r->c = NULL;
-		return -ENOTCONN;
+		return rc == -EINTR ? -EINTR : -ENOTCONN;
 	}
 	if (rc == -ENOTCONN) {
 		/* One reconnection: the server restarted, or dropped us. */
 		redisFree(r->c);
 		r->c = mp_redis_connect(r);
 		if (r->c)
-			rc = eval_on(s, r->c, sc, base, suffixes, nargs, args, lens, out);
+			rc = eval_on(s, r->c, sc, base, suffixes, nargs, args, lens, 1, out);
 	}
 	return rc == -ETIME ? -ENOTCONN : rc;
 }

@@ -81,9 +81,11 @@ redisContext *mp_redis_connect(struct mp_redis *r);
 
 /* Runs sc with keys base+suffixes[i] and the string arguments args[0..n)
  * on s's command connection (reconnecting once if it dropped).  *out is
- * the reply (freeReplyObject it).  0, -ENOTCONN (server gone),
- * -EMEDIUMTYPE (a key of another type under the name), -EPROTO (any other
- * error reply), with mp_errmsg set. */
+ * the reply (freeReplyObject it).  A reply is awaited 3 s, or up to the
+ * -t deadline (mp_obj_patience) when that is later; a termination signal
+ * ends that extra wait.  0, -ENOTCONN (server gone or no reply in time),
+ * -EINTR (the signal), -EMEDIUMTYPE (a key of another type under the
+ * name), -EPROTO (any other error reply), with mp_errmsg set. */
 int mp_redis_eval(struct mp_store *s, const struct mp_redis_script *sc, const char *base,
 		  const char *const *suffixes, int nargs, const char *const *args,
 		  redisReply **out);
@@ -100,7 +102,8 @@ int mp_redis_eval_len(struct mp_store *s, const struct mp_redis_script *sc, cons
 		      const char *const *suffixes, int nargs, const char *const *args,
 		      const size_t *lens, redisReply **out);
 
-/* As mp_redis_eval on connection c. */
+/* As mp_redis_eval on connection c, but a reply is awaited 3 s and no
+ * longer, whatever -t says: renewals of leases must fail in time. */
 int mp_redis_eval_on(struct mp_store *s, redisContext *c, const struct mp_redis_script *sc,
 		     const char *base, const char *const *suffixes, int nargs,
 		     const char *const *args, redisReply **out);
