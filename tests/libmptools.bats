@@ -11,14 +11,7 @@ waiters() {
 	"mp$2" info "$3" --json | grep -q "\"waiters\":$1[,}]"
 }
 
-# queues_here: skips a test of queues on a store that has none yet (the
-# Redis store keeps locks, semaphores, events and values).
-queues_here() {
-	[ -z "${MP_TEST_STORE:-}" ] || skip "no queues on the Redis store yet"
-}
-
 @test "a C producer's messages are what a shell consumer gets, and the queue ends" {
-	queues_here
 	run -0 "$EX/producer" jobs one "two words" three
 	run -0 mpqueue get jobs --follow
 	[ "$output" = "$(printf 'one\ntwo words\nthree')" ]
@@ -26,7 +19,6 @@ queues_here() {
 }
 
 @test "a shell consumer waiting on an empty queue gets a C producer's message" {
-	queues_here
 	mpqueue create jobs
 	start_bg sh -c "mpqueue get jobs >'$BATS_TEST_TMPDIR/out'"
 	local getter=$BG_PID

@@ -22,14 +22,7 @@ py() {
 $1"
 }
 
-# queues_here: skips a test of queues on a store that has none yet (the
-# Redis store keeps locks, semaphores, events and values).
-queues_here() {
-	[ -z "${MP_TEST_STORE:-}" ] || skip "no queues on the Redis store yet"
-}
-
 @test "a Python program gets what a shell script puts on a queue, and the reverse" {
-	queues_here
 	mpqueue put jobs a "b c"
 	run -0 py 'q = mptools.Queue("jobs"); print(q.get()); print(q.get()); q.put("from python"); q.put(b"\x00bin")'
 	[ "$output" = "$(printf 'a\nb c')" ]
@@ -40,7 +33,6 @@ queues_here() {
 }
 
 @test "a Python getter blocked on an empty queue gets a shell's message; iteration ends at close" {
-	queues_here
 	start_bg sh -c "'$PY' -c 'import mptools
 for m in mptools.Queue(\"jobs\"): print(m, flush=True)
 print(\"end\")' >'$BATS_TEST_TMPDIR/out'"
@@ -53,7 +45,6 @@ print(\"end\")' >'$BATS_TEST_TMPDIR/out'"
 }
 
 @test "Queue: Full and Empty as multiprocessing's, qsize, full, empty, Closed on put" {
-	queues_here
 	run -0 py '
 q = mptools.Queue("small", maxsize=1)
 assert q.empty() and not q.full() and q.qsize() == 0
@@ -159,7 +150,6 @@ print(mptools.Event(\"go\").wait(60), flush=True)' >'$BATS_TEST_TMPDIR/out'"
 }
 
 @test "a Python JoinableQueue's join waits for a shell's mpqueue done" {
-	queues_here
 	run -0 py 'q = mptools.JoinableQueue("work"); q.put("a"); print(q.join(0.05))'
 	[ "$output" = False ]
 	start_bg sh -c "'$PY' -c 'import mptools
@@ -176,7 +166,6 @@ except ValueError: print("ValueError")'
 }
 
 @test "a message a Python process leased comes back to the shell when the process is killed" {
-	queues_here
 	mpqueue put jobs precious
 	start_bg "$PY" -c 'import mptools, time
 q = mptools.Queue("jobs"); m, t = q.lease(); print(m, flush=True); time.sleep(3600)'
