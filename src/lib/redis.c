@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* ---- connections ---- */
@@ -79,6 +80,35 @@ static redisReply *await_reply(redisContext *c, int patient)
 	}
 }
 
+/* A server at its client limit (maxclients) answers a new connection with
+ * an error and closes it: the store is unavailable (69), as when it cannot
+ * be reached, not a failed script (65) nor a bare "Broken pipe".  The
+ * error is the reply to the first command, or, when the close came first
+ * and the command could not be written, what is left unread on the
+ * socket.  1 if REP (or, REP NULL, the socket) says so: c->errstr then
+ * says it. */
+static int refused(redisContext *c, const redisReply *rep)
+{
+	static const char full[] = "ERR max number of clients";
+	char buf[128];
+	const char *said = rep && rep->type == REDIS_REPLY_ERROR ? rep->str : NULL;
+
+	if (!rep) {
+		ssize_t n = recv(c->fd, buf, sizeof buf - 1, MSG_DONTWAIT | MSG_PEEK);
+
+		if (n < 2 || buf[0] != '-')
+			return 0;
+		buf[n] = 0;
+		buf[strcspn(buf, "\r\n")] = 0;
+		said = buf + 1;
+	}
+	if (!said || strncmp(said, full, sizeof full - 1))
+		return 0;
+	c->err = REDIS_ERR_EOF;
+	snprintf(c->errstr, sizeof c->errstr, "the server refused the connection (%s)", said + 4);
+	return 1;
+}
+
 /* redisCommandArgv without SIGPIPE (a server that went away must be a
  * failed call, 69, not a process killed by the signal), and with the
  * reply awaited as above (patient: past 3 s as -t allows; not for the
@@ -103,6 +133,12 @@ static redisReply *command_len(redisContext *c, int argc, const char **argv, con
 		} while (!done);
 		if (done)
 			rep = await_reply(c, patient);
+		else
+			refused(c, NULL);
+	}
+	if (rep && refused(c, rep)) {
+		freeReplyObject(rep);
+		rep = NULL;
 	}
 	e = rep ? 0 : c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EINTR) ? errno : EIO;
 	if (!rep && !sigismember(&old, SIGPIPE))
