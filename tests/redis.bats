@@ -112,6 +112,40 @@ holders_are() {
 	[[ $stderr == *"TLS is not supported"* ]]
 }
 
+@test "a server at its client limit: tools exit 69 saying so, not 65 or 124, do nothing, and leave no connection" {
+	local d=$T/full
+	mkdir -p "$d"
+	"${MP_TEST_REDIS_SERVER:-redis-server}" --port 0 --unixsocket "$d/s" --unixsocketperm 700 --save '' \
+		--appendonly no --daemonize yes --pidfile "$d/pid" --logfile "$d/log" --dir "$d" \
+		--maxclients 2 </dev/null >/dev/null 2>&1 3>&-
+	wait_until 10 test -S "$d/s"
+	wait_until 10 test -s "$d/pid"
+	cat "$d/pid" >>"$BG_PIDS"
+	export MP_STORE="unix://$d/s"
+	mpevent create e
+	# a waiter holds both connections the server allows
+	start_bg mpevent wait e -t 120
+	wait_until 20 bash -c 'mpevent info e; [ $? = 69 ]'
+	run -69 --separate-stderr mpevent info e
+	[[ $stderr == *"unix://$d/s"*"unavailable"*"max number of clients reached"* ]]
+	run -69 --separate-stderr mplock run L true
+	[[ $stderr == *"max number of clients reached"* ]]
+	run -69 --separate-stderr mpevent set e
+	[[ $stderr == *"max number of clients reached"* ]]
+	run -69 --separate-stderr mpvar incr v
+	run -69 --separate-stderr mpqueue put q m
+	run -69 --separate-stderr mpevent wait e -t 5
+	[[ $stderr == *"max number of clients reached"* ]]
+	# the waiter goes: the server takes callers again, and the calls that
+	# were refused did nothing
+	kill -KILL "$BG_PID"
+	wait_until 20 mpevent info e
+	run -1 mpevent is-set e
+	run -66 mpvar get v
+	run -66 mpqueue size q
+	wait_until 10 bash -c '[ "$(redis-cli -s "$1" info clients | sed -n "s/^connected_clients:\([0-9]*\).*/\1/p")" = 1 ]' sh "$d/s"
+}
+
 # gjson NAME FIELD: a field of `mpspawn status NAME --json` (before the workers).
 gjson() {
 	mpspawn status "$1" --json | sed 's/,"workers":\[.*//' |
@@ -388,6 +422,28 @@ stopped_group() {
 	cmd=$(cat "$BATS_TEST_TMPDIR/cmd")
 	kill -STOP "$SERVER_PID"
 	wait_until 15 dead "$cmd"
+	wait_until 15 dead "$wrapper"
+	kill -CONT "$SERVER_PID"
+	wait "$wrapper" 2>/dev/null && st=0 || st=$?
+	[ "$st" = 69 ]
+}
+
+@test "a command that ignores TERM after its wrapper lost the lease is killed 5 s later; the wrapper exits 69" {
+	# the command notes each TERM and goes on; only KILL ends it
+	start_bg mplock --lease 1s run L sh -c 'trap "echo term >>\"\$1\"" TERM; echo $$ >"$1.pid"
+		while :; do sleep 0.1; done' sh "$T/cmd"
+	wrapper=$BG_PID
+	wait_until 10 test -s "$T/cmd.pid"
+	cmd=$(cat "$T/cmd.pid")
+	kill -STOP "$SERVER_PID"
+	wait_until 15 file_has "$T/cmd" term
+	t0=$(date +%s%N)
+	# TERM did not end it: it is alive after the TERM ...
+	alive "$cmd"
+	wait_until 30 dead "$cmd"
+	# ... until the KILL, about 5 s later (a lower bound only: a noisy
+	# machine may be late, never early)
+	[ $((($(date +%s%N) - t0) / 1000000)) -ge 4000 ]
 	wait_until 15 dead "$wrapper"
 	kill -CONT "$SERVER_PID"
 	wait "$wrapper" 2>/dev/null && st=0 || st=$?
@@ -773,6 +829,61 @@ leased_on_host_b() {
 	[ "$(cat "$d/n")" = 120003 ]
 	wait_until 10 field_is q acks 3
 	field_is q redelivered 0
+}
+
+# commands: how many commands the server has processed (INFO counts its
+# own call too).
+commands() {
+	rcli info stats | sed -n 's/^total_commands_processed:\([0-9]*\).*/\1/p'
+}
+
+@test "a stream of 10,000 messages takes a few hundred calls to the server, not one per message, and loses none" {
+	local c0 c1
+	c0=$(commands)
+	seq 10000 | mpqueue put q --close
+	seq 10000 | cksum >"$T/want"
+	mpqueue get q --follow | cksum >"$T/got"
+	c1=$(commands)
+	cmp "$T/want" "$T/got"
+	echo "$((c1 - c0)) commands for 10,000 messages put and got"
+	[ $((c1 - c0)) -lt 500 ]
+}
+
+# evals: how many scripts the server has run.
+evals() {
+	rcli info commandstats | sed -n 's/^cmdstat_eval:calls=\([0-9]*\),.*/\1/p'
+}
+
+# evals_in_3s: how many scripts the server ran in 3 s.  A window to count
+# in, not a wait for a state: the bounds below only catch a poll.
+evals_in_3s() {
+	local e0
+	e0=$(evals)
+	sleep 3
+	echo $(($(evals) - e0))
+}
+
+@test "a get waiting on an empty queue and a wait on an event do not poll: they only renew their place each second" {
+	local n
+	# mptools(7): woken by the server's message; once a second a waiter
+	# renews its place (a queue's getter also looks again), so 3 s hold
+	# at most 4 renewals: 8 scripts for a getter, 4 for an event waiter.
+	# A poll every 200 ms would be 15 or more.
+	start_bg mpqueue get q
+	getter=$BG_PID
+	wait_until 20 bash -c '[ "$(mpqueue info q --json | sed -n "s/.*\"waiters\":\([0-9]*\).*/\1/p")" = 1 ]'
+	n=$(evals_in_3s)
+	echo "getter: $n scripts in 3 s"
+	[ "$n" -le 8 ]
+	mpqueue put q m
+	wait_until 10 dead "$getter"
+	start_bg mpevent wait e
+	wait_until 20 bash -c '[ "$(mpevent info e --json | sed -n "s/.*\"waiters\":\([0-9]*\).*/\1/p")" = 1 ]'
+	n=$(evals_in_3s)
+	echo "event waiter: $n scripts in 3 s"
+	[ "$n" -le 4 ]
+	mpevent set e
+	wait_until 10 dead "$BG_PID"
 }
 
 @test "queue torture on Redis: 16 producers and 16 consumers on two hosts under SIGKILLs deliver every message put exactly once" {
