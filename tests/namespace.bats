@@ -259,3 +259,17 @@ with_hidepid() {
 	# its TTL, seen from here, has not run out: the queue is empty
 	run -75 mpqueue get -n q
 }
+
+@test "a message leased in a child pid namespace that is gone is delivered again in the parent" {
+	mpqueue put q m1
+	got=$BATS_TEST_TMPDIR/got
+	# the getter's owner is the container's init, which lives on as sleep
+	start_bg in_ns sh -c 'mpqueue get q --lease >"$1" && exec sleep 1000' sh "$got"
+	wait_until 10 file_has "$got" m1
+	# while the container lives its message stays leased
+	run -75 mpqueue get -n q
+	# the whole container ends (unshare --kill-child takes its init along)
+	kill -KILL "$BG_PID"
+	run -0 mpqueue get -t 5 q
+	[ "$output" = m1 ]
+}
