@@ -202,10 +202,27 @@ on_tty() {
 	seq 4 | mpqueue put Q
 	# the consumer starts once join waits (join counts among the getters)
 	start_bg sh -c 'until mpqueue info Q --json | grep -q "\"getters\":1,"; do sleep 0.02; done
-		i=0; while [ $i -lt 4 ]; do mpqueue get Q >/dev/null && mpqueue task-done Q; i=$((i + 1)); done'
+		i=0; while [ $i -lt 4 ]; do mpqueue get Q >/dev/null && sleep 0.2 && mpqueue task-done Q; i=$((i + 1)); done'
 	on_tty "$BATS_TEST_TMPDIR/tty" "mpqueue join Q --progress"
 	grep -q 'join Q: 4/4 (100%)' "$BATS_TEST_TMPDIR/tty"
 	grep -q $'\r\033\\[K' "$BATS_TEST_TMPDIR/tty"
+	# each drawing: done/total (percent), the rate so far and the ETA at
+	# that rate; "-" before anything is done, 0s at the end (the consumer
+	# takes 0.2 s a message, so some are drawn in between)
+	tr '\r' '\n' <"$BATS_TEST_TMPDIR/tty" | sed -n 's/^\x1b\[Kjoin Q: //p' >"$BATS_TEST_TMPDIR/lines"
+	cat "$BATS_TEST_TMPDIR/lines"
+	grep -qx '0/4 (0%)  0\.0/s  ETA -' "$BATS_TEST_TMPDIR/lines"
+	grep -qx '4/4 (100%)  [0-9]*\.[0-9]/s  ETA 0s' "$BATS_TEST_TMPDIR/lines"
+	run ! grep -q '^4/4 (100%)  0\.0/s' "$BATS_TEST_TMPDIR/lines"
+	grep -q '^[123]/4 ' "$BATS_TEST_TMPDIR/lines"
+	# in between, the ETA is what is left at the rate shown (rounded)
+	awk '/^[123]\/4 / {
+		split($1, d, "/"); rate = $3 + 0; eta = $5
+		secs = eta ~ /ms$/ ? substr(eta, 1, length(eta) - 2) / 1000 : substr(eta, 1, length(eta) - 1) + 0
+		# the rate is shown to 0.1/s: the ETA was worked out from one within 0.05 of it
+		lo = (4 - d[1]) / (rate + 0.05); hi = rate > 0.05 ? (4 - d[1]) / (rate - 0.05) : 1e9
+		if (eta !~ /^[0-9.]+m?s$/ || secs < lo * 0.95 - 0.05 || secs > hi * 1.05 + 0.05) { print "bad ETA: " $0; bad = 1 }
+	} END { exit bad }' "$BATS_TEST_TMPDIR/lines"
 	seq 2 | mpqueue put Q
 	mpqueue get Q --all >/dev/null
 	mpqueue task-done Q --count 2

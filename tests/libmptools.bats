@@ -77,7 +77,9 @@ waiters() {
 	syms=$(echo "$output" | awk '$2 == "T" { print $3 }' | sort)
 	[ -n "$syms" ]
 	# every exported function is versioned and public
-	! echo "$syms" | grep -v '^mpt_[a-z_]*@@MPTOOLS_0$'
+	# (a test, not `! grep`: bats does not fail on a negated command in
+	# the middle of a test)
+	[ -z "$(echo "$syms" | grep -v '^mpt_[a-z_]*@@MPTOOLS_0$')" ]
 	# and every function the header declares is exported
 	local f
 	for f in $(grep -o '\bmpt_[a-z_]*(' "$MP_TOP_SRCDIR/include/mptools.h" | tr -d '(' | sort -u); do
