@@ -356,7 +356,7 @@ static int do_put_stdin(struct mp_obj *o)
 	struct iovec *v = malloc(vmax * sizeof *v);
 	int sep = opt.raw ? -1 : opt.zero ? 0 : '\n';
 	char *buf;
-	int rc;
+	int rc = 0;
 
 	mp_obj_defer_tstp();	/* a stream: Ctrl-Z never stops us inside the queue */
 	mp_queue_get_params(o, &p);
@@ -370,8 +370,10 @@ static int do_put_stdin(struct mp_obj *o)
 		ssize_t r;
 
 		if (fill == cap) {
-			if (cap > p.max_msg)
-				return too_big(o, fill, 1);
+			if (cap > p.max_msg) {
+				rc = too_big(o, fill, 1);
+				goto out;
+			}
 			cap = cap * 2 > p.max_msg + 1 ? p.max_msg + 1 : cap * 2;
 			char *nbuf = realloc(buf, cap);
 			if (!nbuf)
@@ -381,8 +383,10 @@ static int do_put_stdin(struct mp_obj *o)
 		r = read(0, buf + fill, cap - fill);
 		if (r < 0 && errno == EINTR && !mp_signal_pending)
 			continue;
-		if (r < 0 && errno == EINTR)
-			return 128 + mp_signal_pending;
+		if (r < 0 && errno == EINTR) {
+			rc = 128 + mp_signal_pending;
+			goto out;
+		}
 		if (r < 0)
 			mp_die(MP_EXIT_IOERR, "cannot read standard input: %s", strerror(errno));
 		if (r == 0)
@@ -394,11 +398,13 @@ static int do_put_stdin(struct mp_obj *o)
 		deadline = mp_cli_deadline();
 		rc = put_lines(o, buf, fill, sep, deadline, &used, v, vmax);
 		if (rc)
-			return rc;
+			goto out;
 		memmove(buf, buf + used, fill - used);
 		fill -= used;
-		if (mp_signal_pending)
-			return 128 + mp_signal_pending;
+		if (mp_signal_pending) {
+			rc = 128 + mp_signal_pending;
+			goto out;
+		}
 	}
 	/* the last line may lack its newline; --raw: all of stdin */
 	if (fill || sep < 0) {
@@ -406,12 +412,14 @@ static int do_put_stdin(struct mp_obj *o)
 		size_t nput;
 
 		if (fill > p.max_msg)
-			return too_big(o, fill, 0);
-		rc = mp_queue_put(o, &one, 1, mp_cli_deadline(), mp_cli.nonblock, &nput);
-		if (rc)
-			return put_fail(rc, 0);
+			rc = too_big(o, fill, 0);
+		else if ((rc = mp_queue_put(o, &one, 1, mp_cli_deadline(), mp_cli.nonblock, &nput)))
+			rc = put_fail(rc, 0);
 	}
-	return 0;
+out:
+	free(buf);
+	free(v);
+	return rc;
 }
 
 static int do_put(void)
